@@ -1,0 +1,662 @@
+"""The static replication-report site under ``results/site/``: index, one page per executed notebook, benchmarks.
+
+Issue 11 § Report site. Everything is built from the files the runs leave on disk (``results/<notebook>/<profile>/``:
+run.json, metrics.json, provenance.json, figures/*.png, tables/reported_vs_reproduced.csv, the executed notebook;
+``results/benchmarks/*.json|md``). The site works opened from disk with no server and no network: links are
+relative, figures are copied under ``assets/``, notebook pages come from nbconvert's ``lab`` template with every
+remote script (require.js, MathJax, mermaid, widget manager) left out, so an offline browser logs no errors.
+Math in Markdown cells therefore shows as its TeX source.
+
+Layout::
+
+    site/index.html                          per run: status, wall time, profile, hardware, headline figure,
+                                             reported-vs-reproduced table (colour-coded verdicts, CIs, n)
+    site/notebooks/<nb>.<profile>.html       executed notebook: parameters on top, provenance at the bottom
+    site/benchmarks.html                     results/benchmarks/*.json as plots + their Markdown tables
+    site/assets/...                          copied figures and tables, benchmark plots, style.css
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import logging
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbook.paths import results_root as _results_root
+
+log = logging.getLogger(__name__)
+
+PROFILE_ORDER = ("smoke", "cpu", "paper")
+#: File that marks a folder as a site made by build_site (only such a folder is cleaned on rebuild).
+SITE_MARKER = ".workbook-site"
+GENERATOR = '<meta name="generator" content="workbook.site">'
+#: Folders of the results root that are not notebooks.
+NOT_NOTEBOOKS = {"site", "benchmarks"}
+VERDICT_CLASSES = {
+    "reproduced": "verdict-reproduced",
+    "not reproduced": "verdict-not-reproduced",
+    "inconclusive": "verdict-inconclusive",
+    "not run at this scale": "verdict-not-run",
+}
+#: Columns of tables/reported_vs_reproduced.csv shown on the site (the others are for machines).
+RVR_COLUMNS = ("claim_id", "claim", "setting", "paper", "reproduced", "n", "verdict")
+RVR_HEADERS = ("claim", "statement", "setting", "paper", "reproduced [95% CI]", "n", "verdict")
+# Paul Tol "muted"/"light" colours: distinguishable with the common colour-vision deficiencies; the verdict is
+# always also written out, so colour is never the only cue.
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px;
+       padding: 1em 2em; color: #222; line-height: 1.45; }
+a { color: #1f4e9c; }
+h1 { margin-bottom: .2em; } .sub { color: #555; margin-top: 0; }
+nav.wb-nav { margin: .5em 0 1em; } nav.wb-nav a { margin-right: 1.2em; }
+table.wb { border-collapse: collapse; margin: .5em 0 1em; font-size: .92em; }
+table.wb th, table.wb td { border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; text-align: left; }
+table.wb th { background: #f3f3f3; }
+section.run table { border-collapse: collapse; margin: .5em 0 1em; font-size: .92em; }
+section.run table th, section.run table td { border: 1px solid #ccc; padding: 4px 8px; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.verdict-reproduced { background: #117733; color: #fff; }
+.verdict-not-reproduced { background: #CC6677; color: #000; }
+.verdict-inconclusive { background: #DDCC77; color: #000; }
+.verdict-not-run { background: #DDDDDD; color: #333; }
+.verdict-unknown { background: #fff; color: #333; }
+td.verdict { font-weight: 600; white-space: nowrap; }
+.status { padding: 1px 6px; border-radius: 3px; font-weight: 600; }
+.status-passed { background: #117733; color: #fff; }
+.status-failed, .status-timeout, .status-invalid { background: #CC6677; color: #000; }
+.status-interactive { background: #88CCEE; color: #000; }
+section.run { border-top: 2px solid #ddd; padding-top: .5em; margin-top: 1.5em; }
+.run-meta span { margin-right: 1.2em; }
+img.headline { max-width: 100%; max-height: 420px; border: 1px solid #eee; display: block; margin: .5em 0; }
+img.bench { max-width: 100%; border: 1px solid #eee; }
+pre.error { background: #fbeff1; padding: .5em; overflow-x: auto; font-size: .85em; white-space: pre-wrap; }
+.legend span { padding: 1px 6px; margin-right: .6em; }
+.wb-header, .wb-footer { font-family: system-ui, sans-serif; padding: .5em 1em; }
+.wb-footer { border-top: 2px solid #ddd; margin-top: 2em; }
+"""
+
+
+@dataclass
+class Run:
+    """One run folder ``<notebook>/<profile>/`` as read from disk (what the site shows about it)."""
+
+    notebook: str
+    profile: str
+    path: Path
+    record: dict = field(default_factory=dict)       # run.json ({} when the notebook ran outside the runner)
+    metrics: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    rvr: list[dict] = field(default_factory=list)    # rows of tables/reported_vs_reproduced.csv
+    figures: list[Path] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return str(self.record.get("status") or "interactive")
+
+    @property
+    def wall_s(self) -> float | None:
+        w = self.record.get("wall_s", self.provenance.get("wall_s"))
+        return float(w) if isinstance(w, (int, float)) else None
+
+    @property
+    def parameters(self) -> dict:
+        return self.record.get("parameters") or self.provenance.get("parameters") or {}
+
+    @property
+    def executed_notebook(self) -> Path | None:
+        p = self.path / f"{self.notebook}.ipynb"
+        return p if p.is_file() else None
+
+    @property
+    def page(self) -> str:
+        """Return the page's path relative to the site root."""
+        return f"notebooks/{self.notebook}.{self.profile}.html"
+
+    @property
+    def anchor(self) -> str:
+        return f"{self.notebook}-{self.profile}"
+
+    def hardware(self) -> str:
+        """Return e.g. "2 CPUs (x86_64), torch threads 2" or "1× NVIDIA H100 80GB HBM3, 16 CPUs"."""
+        # provenance.json is written inside the kernel (after torch is imported) so it knows the GPU; run.json's
+        # hardware comes from the runner process, which never imports torch.
+        h = {**(self.record.get("hardware") or {}), **(self.provenance.get("hardware") or {})}
+        if not h:
+            return "—"
+        parts = []
+        if h.get("gpu"):
+            parts.append(f"{h.get('gpu_count') or 1}× {h['gpu']}")
+        if h.get("cpu_count"):
+            parts.append(f"{h['cpu_count']} CPUs" + (f" ({h['machine']})" if h.get("machine") else ""))
+        if h.get("torch_threads"):
+            parts.append(f"torch threads {h['torch_threads']}")
+        return ", ".join(parts) or "—"
+
+    def headline_figure(self) -> Path | None:
+        """Return the figure named by metrics["headline_figure"], else figures/headline.png, else the first one."""
+        if not self.figures:
+            return None
+        by_stem = {f.stem: f for f in self.figures}
+        named = self.metrics.get("headline_figure")
+        if isinstance(named, str) and Path(named).stem in by_stem:
+            return by_stem[Path(named).stem]
+        return by_stem.get("headline", self.figures[0])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# reading the results tree
+# --------------------------------------------------------------------------------------------------------------
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _read_head(path: Path, n_chars: int = 2000) -> str:
+    """Return the first ``n_chars`` characters of a text file ("" when unreadable)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            return fh.read(n_chars)
+    except OSError:
+        return ""
+
+
+def _read_csv(path: Path) -> list[dict]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    except OSError:
+        return []
+
+
+def discover_runs(root: Path) -> list[Run]:
+    """Return every run folder ``<root>/<notebook>/<profile>/`` holding run.json or metrics.json, sorted.
+
+    Sorted by notebook name, then profile in the order smoke, cpu, paper.
+    """
+    runs = []
+    for nb_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if nb_dir.name in NOT_NOTEBOOKS or nb_dir.name.startswith("."):
+            continue
+        for run_dir in sorted(p for p in nb_dir.iterdir() if p.is_dir()):
+            if not ((run_dir / "run.json").is_file() or (run_dir / "metrics.json").is_file()):
+                continue
+            figs_dir = run_dir / "figures"
+            runs.append(Run(
+                notebook=nb_dir.name, profile=run_dir.name, path=run_dir,
+                record=_read_json(run_dir / "run.json"), metrics=_read_json(run_dir / "metrics.json"),
+                provenance=_read_json(run_dir / "provenance.json"),
+                rvr=_read_csv(run_dir / "tables" / "reported_vs_reproduced.csv"),
+                figures=sorted(figs_dir.glob("*.png")) if figs_dir.is_dir() else [],
+            ))
+    order = {p: i for i, p in enumerate(PROFILE_ORDER)}
+    runs.sort(key=lambda r: (r.notebook, order.get(r.profile, 99), r.profile))
+    return runs
+
+
+# --------------------------------------------------------------------------------------------------------------
+# HTML pieces
+# --------------------------------------------------------------------------------------------------------------
+
+def esc(x: Any) -> str:
+    """Return ``x`` as HTML-escaped text ("" for None)."""
+    return html.escape("" if x is None else str(x))
+
+
+def fmt_seconds(s: float | None) -> str:
+    """Return a wall time as "42 s", "3.5 min" or "2.1 h" ("—" when unknown)."""
+    if s is None:
+        return "—"
+    if s < 120:
+        return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
+    return f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True)
+    return str(v)
+
+
+def kv_table(d: dict, cls: str = "wb", pairs_per_row: int = 1) -> str:
+    """Return an HTML table of ``d``'s keys and values (nested values as JSON), ``pairs_per_row`` pairs a row."""
+    keys = sorted(d)
+    rows = []
+    for i in range(0, len(keys), pairs_per_row):
+        chunk = keys[i:i + pairs_per_row]
+        rows.append("<tr>" + "".join(f"<th>{esc(k)}</th><td>{esc(_fmt_value(d[k]))}</td>" for k in chunk) + "</tr>")
+    return f'<table class="{cls}"><tbody>{"".join(rows)}</tbody></table>'
+
+
+def verdict_class(verdict: str) -> str:
+    """Return the CSS class that colours ``verdict`` (``verdict-unknown`` for anything unexpected)."""
+    return VERDICT_CLASSES.get((verdict or "").strip(), "verdict-unknown")
+
+
+def rvr_table(rows: list[dict]) -> str:
+    """Return the reported-vs-reproduced rows as an HTML table with colour-coded verdicts (class ``rvr``)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in RVR_HEADERS)
+    body = []
+    for row in rows:
+        cells = []
+        for col in RVR_COLUMNS:
+            v = row.get(col, "")
+            if col == "verdict":
+                cells.append(f'<td class="verdict {verdict_class(v)}">{esc(v)}</td>')
+            elif col == "n":
+                cells.append(f'<td class="num">{esc(v) if v not in ("", None) else "—"}</td>')
+            elif col == "claim_id":
+                src = row.get("source")
+                cells.append(f'<td title="source: {esc(src)}">{esc(v)}</td>')
+            else:
+                cells.append(f"<td>{esc(v)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="wb rvr"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def legend() -> str:
+    """Return the colour legend of the verdicts."""
+    return '<p class="legend">Verdicts: ' + "".join(
+        f'<span class="{c}">{esc(v)}</span>' for v, c in VERDICT_CLASSES.items()) + \
+        " — computed by <code>workbook.results.verdict</code> from the 95% CI.</p>"
+
+
+def page(title: str, body: str, css_href: str) -> str:
+    """Return a complete offline HTML page (no scripts, no remote resources)."""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="icon" href="data:,">
+{GENERATOR}
+<title>{esc(title)}</title>
+<link rel="stylesheet" href="{esc(css_href)}">
+</head><body>
+{body}
+</body></html>
+"""
+
+
+def _copy(src: Path, site: Path, rel: str) -> str:
+    dst = site / rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst)
+    return rel
+
+
+def _notebook_title(run: Run) -> str:
+    """Return the first Markdown heading of the executed notebook, or the notebook's name."""
+    nb_path = run.executed_notebook
+    if nb_path is not None:
+        try:
+            cells = json.loads(nb_path.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError):
+            cells = []
+        for cell in cells:
+            if cell.get("cell_type") == "markdown":
+                src = "".join(cell.get("source", []))
+                m = re.search(r"^#\s+(.+)$", src, flags=re.M)
+                if m:
+                    return m.group(1).strip()
+    return run.notebook
+
+
+def run_section(run: Run, site: Path, has_page: bool) -> str:
+    """Return the index section of one run (copies its headline figure and tables into ``assets/``)."""
+    asset_dir = f"assets/{run.notebook}/{run.profile}"
+    title = esc(_notebook_title(run))
+    name = f'<a href="{esc(run.page)}">{esc(run.notebook)}</a>' if has_page else esc(run.notebook)
+    out = [f'<section class="run" id="{esc(run.anchor)}">',
+           f"<h2>{name} <small>· {esc(run.profile)}</small></h2>",
+           f'<p class="sub">{title}</p>' if title != esc(run.notebook) else "",
+           '<p class="run-meta">'
+           f'<span>status <span class="status status-{esc(run.status)}">{esc(run.status)}</span></span>'
+           f"<span>wall time <b>{esc(fmt_seconds(run.wall_s))}</b></span>"
+           f"<span>profile <b>{esc(run.profile)}</b></span>"
+           f"<span>hardware {esc(run.hardware())}</span>"
+           f"<span>started {esc(run.record.get('started') or run.provenance.get('started') or '—')}</span></p>"]
+    headline = run.metrics.get("headline")
+    if isinstance(headline, dict) and headline:
+        out.append("<p>Headline: " + ", ".join(
+            f"<code>{esc(k)}</code> = {esc(_fmt_value(headline[k]))}" for k in sorted(headline)) + "</p>")
+    fig = run.headline_figure()
+    if fig is not None:
+        rel = _copy(fig, site, f"{asset_dir}/figures/{fig.name}")
+        img = f'<img class="headline" src="{esc(rel)}" alt="{esc(run.notebook)} headline figure: {esc(fig.stem)}">'
+        out.append(f'<a href="{esc(run.page)}">{img}</a>' if has_page else img)
+    if run.rvr:
+        out.append("<h3>Reported vs reproduced</h3>" + rvr_table(run.rvr))
+        rel = _copy(run.path / "tables" / "reported_vs_reproduced.csv", site,
+                    f"{asset_dir}/tables/reported_vs_reproduced.csv")
+        out.append(f'<p><a href="{esc(rel)}">reported_vs_reproduced.csv</a></p>')
+    else:
+        out.append("<p><i>No reported-vs-reproduced table was written by this run.</i></p>")
+    if run.record.get("error"):
+        out.append(f'<pre class="error">{esc(run.record["error"])}</pre>')
+    out.append("</section>")
+    return "\n".join(o for o in out if o)
+
+
+def overview_table(runs: list[Run]) -> str:
+    """Return the notebooks × profiles table: status and wall time per cell, linking to each run's section."""
+    profiles = [p for p in PROFILE_ORDER if any(r.profile == p for r in runs)]
+    profiles += sorted({r.profile for r in runs} - set(profiles))
+    by = {(r.notebook, r.profile): r for r in runs}
+    head = ("<tr><th>notebook</th>" + "".join(f"<th>{esc(p)}</th>" for p in profiles)
+            + "<th>verdicts (all profiles)</th></tr>")
+    body = []
+    for nb in sorted({r.notebook for r in runs}):
+        cells = []
+        counts: dict[str, int] = {}
+        for p in profiles:
+            r = by.get((nb, p))
+            if r is None:
+                cells.append("<td>—</td>")
+                continue
+            for row in r.rvr:
+                counts[row.get("verdict", "?")] = counts.get(row.get("verdict", "?"), 0) + 1
+            cells.append(f'<td><a href="#{esc(r.anchor)}"><span class="status status-{esc(r.status)}">'
+                         f'{esc(r.status)}</span></a> {esc(fmt_seconds(r.wall_s))}</td>')
+        verdicts = ", ".join(f'<span class="{verdict_class(v)}">{n} {esc(v)}</span>'
+                             for v, n in sorted(counts.items()))
+        body.append(f"<tr><td>{esc(nb)}</td>{''.join(cells)}<td>{verdicts or '—'}</td></tr>")
+    return f'<table class="wb overview"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+
+
+# --------------------------------------------------------------------------------------------------------------
+# notebook pages (nbconvert) and the benchmarks page
+# --------------------------------------------------------------------------------------------------------------
+
+#: nbconvert's ``lab`` page without its remote scripts (require.js, MathJax, mermaid, widget manager: all CDN).
+NB_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block extra_css -%}<link rel="icon" href="data:,">
+<style type="text/css">{{ resources.workbook_css }}</style>{%- endblock extra_css -%}
+{%- block body_header -%}{{ super() }}{{ resources.workbook_header }}{%- endblock body_header -%}
+{%- block body_footer -%}{{ resources.workbook_footer }}{{ super() }}{%- endblock body_footer -%}
+"""
+#: Output types that need a JavaScript runtime (widget manager, notebook JS) the offline page does not load.
+SCRIPT_MIMES = frozenset({"application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json",
+                          "application/javascript", "text/javascript"})
+
+
+def offline_notebook(nb):
+    """Return a copy of ``nb`` without widget state and script outputs (their text/plain fallback stays)."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if data is not None:
+                for mime in [m for m in data if m in SCRIPT_MIMES]:
+                    del data[mime]
+                if not data:
+                    continue
+            kept.append(out)
+        cell["outputs"] = kept
+    return nb
+
+
+def _provenance_html(run: Run) -> str:
+    prov = run.provenance
+    if not prov:
+        return "<p><i>No provenance.json was written by this run.</i></p>"
+    git = prov.get("git") or {}
+    top = {"git sha": git.get("sha"), "git dirty": git.get("dirty"), "seed": prov.get("seed"),
+           "started": prov.get("started"), "ended": prov.get("ended"), "wall_s (in the kernel)": prov.get("wall_s")}
+    parts = [kv_table({k: v for k, v in top.items() if v is not None})]
+    if prov.get("hardware"):
+        parts.append("<h3>Hardware</h3>" + kv_table(prov["hardware"]))
+    if prov.get("packages"):
+        parts.append("<h3>Packages</h3>" + kv_table({k: v if v is not None else "not installed"
+                                                     for k, v in prov["packages"].items()}))
+    return "\n".join(parts)
+
+
+def notebook_page(run: Run, site: Path) -> Path:
+    """Return the path of the run's notebook page: header (status, parameters), executed notebook, footer.
+
+    The footer holds the reported-vs-reproduced table (id ``reported-vs-reproduced``) and the provenance.
+    """
+    import nbformat
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    from workbook.paths import notebooks_dir
+
+    nb = offline_notebook(nbformat.read(str(run.executed_notebook), as_version=4))
+    title = _notebook_title(run)
+    header = [
+        f'<div class="wb-header" data-status="{esc(run.status)}">',
+        '<nav class="wb-nav"><a href="../index.html">← all runs</a>'
+        f'<a href="../index.html#{esc(run.anchor)}">summary of this run</a>'
+        '<a href="../benchmarks.html">Benchmarks</a></nav>',
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="run-meta"><span>notebook <b>{esc(run.notebook)}</b></span>'
+        f'<span>status <span class="status status-{esc(run.status)}">{esc(run.status)}</span></span>'
+        f"<span>profile <b>{esc(run.profile)}</b></span><span>wall time <b>{esc(fmt_seconds(run.wall_s))}</b></span>"
+        f"<span>hardware {esc(run.hardware())}</span></p>",
+        '<h2 id="parameters">Parameters</h2>',
+        kv_table(run.parameters, pairs_per_row=4) if run.parameters else "<p><i>No parameters recorded.</i></p>",
+    ]
+    if run.record.get("error"):
+        header.append(f'<pre class="error">{esc(run.record["error"])}</pre>')
+    header.append("</div>")
+    footer = ['<div class="wb-footer">', '<h2 id="reported-vs-reproduced">Reported vs reproduced</h2>']
+    footer.append(rvr_table(run.rvr) + legend() if run.rvr else
+                  "<p><i>No reported-vs-reproduced table was written by this run.</i></p>")
+    footer += ['<h2 id="provenance">Provenance</h2>', _provenance_html(run), "</div>"]
+
+    exporter = HTMLExporter(template_name="lab", template_file="workbook_page.html.j2",
+                            extra_loaders=[DictLoader({"workbook_page.html.j2": NB_TEMPLATE})], embed_images=True)
+    resources = {"metadata": {"name": f"{title} ({run.profile})", "path": str(notebooks_dir())},
+                 "workbook_css": CSS, "workbook_header": "\n".join(header), "workbook_footer": "\n".join(footer)}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    out = site / run.page
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """Return ``d`` flattened to dotted keys (nested dicts only; lists stay values)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+_TIMING = re.compile(r"(^|_)(ms|s|sec|seconds)(_(median|mean|min|max|p\d+))?$")
+
+
+def benchmark_series(result: dict) -> tuple[dict[str, float], dict[str, float]]:
+    """Return (timings in ms, rates per second) picked from a benchmark's JSON by key name.
+
+    Timings: keys ending ``_ms``/``_s`` (optionally ``_median``/``_mean``/``_min``/``_max``/``_pNN``), targets
+    excluded; rates: keys containing ``per_s``.
+    """
+    timings, rates = {}, {}
+    for key, v in flatten(result).items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            continue
+        last = key.rsplit(".", 1)[-1].lower()
+        if "per_s" in last:
+            rates[key] = float(v)
+        elif not last.startswith("target") and _TIMING.search(last):
+            unit = _TIMING.search(last).group(2)
+            timings[key] = float(v) if unit == "ms" else float(v) * 1000.0
+    return timings, rates
+
+
+def _bar_label(v: float) -> str:
+    """Return a bar's value label: thousands separated above 100, three significant digits below."""
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
+def _bench_plot(topic: str, timings: dict, rates: dict, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    if timings and max(timings.values()) >= 2000:  # show seconds when the longest timing is over 2 s
+        timings, t_label = {k: v / 1000.0 for k, v in timings.items()}, "wall time (s)"
+    else:
+        t_label = "wall time (ms)"
+    panels = [(t, lab) for t, lab in ((timings, t_label), (rates, "rate (per second)")) if t]
+    fig = Figure(figsize=(7.5, 0.9 + 0.35 * sum(min(len(t), 20) for t, _ in panels) + 0.6 * len(panels)))
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (series, label) in zip(axes, panels):
+        items = sorted(series.items(), key=lambda kv: kv[1])[:20]
+        ax.barh([k for k, _ in items], [v for _, v in items], color="#332288", height=0.6)
+        ax.set_xlabel(label)
+        if items[-1][1] / max(items[0][1], 1e-12) > 30:
+            ax.set_xscale("log")
+        ax.margins(x=0.15)
+        for y, (_, v) in enumerate(items):
+            ax.annotate(_bar_label(v), (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0].set_title(topic, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def benchmarks_page(bench_dir: Path, site: Path) -> Path:
+    """Return the path of ``benchmarks.html``: per benchmark a plot of its timings/rates and its table."""
+    import mistune
+
+    md_render = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+    topics = sorted({p.stem for p in bench_dir.glob("*.json")} | {p.stem for p in bench_dir.glob("*.md")}) \
+        if bench_dir.is_dir() else []
+    body = ['<nav class="wb-nav"><a href="index.html">← all runs</a></nav>', "<h1>Benchmarks</h1>",
+            "<p>From <code>results/benchmarks/</code>, written by <code>make benchmarks</code>, measured as each "
+            "benchmark's notes say, on the machine it names; on a shared machine timings are indicative.</p>"]
+    if not topics:
+        body.append("<p>No benchmark results yet: <code>make benchmarks</code> writes them.</p>")
+    for topic in topics:
+        js, md = bench_dir / f"{topic}.json", bench_dir / f"{topic}.md"
+        result = _read_json(js) if js.is_file() else {}
+        sec = [f'<section class="run" id="bench-{esc(topic)}">']
+        if md.is_file():
+            sec.append(md_render(md.read_text(encoding="utf-8")))
+        else:
+            sec.append(f"<h2>{esc(result.get('benchmark', topic))}</h2><p>{esc(result.get('what', ''))}</p>")
+        timings, rates = benchmark_series(result)
+        if timings or rates:
+            rel = f"assets/benchmarks/{topic}.png"
+            _bench_plot(topic, timings, rates, site / rel)
+            sec.append(f'<img class="bench" src="{esc(rel)}" alt="{esc(topic)} benchmark timings">')
+        if result:
+            scalars = {k: v for k, v in flatten(result).items() if not isinstance(v, list)}
+            sec.append(f"<details><summary>All numbers in {esc(topic)}.json</summary>{kv_table(scalars)}</details>")
+        links = [_copy(p, site, f"assets/benchmarks/{p.name}") for p in (js, md) if p.is_file()]
+        sec.append("<p>" + " · ".join(f'<a href="{esc(r)}">{esc(Path(r).name)}</a>' for r in links) + "</p>")
+        sec.append("</section>")
+        body.append("\n".join(sec))
+    out = site / "benchmarks.html"
+    out.write_text(page("rlvr-workbook · benchmarks", "\n".join(body), "assets/style.css"), encoding="utf-8")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# build
+# --------------------------------------------------------------------------------------------------------------
+
+def build_site(results_root: Path | str | None = None, out_dir: Path | str | None = None) -> Path:
+    """Return the path of the site's ``index.html`` after rendering the whole site from the results tree.
+
+    Issue 11 § Report site. ``results_root`` defaults to :func:`workbook.paths.results_root`, ``out_dir`` to
+    ``<results_root>/site``. Only the site's own ``notebooks/`` and ``assets/`` folders and its pages are
+    rewritten (a screenshot beside them is kept). A notebook page that cannot be converted is logged and left
+    out; the index still lists the run.
+    """
+    root = Path(results_root) if results_root is not None else _results_root()
+    if not root.is_dir():
+        raise FileNotFoundError(f"results folder {root} does not exist: run `workbook run-all` first")
+    site = Path(out_dir) if out_dir is not None else root / "site"
+    marker = site / SITE_MARKER
+    made_by_us = marker.is_file() or GENERATOR in _read_head(site / "index.html")
+    if site.is_dir() and any(site.iterdir()) and not made_by_us:
+        # The rebuild deletes notebooks/ and assets/ inside out_dir: never do that to a folder we did not make.
+        raise FileExistsError(f"{site} is not empty and was not made by build_site (no {SITE_MARKER}); "
+                              "choose an empty or new folder")
+    site.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by workbook.site.build_site; the folder is rewritten on every build\n", encoding="utf-8")
+    for sub in ("notebooks", "assets"):
+        shutil.rmtree(site / sub, ignore_errors=True)
+    (site / "assets").mkdir()
+    (site / "assets" / "style.css").write_text(CSS, encoding="utf-8")
+
+    runs = discover_runs(root)
+    pages: set[str] = set()
+    for run in runs:
+        if run.executed_notebook is None:
+            continue
+        try:
+            notebook_page(run, site)
+            pages.add(run.page)
+        except Exception:  # noqa: BLE001 - one unreadable notebook must not take the whole report down
+            log.exception("could not render %s", run.executed_notebook)
+    benchmarks_page(root / "benchmarks", site)
+
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    shas = {(r.provenance.get("git") or r.record.get("git") or {}).get("sha") for r in runs} - {None}
+    n_pass = sum(r.status == "passed" for r in runs)
+    nav = '<nav class="wb-nav"><a href="index.html">Runs</a><a href="benchmarks.html">Benchmarks</a></nav>'
+    body = [
+        "<h1>rlvr-workbook · replication report</h1>",
+        f'<p class="sub">{n_pass} of {len(runs)} runs passed · generated {esc(generated)}'
+        + (f" · git {esc(', '.join(sorted(s[:10] for s in shas)))}" if shas else "") + "</p>",
+        nav,
+    ]
+    if runs:
+        body += ["<h2>Notebooks × profiles</h2>", overview_table(runs), legend()]
+        body += [run_section(r, site, r.page in pages) for r in runs]
+    else:
+        body.append("<p>No runs yet: <code>workbook run-all --profile cpu</code> writes them.</p>")
+    index = site / "index.html"
+    index.write_text(page("rlvr-workbook · replication report", "\n".join(body), "assets/style.css"),
+                     encoding="utf-8")
+    log.info("site: %s (%d runs, %d notebook pages)", index, len(runs), len(pages))
+    return index
+
+
+def walltime_table_markdown(results_root: Path | str | None = None) -> str:
+    """Return a Markdown table, notebooks × profiles, of each run's status and measured wall time (for the README)."""
+    root = Path(results_root) if results_root is not None else _results_root()
+    runs = discover_runs(root)
+    profiles = [p for p in PROFILE_ORDER if any(r.profile == p for r in runs)]
+    profiles += sorted({r.profile for r in runs} - set(profiles))
+    by = {(r.notebook, r.profile): r for r in runs}
+    hardware = sorted({r.hardware() for r in runs})
+    lines = ["| notebook | " + " | ".join(profiles) + " |", "|---|" + "---:|" * len(profiles)]
+    for nb in sorted({r.notebook for r in runs}):
+        cells = []
+        for p in profiles:
+            r = by.get((nb, p))
+            cells.append("—" if r is None else fmt_seconds(r.wall_s) + ("" if r.status == "passed" else f" ({r.status})"))
+        lines.append(f"| {nb} | " + " | ".join(cells) + " |")
+    if hardware:
+        lines += ["", "Hardware: " + "; ".join(hardware) + "."]
+    return "\n".join(lines) + "\n"
