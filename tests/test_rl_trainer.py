@@ -1,0 +1,225 @@
+"""The TRL adapter: every registered method trains two steps, logs its metrics, resumes, evaluates (issue 4, item 3).
+
+A random model never earns a correctness reward, so the update-path tests use a parity reward with spread
+(first completion token id even -> 1). The model is a tiny Qwen2 config on the toy reasoner's character tokenizer
+(102 tokens), which keeps the file well under the 90 s budget; one test runs the `tiny-random` preset.
+"""
+
+import json
+
+import pytest
+import torch
+
+from workbook.rl.methods import METHODS
+from workbook.rl.trainer import RLConfig, build_trainer, train
+
+torch.set_num_threads(2)
+
+REQUIRED = ("grpo", "grpo_entropy", "one_shot_rlvr", "entropy_only", "psr", "nsr", "w_reinforce", "lp_reg")
+PROBLEMS = [{"problem": f"{i}+{i}=", "answer": str(2 * i), "problem_id": f"p{i}"} for i in range(4)]
+
+
+class ExactGrader:
+    """Stand-in grader (exact string match) so these tests do not depend on the grading module's progress."""
+
+    name = "exact"
+
+    def grade_many(self, completions, golds):
+        return [c.strip() == g for c, g in zip(completions, golds)]
+
+
+def parity_reward(completions, answers, completion_ids):
+    return [float(len(ids) > 0 and ids[0] % 2 == 0) for ids in completion_ids]
+
+
+def tiny_policy(seed: int = 0):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    try:
+        from workbook.toy.tokenizer import build_tokenizer
+
+        tok = build_tokenizer()
+    except ImportError:  # owner TOY; fall back to the GEN preset's tokenizer
+        from workbook.models import load_model
+
+        _, tok = load_model("tiny-random")
+    torch.manual_seed(seed)
+    cfg = Qwen2Config(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
+        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
+    )  # fmt: skip
+    return Qwen2ForCausalLM(cfg), tok
+
+
+def small_cfg(method: str, **kw) -> RLConfig:
+    base = dict(max_steps=2, prompts_per_step=2, num_generations=4, max_completion_length=8, learning_rate=1e-2,
+                instruction="", seed=0)  # fmt: skip
+    if method == "lp_reg":  # rho = 1% of ~60 negative tokens selects nothing (k <= 1), and a near-uniform random policy keeps every token under kappa = 0.02 (proxy == policy); these settings exercise the term
+        base["method_overrides"] = {"rho": 1.0, "kappa": 0.6}
+    base.update(kw)
+    return RLConfig(**base)
+
+
+def read_log(run_dir):
+    return [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_registry_covers_required_methods():
+    assert set(REQUIRED) <= set(METHODS)
+
+
+@pytest.mark.parametrize("method", REQUIRED)
+def test_two_steps_change_weights_and_log_metrics(method, tmp_path):
+    model, tok = tiny_policy()
+    before = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
+    tr = build_trainer(method, model, tok, PROBLEMS, tmp_path, small_cfg(method), reward_fn=parity_reward,
+                       grader=ExactGrader())  # fmt: skip
+    train(tr, resume=False)
+    assert tr.state.global_step == 2
+    assert any(not torch.equal(before[k], v.detach().cpu()) for k, v in model.named_parameters())
+    logs = [r for r in read_log(tmp_path) if "loss" in r]
+    assert [r["step"] for r in logs] == [1, 2]
+    first = logs[0]  # generation happens at step 1 for every method
+    for key in ("reward", "accuracy", "entropy", "clip_ratio/low_mean", "clip_ratio/high_mean", "policy_loss"):
+        assert key in first, key
+    assert 0.0 <= first["reward"] <= 1.0 and first["entropy"] > 0
+    if METHODS[method].kl_coef:
+        assert "kl" in first and first["kl"] >= 0
+    if method == "lp_reg":
+        assert "lp_reg/n_regularized" in first and "lp_reg/low_prob_mass" in first
+        assert first["lp_reg/n_regularized"] >= 1  # kept negative tokens with logp < proxy
+    if method == "entropy_only":
+        assert first["advantage_abs_mean"] == 0.0
+    cfg = json.loads((tmp_path / "rl_config.json").read_text())
+    assert cfg["method"]["name"] == method
+
+
+def test_tiny_random_preset_trains(tmp_path):
+    from workbook.models import load_model
+
+    model, tok = load_model("tiny-random")
+    before = model.get_input_embeddings().weight.detach().cpu().clone()
+    cfg = small_cfg("grpo", max_steps=1, num_generations=2, max_completion_length=4)
+    tr = build_trainer("grpo", model, tok, PROBLEMS[:2], tmp_path, cfg, reward_fn=parity_reward, grader=ExactGrader())
+    train(tr, resume=False)
+    assert not torch.equal(before, model.get_input_embeddings().weight.detach().cpu())
+
+
+class _StopAt:
+    """Interrupts training after optimizer step `step` (as a crash would, without saving)."""
+
+    def __init__(self, step):
+        from transformers import TrainerCallback
+
+        class CB(TrainerCallback):
+            def on_step_end(self_, args, state, control, **kw):
+                if state.global_step == step:
+                    raise KeyboardInterrupt
+
+        self.cb = CB()
+
+
+def test_resume_after_interruption_continues_from_last_checkpoint(tmp_path):
+    run = tmp_path / "interrupted"
+    model, tok = tiny_policy()
+    cfg = small_cfg("grpo", max_steps=4, save_steps=2)
+    tr = build_trainer("grpo", model, tok, PROBLEMS, run, cfg, reward_fn=parity_reward, grader=ExactGrader(),
+                       callbacks=[_StopAt(3).cb])  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        train(tr, resume=True)
+    assert (run / "checkpoints" / "checkpoint-2").is_dir() and not (run / "checkpoints" / "checkpoint-4").exists()
+
+    model2, tok2 = tiny_policy(seed=123)  # a fresh process would start from different weights
+    tr2 = build_trainer("grpo", model2, tok2, PROBLEMS, run, cfg, reward_fn=parity_reward, grader=ExactGrader())
+    train(tr2, resume=True)
+    assert tr2.state.global_step == 4
+    steps = [r["step"] for r in read_log(run) if "loss" in r]
+    # the crash came before step 3 was logged; the resumed run starts at step 3 (a fresh start would log 1, 2 again)
+    assert steps == [1, 2, 3, 4]
+
+    # the resumed run continues the checkpointed weights (not its own seed-123 init) and lands next to an
+    # uninterrupted run with the same seed; bit-equality is not expected (TRL re-draws the epoch's prompt order)
+    ref_model, ref_tok = tiny_policy()
+    ref = build_trainer("grpo", ref_model, ref_tok, PROBLEMS, tmp_path / "straight", cfg, reward_fn=parity_reward,
+                        grader=ExactGrader())  # fmt: skip
+    train(ref, resume=False)
+    fresh, _ = tiny_policy(seed=123)
+
+    def dist(a, b):
+        return sum((x.detach().cpu() - y.detach().cpu()).pow(2).sum() for x, y in zip(a.parameters(), b.parameters())).sqrt().item()
+
+    assert dist(model2, ref_model) < 0.1 * dist(fresh, ref_model)
+
+
+def test_eval_callback_writes_curve(tmp_path):
+    model, tok = tiny_policy()
+    cfg = small_cfg("grpo", eval_steps=1, eval_n=2, eval_ks=(1, 2), eval_max_new_tokens=4)
+    tr = build_trainer("grpo", model, tok, PROBLEMS, tmp_path, cfg, reward_fn=parity_reward, grader=ExactGrader(),
+                       eval_problems=[{"problem": "1+1=", "answer": ""}, {"problem": "2+2=", "answer": "4"}])
+    train(tr, resume=False)
+    curve = [json.loads(x) for x in (tmp_path / "eval_curve.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in curve] == [0, 1, 2]
+    for r in curve:
+        assert r["n"] == 2 and r["n_problems"] == 2
+        assert r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"]
+        assert r["pass@1"] == pytest.approx(r["accuracy"]) and r["pass@2"] >= r["pass@1"]
+    # evaluation samples under its own seed: the training trajectory equals that of a run without evaluation
+    model2, tok2 = tiny_policy()
+    tr2 = build_trainer("grpo", model2, tok2, PROBLEMS, tmp_path / "no_eval", small_cfg("grpo"),
+                        reward_fn=parity_reward, grader=ExactGrader())  # fmt: skip
+    train(tr2, resume=False)
+    with_eval = [(r["reward"], r["loss"]) for r in read_log(tmp_path) if "loss" in r]
+    without = [(r["reward"], r["loss"]) for r in read_log(tmp_path / "no_eval") if "loss" in r]
+    assert with_eval == without
+
+
+def test_bad_config_fails_before_training(tmp_path):
+    with pytest.raises(ValueError, match="generation_backend"):
+        RLConfig(generation_backend="sglang")
+    model, tok = tiny_policy()
+    with pytest.raises(ValueError, match="micro_batch_size"):
+        build_trainer("grpo", model, tok, PROBLEMS, tmp_path, small_cfg("grpo", micro_batch_size=3),
+                      reward_fn=parity_reward, grader=ExactGrader())  # fmt: skip
+    with pytest.raises(ValueError, match="unknown RL method"):
+        build_trainer("nope", model, tok, PROBLEMS, tmp_path, small_cfg("grpo"), grader=ExactGrader())
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="vLLM"):
+            build_trainer("grpo", model, tok, PROBLEMS, tmp_path, small_cfg("grpo", generation_backend="vllm"),
+                          grader=ExactGrader())  # fmt: skip
+
+
+def test_default_reward_uses_workbook_grader(tmp_path):
+    grading = pytest.importorskip("workbook.grading")
+    if not hasattr(grading, "Grader"):
+        pytest.skip("workbook.grading.Grader not landed yet (owner GRADING)")
+    from workbook.rl.trainer import correctness_reward
+
+    reward = correctness_reward(grading.Grader())
+    assert reward(["so \\boxed{4}", "\\boxed{5}", "no box"], ["4", "4", "4"], [[1], [2], [3]]) == [1.0, 0.0, 0.0]
+
+
+def test_same_seed_same_metrics(tmp_path):
+    logs = []
+    for i in range(2):
+        model, tok = tiny_policy()
+        tr = build_trainer("nsr", model, tok, PROBLEMS, tmp_path / str(i), small_cfg("nsr"), reward_fn=parity_reward,
+                           grader=ExactGrader())  # fmt: skip
+        train(tr, resume=False)
+        logs.append([{k: v for k, v in r.items() if k not in ("step_time", "train_runtime") and "per_second" not in k}
+                     for r in read_log(tmp_path / str(i))])  # fmt: skip
+    assert logs[0] == logs[1]
+
+
+def test_launch_cli_validates_before_loading():
+    from workbook.rl.launch import parse_args
+
+    a = parse_args(["--method", "lp_reg", "--model", "tiny-random", "--train", "synthetic", "--run-dir", "x",
+                    "--set", "rho=0.005"])  # fmt: skip
+    assert a.method == "lp_reg" and a.set == ["rho=0.005"]
+    with pytest.raises(SystemExit):
+        parse_args(["--method", "ppo_magic", "--model", "m", "--train", "t", "--run-dir", "x"])
+    with pytest.raises(SystemExit):
+        parse_args(["--method", "grpo", "--model", "m", "--train", "t", "--run-dir", "x", "--set", "novalue"])
