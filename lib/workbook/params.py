@@ -1,0 +1,233 @@
+"""Notebook parameters: read a notebook's ``parameters`` cell, load profile YAML, validate names and types.
+
+Conventions (notebooks/README.md, CONTRACTS.md § params): each notebook has one cell tagged ``parameters`` holding
+literal assignments only (the ``cpu`` defaults, including ``profile = "cpu"`` and ``seed = 0``); each profile is a YAML
+mapping in ``notebooks/params/<notebook>/<profile>.yaml`` overriding some of them. A key ``_runner`` in a profile
+file is for the runner (e.g. ``_runner: {timeout_s: 900}``) and is never passed to the notebook.
+
+Every problem — unknown notebook, profile or parameter, a wrong type, an unknown model or dataset name — raises one
+:class:`ParameterError` naming what is wrong and what is allowed, before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from workbook.paths import notebooks_dir as _default_notebooks_dir
+
+PROFILES: tuple[str, ...] = ("smoke", "cpu", "paper")
+RUNNER_KEY = "_runner"
+#: Parameters whose value names a model preset / a dataset: checked against the registries (imported lazily).
+MODEL_PARAMS = ("model", "proxy_model", "ref_model", "verifier_model")
+DATASET_PARAMS = ("dataset", "benchmark", "datasets", "benchmarks", "eval_benchmarks", "train_dataset")
+EXTRA_DATASETS = ("synthetic",)  # workbook.data.synthetic is not a benchmark file but a valid dataset name
+
+
+class ParameterError(ValueError):
+    """Bad notebook name, profile, parameter name, type or value (raised before any heavy work)."""
+
+
+def notebooks_dir() -> Path:
+    """Return the notebooks folder: ``$WORKBOOK_NOTEBOOKS_DIR`` (tests, the runner) or ``<repo>/notebooks``."""
+    env = os.environ.get("WORKBOOK_NOTEBOOKS_DIR")
+    return Path(env).expanduser().resolve() if env else _default_notebooks_dir()
+
+
+def list_notebooks(nb_dir: Path | None = None) -> list[str]:
+    """Return the names (stems) of all ``*.ipynb`` in the notebooks folder, sorted."""
+    nb_dir = Path(nb_dir) if nb_dir else notebooks_dir()
+    return sorted(p.stem for p in nb_dir.glob("*.ipynb") if not p.name.startswith("."))
+
+
+def notebook_path(notebook: str, nb_dir: Path | None = None) -> Path:
+    """Return the ``.ipynb`` path of ``notebook`` (name, ``name.ipynb`` or a path); ParameterError if unknown."""
+    p = Path(notebook)
+    if p.suffix == ".ipynb" and p.is_file():
+        return p.resolve()
+    nb_dir = Path(nb_dir) if nb_dir else notebooks_dir()
+    candidate = nb_dir / f"{p.stem}.ipynb"
+    if candidate.is_file():
+        return candidate
+    raise ParameterError(f"unknown notebook {notebook!r}; available in {nb_dir}: "
+                         f"{', '.join(list_notebooks(nb_dir)) or 'none'}")
+
+
+def _literal_assignments(source: str, where: str) -> dict[str, Any]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        raise ParameterError(f"{where}: parameters cell is not valid Python: {err}") from None
+    out: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value = node.targets[0].id, node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, value = node.target.id, node.value
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a docstring-like string
+        else:
+            raise ParameterError(f"{where}: parameters cell must hold `name = <literal>` lines only; "
+                                 f"found {ast.dump(node)[:80]} at line {node.lineno}")
+        try:
+            out[name] = ast.literal_eval(value)
+        except ValueError:
+            raise ParameterError(f"{where}: parameter {name!r} is not a literal (line {node.lineno})") from None
+    return out
+
+
+@lru_cache(maxsize=64)
+def _cell_defaults_cached(path: str, mtime: float) -> dict[str, Any]:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"{Path(path).name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    return _literal_assignments(cells[0].source, Path(path).name)
+
+
+def notebook_defaults(notebook: str, nb_dir: Path | None = None) -> dict[str, Any]:
+    """Return the parameter defaults (name → literal) read from the notebook's ``parameters`` cell."""
+    path = notebook_path(notebook, nb_dir)
+    return dict(_cell_defaults_cached(str(path), path.stat().st_mtime))
+
+
+def profile_path(notebook: str, profile: str, nb_dir: Path | None = None) -> Path:
+    """Return ``notebooks/params/<notebook>/<profile>.yaml``; ParameterError for an unknown profile."""
+    path = notebook_path(notebook, nb_dir)
+    if profile not in PROFILES:
+        raise ParameterError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    p = path.parent / "params" / path.stem / f"{profile}.yaml"
+    if not p.is_file():
+        have = sorted(x.stem for x in p.parent.glob("*.yaml")) if p.parent.is_dir() else []
+        raise ParameterError(f"notebook {path.stem!r} has no {profile!r} profile ({p}); "
+                             f"profiles present: {', '.join(have) or 'none'}")
+    return p
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if default is None:
+        return True  # a None default accepts any literal (documented in the cell's comment)
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def _type_name(x: Any) -> str:
+    return type(x).__name__
+
+
+def _check_names(params: Mapping[str, Any], where: str) -> None:
+    """Raise ParameterError when a model/dataset parameter names an unknown preset or benchmark (lazy imports)."""
+    for key, value in params.items():
+        if key in MODEL_PARAMS and isinstance(value, str):
+            try:
+                from workbook.models import get_preset
+            except ImportError:  # the models module is optional for this check (it may not be installed yet)
+                continue
+            try:
+                get_preset(value)
+            except ValueError as err:
+                raise ParameterError(f"{where}: parameter {key!r}: {err}") from None
+        elif key in DATASET_PARAMS:
+            names = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
+            try:
+                from workbook.data import BENCHMARKS
+            except ImportError:
+                continue
+            valid = tuple(BENCHMARKS) + EXTRA_DATASETS
+            bad = [n for n in names if n not in valid]
+            if bad:
+                raise ParameterError(f"{where}: parameter {key!r}: unknown dataset(s) {bad}; "
+                                     f"valid: {', '.join(valid)}")
+
+
+def validate_params(notebook: str, params: Mapping[str, Any], nb_dir: Path | None = None,
+                    check_names: bool = True) -> dict[str, Any]:
+    """Return the notebook's defaults overridden by ``params``, after checking names, types and model/dataset names."""
+    defaults = notebook_defaults(notebook, nb_dir)
+    stem = notebook_path(notebook, nb_dir).stem
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ParameterError(f"{stem}: unknown parameter(s) {unknown}; the parameters cell defines "
+                             f"{', '.join(sorted(defaults))}")
+    for key, value in params.items():
+        if not _type_ok(defaults[key], value):
+            raise ParameterError(f"{stem}: parameter {key!r} must be {_type_name(defaults[key])} "
+                                 f"(default {defaults[key]!r}), got {_type_name(value)} {value!r}")
+    resolved = {**defaults, **dict(params)}
+    if "profile" in resolved and resolved["profile"] not in PROFILES:
+        raise ParameterError(f"{stem}: profile {resolved['profile']!r} not in {', '.join(PROFILES)}")
+    if check_names:
+        _check_names(resolved, stem)
+    return resolved
+
+
+def load_profile(notebook: str, profile: str, nb_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return ``(overrides, runner_options)`` from the profile YAML; ``overrides`` includes ``profile``. Unvalidated."""
+    import yaml
+
+    p = profile_path(notebook, profile, nb_dir)
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ParameterError(f"{p}: not valid YAML: {err}") from None
+    if not isinstance(doc, dict):
+        raise ParameterError(f"{p}: a profile must be a mapping of parameter names to values")
+    runner = doc.pop(RUNNER_KEY, None) or {}
+    if not isinstance(runner, dict):
+        raise ParameterError(f"{p}: '{RUNNER_KEY}' must be a mapping (e.g. {{timeout_s: 900}})")
+    if "profile" in doc and doc["profile"] != profile:
+        raise ParameterError(f"{p}: sets profile={doc['profile']!r} inside the {profile!r} profile file")
+    doc["profile"] = profile
+    return doc, runner
+
+
+def resolve_params(notebook: str, profile: str, overrides: Mapping[str, Any] | None = None,
+                   nb_dir: Path | None = None, check_names: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return ``(parameters, runner_options)``: cell defaults ← profile YAML ← ``overrides``, all validated."""
+    prof, runner = load_profile(notebook, profile, nb_dir)
+    overrides = dict(overrides or {})
+    if "profile" in overrides and overrides["profile"] != profile:
+        raise ParameterError(f"use --profile to change the profile, not -p profile={overrides['profile']}")
+    merged = {**prof, **overrides}
+    return validate_params(notebook, merged, nb_dir, check_names), runner
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Return ``(key, value)`` from ``"key=value"``; the value is parsed as YAML (``n=8`` → 8, ``ks=[1,2]`` → list)."""
+    import yaml
+
+    if "=" not in text:
+        raise ParameterError(f"-p expects key=value, got {text!r}")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key.isidentifier():
+        raise ParameterError(f"-p {text!r}: {key!r} is not a parameter name")
+    try:
+        return key, yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return key, raw
+
+
+def check_params(notebook: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the notebook's parameters as found in ``namespace`` (pass ``globals()``), validated.
+
+    Use in the setup cell: ``params = check_params("00_quickstart", globals())``. Papermill injects overrides as a
+    cell after the parameters cell; this re-checks names and types there, before any model is loaded.
+    """
+    defaults = notebook_defaults(notebook)
+    missing = sorted(k for k in defaults if k not in namespace)
+    if missing:
+        raise ParameterError(f"{notebook}: parameters {missing} are not defined; run the parameters cell first")
+    return validate_params(notebook, {k: namespace[k] for k in defaults})

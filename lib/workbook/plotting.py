@@ -1,0 +1,101 @@
+"""One figure style for the whole workbook: colour-blind-safe palette, a fixed colour per method, 95% bands.
+
+STYLE.md § Figures and tables: uncertainty always shown (shaded 95% bands for curves, error bars for points),
+axes labelled with units, log scale for k in pass@k and N in best-of-N.
+The palette is Paul Tol's "muted" scheme (colour-blind safe, distinct in greyscale by line style too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Sequence
+
+import numpy as np
+
+#: Paul Tol "muted" qualitative palette (https://personal.sron.nl/~pault/), safe for the common colour-vision deficiencies.
+PALETTE: tuple[str, ...] = (
+    "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499",
+)
+#: Fixed colour per method, identical in every notebook (keys are the method names used in metrics.json).
+COLORS: dict[str, str] = {
+    "base": "#555555",
+    "grpo": "#332288",
+    "psr": "#88CCEE",
+    "nsr": "#CC6677",
+    "w_reinforce": "#AA4499",
+    "lp_reg": "#117733",
+    "entropy_only": "#DDCC77",
+    "one_shot_rlvr": "#44AA99",
+    "dser": "#882255",
+    "sharpening": "#999933",
+    "math500": "#332288",
+    "synthetic": "#44AA99",
+}
+NEUTRAL = "#BBBBBB"
+
+
+def method_color(name: str) -> str:
+    """Return the colour of ``name``: its fixed entry in COLORS, else a stable (hash-chosen) palette colour."""
+    if name in COLORS:
+        return COLORS[name]
+    digest = int(hashlib.sha1(name.encode("utf-8")).hexdigest(), 16)
+    return PALETTE[digest % len(PALETTE)]
+
+
+def use_style() -> None:
+    """Return None after setting the workbook's matplotlib rcParams (palette cycle, sizes, grid, no top/right spines)."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams.update({
+        "axes.prop_cycle": cycler(color=list(PALETTE)),
+        "figure.figsize": (6.0, 4.0),
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+        "font.size": 10,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "legend.fontsize": 9,
+        "legend.frameon": False,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "grid.linestyle": "-",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "lines.linewidth": 1.8,
+        "lines.markersize": 5,
+        "image.cmap": "viridis",  # perceptually uniform and colour-blind safe
+    })
+
+
+def _triple(est: Any) -> tuple[float, float, float]:
+    if isinstance(est, dict):
+        return float(est["value"]), float(est["lo"]), float(est["hi"])
+    return float(est.value), float(est.lo), float(est.hi)
+
+
+def band(ax, x: Sequence[float], est_list: Sequence[Any], label: str | None = None, color: str | None = None,
+         alpha: float = 0.2, marker: str = "o", **line_kw):
+    """Return the Line2D of a curve through ``est.value`` with a shaded band from ``est.lo`` to ``est.hi``.
+
+    ``est_list`` holds one workbook.metrics.Estimate (or dict with value/lo/hi) per x; the band is the 95% CI.
+    ``color`` defaults to the method colour of ``label`` (see :func:`method_color`).
+    """
+    if len(x) != len(est_list):
+        raise ValueError(f"band: {len(x)} x values but {len(est_list)} estimates")
+    values, lo, hi = (np.array(v, dtype=float) for v in zip(*[_triple(e) for e in est_list])) if est_list else \
+        (np.array([]), np.array([]), np.array([]))
+    c = color or (method_color(label) if label else None)
+    (line,) = ax.plot(x, values, marker=marker, label=label, color=c, **line_kw)
+    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=alpha, linewidth=0)
+    return line
+
+
+def errorbars(ax, x: Sequence[float], est_list: Sequence[Any], label: str | None = None, color: str | None = None,
+              **kw):
+    """Return the ErrorbarContainer of points at ``est.value`` with 95% CI error bars (STYLE.md: points get bars)."""
+    triples = np.array([_triple(e) for e in est_list], dtype=float).reshape(-1, 3)
+    yerr = np.vstack([triples[:, 0] - triples[:, 1], triples[:, 2] - triples[:, 0]])
+    c = color or (method_color(label) if label else None)
+    return ax.errorbar(x, triples[:, 0], yerr=yerr, fmt=kw.pop("fmt", "o"), capsize=kw.pop("capsize", 3),
+                       label=label, color=c, **kw)

@@ -1,0 +1,277 @@
+"""Tests for workbook.results (run directory writers, reported numbers, verdict rules) and workbook.plotting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbook import results
+from workbook.results import RunDir, load_reported, reported_vs_reproduced, verdict
+
+
+def E(value, lo, hi, n=50):
+    return {"value": value, "lo": lo, "hi": hi, "n": n}
+
+
+# ---------------------------------------------------------------------------------------------------- RunDir
+
+
+def test_run_dir_location_follows_env(results_dir):
+    rd = RunDir("00_quickstart.ipynb", "smoke")
+    assert rd.path == results_dir / "00_quickstart" / "smoke"
+    assert rd.path.is_dir()
+
+
+def test_run_dir_rejects_unknown_profile():
+    with pytest.raises(ValueError, match="unknown profile 'gpu'"):
+        RunDir("x", "gpu")
+
+
+def test_metrics_are_deterministic_sorted_and_rounded(tmp_path):
+    rd = RunDir("nb", "cpu", root=tmp_path)
+    metrics = {"b": np.float32(0.1234567891), "a": {"z": np.arange(3), "y": (1.0000004, -0.0)},
+               "headline": {"pass@1": 1 / 3}, "nan": float("nan"), "flag": np.bool_(True)}
+    p = rd.write_metrics(metrics)
+    text = p.read_text()
+    data = json.loads(text)
+    assert list(data) == sorted(data)
+    assert data["a"]["z"] == [0, 1, 2]
+    assert data["a"]["y"] == [1.0, 0.0]
+    assert data["headline"]["pass@1"] == 0.333333
+    assert data["b"] == round(float(np.float32(0.1234567891)), 6)
+    assert data["nan"] is None and data["flag"] is True
+    # Same input, same bytes (the determinism contract of metrics.json); key order of the input does not matter.
+    p2 = RunDir("nb2", "cpu", root=tmp_path).write_metrics(dict(reversed(list(metrics.items()))))
+    assert p2.read_bytes() == p.read_bytes()
+    assert not list(rd.path.glob(".*.tmp")), "atomic write left a temp file"
+
+
+def test_metrics_must_be_dict(tmp_path):
+    with pytest.raises(TypeError):
+        RunDir("nb", "cpu", root=tmp_path).write_metrics([1, 2])
+
+
+def test_provenance_contents(tmp_path):
+    rd = RunDir("nb", "smoke", root=tmp_path)
+    p = rd.write_provenance({"n": 4, "model": "tiny-random", "ks": (1, 2)}, seed=7, started=1.7e9)
+    prov = json.loads(p.read_text())
+    assert prov["seed"] == 7 and prov["profile"] == "smoke" and prov["notebook"] == "nb"
+    assert prov["parameters"] == {"n": 4, "model": "tiny-random", "ks": [1, 2]}
+    assert set(prov["git"]) == {"sha", "dirty"}
+    assert prov["git"]["sha"] is None or len(prov["git"]["sha"]) == 40
+    for pkg in ("torch", "transformers", "trl", "math-verify", "numpy"):
+        assert pkg in prov["packages"]
+    assert prov["packages"]["numpy"] == np.__version__
+    assert prov["hardware"]["cpu_count"] >= 1 and "platform" in prov["hardware"] and "gpu" in prov["hardware"]
+    assert prov["started"].startswith("2023-11-14") and prov["ended"] > prov["started"]
+
+
+def test_figure_png_carries_provenance(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    rd = RunDir("nb", "cpu", root=tmp_path)
+    rd.write_provenance({"n": 1}, seed=3)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    p = rd.save_figure(fig, "curve")
+    plt.close(fig)
+    assert p == rd.path / "figures" / "curve.png"
+    meta = json.loads(Image.open(p).text["Comment"])
+    assert meta == {"notebook": "nb", "profile": "cpu", "git_sha": meta["git_sha"], "seed": 3}
+    with pytest.raises(ValueError):
+        rd.save_figure(fig, "../escape")
+
+
+def test_save_table_csv_and_markdown(tmp_path):
+    rd = RunDir("nb", "cpu", root=tmp_path)
+    df = pd.DataFrame({"k": [1, 2], "pass@k": [0.123456, 0.5], "note": ["a|b", None]})
+    csv_path, md_path = rd.save_table(df, "pass_at_k")
+    assert pd.read_csv(csv_path)["pass@k"].tolist() == [0.123456, 0.5]
+    md = md_path.read_text().splitlines()
+    assert md[0] == "| k | pass@k | note |" and md[1] == "|---|---|---|"
+    assert md[2] == "| 1 | 0.1235 | a\\|b |"
+
+
+# ---------------------------------------------------------------------------------------------------- verdicts
+
+VALUE = {"id": "V", "claim": "c", "setting": "s", "value": 0.50, "unit": "acc", "source": "Table 1",
+         "kind": "value", "tolerance": 0.05}
+DIRECTION = {"id": "D", "claim": "c", "setting": "s", "value": None, "unit": "Δ", "source": "Fig. 2",
+             "kind": "direction", "expected_sign": "+"}
+
+
+@pytest.mark.parametrize("est, expected", [
+    (E(0.50, 0.47, 0.53), "reproduced"),          # CI inside [0.45, 0.55]
+    (E(0.46, 0.45, 0.55), "reproduced"),          # edges count as inside
+    (E(0.30, 0.25, 0.35), "not reproduced"),      # CI entirely below the band
+    (E(0.70, 0.56, 0.80), "not reproduced"),      # CI entirely above
+    (E(0.50, 0.30, 0.70), "inconclusive"),        # CI wider than the band: too wide to tell
+    (E(0.44, 0.40, 0.48), "inconclusive"),        # straddles the lower edge
+    (None, "not run at this scale"),
+    (E(float("nan"), float("nan"), float("nan")), "not run at this scale"),
+])
+def test_value_verdicts(est, expected):
+    assert verdict(VALUE, est, "cpu") == expected
+
+
+@pytest.mark.parametrize("sign, est, expected", [
+    ("+", E(0.10, 0.02, 0.18), "reproduced"),
+    ("+", E(-0.10, -0.18, -0.02), "not reproduced"),
+    ("+", E(0.01, -0.05, 0.07), "inconclusive"),
+    ("+", E(0.0, 0.0, 0.0), "inconclusive"),       # exactly zero: neither side excluded
+    ("-", E(-0.10, -0.18, -0.02), "reproduced"),
+    ("-", E(0.10, 0.02, 0.18), "not reproduced"),
+])
+def test_direction_verdicts(sign, est, expected):
+    assert verdict({**DIRECTION, "expected_sign": sign}, est, "cpu") == expected
+
+
+def test_direction_min_effect():
+    claim = {**DIRECTION, "min_effect": 0.05}
+    assert verdict(claim, E(0.03, 0.01, 0.04), "cpu") == "not reproduced"   # effect real but smaller than claimed
+    assert verdict(claim, E(0.08, 0.06, 0.10), "cpu") == "reproduced"
+    assert verdict(claim, E(0.05, 0.01, 0.09), "cpu") == "inconclusive"
+
+
+@pytest.mark.parametrize("kind, est, expected", [
+    ("at_least", E(0.6, 0.55, 0.65), "reproduced"),
+    ("at_least", E(0.4, 0.35, 0.45), "not reproduced"),
+    ("at_least", E(0.5, 0.45, 0.55), "inconclusive"),
+    ("at_most", E(0.4, 0.35, 0.45), "reproduced"),
+    ("at_most", E(0.6, 0.55, 0.65), "not reproduced"),
+    ("at_most", E(0.5, 0.45, 0.55), "inconclusive"),
+])
+def test_threshold_verdicts(kind, est, expected):
+    claim = {**VALUE, "kind": kind, "tolerance": 0.0}
+    assert verdict(claim, est, "cpu") == expected
+
+
+def test_paper_scale_claim_not_run_at_toy_profiles():
+    claim = {**VALUE, "scale": "paper"}
+    good = E(0.50, 0.47, 0.53)
+    assert verdict(claim, good, "cpu") == "not run at this scale"
+    assert verdict(claim, good, "smoke") == "not run at this scale"
+    assert verdict(claim, good, "paper") == "reproduced"
+
+
+def test_verdict_accepts_estimate_objects():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Est:  # the shape of workbook.metrics.Estimate
+        value: float
+        lo: float
+        hi: float
+        n: int
+        what: str = ""
+
+    assert verdict(VALUE, Est(0.5, 0.48, 0.52, 100), "cpu") == "reproduced"
+
+
+def test_verdict_input_errors():
+    with pytest.raises(ValueError, match="profile"):
+        verdict(VALUE, E(0.5, 0.4, 0.6), "laptop")
+    with pytest.raises(ValueError, match="lo > hi"):
+        verdict(VALUE, E(0.5, 0.6, 0.4), "cpu")
+    with pytest.raises(results.ReportedSchemaError, match="expected_sign"):
+        verdict({**DIRECTION, "expected_sign": None}, E(0.1, 0.0, 0.2), "cpu")
+    with pytest.raises(results.ReportedSchemaError, match="kind"):
+        verdict({**VALUE, "kind": "vibes"}, E(0.1, 0.0, 0.2), "cpu")
+    with pytest.raises(results.ReportedSchemaError, match="missing keys"):
+        verdict({"id": "x", "claim": "c"}, E(0.1, 0.0, 0.2), "cpu")
+
+
+# ---------------------------------------------------------------------------------------------------- reported files
+
+
+@pytest.fixture
+def reported_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "REPORTED_DIR", tmp_path)
+    return tmp_path
+
+
+def test_reported_table(reported_dir):
+    (reported_dir / "demo.yaml").write_text("""
+method: demo
+paper: "A paper"
+claims:
+  - {id: D1, claim: "accuracy 50%", setting: "m, b", value: 0.5, unit: acc, source: "Table 1", kind: value,
+     tolerance: 0.05}
+  - {id: D2, claim: "goes up", setting: "m, b", value: null, unit: Δ, source: "Fig. 1", kind: direction,
+     expected_sign: "+"}
+  - {id: D3, claim: "big model", setting: "7B", value: 0.8, unit: acc, source: "Table 2", kind: value,
+     tolerance: 0.02, scale: paper}
+""")
+    df = reported_vs_reproduced("demo", {"D1": E(0.3, 0.2, 0.4, 40), "D2": E(0.1, 0.05, 0.15, 40)}, "cpu")
+    assert list(df.columns[:7]) == ["claim_id", "claim", "setting", "paper", "reproduced", "n", "verdict"]
+    assert df["verdict"].tolist() == ["not reproduced", "reproduced", "not run at this scale"]
+    assert df.loc[0, "reproduced"] == "0.3 [0.2, 0.4]" and df.loc[0, "n"] == 40
+    assert df.loc[0, "paper"] == "0.5 ± 0.05 (acc)"
+    assert df.loc[2, "reproduced"] == "—" and pd.isna(df.loc[2, "n"])
+    with pytest.raises(KeyError, match="D9"):
+        reported_vs_reproduced("demo", {"D9": E(0.1, 0.0, 0.2)}, "cpu")
+
+
+def test_reported_schema_errors(reported_dir):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        load_reported("nope")
+    (reported_dir / "bad.yaml").write_text("method: bad\nclaims:\n  - {id: B1, claim: c}\n")
+    with pytest.raises(results.ReportedSchemaError, match="missing keys"):
+        load_reported("bad")
+    (reported_dir / "dup.yaml").write_text("""
+method: dup
+claims:
+  - {id: X, claim: c, setting: s, value: 1, unit: u, source: T1, kind: value}
+  - {id: X, claim: c, setting: s, value: 1, unit: u, source: T1, kind: value}
+""")
+    with pytest.raises(results.ReportedSchemaError, match="duplicate"):
+        load_reported("dup")
+    (reported_dir / "wrongname.yaml").write_text("method: other\nclaims: []\n")
+    with pytest.raises(results.ReportedSchemaError, match="'method'"):
+        load_reported("wrongname")
+
+
+def test_every_shipped_reported_file_is_valid():
+    files = sorted(results.REPORTED_DIR.glob("*.yaml"))
+    assert any(f.stem == "quickstart" for f in files)
+    for f in files:
+        claims = load_reported(f.stem)
+        assert claims, f
+        for c in claims:
+            assert str(c["source"]).strip(), f"{f.name}:{c['id']} has no source"
+
+
+# ---------------------------------------------------------------------------------------------------- plotting
+
+
+def test_plotting_style_colors_and_band():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from workbook import plotting
+
+    plotting.use_style()
+    for m in ("base", "grpo", "psr", "nsr", "w_reinforce", "lp_reg", "entropy_only", "one_shot_rlvr"):
+        assert m in plotting.COLORS
+    method_colors = [plotting.COLORS[m] for m in ("grpo", "psr", "nsr", "w_reinforce", "lp_reg", "entropy_only",
+                                                   "one_shot_rlvr", "base")]
+    assert len(set(method_colors)) == len(method_colors), "two methods share a colour"
+    assert plotting.method_color("unlisted") == plotting.method_color("unlisted")  # stable fallback
+    fig, ax = plt.subplots()
+    line = plotting.band(ax, [1, 2, 4], [E(0.1, 0.05, 0.15), E(0.2, 0.1, 0.3), E(0.3, 0.2, 0.4)], label="nsr")
+    assert line.get_color().lower() == plotting.COLORS["nsr"].lower()
+    assert len(ax.collections) == 1  # the shaded band
+    np.testing.assert_allclose(line.get_ydata(), [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError):
+        plotting.band(ax, [1, 2], [E(0.1, 0.0, 0.2)])
+    plt.close(fig)
