@@ -23,10 +23,14 @@ $(STAMP): env/cpu.txt pyproject.toml
 	touch $(STAMP)
 
 test: env
+	# CI must run the browser check, so it installs Debian's chromium; elsewhere the test skips without it.
+	if [ "$${CI:-}" = "true" ]; then bash env/install_browser.sh; fi
 	$(PY) -m pytest -q
 
 replicate: env
-	$(VENV)/bin/workbook run-all --profile $(PROFILE)
+	# run-all exits 1 when a notebook fails; the summary and site are still written so the failure is visible.
+	$(VENV)/bin/workbook run-all --profile $(PROFILE) || status=$$?; \
+	$(VENV)/bin/workbook site; exit $${status:-0}
 
 benchmarks: env
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

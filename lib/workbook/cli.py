@@ -3,6 +3,8 @@
     workbook run NOTEBOOK --profile P [-p key=value ...] [--timeout S]
     workbook run-all --profile P [-p key=value ...] [--only NB ...]
     workbook summary
+    workbook site [--out DIR]
+    workbook student [--out DIR]
     workbook list
 
 Exit status: 0 when every run passed, 1 when a notebook failed or timed out, 2 for bad input (unknown notebook,
@@ -50,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(ra)
     sub.add_parser("summary", help="write results/summary.md and summary.html from the run records")
     sub.add_parser("list", help="list the notebooks")
+    si = sub.add_parser("site", help="render the static report site (results/site/index.html)")
+    si.add_argument("--out", type=Path, default=None, help="output folder (default: <results>/site)")
+    st = sub.add_parser("student", help="write student copies of the notebooks without solution cells")
+    st.add_argument("--out", type=Path, default=None, help="output folder (default: <repo>/student)")
     return p
 
 
@@ -64,6 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             print("\n".join(list_notebooks()))
+            return 0
+        if args.command == "site":
+            from workbook.site import build_site
+
+            print(f"wrote {build_site(root, args.out)}")
+            return 0
+        if args.command == "student":
+            from workbook.course import write_student_copies
+
+            paths = write_student_copies(None, args.out)
+            print(f"wrote {len(paths)} files")
             return 0
         if args.command == "summary":
             md, html = runner.write_summary(root)
