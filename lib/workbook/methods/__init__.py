@@ -1,0 +1,1 @@
+"""Method implementations: DSER (Deep Self-Evolving Reasoning), sharpening, resampling with imperfect verifiers."""

@@ -1,0 +1,242 @@
+"""Tests for workbook.methods.sharpening: self-rewards, selectors, BoN subsampling, SFT data, LoRA, tabular theory."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from workbook.methods import sharpening as sh
+
+# ---------------------------------------------------------------- the exact tabular check
+
+# V = 2, H = 2, one prompt: first token P(0) = 0.6; after 0: (0.5, 0.5); after 1: (0.9, 0.1).
+# Sequences 00: 0.30, 01: 0.30, 10: 0.36, 11: 0.04 → y* = "10" (index 2), π* = 0.36 < 1/2, greedy gives "00".
+HAND = sh.TabularModel(2, 2, np.array([[[0.6, 0.4], [0.5, 0.5], [0.9, 0.1]]]))
+
+
+def test_tabular_hand_model_exact_values():
+    np.testing.assert_allclose(sh.sequence_probabilities(HAND), [[0.30, 0.30, 0.36, 0.04]])
+    y, pi = sh.best_sequences(HAND)
+    assert int(y[0]) == 2 and pi[0] == pytest.approx(0.36)
+    assert int(sh.greedy_sequences(HAND)[0]) == 0          # greedy fails when π(y*|x) < 1/2
+    assert sh.coverage_coefficient(pi) == pytest.approx(1 / 0.36)
+    assert int(sh.bon_samples_needed(pi, 0.05)[0]) == 9    # ⌈log(20)/0.36⌉ = ⌈8.32⌉
+    assert sh.bon_success_probability(0.36, 9) == pytest.approx(1 - 0.64**9)  # 0.98199
+    assert sh.bon_success_probability(0.36, 9) >= 0.95
+    # RLHF-sharpening optimum π_base^(1+1/β): β = 1 squares the probabilities
+    np.testing.assert_allclose(sh.rlhf_sharpened(sh.sequence_probabilities(HAND), 1.0),
+                               [[0.09, 0.09, 0.1296, 0.0016]] / np.float64(0.3112))
+    assert sh.rlhf_sharpened(sh.sequence_probabilities(HAND), 1.0)[0, 2] == pytest.approx(0.41645, abs=1e-5)
+
+
+def test_greedy_proposition_on_random_models():
+    m = sh.random_tabular_model(2000, vocab_size=3, horizon=4, concentration=0.3, seed=0)
+    p = sh.sequence_probabilities(m)
+    np.testing.assert_allclose(p.sum(-1), 1.0)
+    y, pi = sh.best_sequences(m)
+    g = sh.greedy_sequences(m)
+    confident = pi > 0.5
+    assert confident.sum() > 100 and (~confident).sum() > 100   # both regimes are exercised
+    assert np.all(g[confident] == y[confident])                  # Prop. 3.1: π(y*|x) > 1/2 ⇒ greedy = y*
+    assert np.any(g[~confident] != y[~confident])                # and it can fail below 1/2
+    assert sh.coverage_coefficient(pi) == pytest.approx(np.mean(1 / pi))
+
+
+def test_bon_bound_holds_exactly_and_in_simulation():
+    m = sh.random_tabular_model(50, vocab_size=3, horizon=3, concentration=0.5, seed=1)
+    _, pi = sh.best_sequences(m)
+    for rho in (0.5, 0.1, 0.01):
+        n = sh.bon_samples_needed(pi, rho)
+        assert np.all(sh.bon_success_probability(pi, n) >= 1 - rho)   # Prop. C.1
+    sim = sh.simulate_bon_success(m, n=4, n_trials=4000, seed=0)
+    exact = sh.bon_success_probability(pi, 4)
+    assert np.max(np.abs(sim - exact)) < 0.04
+
+
+def test_sft_and_rlhf_sharpening_raise_pi_star():
+    m = sh.random_tabular_model(30, vocab_size=3, horizon=3, concentration=0.5, seed=2)
+    _, pi = sh.best_sequences(m)
+    y = sh.best_sequences(m)[0]
+    sharp = sh.sft_sharpen_tabular(m, n=32, n_train=200, seed=0)
+    pi_sharp = sh.sequence_probabilities(sharp)[np.arange(len(y)), y]
+    assert pi_sharp.mean() > pi.mean() + 0.3 and pi_sharp.mean() > 0.9
+    p = sh.sequence_probabilities(m)
+    r_small, r_large = sh.rlhf_sharpened(p, 0.05), sh.rlhf_sharpened(p, 100.0)
+    at_star = [sh.rlhf_sharpened(p, b)[np.arange(len(y)), y] for b in (10.0, 1.0, 0.1, 0.01)]
+    assert all(np.all(a <= b + 1e-12) for a, b in zip(at_star, at_star[1:]))  # smaller β → sharper
+    assert np.all(at_star[0] >= pi - 1e-12) and at_star[-1].mean() > 0.99
+    np.testing.assert_allclose(r_large, p, atol=0.02)
+
+
+def test_tabular_model_validation():
+    with pytest.raises(ValueError):
+        sh.TabularModel(2, 2, np.ones((1, 3, 2)))  # rows do not sum to 1
+    with pytest.raises(ValueError):
+        sh.bon_samples_needed(0.3, 1.5)
+    with pytest.raises(ValueError):
+        sh.rlhf_sharpened([[0.5, 0.5]], 0.0)
+
+
+# ---------------------------------------------------------------- self-rewards and selectors
+
+def test_self_rewards():
+    assert sh.sequence_logp([-1.0, -0.5]) == pytest.approx(-1.5)
+    assert sh.length_normalized_logp([-1.0, -0.5]) == pytest.approx(-0.75)
+    assert sh.length_normalized_logp([]) == float("-inf")
+    assert sh.self_certainty_from_logits(np.zeros((3, 5))) == pytest.approx(0.0)  # uniform → KL 0
+    # one token, V = 2, logits (log 3, 0): p = (3/4, 1/4); KL(U‖p) = −½ log(3/4 · 1/4 · 4)
+    assert sh.self_certainty_from_logits([[math.log(3), 0.0]]) == pytest.approx(-0.5 * math.log(0.75))
+    assert sh.self_certainty_from_logits([[0.0, 0.0], [9.0, 0.0]], mask=[1, 0]) == pytest.approx(0.0)
+
+
+def test_selectors():
+    answers = ["1", "2", "2", "3", None]
+    scores = [5.0, 1.0, 2.0, 9.0, 10.0]
+    assert sh.select_max_score(scores) == 4
+    assert sh.select_majority(answers) == 1
+    assert sh.select_majority([None, None]) == 0
+    # power 0 → majority; large power → the best-scored answer wins
+    assert answers[sh.select_borda(answers, scores, 0.0)] == "2"
+    assert sh.select_borda(answers, scores, 5.0) == 3
+    # ranks: 4(None),3,0,2,1 → weights for "3": 4, "1": 3, "2": 2 + 1 = 3 at power 1 → "3"
+    assert sh.select_borda(answers, scores, 1.0) == 3
+    assert sh.borda_power(16) == 0.3 and sh.borda_power(64) == 1.2
+    with pytest.raises(ValueError):
+        sh.choose("oracle", answers, scores)
+    with pytest.raises(ValueError):
+        sh.choose("logp", answers, None)
+
+
+# ---------------------------------------------------------------- BoN by subsampling on hand-made data
+
+def test_bon_curve_on_hand_made_data():
+    # problem 0: the highest-scored completion is correct; problem 1: the highest-scored is wrong.
+    answers = [["1", "2", "2", "2"], ["5", "5", "5", "6"]]
+    correct = np.array([[True, False, False, False], [True, True, True, False]])
+    scores = np.array([[0.0, -3.0, -2.0, -1.0], [-4.0, -3.0, -2.0, -0.5]])
+    ns = [1, 2, 4]
+    c = sh.bon_curve(answers, correct, scores, ns, "logp", n_seeds=2000, seed=0)
+    assert c.per_seed.shape == (2000, 3) and c.per_problem.shape == (2000, 2, 3)
+    # N = 4 uses every completion: problem 0 right, problem 1 wrong → exactly 0.5 for every seed
+    np.testing.assert_array_equal(c.per_seed[:, 2], 0.5)
+    # N = 1 is a uniform draw: expected accuracy (1/4 + 3/4)/2 = 0.5
+    assert c.mean[0] == pytest.approx(0.5, abs=0.03)
+    # N = 2, problem 0 right iff index 0 drawn (1/2); problem 1 wrong iff index 3 drawn (1/2) → 0.5
+    assert c.mean[1] == pytest.approx(0.5, abs=0.03)
+    maj = sh.bon_curve(answers, correct, None, ns, "majority", n_seeds=5, seed=0)
+    np.testing.assert_array_equal(maj.per_seed[:, 2], 0.5)  # "2" wins problem 0 (wrong), "5" wins problem 1 (right)
+    est = c.estimates(over="seeds")
+    assert len(est) == 3 and est[2].value == pytest.approx(0.5) and est[2].n == 2000
+    assert est[0].lo <= est[0].value <= est[0].hi
+    assert sh.bon_curve(answers, correct, scores, ns, "logp", n_seeds=3, seed=4).per_seed.tolist() == \
+        sh.bon_curve(answers, correct, scores, ns, "logp", n_seeds=3, seed=4).per_seed.tolist()
+    with pytest.raises(ValueError):
+        sh.bon_curve(answers, correct, scores, [5], "logp")
+    with pytest.raises(ValueError):
+        sh.bon_curve(answers, correct, scores[:, :3], ns, "logp")
+
+
+def test_selection_auroc_is_within_problem():
+    # problem 0: the correct completion has the top score; problem 1: the lowest; problem 2: all correct (skipped)
+    scores = np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 5.0], [1.0, 1.0, 1.0]])
+    correct = np.array([[True, False, False], [True, False, False], [True, True, True]])
+    auc, used = sh.selection_auroc(scores, correct)
+    assert used == 2 and auc == pytest.approx(0.5)
+    auc, _ = sh.selection_auroc(scores[:1], correct[:1])
+    assert auc == pytest.approx(1.0)
+    tie, _ = sh.selection_auroc([[1.0, 1.0]], [[True, False]])
+    assert tie == pytest.approx(0.5)
+
+
+def test_coverage_and_lift():
+    correct = np.array([[True, False, False, False], [False, False, False, False]])
+    np.testing.assert_allclose(sh.coverage_curve(correct, [1, 2, 4]), [0.125, 0.25, 0.5])
+    assert sh.percent_lift(0.6, 0.5) == pytest.approx(20.0)
+
+
+def test_sft_examples_pick_max_likelihood():
+    ex = sh.sft_sharpening_examples(["p1", "p2"], [["a", "b"], ["c", "d"]], [[-3.0, -1.0], [-0.1, -2.0]])
+    assert [e["completion"] for e in ex] == ["b", "c"] and ex[0]["prompt"] == "p1"
+    with pytest.raises(ValueError):
+        sh.sft_sharpening_examples(["p1"], [["a"]], [[0.0], [1.0]])
+
+
+# ---------------------------------------------------------------- tiny model built from a config
+
+def _tiny_model_and_tokenizer():
+    import torch
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    chars = list("0123456789+-*=() abcxyz\\{}")
+    vocab = {"<pad>": 0, "<eos>": 1, **{c: i + 2 for i, c in enumerate(chars)}}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                      pad_token_id=0, eos_token_id=1, tie_word_embeddings=True, initializer_range=0.3)
+    return LlamaForCausalLM(cfg), tokenizer
+
+
+def test_teacher_forced_scores_and_lora_sft_raise_likelihood():
+    import torch
+
+    torch.set_num_threads(1)
+    model, tok = _tiny_model_and_tokenizer()
+    assert tok("1+2=3", add_special_tokens=False)["input_ids"] == [3, 12, 4, 15, 5]
+    prompts, comps = ["1+2=", "2*3="], ["3", "6"]
+    scores = sh.teacher_forced_scores(model, tok, prompts, comps, batch_size=2)
+    assert [s["n_tokens"] for s in scores] == [1, 1]
+    # the same numbers from token ids, one at a time (padding must not change them)
+    alone = sh.teacher_forced_scores(model, tok, prompts[:1], [tok("3", add_special_tokens=False)["input_ids"]])
+    assert alone[0]["logp"] == pytest.approx(scores[0]["logp"], abs=1e-5)
+    assert scores[0]["logp"] == pytest.approx(scores[0]["logp_norm"])
+    assert all(s["self_certainty"] >= 0 for s in scores)
+    examples = [{"prompt": p, "completion": c} for p, c in zip(prompts, comps)]
+    peft_model, losses = sh.train_lora_sft(model, tok, examples,
+                                           sh.LoRASFTConfig(rank=4, alpha=8, lr=1e-2, max_grad_norm=1.0,
+                                                            batch_size=2, epochs=40, weight_decay=0.0))
+    assert len(losses) == 40 and losses[-1] < losses[0]
+    after = sh.teacher_forced_scores(peft_model, tok, prompts, comps)
+    assert all(a["logp"] > b["logp"] + 0.5 for a, b in zip(after, scores))
+    with peft_model.disable_adapter():
+        base_again = sh.teacher_forced_scores(peft_model, tok, prompts, comps)
+    assert base_again[0]["logp"] == pytest.approx(scores[0]["logp"], abs=1e-5)
+    with pytest.raises(ValueError):
+        sh.train_lora_sft(model, tok, [], sh.LoRASFTConfig())
+
+
+def test_reported_file_follows_schema():
+    from workbook.results import load_reported
+
+    claims = {c["id"]: c for c in load_reported("sharpening")}
+    assert claims["S4"]["value"] == pytest.approx(19.24) and claims["S4"]["scale"] == "paper"
+    assert {"S1", "S3", "S8", "S9"} <= set(claims)
+
+
+def test_self_rewards_from_completions_and_scores():
+    from types import SimpleNamespace as C
+
+    comps = [[C(logprobs=[-1.0, -1.0], token_ids=[1, 2]), C(logprobs=[-0.5], token_ids=[3])]]
+    scored = [{"self_certainty": np.array([1.0, 3.0])}, {"self_certainty": np.array([0.5])}]
+    r = sh.self_rewards(comps, scored)
+    np.testing.assert_allclose(r["logp"], [[-2.0, -0.5]])
+    np.testing.assert_allclose(r["logp_norm"], [[-1.0, -0.5]])
+    np.testing.assert_allclose(r["self_certainty"], [[2.0, 0.5]])
+    assert r["n_tokens"].shape == (1, 2)
+    with pytest.raises(ValueError):
+        sh.self_rewards(comps, scored[:1])
+
+
+def test_percent_lift_bootstrap_and_one_shot_prompt():
+    before = np.array([1, 0, 1, 0, 1, 0, 1, 0], dtype=float)   # 0.5
+    after = np.array([1, 1, 1, 0, 1, 0, 1, 1], dtype=float)    # 0.75 → +50 %
+    est = sh.bootstrap_percent_lift(after, before, n_boot=500, seed=0)
+    assert est.value == pytest.approx(50.0) and est.lo <= 50.0 <= est.hi and est.n == 8
+    text = sh.one_shot_prompt(None, "What is 2+2?")
+    assert text.index("17n") < text.index("What is 2+2?") and "\\boxed{3}" in text
