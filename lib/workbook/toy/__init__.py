@@ -1,0 +1,64 @@
+"""The toy reasoner: a small model the workbook trains itself, so every method runs on a laptop CPU.
+
+Spec: issue 3 and ``shared/specs/toy_reasoner_notes.md``. Modules: ``tokenizer`` (character level, chat template),
+``world`` (prompt formats and noisy traces for solve / verify / refine), ``train`` (recipe, deterministic loop,
+cache), ``evaluate`` (base behaviour), ``card`` (model card). ``register()`` makes the presets ``toy-reasoner``
+and ``toy-reasoner-smoke`` loadable through ``workbook.models.load_model``.
+"""
+
+from __future__ import annotations
+
+from workbook.toy.train import (
+    FULL_RECIPE,
+    RECIPES,
+    SMOKE_RECIPE,
+    ToyRecipe,
+    checkpoint_hash,
+    ensure_trained,
+    load_toy,
+    recipe_dir,
+)
+from workbook.toy.world import (
+    MATH_INSTRUCTION,
+    WorldNoise,
+    chat_prompt,
+    parse_first_wrong_step,
+    parse_verdict,
+    refine_message,
+    refine_prompt,
+    solve_message,
+    solve_prompt,
+    verify_message,
+    verify_prompt,
+)
+
+__all__ = [
+    "FULL_RECIPE", "MATH_INSTRUCTION", "RECIPES", "SMOKE_RECIPE", "ToyRecipe", "WorldNoise", "chat_prompt",
+    "checkpoint_hash", "ensure_trained", "load_toy", "model_dir", "parse_first_wrong_step", "parse_verdict",
+    "recipe_dir", "refine_message", "refine_prompt", "register", "solve_message", "solve_prompt",
+    "verify_message", "verify_prompt",
+]
+
+
+def model_dir(name: str = "toy-reasoner"):
+    """Return the cached checkpoint directory of the toy preset ``name``, training it on a cache miss."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown toy model {name!r}; valid: {sorted(RECIPES)}")
+    return ensure_trained(RECIPES[name])
+
+
+def register() -> None:
+    """Register the presets ``toy-reasoner`` and ``toy-reasoner-smoke`` with ``workbook.models``."""
+    from workbook.models import ModelPreset, register_preset
+
+    descriptions = {
+        "toy-reasoner": "the workbook's own small reasoner (Qwen2 config, ~0.9M parameters, char-level), trained "
+                        "by workbook.toy on noisy solve/verify/refine arithmetic traces (~10 min on 2 cores, cached)",
+        "toy-reasoner-smoke": "a seconds-cheap toy reasoner for tests and the smoke profile (beats chance only)",
+    }
+    for name, recipe in RECIPES.items():
+        def loader(device: str = "cpu", dtype=None, _recipe=recipe):
+            return load_toy(_recipe, device=device, dtype=dtype)
+
+        register_preset(ModelPreset(name, "toy", None, descriptions[name]), loader=loader,
+                        model_path=lambda _name=name: model_dir(_name))

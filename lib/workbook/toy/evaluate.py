@@ -1,0 +1,241 @@
+"""Base behaviour of the toy reasoner: solve accuracy, verification, one refinement step.
+
+Spec: issue 3 ("Documented targets", notebook 01_toy_reasoner) and ``shared/specs/dser.md`` (the one-step
+transition estimates p_IC = P(I→C), p_CI = P(C→I)). Every function takes a generation ``backend`` with the
+``workbook.generation`` interface (``generate(prompts, n, temperature, top_p, max_new_tokens, seed)`` returning
+``[prompt][sample]`` completions with ``.text`` and ``.logprobs``); :class:`HFGenerateBackend` is a minimal one
+built on ``model.generate`` for places where ``workbook.generation`` is not available.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbook.toy.world import VERDICTS, parse_verdict, refine_prompt, solve_prompt, verify_prompt
+
+SOLVE_MAX_NEW_TOKENS = 96
+VERIFY_MAX_NEW_TOKENS = 192
+_BOXED_RE = re.compile(r"\\boxed\{([^{}]*)\}")
+
+
+def exact_grade(completion: str, gold: str) -> bool:
+    """Return whether the last ``\\boxed{}`` of ``completion`` equals ``gold`` as an integer string (never raises)."""
+    found = _BOXED_RE.findall(completion or "")
+    return bool(found) and found[-1].strip() == str(gold).strip()
+
+
+@dataclass
+class _Completion:
+    text: str
+    token_ids: list
+    logprobs: list
+    finish_reason: str
+
+
+class HFGenerateBackend:
+    """A minimal backend on ``model.generate`` (sampling or greedy; raw per-token logprobs)."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 256):
+        self.model, self.tokenizer, self.batch_size = model.eval(), tokenizer, batch_size
+
+    def generate(self, prompts, n=1, temperature=1.0, top_p=1.0, max_new_tokens=96, seed=0):
+        import torch
+
+        dev = next(self.model.parameters()).device
+        out: list[list] = [[] for _ in prompts]
+        per = max(1, self.batch_size // n)
+        torch.manual_seed(seed)
+        for start in range(0, len(prompts), per):
+            chunk = prompts[start:start + per]
+            enc = self.tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left").to(dev)
+            with torch.inference_mode():
+                res = self.model.generate(
+                    **enc, do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
+                    top_p=top_p, top_k=0, num_return_sequences=n, max_new_tokens=max_new_tokens,
+                    return_dict_in_generate=True, output_logits=True, pad_token_id=self.tokenizer.pad_token_id)
+            seqs = res.sequences[:, enc["input_ids"].shape[1]:]
+            logits = torch.stack(res.logits, dim=1).float()  # (rows, steps, vocab), raw
+            logp = torch.log_softmax(logits, -1).gather(-1, seqs[:, : logits.shape[1], None]).squeeze(-1)
+            eos = self.tokenizer.eos_token_id
+            for row in range(seqs.shape[0]):
+                ids = seqs[row].tolist()
+                length = ids.index(eos) + 1 if eos in ids else len(ids)
+                ids = ids[:length]
+                out[start + row // n].append(_Completion(
+                    self.tokenizer.decode(ids, skip_special_tokens=True), ids, logp[row, :length].tolist(),
+                    "stop" if ids and ids[-1] == eos else "length"))
+        return out
+
+
+def sample_solutions(backend, tokenizer, problems, n: int, temperature: float = 1.0, seed: int = 0,
+                     max_new_tokens: int = SOLVE_MAX_NEW_TOKENS) -> list[list]:
+    """Return ``[problem][sample]`` completions of the solve prompt."""
+    prompts = [solve_prompt(tokenizer, p.problem) for p in problems]
+    return backend.generate(prompts, n=n, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens,
+                            seed=seed)
+
+
+def grade_matrix(completions: list[list], problems, grade=exact_grade) -> np.ndarray:
+    """Return the correctness matrix, shape (problems, samples), bool."""
+    return np.array([[bool(grade(c.text, p.answer)) for c in row] for row, p in zip(completions, problems)])
+
+
+def accuracy_by_difficulty(correct: np.ndarray, difficulty) -> dict[int, float]:
+    """Return mean per-sample accuracy for each difficulty level (operand count)."""
+    difficulty = np.asarray(difficulty)
+    return {int(d): float(correct[difficulty == d].mean()) for d in sorted(set(difficulty.tolist()))}
+
+
+def verify_solutions(backend, tokenizer, problems, solutions: list[str], temperature: float = 1.0, seed: int = 0,
+                     max_new_tokens: int = VERIFY_MAX_NEW_TOKENS) -> list[str]:
+    """Return one verification report per (problem, solution) pair, sampled at ``temperature``."""
+    prompts = [verify_prompt(tokenizer, p.problem, s) for p, s in zip(problems, solutions)]
+    return [row[0].text for row in backend.generate(prompts, n=1, temperature=temperature, top_p=1.0,
+                                                    max_new_tokens=max_new_tokens, seed=seed)]
+
+
+def refine_solutions(backend, tokenizer, problems, solutions: list[str], reports: list[str],
+                     temperature: float = 1.0, seed: int = 0, max_new_tokens: int = SOLVE_MAX_NEW_TOKENS) -> list[str]:
+    """Return one refined solution per (problem, solution, report) triple (DSER's s(n+1))."""
+    prompts = [refine_prompt(tokenizer, p.problem, s, r) for p, s, r in zip(problems, solutions, reports)]
+    return [row[0].text for row in backend.generate(prompts, n=1, temperature=temperature, top_p=1.0,
+                                                    max_new_tokens=max_new_tokens, seed=seed)]
+
+
+def confusion_matrix(truth: np.ndarray, verdicts: list[str | None]) -> np.ndarray:
+    """Return counts, shape (2, 3): rows truly correct / incorrect; columns verdict correct / incorrect / none."""
+    cols = {VERDICTS[0]: 0, VERDICTS[1]: 1}
+    m = np.zeros((2, 3), dtype=int)
+    for t, v in zip(np.asarray(truth, dtype=bool), verdicts):
+        m[0 if t else 1, cols.get(v, 2)] += 1
+    return m
+
+
+def verification_metrics(truth: np.ndarray, verdicts: list[str | None]) -> dict[str, float]:
+    """Return accuracy, balanced accuracy, true-positive rate (says correct | correct), true-negative rate."""
+    m = confusion_matrix(truth, verdicts)
+    # a rate over an empty class is undefined (None), not 0: e.g. a model that never solves anything
+    tpr = float(m[0, 0] / m[0].sum()) if m[0].sum() else None
+    tnr = float(m[1, 1] / m[1].sum()) if m[1].sum() else None
+    balanced = (tpr + tnr) / 2 if tpr is not None and tnr is not None else None
+    return {"verify_accuracy": float((m[0, 0] + m[1, 1]) / max(1, m.sum())),
+            "verify_balanced_accuracy": balanced, "verify_tpr": tpr, "verify_tnr": tnr,
+            "verify_no_verdict": float(m[:, 2].sum() / max(1, m.sum())), "verify_n": int(m.sum()),
+            "verify_frac_correct": float(m[0].sum() / max(1, m.sum()))}
+
+
+def transition_matrix(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """Return one-step transition estimates p_IC = #(I→C)/#I and p_CI = #(C→I)/#C (DSER spec, "Markov model")."""
+    before, after = np.asarray(before, dtype=bool), np.asarray(after, dtype=bool)
+    n_c, n_i = int(before.sum()), int((~before).sum())
+    return {"p_IC": float((~before & after).sum() / max(1, n_i)), "p_CI": float((before & ~after).sum() / max(1, n_c)),
+            "n_C": n_c, "n_I": n_i}
+
+
+def sequence_logprob(completions: list[list]) -> np.ndarray:
+    """Return the summed raw log-probability of each completion, shape (problems, samples)."""
+    return np.array([[float(np.sum(c.logprobs)) for c in row] for row in completions])
+
+
+def pass_at_k_unbiased(n: int, n_correct: np.ndarray, k: int) -> np.ndarray:
+    """Return the unbiased pass@k per problem (stable product form; fallback when workbook.metrics is absent)."""
+    n_correct = np.asarray(n_correct)
+    out = np.ones(len(n_correct))
+    for idx, c in enumerate(n_correct):
+        if n - c < k:
+            continue
+        out[idx] = 1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1))
+    return out
+
+
+def evaluate_base(backend, tokenizer, problems, n: int = 64, seed: int = 0, temperature: float = 1.0,
+                  n_verify: int = 4, grade=exact_grade) -> dict:
+    """Return the base behaviour of the toy model on ``problems`` (issue 3's documented targets).
+
+    Samples ``n`` solutions per problem; verifies the first ``n_verify`` of each and refines them with the model's
+    own report (one DSER step) and, as a control, with an exact (oracle) report. Returns raw arrays
+    (``correct`` (P, n), ``logprob`` (P, n), ``verify_truth``, ``verdicts``, ``refined_correct`` ...) and
+    scalar ``metrics``.
+    """
+    completions = sample_solutions(backend, tokenizer, problems, n, temperature, seed)
+    correct = grade_matrix(completions, problems, grade)
+    difficulty = np.array([p.metadata["n_operands"] for p in problems])
+    logprob = sequence_logprob(completions)
+    # one verification + refinement step on the first n_verify samples of every problem
+    pairs = [(i, j) for i in range(len(problems)) for j in range(min(n_verify, n))]
+    v_problems = [problems[i] for i, _ in pairs]
+    v_solutions = [completions[i][j].text for i, j in pairs]
+    v_truth = np.array([correct[i, j] for i, j in pairs])
+    reports = verify_solutions(backend, tokenizer, v_problems, v_solutions, temperature, seed + 1)
+    verdicts = [parse_verdict(r) for r in reports]
+    refined = refine_solutions(backend, tokenizer, v_problems, v_solutions, reports, temperature, seed + 2)
+    refined_correct = np.array([grade(t, p.answer) for t, p in zip(refined, v_problems)])
+    oracle_reports = [oracle_report(s) for s in v_solutions]
+    refined_oracle = refine_solutions(backend, tokenizer, v_problems, v_solutions, oracle_reports, temperature,
+                                      seed + 3)
+    refined_oracle_correct = np.array([grade(t, p.answer) for t, p in zip(refined_oracle, v_problems)])
+
+    n_correct = correct.sum(1)
+    metrics = {"n_problems": len(problems), "n": n, "temperature": temperature,
+               "pass@1": float(correct.mean()), "pass@8": float(pass_at_k_unbiased(n, n_correct, 8).mean()) if n >= 8 else None,
+               "pass@64": float(pass_at_k_unbiased(n, n_correct, 64).mean()) if n >= 64 else None,
+               "distinct_completions_per_problem": float(np.mean([len({c.text for c in row}) for row in completions])),
+               "boxed_rate": float(np.mean([[_BOXED_RE.search(c.text) is not None for c in row] for row in completions]))}
+    for d, acc in accuracy_by_difficulty(correct, difficulty).items():
+        metrics[f"pass@1_ops{d}"] = acc
+    metrics.update(verification_metrics(v_truth, verdicts))
+    own = transition_matrix(v_truth, refined_correct)
+    oracle = transition_matrix(v_truth, refined_oracle_correct)
+    metrics.update({"refine_p_IC": own["p_IC"], "refine_p_CI": own["p_CI"],
+                    "refine_oracle_p_IC": oracle["p_IC"], "refine_oracle_p_CI": oracle["p_CI"]})
+    metrics["logprob_correct_mean"] = float(logprob[correct].mean()) if correct.any() else None
+    metrics["logprob_incorrect_mean"] = float(logprob[~correct].mean()) if (~correct).any() else None
+    return {"metrics": metrics, "completions": completions, "correct": correct, "difficulty": difficulty,
+            "logprob": logprob, "verify_pairs": pairs, "verify_truth": v_truth, "reports": reports,
+            "verdicts": verdicts, "refined": refined, "refined_correct": refined_correct,
+            "refined_oracle_correct": refined_oracle_correct}
+
+
+_STEP_RE = re.compile(r"^\s*(-?\d+)\s*([-+*/])\s*(-?\d+)\s*=\s*(-?\d+)\s*$")
+
+
+def parse_solution_steps(solution: str):
+    """Return the ``Step`` list of a solution text (lines that are not ``a op b = c`` are skipped)."""
+    from workbook.data.synthetic import Step
+
+    steps = []
+    for line in (solution or "").splitlines():
+        m = _STEP_RE.match(line)
+        if m:
+            steps.append(Step(int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4))))
+    return steps
+
+
+def oracle_report(solution: str) -> str:
+    """Return the exact step-check report of a solution (a perfect verifier, for controls)."""
+    import random
+
+    from workbook.toy.world import verify_report
+
+    return verify_report(parse_solution_steps(solution), None, random.Random(0))[0]
+
+
+def check_targets(metrics: dict) -> dict[str, tuple[str, bool]]:
+    """Return, per documented target of issue 3, (measured text, met) for the model card."""
+    levels = sorted(int(k.split("ops")[1]) for k in metrics if k.startswith("pass@1_ops"))
+    by_level = [metrics[f"pass@1_ops{d}"] for d in levels]
+    p1, p64 = metrics.get("pass@1"), metrics.get("pass@64")
+    acc, bal = metrics.get("verify_accuracy"), metrics.get("verify_balanced_accuracy")
+    spread = (max(by_level) - min(by_level)) if by_level else 0.0
+    return {
+        "pass@1": (f"{p1:.3f} (by operands {', '.join(f'{d}: {a:.2f}' for d, a in zip(levels, by_level))})",
+                   p1 is not None and 0.2 <= p1 <= 0.6 and spread >= 0.15),
+        "pass@64": (f"{p64:.3f}" if p64 is not None else "not measured (n < 64)", p64 is not None and p64 >= 0.9),
+        "verification accuracy": (f"{acc:.3f} (balanced {'—' if bal is None else f'{bal:.3f}'}; chance 0.5)",
+                                  bal is not None and 0.6 <= bal <= 0.95),
+        "refinement": (f"P(I->C) {metrics['refine_p_IC']:.3f}, P(C->I) {metrics['refine_p_CI']:.3f}",
+                       metrics["refine_p_IC"] > 0 and metrics["refine_p_CI"] > 0),
+    }
