@@ -1,0 +1,134 @@
+"""workbook.methods.resampling: hand-computed values, closed form vs the official simulation, theoretical model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from workbook.methods.resampling import (
+    EasyHardModel,
+    TaskCounts,
+    accuracy_ceiling,
+    bootstrap_k_opt,
+    expected_utility,
+    fit_easy_hard,
+    k_opt_table,
+    linear_fit,
+    model_optimal_k,
+    model_utility,
+    optimal_k,
+    prob_any_accept,
+    simulate_utility,
+    task_counts,
+    utility_curve,
+)
+
+
+def test_task_counts_from_booleans_and_validation():
+    v = [[1, 1, 0, 1], [0, 0, 0, 0], [1, 0, 1]]
+    c = [[1, 0, 0, 0], [1, 0, 0, 0], [1, 1, 1]]
+    tc = task_counts(v, c, ["t0", "t1", "t2"])
+    assert tc.a.tolist() == [1, 0, 2] and tc.f.tolist() == [2, 0, 0] and tc.n.tolist() == [4, 4, 3]
+    assert tc.m.tolist() == [3, 0, 2]
+    with pytest.raises(ValueError):
+        TaskCounts(np.array([3]), np.array([2]), np.array([4]))  # a + f > n
+    with pytest.raises(ValueError):
+        task_counts([[1, 0]], [[1]])
+
+
+def test_ceiling_hand_values():
+    tc = TaskCounts(np.array([3, 0, 0]), np.array([1, 2, 0]), np.array([10, 10, 10]))
+    assert accuracy_ceiling(tc) == pytest.approx((0.75 + 0.0) / 2)
+    assert accuracy_ceiling(tc, m0="zero") == pytest.approx(0.75 / 3)
+    assert accuracy_ceiling(tc, m0="one") == pytest.approx(1.75 / 3)
+    with pytest.raises(ValueError):
+        accuracy_ceiling(tc, m0="nan")
+
+
+def test_closed_form_hand_values():
+    # n = 4, m = 2 (a = 1, f = 1): P(any accepted in k) = 1 - C(2,k)/C(4,k) = 1/2, 5/6, 1, 1
+    p = prob_any_accept(np.array([4]), np.array([2]), [1, 2, 3, 4, 9])
+    assert p[0].tolist() == pytest.approx([0.5, 5 / 6, 1.0, 1.0, 1.0])
+    tc = TaskCounts(np.array([1]), np.array([1]), np.array([4]))
+    assert expected_utility(tc, [1, 2, 3], cost=0.0)[0].tolist() == pytest.approx([0.25, 5 / 12, 0.5])
+    assert expected_utility(tc, [1, 2, 3], cost=1.0)[0].tolist() == pytest.approx([0.0, 0.0, 0.0])
+    assert expected_utility(tc, [2], cost=3.0)[0, 0] == pytest.approx(5 / 6 * (1 - 3) / 2)
+    # a task the verifier never accepts contributes 0
+    assert expected_utility(TaskCounts(np.array([0]), np.array([0]), np.array([5])), [1, 5], 2.0).tolist() == [[0, 0]]
+    # large n stays finite and exact: n = 200, m = 1 → P(any in k) = k / 200
+    assert prob_any_accept(np.array([200]), np.array([1]), [1, 50, 200])[0].tolist() == pytest.approx([0.005, 0.25, 1])
+    assert math.isclose(prob_any_accept(np.array([200]), np.array([3]), [10])[0, 0],
+                        1 - math.comb(197, 10) / math.comb(200, 10), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("cost", [0.0, 1.0, 4.0])
+def test_closed_form_matches_official_simulation(cost):
+    rng = np.random.default_rng(1)
+    n_tasks, n, n_sims = 25, 30, 3000
+    verifier, correct = [], []
+    for _ in range(n_tasks):
+        rate_ok, rate_fp = rng.uniform(0, 0.5), rng.uniform(0, 0.3)
+        c = rng.random(n) < rate_ok
+        v = c | (rng.random(n) < rate_fp)
+        verifier.append(v), correct.append(c)
+    ks = np.array([1, 2, 3, 5, 10, 20, 30])
+    exact = utility_curve(task_counts(verifier, correct), ks, cost)
+    sim = simulate_utility(verifier, correct, ks, cost, n_sims=n_sims, seed=3)
+    se = (1 + cost) / (2 * math.sqrt(n_tasks * n_sims))  # bound on the Monte-Carlo standard error
+    assert np.all(np.abs(sim - exact) < 4 * se), (sim, exact, se)
+    # and the simulation is not trivially equal: a different seed moves it
+    assert not np.allclose(sim, simulate_utility(verifier, correct, ks, cost, n_sims=200, seed=4))
+
+
+def test_optimal_k_and_table():
+    assert optimal_k([1, 2, 3], [0.1, 0.3, 0.2]) == (2, 0.3)
+    assert optimal_k([1, 2, 3], [-0.1, -0.3, -0.2]) == (0, 0.0)
+    # one task with many false positives: utility falls with cost, k_opt → abstain
+    tc = TaskCounts(np.array([5, 1]), np.array([1, 9]), np.array([20, 20]))
+    table = k_opt_table(tc, [0.0, 8.0], k_max=20)
+    # at c = 0, U is flat once every task surely has an accept: k = max(n - m) + 1 = 15 (smallest argmax)
+    assert table[0.0][0] == 15 and table[8.0][0] == 0
+    k0, lo, hi = bootstrap_k_opt(tc, 0.0, k_max=20, n_boot=50)
+    assert k0 == 15 and lo <= k0 <= hi
+
+
+def test_theoretical_model_demo_values_exact_vs_repo():
+    # Spec: demo parameters r = .87/.13, s = .75, p = .58/.42 give the same k_opt but 0.554 (repo) vs 0.525 (exact)
+    m = EasyHardModel(r=(0.87, 0.13), p=(0.58, 0.42), s=0.75)
+    assert m.beta.tolist() == pytest.approx([0.0975, 0.6525])
+    k_exact, u_exact = model_optimal_k(m, 0.7, form="exact")
+    k_repo, u_repo = model_optimal_k(m, 0.7, form="repo")
+    assert k_exact == k_repo == 3
+    assert u_exact == pytest.approx(0.525, abs=5e-4) and u_repo == pytest.approx(0.554, abs=5e-4)
+    # exact E(1) by hand: Σ p_t (r_t - c (1-r_t)(1-s))
+    e1 = 0.58 * (0.87 - 0.7 * 0.13 * 0.25) + 0.42 * (0.13 - 0.7 * 0.87 * 0.25)
+    assert model_utility(m, [1], 0.7)[0] == pytest.approx(e1)
+    with pytest.raises(ValueError):
+        EasyHardModel(r=(0.5, 0.5), p=(0.6, 0.6), s=0.5)
+
+
+def test_exact_model_equals_expectation_over_task_types():
+    # The exact form must equal the utility of an infinite-sample task population drawn from the model.
+    m = EasyHardModel(r=(0.8, 0.2), p=(0.3, 0.7), s=0.6)
+    ks, cost = np.arange(1, 8), 1.5
+    direct = np.zeros(len(ks))
+    for pt, rt, bt in zip(m.p, m.r, m.beta):
+        val = rt - cost * (1 - rt) * (1 - m.s)  # per-attempt expected accept value
+        direct += pt * np.cumsum([bt ** (k - 1) * val for k in ks])
+    assert model_utility(m, ks, cost, "exact") == pytest.approx(direct)
+
+
+def test_fit_easy_hard_hand_values():
+    tc = TaskCounts(np.array([9, 1]), np.array([1, 3]), np.array([10, 10]))
+    exact = fit_easy_hard(tc, form="exact")
+    assert exact.r == pytest.approx((0.9, 0.1)) and exact.p == pytest.approx((0.5, 0.5))
+    assert exact.s == pytest.approx(0.6)  # 6 rejected of 10 incorrect
+    repo = fit_easy_hard(tc, form="repo")
+    assert repo.s == pytest.approx((1 - 0.7 - 0.5 + 0.575 * 0.7) / 0.5)
+
+
+def test_linear_fit():
+    slope, intercept, r2 = linear_fit([0, 1, 2], [1, 3, 5])
+    assert (slope, intercept, r2) == pytest.approx((2, 1, 1))
