@@ -119,7 +119,7 @@ def test_check_params_in_notebook_namespace(demo):
 
 
 def test_model_and_dataset_names_are_checked(nb_dir, monkeypatch):
-    """Names go through workbook.models.get_preset and workbook.data.BENCHMARKS (stubbed here to stay fast)."""
+    """Names go through workbook.models.get_preset and workbook.data.DATASETS (stubbed here to stay fast)."""
     class UnknownModelError(ValueError):
         pass
 
@@ -129,7 +129,7 @@ def test_model_and_dataset_names_are_checked(nb_dir, monkeypatch):
         return name
 
     monkeypatch.setitem(sys.modules, "workbook.models", types.SimpleNamespace(get_preset=get_preset))
-    monkeypatch.setitem(sys.modules, "workbook.data", types.SimpleNamespace(BENCHMARKS=("math500", "aime24")))
+    monkeypatch.setitem(sys.modules, "workbook.data", types.SimpleNamespace(DATASETS=("math500", "aime24")))
     write_notebook(nb_dir / "m.ipynb", 'profile = "cpu"\nseed = 0\nmodel = "tiny-random"\nbenchmark = "math500"\n'
                    'datasets = ["math500"]\n', [])
     assert P.validate_params("m", {})["model"] == "tiny-random"
@@ -143,11 +143,11 @@ def test_model_and_dataset_names_are_checked(nb_dir, monkeypatch):
 
 
 def test_real_registries_reject_unknown_names(nb_dir):
-    """With the real workbook.models / workbook.data (skipped until their owners land them)."""
-    pytest.importorskip("workbook.models")
-    pytest.importorskip("workbook.data")
+    """With the real workbook.models / workbook.data registries."""
     write_notebook(nb_dir / "m.ipynb", 'profile = "cpu"\nseed = 0\nmodel = "tiny-random"\nbenchmark = "math500"\n', [])
     assert P.validate_params("m", {})["model"] == "tiny-random"
+    # training pools such as the 1-shot RLVR parquet are valid dataset names too
+    assert P.validate_params("m", {"benchmark": "one_shot_rlvr_pi1"})["benchmark"] == "one_shot_rlvr_pi1"
     with pytest.raises(ParameterError, match="no-such-model"):
         P.validate_params("m", {"model": "no-such-model"})
     with pytest.raises(ParameterError, match="no-such-set"):

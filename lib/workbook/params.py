@@ -131,21 +131,17 @@ def _check_names(params: Mapping[str, Any], where: str) -> None:
     """Raise ParameterError when a model/dataset parameter names an unknown preset or benchmark (lazy imports)."""
     for key, value in params.items():
         if key in MODEL_PARAMS and isinstance(value, str):
-            try:
-                from workbook.models import get_preset
-            except ImportError:  # the models module is optional for this check (it may not be installed yet)
-                continue
+            from workbook.models import get_preset
+
             try:
                 get_preset(value)
             except ValueError as err:
                 raise ParameterError(f"{where}: parameter {key!r}: {err}") from None
         elif key in DATASET_PARAMS:
             names = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
-            try:
-                from workbook.data import BENCHMARKS
-            except ImportError:
-                continue
-            valid = tuple(BENCHMARKS) + EXTRA_DATASETS
+            from workbook.data import DATASETS  # every name load_benchmark accepts, not only the ten benchmarks
+
+            valid = tuple(DATASETS) + EXTRA_DATASETS
             bad = [n for n in names if n not in valid]
             if bad:
                 raise ParameterError(f"{where}: parameter {key!r}: unknown dataset(s) {bad}; "
