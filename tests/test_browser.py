@@ -131,9 +131,11 @@ def check_site(drv, index: Path, screenshot: Path | None = None) -> list[str]:
                 " return t && t.offsetParent !== null ? t.querySelectorAll('tbody tr').length : 0")
             status = drv.execute_script("const h = document.querySelector('.wb-header');"
                                         " return h ? h.dataset.status : null")
+            paper = drv.execute_script("const h = document.querySelector('.wb-header');"
+                                       " return h ? h.dataset.paper : null")
             if status is None:
                 problems.append(f"{name}: no run header (parameters) at the top")
-            if status == "passed" and not n_rows:
+            if status == "passed" and paper != "no" and not n_rows:  # lab 0 checks no paper claims
                 problems.append(f"{name}: the reported-vs-reproduced table is missing or hidden")
     if not pages:
         problems.append("index.html links to no page")

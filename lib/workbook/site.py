@@ -432,6 +432,15 @@ def _provenance_html(run: Run) -> str:
     return "\n".join(parts)
 
 
+def replicates_paper(notebook: str) -> bool:
+    """Return whether the notebook checks paper claims (it has ``lib/workbook/reported/<name>.yaml``).
+
+    Lab 0 (``01_toy_reasoner``) replicates no paper, so its page is not expected to show a verdict table.
+    """
+    name = re.sub(r"^\d+_", "", notebook)
+    return (Path(__file__).parent / "reported" / f"{name}.yaml").is_file()
+
+
 def notebook_page(run: Run, site: Path) -> Path:
     """Return the path of the run's notebook page: header (status, parameters), executed notebook, footer.
 
@@ -446,7 +455,7 @@ def notebook_page(run: Run, site: Path) -> Path:
     nb = offline_notebook(nbformat.read(str(run.executed_notebook), as_version=4))
     title = _notebook_title(run)
     header = [
-        f'<div class="wb-header" data-status="{esc(run.status)}">',
+        f'<div class="wb-header" data-status="{esc(run.status)}" data-paper="{"yes" if replicates_paper(run.notebook) else "no"}">',
         '<nav class="wb-nav"><a href="../index.html">← all runs</a>'
         f'<a href="../index.html#{esc(run.anchor)}">summary of this run</a>'
         '<a href="../benchmarks.html">Benchmarks</a></nav>',
