@@ -81,7 +81,7 @@ from workbook.data.synthetic import ArithmeticSpec, generate_problems
 from workbook.generation import build_prompt, make_backend
 from workbook.grading import Grader
 from workbook.metrics import bootstrap_ci, pass_at_k_curve
-from workbook.results import RunDir, reported_vs_reproduced
+from workbook.reporting import RunDir, reported_vs_reproduced
 
 torch.set_num_threads(torch_threads)
 plotting.use_style()
@@ -185,7 +185,7 @@ plt.show()
 # ## Reported vs reproduced
 #
 # For each claim the reproduced estimate is the per-problem difference pass@k_max − pass@1, averaged over
-# problems, with a bootstrap 95% CI over problems. The verdict is computed by `workbook.results` from the rule in
+# problems, with a bootstrap 95% CI over problems. The verdict is computed by `workbook.reporting` from the rule in
 # its docstring (direction claims: reproduced when the whole interval is above 0).
 
 # %%

@@ -95,7 +95,7 @@ from workbook.data.synthetic import generate_problems
 from workbook.generation import TransformersBackend
 from workbook.grading import Grader
 from workbook.models import load_model
-from workbook.results import RunDir
+from workbook.reporting import RunDir
 from workbook.toy import RECIPES, ensure_trained, solve_prompt, verify_prompt
 from workbook.toy import card, evaluate, report
 from workbook.toy.train import read_train_log

@@ -87,7 +87,7 @@ if n_pool > n_base:
 from workbook import plotting
 from workbook.methods import dser
 from workbook.metrics import bootstrap_ci, maj_at_k
-from workbook.results import RunDir, reported_vs_reproduced
+from workbook.reporting import RunDir, reported_vs_reproduced
 
 plotting.use_style()
 run_dir = RunDir("dser", profile)
@@ -376,7 +376,7 @@ summary
 # - **D4**: per problem, DSER vote correct minus base maj@k at about equal tokens; bootstrap over problems.
 # - **D6 / D7**: 100 × (DSER accuracy at the last iteration − base pass@1) on AIME 2024 / 2025 (paper profile).
 #
-# Verdicts are computed by `workbook.results` from the rules in its docstring.
+# Verdicts are computed by `workbook.reporting` from the rules in its docstring.
 
 # %%
 obs = run.correct.mean(1)                       # (problems, iterations + 1)

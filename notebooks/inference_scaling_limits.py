@@ -105,7 +105,7 @@ import torch
 from workbook import plotting
 from workbook.methods import resampling as rs
 from workbook.metrics import Estimate, bootstrap_ci
-from workbook.results import RunDir, reported_vs_reproduced
+from workbook.reporting import RunDir, reported_vs_reproduced
 
 torch.set_num_threads(torch_threads)
 plotting.use_style()
@@ -421,7 +421,7 @@ plt.show()
 # - **L8**: mean share of lines ≤ 70 characters in false positives minus true positives (tasks with both).
 # - **L9** needs GPT-4o's samples (not run); **L10**: the exact demo k_opt at c = 0.7 (no sampling, point interval).
 #
-# Verdicts are computed by `workbook.results.reported_vs_reproduced`.
+# Verdicts are computed by `workbook.reporting.reported_vs_reproduced`.
 
 # %%
 def point(x: float, n: int, what: str) -> Estimate:

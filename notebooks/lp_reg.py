@@ -108,7 +108,7 @@ if probe_every < 1 or probe_n < 1 or not seeds:
 from workbook import plotting
 from workbook.methods import lp_reg_analysis as lpa
 from workbook.metrics import Estimate, bootstrap_ci, pass_at_k_curve
-from workbook.results import RunDir, reported_vs_reproduced
+from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
@@ -478,7 +478,7 @@ print(collapse_sentence)
 # %% [markdown]
 # ## 6. Reported vs reproduced
 #
-# > Verdicts are computed by `workbook.results.reported_vs_reproduced` from the 95% intervals above; the
+# > Verdicts are computed by `workbook.reporting.reported_vs_reproduced` from the 95% intervals above; the
 # > Qwen3-14B-Base rows read "not run at this scale" except at the `paper` profile, where the five-benchmark average
 # > of the run is filled in (for the one-GPU variant that comparison is itself a deviation: a different model).
 

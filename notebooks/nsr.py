@@ -104,7 +104,7 @@ if any(not 0.0 <= lam for lam in lam_sweep):
 from workbook import plotting
 from workbook.methods import nsr_analysis as na
 from workbook.metrics import Estimate
-from workbook.results import RunDir, reported_vs_reproduced
+from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
@@ -382,7 +382,7 @@ lam_tab.round(3)
 # ## 7. Reported vs reproduced
 #
 # Each claim's estimate is a paired difference over held-out problems (bootstrap, seeds averaged per problem);
-# the verdict is computed by `workbook.results.reported_vs_reproduced` from the 95% interval.
+# the verdict is computed by `workbook.reporting.reported_vs_reproduced` from the 95% interval.
 
 # %%
 k1, kmax = [1], [ks[-1]]

@@ -103,7 +103,7 @@ import torch
 
 from workbook import plotting
 from workbook.metrics import Estimate, bootstrap_ci
-from workbook.results import RunDir, reported_vs_reproduced
+from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
@@ -359,7 +359,7 @@ final_tab
 # %% [markdown]
 # ## 6. Reported vs reproduced
 #
-# > Verdicts are computed by `workbook.results.reported_vs_reproduced` from the 95% CIs above; paper-scale rows
+# > Verdicts are computed by `workbook.reporting.reported_vs_reproduced` from the 95% CIs above; paper-scale rows
 # > read "not run at this scale" on the toy.
 
 # %%

@@ -97,7 +97,7 @@ if bad:
 from workbook import plotting
 from workbook.methods import sharpening as sh
 from workbook.metrics import Estimate, bootstrap_ci
-from workbook.results import RunDir, reported_vs_reproduced
+from workbook.reporting import RunDir, reported_vs_reproduced
 
 plotting.use_style()
 run_dir = RunDir("sharpening", profile)
@@ -389,7 +389,7 @@ sft_table
 #   the base log-likelihood of the greedy response (our reading of Table 1's column; see deviations).
 # - **S8, S9**: exact values on the tabular model (no sampling, so the interval is the point).
 #
-# All intervals are bootstrap 95% CIs over problems; verdicts are computed by `workbook.results`.
+# All intervals are bootstrap 95% CIs over problems; verdicts are computed by `workbook.reporting`.
 
 # %%
 logp_curve = curves.get("logp")

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from workbook.paths import repo_root
-from workbook.site import build_site
+from workbook.reporting.site import build_site
 
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

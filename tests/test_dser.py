@@ -245,7 +245,7 @@ def test_prompts_and_token_estimate():
 
 
 def test_reported_file_follows_schema():
-    from workbook.results import load_reported
+    from workbook.reporting import load_reported
 
     claims = {c["id"]: c for c in load_reported("dser")}
     assert claims["D5"]["value"] == pytest.approx(5 / 9, abs=1e-3) and claims["D5"]["scale"] == "paper"

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from workbook.params import notebook_defaults, resolve_params
-from workbook.results import load_reported, reported_vs_reproduced
+from workbook.reporting import load_reported, reported_vs_reproduced
 from workbook.rl import experiments as ex
 
 

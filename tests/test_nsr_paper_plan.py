@@ -8,7 +8,7 @@ import pytest
 
 from workbook.params import resolve_params
 from workbook.paths import notebooks_dir
-from workbook.results import load_reported, reported_vs_reproduced
+from workbook.reporting import load_reported, reported_vs_reproduced
 
 NB_PY = Path(notebooks_dir()) / "nsr.py"
 

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from workbook.params import resolve_params
-from workbook.results import load_reported
+from workbook.reporting import load_reported
 from workbook.rl import experiments as ex
 
 

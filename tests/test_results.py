@@ -1,4 +1,4 @@
-"""Tests for workbook.results (run directory writers, reported numbers, verdict rules) and workbook.plotting."""
+"""Tests for workbook.reporting (run directory writers, reported numbers, verdict rules) and workbook.plotting."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbook import results
-from workbook.results import RunDir, load_reported, reported_vs_reproduced, verdict
+from workbook.reporting import claims as results
+from workbook.reporting import RunDir, load_reported, reported_vs_reproduced, verdict
 
 
 def E(value, lo, hi, n=50):

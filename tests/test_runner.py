@@ -13,7 +13,7 @@ pytestmark = pytest.mark.notebooks
 
 GOOD_BODY = [
     "from workbook.params import check_params\nparams = check_params('good', globals())",
-    "import pandas as pd\nfrom workbook.results import RunDir\n"
+    "import pandas as pd\nfrom workbook.reporting import RunDir\n"
     "rd = RunDir('good', profile)\n"
     "rd.write_provenance(params, seed)\n"
     "rd.write_metrics({'headline': {'pass@1': n / 10}, 'n': n})\n"

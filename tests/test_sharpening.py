@@ -212,7 +212,7 @@ def test_teacher_forced_scores_and_lora_sft_raise_likelihood():
 
 
 def test_reported_file_follows_schema():
-    from workbook.results import load_reported
+    from workbook.reporting import load_reported
 
     claims = {c["id"]: c for c in load_reported("sharpening")}
     assert claims["S4"]["value"] == pytest.approx(19.24) and claims["S4"]["scale"] == "paper"

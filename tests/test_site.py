@@ -1,4 +1,4 @@
-"""The static report site (workbook.site): built from a fake results tree, checked by parsing its HTML."""
+"""The static report site (workbook.reporting.site): built from a fake results tree, checked by parsing its HTML."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from workbook.site import benchmark_series, build_site, discover_runs, offline_notebook
+from workbook.reporting.site import benchmark_series, build_site, discover_runs, offline_notebook
 
 RVR_COLUMNS = ("claim_id", "claim", "setting", "paper", "reproduced", "n", "verdict", "source", "paper_value",
                "value", "lo", "hi")
@@ -330,7 +330,7 @@ def test_offline_notebook_drops_script_outputs_only():
 
 
 def test_walltime_table_markdown(tmp_path):
-    from workbook.site import walltime_table_markdown
+    from workbook.reporting.site import walltime_table_markdown
 
     md = walltime_table_markdown(make_fake_results(tmp_path / "results"))
     lines = md.splitlines()

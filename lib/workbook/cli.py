@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(list_notebooks()))
             return 0
         if args.command == "site":
-            from workbook.site import build_site
+            from workbook.reporting.site import build_site
 
             print(f"wrote {build_site(root, args.out)}")
             return 0

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 PROFILE_ORDER = ("smoke", "cpu", "paper")
 #: File that marks a folder as a site made by build_site (only such a folder is cleaned on rebuild).
 SITE_MARKER = ".workbook-site"
-GENERATOR = '<meta name="generator" content="workbook.site">'
+GENERATOR = '<meta name="generator" content="workbook.reporting.site">'
 #: Folders of the results root that are not notebooks.
 NOT_NOTEBOOKS = {"site", "benchmarks"}
 VERDICT_CLASSES = {
@@ -270,7 +270,7 @@ def legend() -> str:
     """Return the colour legend of the verdicts."""
     return '<p class="legend">Verdicts: ' + "".join(
         f'<span class="{c}">{esc(v)}</span>' for v, c in VERDICT_CLASSES.items()) + \
-        " — computed by <code>workbook.results.verdict</code> from the 95% CI.</p>"
+        " — computed by <code>workbook.reporting.verdict</code> from the 95% CI.</p>"
 
 
 def page(title: str, body: str, css_href: str) -> str:
@@ -611,7 +611,7 @@ def build_site(results_root: Path | str | None = None, out_dir: Path | str | Non
         raise FileExistsError(f"{site} is not empty and was not made by build_site (no {SITE_MARKER}); "
                               "choose an empty or new folder")
     site.mkdir(parents=True, exist_ok=True)
-    marker.write_text("made by workbook.site.build_site; the folder is rewritten on every build\n", encoding="utf-8")
+    marker.write_text("made by workbook.reporting.site.build_site; the folder is rewritten on every build\n", encoding="utf-8")
     for sub in ("notebooks", "assets"):
         shutil.rmtree(site / sub, ignore_errors=True)
     (site / "assets").mkdir()
