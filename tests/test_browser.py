@@ -150,7 +150,7 @@ def test_fake_site_opens_cleanly_in_chromium(browser, tmp_path):
     shot = index.parent / SCREENSHOT_NAME
     assert check_site(browser, index, shot) == []
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    visited = _load(browser, index.parent / "notebooks" / "00_quickstart.cpu.html")
+    visited = _load(browser, index.parent / "notebooks" / "quickstart.cpu.html")
     assert visited["n_images"] >= 1 and visited["broken"] == []  # the notebook's own figure output
 
 

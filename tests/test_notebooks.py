@@ -24,7 +24,7 @@ def _read_pair(name: str):
 
 
 def test_there_are_notebooks():
-    assert "00_quickstart" in NOTEBOOKS
+    assert "quickstart" in NOTEBOOKS
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -82,7 +82,7 @@ def test_quickstart_metrics_are_deterministic(tmp_path):
     outs = []
     for i in range(2):
         root = tmp_path / f"r{i}"
-        rec = runner.run_notebook("00_quickstart", "smoke", root=root)
+        rec = runner.run_notebook("quickstart", "smoke", root=root)
         assert rec.status == "passed", rec.error
-        outs.append((root / "00_quickstart" / "smoke" / "metrics.json").read_bytes())
+        outs.append((root / "quickstart" / "smoke" / "metrics.json").read_bytes())
     assert outs[0] == outs[1]

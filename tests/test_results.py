@@ -21,8 +21,8 @@ def E(value, lo, hi, n=50):
 
 
 def test_run_dir_location_follows_env(results_dir):
-    rd = RunDir("00_quickstart.ipynb", "smoke")
-    assert rd.path == results_dir / "00_quickstart" / "smoke"
+    rd = RunDir("quickstart.ipynb", "smoke")
+    assert rd.path == results_dir / "quickstart" / "smoke"
     assert rd.path.is_dir()
 
 

@@ -19,7 +19,7 @@ from workbook.reporting.site import benchmark_series, build_site, discover_runs,
 RVR_COLUMNS = ("claim_id", "claim", "setting", "paper", "reproduced", "n", "verdict", "source", "paper_value",
                "value", "lo", "hi")
 RVR_ROWS = {
-    "00_quickstart": [
+    "quickstart": [
         ("Q1", "pass@k grows with k (MATH)", "SmolLM2-135M, 8 problems", "+ (pass@8 − pass@1)", "0.25 [0.125, 0.375]",
          8, "reproduced", "Fig. 2", "", 0.25, 0.125, 0.375),
         ("Q2", "pass@k grows with k (synthetic)", "8 problems", "+ (pass@8 − pass@1)", "0.0625 [-0.05, 0.2]", 8,
@@ -116,8 +116,8 @@ def _run(root: Path, notebook: str, profile: str, status: str, *, executed: bool
 
 def make_fake_results(root: Path) -> Path:
     """Return ``root`` after writing three runs (one failed, no notebook) and two benchmarks into it."""
-    _run(root, "00_quickstart", "cpu", "passed", executed=True, table=True, figures=("a_first", "pass_at_k"))
-    (root / "00_quickstart" / "cpu" / "metrics.json").write_text(json.dumps(
+    _run(root, "quickstart", "cpu", "passed", executed=True, table=True, figures=("a_first", "pass_at_k"))
+    (root / "quickstart" / "cpu" / "metrics.json").write_text(json.dumps(
         {"headline": {"pass_at_1": 0.125}, "headline_figure": "pass_at_k"}))
     _run(root, "10_nsr", "smoke", "passed", executed=True, table=True, figures=("headline", "curve"), wall_s=12.0)
     _run(root, "10_nsr", "cpu", "failed", executed=False, table=False, wall_s=3.5,
@@ -185,9 +185,9 @@ def site(tmp_path_factory) -> Path:
 def test_discover_runs_sorted_and_skips_site_and_benchmarks(tmp_path):
     root = make_fake_results(tmp_path / "results")
     (root / "site").mkdir()
-    (root / "00_quickstart" / "paper").mkdir()  # empty folder: not a run
+    (root / "quickstart" / "paper").mkdir()  # empty folder: not a run
     runs = discover_runs(root)
-    assert [(r.notebook, r.profile) for r in runs] == [("00_quickstart", "cpu"), ("10_nsr", "smoke"), ("10_nsr", "cpu")]
+    assert [(r.notebook, r.profile) for r in runs] == [("quickstart", "cpu"), ("10_nsr", "smoke"), ("10_nsr", "cpu")]
     assert runs[0].headline_figure().name == "pass_at_k.png"      # named in metrics.json
     assert runs[1].headline_figure().name == "headline.png"       # figures/headline.png wins over order
     assert runs[2].executed_notebook is None and runs[2].status == "failed"
@@ -205,12 +205,12 @@ def test_index_links_and_images_resolve(site):
             assert t.is_file(), f"broken link {href}"
             assert site.resolve() in t.parents, f"{href} leaves the site folder (copy assets instead)"
     pages = {t.name for t in targets if t is not None and t.suffix == ".html"}
-    assert pages == {"00_quickstart.cpu.html", "10_nsr.smoke.html", "benchmarks.html", "index.html"}
+    assert pages == {"quickstart.cpu.html", "10_nsr.smoke.html", "benchmarks.html", "index.html"}
     assert len(c.images) == 2  # one headline figure per run that has figures
     for src in c.images:
         data = _local_target(index, src).read_bytes()
         assert _png_size(data)[0] > 0
-    assert any(src.endswith("00_quickstart/cpu/figures/pass_at_k.png") for src in c.images)
+    assert any(src.endswith("quickstart/cpu/figures/pass_at_k.png") for src in c.images)
     for css in c.styles:
         if css.startswith("data:"):
             continue
@@ -220,7 +220,7 @@ def test_index_links_and_images_resolve(site):
 def test_index_shows_status_walltime_hardware_and_verdicts(site):
     text = (site / "index.html").read_text()
     c = _parse(site / "index.html")
-    for anchor in ("00_quickstart-cpu", "10_nsr-smoke", "10_nsr-cpu"):
+    for anchor in ("quickstart-cpu", "10_nsr-smoke", "10_nsr-cpu"):
         assert anchor in c.ids
     assert "status-passed" in c.classes and "status-failed" in c.classes
     assert "95 s" in text and "3.5 s" in text             # wall times (95.25 s, 3.5 s)
@@ -236,7 +236,7 @@ def test_index_shows_status_walltime_hardware_and_verdicts(site):
 
 
 def test_notebook_page_has_parameters_top_table_and_provenance_bottom(site):
-    page = site / "notebooks" / "00_quickstart.cpu.html"
+    page = site / "notebooks" / "quickstart.cpu.html"
     text = page.read_text()
     c = _parse(page)
     i_params, i_body, i_rvr, i_prov = (text.index('id="parameters"'), text.index("plotted"),
@@ -335,6 +335,6 @@ def test_walltime_table_markdown(tmp_path):
     md = walltime_table_markdown(make_fake_results(tmp_path / "results"))
     lines = md.splitlines()
     assert lines[0] == "| notebook | smoke | cpu |"
-    assert "| 00_quickstart | — | 95 s |" in lines
+    assert "| quickstart | — | 95 s |" in lines
     assert "| 10_nsr | 12 s | 3.5 s (failed) |" in lines
     assert "2 CPUs (x86_64)" in md

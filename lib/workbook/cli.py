@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--timeout", type=float, default=None, help="per-notebook timeout in seconds")
 
     r = sub.add_parser("run", help="execute one notebook through papermill")
-    r.add_argument("notebook", help="notebook name, e.g. 00_quickstart")
+    r.add_argument("notebook", help="notebook name, e.g. quickstart")
     common(r)
     ra = sub.add_parser("run-all", help="execute every notebook; one failure never stops the rest")
     ra.add_argument("--only", nargs="+", default=None, help="run only these notebooks")

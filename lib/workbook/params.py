@@ -219,7 +219,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 def check_params(notebook: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
     """Return the notebook's parameters as found in ``namespace`` (pass ``globals()``), validated.
 
-    Use in the setup cell: ``params = check_params("00_quickstart", globals())``. Papermill injects overrides as a
+    Use in the setup cell: ``params = check_params("quickstart", globals())``. Papermill injects overrides as a
     cell after the parameters cell; this re-checks names and types there, before any model is loaded.
     """
     defaults = notebook_defaults(notebook)

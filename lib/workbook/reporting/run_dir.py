@@ -53,7 +53,7 @@ class RunDir:
     def __init__(self, notebook: str, profile: str, root: Path | None = None):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
-        notebook = Path(notebook).stem  # accept "00_quickstart.ipynb"
+        notebook = Path(notebook).stem  # accept "quickstart.ipynb"
         self.notebook = notebook
         self.profile = profile
         self.root = Path(root) if root is not None else results_root()

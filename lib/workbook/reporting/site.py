@@ -435,7 +435,7 @@ def _provenance_html(run: Run) -> str:
 def replicates_paper(notebook: str) -> bool:
     """Return whether the notebook checks paper claims (it has ``lib/workbook/reported/<name>.yaml``).
 
-    Lab 0 (``01_toy_reasoner``) replicates no paper, so its page is not expected to show a verdict table.
+    Lab 0 (``toy_reasoner``) replicates no paper, so its page is not expected to show a verdict table.
     """
     name = re.sub(r"^\d+_", "", notebook)
     return (Path(__file__).parent / "reported" / f"{name}.yaml").is_file()

@@ -1,4 +1,4 @@
-"""Model card of the toy reasoner: markdown beside the checkpoint and in results/01_toy_reasoner/<profile>/.
+"""Model card of the toy reasoner: markdown beside the checkpoint and in results/toy_reasoner/<profile>/.
 
 Spec: issue 3 ("Training"): data mixture, noise rates, parameter count, training curve, the base metrics against
 the documented targets.
@@ -55,7 +55,7 @@ def model_card(recipe, log: dict, metrics: dict | None = None, checks: dict | No
         "",
         "A small Qwen2 causal LM trained from scratch by `workbook.toy` on seeded synthetic arithmetic "
         "(`workbook.data.synthetic`, train split) with three skills: solve, verify (step-by-step check) and refine.",
-        "It is a teaching and testing world, not a language model: see notebooks/01_toy_reasoner.",
+        "It is a teaching and testing world, not a language model: see notebooks/toy_reasoner.",
         "",
         "## Recipe",
         f"- recipe hash: `{recipe.hash()}`; seed {recipe.seed}",
@@ -84,7 +84,7 @@ def model_card(recipe, log: dict, metrics: dict | None = None, checks: dict | No
     ]
     lines += ["## Base metrics vs documented targets", ""]
     if metrics is None:
-        lines.append("Not measured yet: run notebooks/01_toy_reasoner, which rewrites this card with them.")
+        lines.append("Not measured yet: run notebooks/toy_reasoner, which rewrites this card with them.")
     else:
         lines += ["| target | documented | measured | met |", "|---|---|---|---|"]
         for name, doc in TARGETS.items():

@@ -1,6 +1,6 @@
 """Base behaviour of the toy reasoner: solve accuracy, verification, one refinement step.
 
-Spec: issue 3 ("Documented targets", notebook 01_toy_reasoner) and ``shared/specs/dser.md`` (the one-step
+Spec: issue 3 ("Documented targets", notebook toy_reasoner) and ``shared/specs/dser.md`` (the one-step
 transition estimates p_IC = P(I→C), p_CI = P(C→I)). Every function takes a generation ``backend`` with the
 ``workbook.generation`` interface (``generate(prompts, n, temperature, top_p, max_new_tokens, seed)`` returning
 ``[prompt][sample]`` completions with ``.text`` and ``.logprobs``); :class:`HFGenerateBackend` is a minimal one

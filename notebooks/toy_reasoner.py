@@ -84,7 +84,7 @@ import pandas as pd
 
 from workbook.params import check_params
 
-params = check_params("01_toy_reasoner", globals())
+params = check_params("toy_reasoner", globals())
 if max(ks) > n:
     raise ValueError(f"ks must not exceed n={n}: got {ks}")
 
@@ -102,7 +102,7 @@ from workbook.toy.train import read_train_log
 
 torch.set_num_threads(torch_threads)
 plotting.use_style()
-run_dir = RunDir("01_toy_reasoner", profile)
+run_dir = RunDir("toy_reasoner", profile)
 t_start = time.time()
 recipe = RECIPES[model]
 print(f"profile={profile}  model={model}  recipe={recipe.hash()}  run_dir={run_dir.path}")

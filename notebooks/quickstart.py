@@ -69,7 +69,7 @@ import pandas as pd
 
 from workbook.params import check_params
 
-params = check_params("00_quickstart", globals())
+params = check_params("quickstart", globals())
 if max(ks) > n:
     raise ValueError(f"ks must not exceed n={n}: got {ks}")
 
@@ -85,7 +85,7 @@ from workbook.reporting import RunDir, reported_vs_reproduced
 
 torch.set_num_threads(torch_threads)
 plotting.use_style()
-run_dir = RunDir("00_quickstart", profile)
+run_dir = RunDir("quickstart", profile)
 t_start = time.time()
 print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
 
@@ -234,7 +234,7 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 # %% [markdown]
 # ## Exercises
 #
-# 1. Raise `n` to 16 and add 16 to `ks` (e.g. `workbook run 00_quickstart -p n=16 -p "ks=[1,2,4,8,16]"`).
+# 1. Raise `n` to 16 and add 16 to `ks` (e.g. `workbook run quickstart -p n=16 -p "ks=[1,2,4,8,16]"`).
 #    How does the width of the band at k = 1 change, and why does it not shrink much?
 # 2. Compute pass@k with the biased estimator 1 − (1 − c/n)^k and compare it with the unbiased one.
 
