@@ -20,6 +20,16 @@ from typing import Any, Mapping
 from workbook.paths import notebooks_dir as _default_notebooks_dir
 
 PROFILES: tuple[str, ...] = ("smoke", "cpu", "paper")
+#: The course order (notebooks/README.md): run-all, the summary and the site list notebooks in this order,
+#: any notebook not named here after them, alphabetically.
+COURSE_ORDER: tuple[str, ...] = (
+    "toy_reasoner", "quickstart", "sharpening", "inference_scaling_limits", "nsr", "one_shot_rlvr", "lp_reg", "dser",
+)
+
+
+def course_key(notebook: str) -> tuple[int, str]:
+    """Return the sort key that puts ``notebook`` in :data:`COURSE_ORDER`."""
+    return (COURSE_ORDER.index(notebook) if notebook in COURSE_ORDER else len(COURSE_ORDER), notebook)
 RUNNER_KEY = "_runner"
 #: Parameters whose value names a model preset / a dataset: checked against the registries (imported lazily).
 MODEL_PARAMS = ("model", "proxy_model", "ref_model", "verifier_model")
@@ -38,9 +48,9 @@ def notebooks_dir() -> Path:
 
 
 def list_notebooks(nb_dir: Path | None = None) -> list[str]:
-    """Return the names (stems) of all ``*.ipynb`` in the notebooks folder, sorted."""
+    """Return the names (stems) of all ``*.ipynb`` in the notebooks folder, in course order."""
     nb_dir = Path(nb_dir) if nb_dir else notebooks_dir()
-    return sorted(p.stem for p in nb_dir.glob("*.ipynb") if not p.name.startswith("."))
+    return sorted((p.stem for p in nb_dir.glob("*.ipynb") if not p.name.startswith(".")), key=course_key)
 
 
 def notebook_path(notebook: str, nb_dir: Path | None = None) -> Path:

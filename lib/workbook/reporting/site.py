@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from workbook.params import course_key
 from workbook.paths import results_root as _results_root
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ def discover_runs(root: Path) -> list[Run]:
                 figures=sorted(figs_dir.glob("*.png")) if figs_dir.is_dir() else [],
             ))
     order = {p: i for i, p in enumerate(PROFILE_ORDER)}
-    runs.sort(key=lambda r: (r.notebook, order.get(r.profile, 99), r.profile))
+    runs.sort(key=lambda r: (course_key(r.notebook), order.get(r.profile, 99), r.profile))
     return runs
 
 
@@ -356,7 +357,7 @@ def overview_table(runs: list[Run]) -> str:
     head = ("<tr><th>notebook</th>" + "".join(f"<th>{esc(p)}</th>" for p in profiles)
             + "<th>verdicts (all profiles)</th></tr>")
     body = []
-    for nb in sorted({r.notebook for r in runs}):
+    for nb in sorted({r.notebook for r in runs}, key=course_key):
         cells = []
         counts: dict[str, int] = {}
         for p in profiles:
@@ -660,7 +661,7 @@ def walltime_table_markdown(results_root: Path | str | None = None) -> str:
     by = {(r.notebook, r.profile): r for r in runs}
     hardware = sorted({r.hardware() for r in runs})
     lines = ["| notebook | " + " | ".join(profiles) + " |", "|---|" + "---:|" * len(profiles)]
-    for nb in sorted({r.notebook for r in runs}):
+    for nb in sorted({r.notebook for r in runs}, key=course_key):
         cells = []
         for p in profiles:
             r = by.get((nb, p))

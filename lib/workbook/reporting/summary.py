@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workbook.params import PROFILES
+from workbook.params import PROFILES, course_key
 from workbook.paths import results_root
 from workbook.reporting.io import atomic_write_text, dumps_deterministic, markdown_table
 
@@ -54,7 +54,7 @@ def collect_runs(root: Path | None = None) -> list[dict]:
         figs = sorted((run_dir / "figures").glob("*.png")) if (run_dir / "figures").is_dir() else []
         rec["figures"] = [str(f.relative_to(root)) for f in figs]
         runs.append(rec)
-    runs.sort(key=lambda r: (r.get("notebook", ""), order.get(r.get("profile"), 99), r.get("profile", "")))
+    runs.sort(key=lambda r: (course_key(r.get("notebook", "")), order.get(r.get("profile"), 99), r.get("profile", "")))
     return runs
 
 
