@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from workbook.generation import (
-    Completion, TransformersBackend, VLLMBackend, build_prompt, make_backend,
+    Completion, TransformersBackend, VLLMBackend, build_prompt, build_prompts, make_backend, prompt_fn,
 )
 from workbook.generation.hf import inverse_cdf_sample, token_stats, top_p_filter
 from workbook.models import UnknownModelError, load_model
@@ -44,6 +44,14 @@ def test_build_prompt_uses_chat_template(tiny):
     assert "What is 1+1? Please reason step by step, and put your final answer within \\boxed{}." in p
     p2 = build_prompt(tok, "Q", instruction="", system="Be brief.")
     assert "<|im_start|>system\nBe brief.<|im_end|>" in p2 and "user\nQ<|im_end|>" in p2
+
+
+def test_prompt_fn_and_build_prompts_agree_with_build_prompt(tiny):
+    _, tok = tiny
+    f = prompt_fn(tok, instruction="Answer in a box.")
+    expected = build_prompt(tok, "Q1", instruction="Answer in a box.")
+    assert f("Q1") == f({"problem": "Q1"}) == expected
+    assert build_prompts(tok, ["Q1", "Q2"])[0] == build_prompt(tok, "Q1") == prompt_fn(tok)("Q1")
 
 
 def test_shapes_and_fields(backend, prompts):

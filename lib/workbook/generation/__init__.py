@@ -1,7 +1,8 @@
 """One generation interface with two backends: transformers (CPU, fallback) and vLLM (GPU).
 
-Spec: ``shared/specs/scale.md`` ("One generation interface ...") and ``shared/specs/evaluation.md``
-(self-certainty needs the full next-token distribution, hence ``score``'s teacher-forced pass).
+Self-certainty (Kang et al. 2025, Eq. 3) needs the full next-token distribution, hence ``score``'s teacher-forced
+pass. Prompts are built here and only here: ``MATH_INSTRUCTION`` is Qwen2.5-Math's chain-of-thought
+instruction, which the papers' math evaluations append to the question; ``build_prompt`` and ``prompt_fn`` are the one way to use it.
 
 ``generate(prompts, n, temperature, top_p, max_new_tokens, seed)`` returns ``[prompt][sample]`` Completions.
 Each Completion's ``logprobs`` are the model's *raw* log-probabilities of the sampled tokens: log-softmax of the
@@ -12,6 +13,7 @@ equal ``score()``'s teacher-forced logprobs at any temperature, and are the ``ol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 FINISH_REASONS = ("stop", "length")
@@ -46,6 +48,29 @@ def build_prompt(tokenizer, question: str, instruction: str = MATH_INSTRUCTION, 
         {"role": "user", "content": content}
     ]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def build_prompts(tokenizer, questions: list[str], instruction: str = MATH_INSTRUCTION,
+                  system: str | None = None) -> list[str]:
+    """Return ``build_prompt`` for each question (the list form RL rollouts and evaluations use)."""
+    return [build_prompt(tokenizer, q, instruction, system) for q in questions]
+
+
+def prompt_fn(tokenizer, instruction: str = MATH_INSTRUCTION, system: str | None = None) -> Callable[[Any], str]:
+    """Return ``f(problem) -> prompt`` for ``workbook.evaluation.sample_and_grade``.
+
+    ``problem`` is a ``workbook.data.Problem`` (or a dict with key ``problem``, or a plain question str).
+    """
+    def build(problem: Any) -> str:
+        if isinstance(problem, str):
+            question = problem
+        elif isinstance(problem, dict):
+            question = problem["problem"]
+        else:
+            question = problem.problem
+        return build_prompt(tokenizer, question, instruction, system)
+
+    return build
 
 
 def check_sampling_args(prompts, n: int, temperature: float, top_p: float, max_new_tokens: int, seed: int) -> None:
@@ -92,5 +117,5 @@ def make_backend(model_name: str, backend: str = "transformers", **kw) -> Transf
 
 __all__ = [
     "BACKENDS", "Completion", "FINISH_REASONS", "MATH_INSTRUCTION", "TransformersBackend", "VLLMBackend",
-    "build_prompt", "check_sampling_args", "make_backend",
+    "build_prompt", "build_prompts", "check_sampling_args", "make_backend", "prompt_fn",
 ]
