@@ -15,6 +15,9 @@ from scipy.stats import mannwhitneyu
 from workbook.metrics import (
     Estimate,
     bootstrap_ci,
+    grouped_estimates,
+    hierarchical_bootstrap,
+    hierarchical_difference,
     iqm,
     maj_at_k,
     mean_at_k,
@@ -227,3 +230,91 @@ def test_probability_of_improvement_brute_force_and_scipy():
     assert probability_of_improvement([1], [1]) == 0.5
     with pytest.raises(ValueError):
         probability_of_improvement([], [1])
+
+
+# ------------------------------------------------------------------ hierarchical (seeds × problems) bootstrap
+
+
+def _two_level(rng, n_seeds, n_problems, seed_sd, samples=16):
+    """Accuracy of ``samples`` draws per (seed, problem) from logit = problem difficulty + seed offset."""
+    logits = rng.normal(0.0, 1.0, n_problems)[None, :] + rng.normal(0.0, seed_sd, (n_seeds, 1))
+    return rng.binomial(samples, 1.0 / (1.0 + np.exp(-logits))) / samples
+
+
+@pytest.mark.parametrize("n_seeds, n_problems, seed_sd", [(3, 12, 0.0), (3, 40, 0.6), (1, 40, 0.0)])
+def test_hierarchical_bootstrap_covers_the_population_mean(n_seeds, n_problems, seed_sd):
+    # The truth is the mean accuracy over the population of problems *and* seeds; a CI over problems alone (seeds
+    # averaged) misses it far more than 5% of the time when seeds differ (seed_sd 0.6); this one must not.
+    rng = np.random.default_rng(7)
+    z = rng.normal(0.0, 1.0, 400_000) + rng.normal(0.0, seed_sd, 400_000)
+    truth = float(np.mean(1.0 / (1.0 + np.exp(-z))))
+    reps = 300
+    covered = sum(
+        (e := hierarchical_bootstrap(_two_level(rng, n_seeds, n_problems, seed_sd), n_boot=300, seed=r)).lo
+        <= truth <= e.hi for r in range(reps))
+    assert 0.91 <= covered / reps <= 0.995
+
+
+def test_hierarchical_bootstrap_basics():
+    x = np.array([[1.0, 0.0, 1.0, np.nan], [0.0, 0.0, 1.0, np.nan], [1.0, 1.0, 1.0, np.nan]])
+    est = hierarchical_bootstrap(x, seed=3, bounds=(0, 1), what="acc")
+    assert est.n == 3 and est.n_seeds == 3 and est.what == "acc"           # the all-NaN problem is dropped
+    assert est.value == pytest.approx(np.mean([2 / 3, 1 / 3, 1.0]))
+    assert 0.0 <= est.lo < est.value < est.hi <= 1.0
+    assert est == hierarchical_bootstrap(x, seed=3, bounds=(0, 1), what="acc")
+    assert est.to_dict() == {"value": est.value, "lo": est.lo, "hi": est.hi, "n": 3, "n_seeds": 3, "what": "acc"}
+    assert "3 seeds × 3" in str(est)
+    # all missing: a NaN estimate with n = 0 (the verdict layer's "untestable here"), not an exception
+    empty = hierarchical_bootstrap(np.full((3, 4), np.nan))
+    assert np.isnan(empty.value) and empty.n == 0
+    constant = hierarchical_bootstrap(np.ones((3, 5)))
+    assert (constant.lo, constant.value, constant.hi) == (1.0, 1.0, 1.0)
+    with pytest.raises(ValueError):
+        hierarchical_bootstrap(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError):
+        hierarchical_bootstrap(np.array([[1.0, np.inf]]))
+
+
+def test_hierarchical_bootstrap_is_wider_when_seeds_disagree():
+    rng = np.random.default_rng(0)
+    problems = rng.random(30)
+    agree = np.repeat(problems[None, :], 3, axis=0)
+    disagree = agree + np.array([[-0.2], [0.0], [0.2]])
+    e1, e2 = hierarchical_bootstrap(agree), hierarchical_bootstrap(disagree)
+    assert e1.value == pytest.approx(e2.value)
+    assert (e2.hi - e2.lo) > 2 * (e1.hi - e1.lo)
+
+
+def test_hierarchical_difference_null_coverage_and_pairing():
+    rng = np.random.default_rng(11)
+    reps, false_pos = 300, 0
+    for r in range(reps):
+        base = _two_level(rng, 1, 30, 0.0)
+        trained = _two_level(rng, 3, 30, 0.5)
+        # same problem population and no effect on average: differences of independent draws
+        est = hierarchical_difference(trained, base, n_boot=300, seed=r)
+        false_pos += est.lo > 0 or est.hi < 0
+    # the truth is not exactly 0 here (seed offsets move the mean), so only check the CI is not wildly narrow
+    assert false_pos / reps < 0.12
+    a = np.array([[0.5, 0.6, 0.7]])
+    d = hierarchical_difference(a + 0.1, a)                                # perfectly paired shift
+    assert d.value == pytest.approx(0.1) and d.lo == pytest.approx(0.1) and d.hi == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        hierarchical_difference(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+def test_grouped_estimates_hierarchical_and_bounded():
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    rows = [{"step": s, "seed": k, "problem_id": p, "acc": float(rng.random() < 0.1)}
+            for s in (0, 10) for k in range(3) for p in range(8)]
+    frame = pd.DataFrame(rows)
+    tab = grouped_estimates(frame, by="step", y="acc", bounds=(0, 1))
+    assert list(tab["step"]) == [0, 10] and set(tab["n_seeds"]) == {3} and set(tab["n"]) == {8}
+    assert (tab["lo"] >= 0).all() and (tab["hi"] <= 1).all()
+    per_seed = frame.groupby(["step", "seed"], as_index=False)["acc"].mean()
+    t = grouped_estimates(per_seed, by="step", y="acc", bounds=(0, 1))
+    assert np.allclose(t["value"], tab["value"]) and set(t["n_seeds"]) == {3}
+    with pytest.raises(KeyError):
+        grouped_estimates(frame, by="nope", y="acc")

@@ -20,12 +20,18 @@ PALETTE: tuple[str, ...] = (
 COLORS: dict[str, str] = {
     "base": "#555555",
     "grpo": "#332288",
+    "ppo": "#882255",
+    "grpo_entropy": "#DDCC77",
     "psr": "#88CCEE",
     "nsr": "#CC6677",
     "w_reinforce": "#AA4499",
     "lp_reg": "#117733",
     "entropy_only": "#DDCC77",
     "one_shot_rlvr": "#44AA99",
+    "pi1": "#44AA99",
+    "full_set": "#332288",
+    "no_entropy": "#88CCEE",
+    "random_example": "#CC6677",
     "dser": "#882255",
     "sharpening": "#999933",
     "math500": "#332288",
@@ -74,17 +80,63 @@ def _triple(est: Any) -> tuple[float, float, float]:
     return float(est.value), float(est.lo), float(est.hi)
 
 
-def band(ax, x: Sequence[float], est_list: Sequence[Any], label: str | None = None, color: str | None = None,
-         alpha: float = 0.2, marker: str = "o", **line_kw):
+def band(ax, frame, *legacy, x: str | None = None, y: str | None = None, unit: str = "seed",
+         label: str | None = None, method: str | None = None,
+         bounds: tuple[float | None, float | None] | None = None, color: str | None = None, alpha: float = 0.2,
+         marker: str = "o", n_boot: int = 1000, seed: int = 0, **line_kw):
+    """Return the Line2D of the per-``x`` mean of ``y`` with its shaded 95% band over ``unit`` (seeds).
+
+    ``frame`` is tidy: one row per (x, unit) or per (x, unit, problem_id). With both ``unit`` and ``problem_id``
+    the band is the hierarchical seeds × problems bootstrap, else a Student-t interval over units
+    (`workbook.metrics.grouped_estimates`, which this calls); ``bounds`` keeps the band inside the metric's range,
+    e.g. ``(0, 1)`` for accuracy, ``(0, None)`` for entropy. The colour is the fixed one of ``method`` (or of
+    ``label``), identical in every notebook; ``label`` defaults to ``method``.
+
+    Curves of precomputed estimates: `estimate_band`. (The older call ``band(ax, xs, estimates, label, color)``
+    is still accepted and forwarded to it.)
+    """
+    import pandas as pd
+
+    from workbook.metrics import grouped_estimates
+
+    if not isinstance(frame, pd.DataFrame):                             # older positional form
+        if not legacy:
+            raise TypeError("band(ax, frame, x=..., y=...) needs a DataFrame; for estimates use estimate_band")
+        if len(legacy) > 3:
+            raise TypeError("band(ax, xs, estimates, label, color) takes at most 5 positional arguments")
+        est_list = legacy[0]
+        label = legacy[1] if len(legacy) > 1 else label
+        color = legacy[2] if len(legacy) > 2 else color
+        return estimate_band(ax, frame, est_list, label=label, color=color, alpha=alpha, marker=marker,
+                             bounds=bounds, **line_kw)
+    if legacy:
+        raise TypeError("band(ax, frame, ...) takes x= and y= as keywords")
+    if x is None or y is None:
+        raise TypeError("band(ax, frame, x=..., y=...) needs the x and y column names")
+    table = grouped_estimates(frame, by=x, y=y, unit=unit, bounds=bounds, n_boot=n_boot, seed=seed)
+    table = table[np.isfinite(table["value"].to_numpy(dtype=float))]
+    label = label if label is not None else method
+    c = color or method_color(method or label) if (method or label) else color
+    return estimate_band(ax, table[x].tolist(), table.to_dict("records"), label=label, color=c, alpha=alpha,
+                         marker=marker, bounds=bounds, **line_kw)
+
+
+def estimate_band(ax, x: Sequence[float], est_list: Sequence[Any], label: str | None = None,
+                  color: str | None = None, alpha: float = 0.2, marker: str = "o",
+                  bounds: tuple[float | None, float | None] | None = None, **line_kw):
     """Return the Line2D of a curve through ``est.value`` with a shaded band from ``est.lo`` to ``est.hi``.
 
-    ``est_list`` holds one workbook.metrics.Estimate (or dict with value/lo/hi) per x; the band is the 95% CI.
-    ``color`` defaults to the method colour of ``label`` (see :func:`method_color`).
+    ``est_list`` holds one workbook.metrics.Estimate (or dict with value/lo/hi) per x; the band is the 95% CI,
+    clipped to ``bounds`` (the metric's range) when given. ``color`` defaults to the method colour of ``label``.
     """
     if len(x) != len(est_list):
         raise ValueError(f"band: {len(x)} x values but {len(est_list)} estimates")
     values, lo, hi = (np.array(v, dtype=float) for v in zip(*[_triple(e) for e in est_list])) if est_list else \
         (np.array([]), np.array([]), np.array([]))
+    if bounds is not None:
+        b_lo = -np.inf if bounds[0] is None else bounds[0]
+        b_hi = np.inf if bounds[1] is None else bounds[1]
+        lo, hi = np.clip(lo, b_lo, b_hi), np.clip(hi, b_lo, b_hi)
     c = color or (method_color(label) if label else None)
     (line,) = ax.plot(x, values, marker=marker, label=label, color=c, **line_kw)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=alpha, linewidth=0)

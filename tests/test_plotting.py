@@ -1,0 +1,56 @@
+"""Tests for workbook.plotting: frame bands stay inside the metric's range, fixed method colours, the older call."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from workbook import plotting  # noqa: E402
+from workbook.metrics import Estimate  # noqa: E402
+
+
+def _band_ys(ax, i=0):
+    return ax.collections[i].get_paths()[0].vertices[:, 1]
+
+
+def test_band_from_frame_is_hierarchical_bounded_and_coloured():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame([{"step": s, "seed": k, "problem_id": p, "acc": float(rng.random() < 0.05)}
+                          for s in range(4) for k in range(3) for p in range(6)])
+    fig, ax = plt.subplots()
+    line = plotting.band(ax, frame, x="step", y="acc", method="nsr", bounds=(0, 1))
+    assert line.get_color() == plotting.COLORS["nsr"] and line.get_label() == "nsr"
+    ys = _band_ys(ax)
+    assert ys.min() >= 0.0 and ys.max() <= 1.0
+    # three seeds of a wildly varying entropy: a t-band would go negative; the bounded band does not
+    ent = pd.DataFrame({"step": np.repeat([0, 1], 3), "seed": np.tile(range(3), 2),
+                        "entropy": [0.01, 0.9, 0.02, 0.0, 0.5, 0.01]})
+    plotting.band(ax, ent, x="step", y="entropy", label="GRPO", method="grpo", bounds=(0, None))
+    assert _band_ys(ax, 1).min() >= 0.0
+    plt.close(fig)
+
+
+def test_band_accepts_precomputed_estimates_in_the_older_form():
+    fig, ax = plt.subplots()
+    line = plotting.band(ax, [0, 1], [Estimate(0.1, -0.2, 0.3, 3), Estimate(0.2, 0.1, 0.3, 3)], "base")
+    assert line.get_color() == plotting.COLORS["base"]
+    line = plotting.estimate_band(ax, [0, 1], [{"value": 0.5, "lo": -1, "hi": 2}] * 2, "x", "#000000",
+                                  bounds=(0, 1))
+    assert line.get_color() == "#000000" and _band_ys(ax, 1).min() >= 0.0 and _band_ys(ax, 1).max() <= 1.0
+    with pytest.raises(TypeError):
+        plotting.band(ax, pd.DataFrame({"a": [1]}), y="a")
+    plt.close(fig)
+
+
+def test_method_colours_are_fixed_and_distinct_within_a_notebook():
+    for arms in (["base", "grpo", "psr", "nsr", "w_reinforce"], ["grpo", "grpo_entropy", "lp_reg"],
+                 ["pi1", "full_set", "no_entropy", "entropy_only", "random_example"]):
+        colours = [plotting.method_color(a) for a in arms]
+        assert len(set(colours)) == len(colours), arms
+    assert plotting.method_color("something new") == plotting.method_color("something new")
