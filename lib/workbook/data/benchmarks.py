@@ -1,9 +1,15 @@
 """Benchmark loaders: one record type (`Problem`) for every math, code and 1-shot-RLVR data file.
 
-Spec: ``shared/specs/evaluation.md`` and ``shared/data/SOURCES.md`` (provenance, row counts, sha256).
-Search order for a file: an explicit ``data_dir``, then ``$WORKBOOK_DATA_DIR``, then ``../shared/data`` next to
-the repository (`workbook.paths.shared_data_dir`), then the Hugging Face hub through ``datasets.load_dataset``.
-When none works the caller gets one `DataNotFoundError` that names every place tried.
+What ships, what is fetched, the loading order and the licences: ``docs/data.md`` and the repository's ``NOTICE``.
+The files whose licences allow it ship inside the package (``lib/workbook/data/files/``, byte-for-byte copies of
+the upstream files, sha256 in `SOURCES`); the others are downloaded once by ``workbook data fetch NAME``
+(`workbook.data.fetch`), checked against the same sha256, and cached.
+
+Search order for a file: an explicit ``data_dir``, ``$WORKBOOK_DATA_DIR``, the repository's files, the download
+cache (``<cache_dir>/data``), then the network: the pinned upstream file (sha256-checked, then cached) and, last,
+the Hugging Face hub copy through ``datasets.load_dataset`` (not byte-identical, so not checksummed). No download
+is tried when ``HF_HUB_OFFLINE``, ``HF_DATASETS_OFFLINE`` or ``WORKBOOK_OFFLINE`` is set. When nothing works the
+caller gets one `DataNotFoundError` that names every place tried.
 """
 
 from __future__ import annotations
@@ -19,6 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from workbook import paths
+from workbook.data.registry import (  # noqa: F401 - re-exported: the registry is part of this module's API
+    BENCHMARKS,
+    CODE_BENCHMARKS,
+    DATASETS,
+    FETCHED,
+    SHIPPED,
+    SOURCES,
+    Source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,74 +57,34 @@ class UnknownDatasetError(ValueError):
     """The dataset name is not one the workbook knows."""
 
 
-@dataclass(frozen=True)
-class _Source:
-    """Where a benchmark lives: local file name, its sha256 and row count (SOURCES.md), and a hub fallback."""
-
-    filename: str
-    sha256: str
-    rows: int
-    hub_id: str | None  # None: no public hub copy in the same format
-    hub_config: str | None = None
-    hub_split: str = "test"
-
-
-# sha256 and row counts copied from shared/data/SOURCES.md (a test checks they still agree).
-# Hub ids: only Hothan/OlympiadBench is named in SOURCES.md; the others are the usual public copies
-# (unconfirmed against the local files; their column names are handled by the same normalizers).
-_SOURCES: dict[str, _Source] = {
-    "math500": _Source("math500_test.jsonl",
-                       "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132", 500,
-                       "HuggingFaceH4/MATH-500"),
-    "aime24": _Source("aime24_test.jsonl",
-                      "af2b8bd2aa911b6333ad0df32f3ca05c7ae8ed10f1731f4372c8ae26990bf7ac", 30,
-                      "HuggingFaceH4/aime_2024", hub_split="train"),
-    "aime25": _Source("aime25_test.jsonl",
-                      "4613b7d3b5346f007625969f4380d932d6a2618fdcc9b89e5d39c7fbddc074b8", 30, "math-ai/aime25"),
-    "amc23": _Source("amc23_test.jsonl",
-                     "43707e1ca784602d8479de24ee8ce36609dbebc46dd152b0b12a46611aa898a4", 40, "math-ai/amc23"),
-    "gsm8k": _Source("gsm8k_test_openai.jsonl",
-                     "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14", 1319,
-                     "openai/gsm8k", hub_config="main"),
-    "minerva": _Source("minerva_math_test.jsonl",
-                       "0e656b430d3a0a1dab6aa853f453ba3805e28e2cabe4fc72486a897cc09d8ba2", 272, "math-ai/minervamath"),
-    "olympiadbench": _Source("olympiadbench_test.jsonl",
-                             "bb8c1e38a16ea9eacb77530315a674d883f267fbff79183effc53681b4fcc416", 675,
-                             "Hothan/OlympiadBench", hub_config="OE_TO_maths_en_COMP", hub_split="train"),
-    "humaneval": _Source("HumanEval.jsonl.gz",
-                         "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef", 164,
-                         "openai/openai_humaneval"),
-    "humaneval_plus": _Source("HumanEvalPlus-v0.1.10.jsonl.gz",
-                              "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101", 164,
-                              "evalplus/humanevalplus"),
-    "mbpp_plus": _Source("MbppPlus-v0.2.0.jsonl.gz",
-                         "af43697e8791c4c149bdfd6b489d8b5412507551ac20e28a439f650b8225db63", 378, "evalplus/mbppplus"),
-    "one_shot_rlvr_pi1": _Source("one_shot_rlvr_pi1_r128.parquet",
-                                 "75a7a6eec9da7ce6951b8e7ad039d70cd76f17511fe33deff3baacdc0f1cceea", 128, None),
-    "one_shot_rlvr_dsr_sub": _Source("one_shot_rlvr_dsr_sub.parquet",
-                                     "bce5945e5666d5b82f1554b0a18203a88a0209f82fa724e5bfdfc17cc9a1aea6", 1209, None),
-    "one_shot_rlvr_math500": _Source("one_shot_rlvr_math500_test.parquet",
-                                     "a26d23cbad6a4462a1622aff80f4d8bc517d1a0ca4f2ea88ec2436118a956eea", 500, None),
-}
-
-#: Evaluation benchmarks (CONTRACTS.md). The 1-shot-RLVR training/test files are in `DATASETS` too.
-BENCHMARKS: tuple[str, ...] = ("math500", "aime24", "aime25", "amc23", "gsm8k", "minerva", "olympiadbench",
-                               "humaneval", "humaneval_plus", "mbpp_plus")
-#: Every name `load_benchmark` accepts.
-DATASETS: tuple[str, ...] = tuple(_SOURCES)
-CODE_BENCHMARKS: tuple[str, ...] = ("humaneval", "humaneval_plus", "mbpp_plus")
-
 #: The instruction verl/DeepScaleR appends to every 1-shot-RLVR prompt; stripped from `Problem.problem`
 #: (our prompt builder adds its own) and kept in metadata["instruction"].
 VERL_INSTRUCTION = "Let's think step by step and output the final answer within \\boxed{}."
 
 ENV_VAR = "WORKBOOK_DATA_DIR"
+#: The folder of the shipped files, inside the package so that an installed workbook carries them.
+SHIPPED_DIR = Path(__file__).resolve().parent / "files"
+_OFFLINE_VARS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "WORKBOOK_OFFLINE")
 
 
-def _check_name(name: str) -> _Source:
-    if name not in _SOURCES:
+def check_name(name: str) -> Source:
+    """Return the `Source` of ``name``; raises `UnknownDatasetError` listing the valid names (before any IO)."""
+    if name not in SOURCES:
         raise UnknownDatasetError(f"unknown dataset {name!r}; valid names: {', '.join(DATASETS)}")
-    return _SOURCES[name]
+    return SOURCES[name]
+
+
+def data_cache_dir() -> Path:
+    """Return where fetched files are cached: ``<cache_dir>/data`` (``$WORKBOOK_CACHE_DIR`` moves it)."""
+    return paths.cache_dir() / "data"
+
+
+def offline_reason() -> str | None:
+    """Return the environment variable that forbids downloads (``HF_HUB_OFFLINE=1`` ...), or None when online."""
+    for var in _OFFLINE_VARS:
+        if os.environ.get(var, "0").strip().lower() in ("1", "true", "yes", "on"):
+            return f"{var} is set"
+    return None
 
 
 def _candidate_dirs(data_dir: str | Path | None) -> list[tuple[str, Path]]:
@@ -120,24 +95,18 @@ def _candidate_dirs(data_dir: str | Path | None) -> list[tuple[str, Path]]:
     env = os.environ.get(ENV_VAR)
     if env:
         out.append((f"${ENV_VAR}", Path(env).expanduser()))
-    out.append(("shared data dir", paths.shared_data_dir()))
+    out.append(("repository files", SHIPPED_DIR))
+    out.append(("download cache", data_cache_dir()))
     return out
 
 
-def resolve_data_dir(data_dir: str | Path | None = None) -> Path:
-    """Return the first existing local data directory: ``data_dir``, ``$WORKBOOK_DATA_DIR``, ``../shared/data``.
-
-    Raises `DataNotFoundError` naming all three places (the hub is reachable only per dataset, via `load_benchmark`).
-    """
-    candidates = _candidate_dirs(data_dir)
-    for _, path in candidates:
-        if path.is_dir():
-            return path.resolve()
-    tried = "; ".join(f"{label}: {path} (missing)" for label, path in candidates)
-    if os.environ.get(ENV_VAR) is None:
-        tried += f"; ${ENV_VAR}: not set"
-    raise DataNotFoundError(f"no local benchmark data directory found. Tried {tried}. "
-                            "The Hugging Face hub is the last resort of load_benchmark(name).")
+def locate(name: str, data_dir: str | Path | None = None) -> Path | None:
+    """Return the local file `load_benchmark` would read for ``name`` (search order above), or None."""
+    src = check_name(name)
+    for _, directory in _candidate_dirs(data_dir):
+        if (directory / src.filename).is_file():
+            return (directory / src.filename).resolve()
+    return None
 
 
 def sha256_file(path: str | Path) -> str:
@@ -150,17 +119,16 @@ def sha256_file(path: str | Path) -> str:
 
 
 def verify_checksums(data_dir: str | Path | None = None, names: Iterable[str] | None = None) -> dict[str, bool]:
-    """Return {dataset name: sha256 matches SOURCES.md} for the files found in the resolved data directory.
+    """Return {dataset name: sha256 of the file `load_benchmark` would read matches `SOURCES`}.
 
-    Files that are missing from the directory are left out of the result.
+    Names with no local file (a fetched dataset not fetched yet) are left out of the result.
     """
     names = list(DATASETS if names is None else names)
-    sources = {name: _check_name(name) for name in names}
-    root = resolve_data_dir(data_dir)
+    sources = {name: check_name(name) for name in names}
     out: dict[str, bool] = {}
     for name, src in sources.items():
-        path = root / src.filename
-        if path.is_file():
+        path = locate(name, data_dir)
+        if path is not None:
             out[name] = sha256_file(path) == src.sha256
     return out
 
@@ -184,16 +152,18 @@ def _read_local(path: Path) -> list[dict]:
     return _read_parquet(path) if path.suffix == ".parquet" else _read_jsonl(path)
 
 
-def _read_hub(src: _Source) -> list[dict]:
-    """Return the rows of the hub copy via ``datasets.load_dataset``; raises on any failure (offline, no network)."""
+def read_hub(src: Source, cache_dir: str | Path | None = None) -> list[dict]:
+    """Return the rows of the hub copy of ``src`` via ``datasets.load_dataset(hub_id, hub_config, split=...)``.
+
+    ``hub_id`` may also be a local folder of data files (``datasets`` reads those without the network; the tests
+    use this). Raises on any failure; the offline switches are checked by the caller.
+    """
     if src.hub_id is None:
         raise DataNotFoundError("no hub copy is registered for this file")
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes") or \
-            os.environ.get("HF_DATASETS_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        raise DataNotFoundError("HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set")
     import datasets  # imported lazily: slow, and only GPU/cluster users reach the hub
 
-    ds = datasets.load_dataset(src.hub_id, src.hub_config, split=src.hub_split)
+    ds = datasets.load_dataset(src.hub_id, src.hub_config, split=src.hub_split,
+                               cache_dir=None if cache_dir is None else str(cache_dir))
     return [dict(row) for row in ds]
 
 
@@ -315,11 +285,12 @@ def load_benchmark(name: str, limit: int | None = None, data_dir: str | Path | N
                    *, verify: bool = False) -> list[Problem]:
     """Return the problems of benchmark ``name`` (first ``limit`` of them, in file order) as `Problem` records.
 
-    Spec: SOURCES.md. Searches ``data_dir``, ``$WORKBOOK_DATA_DIR``, ``../shared/data``, then the hub.
-    ``verify=True`` checks the local file's sha256 against SOURCES.md and raises ValueError on a mismatch.
-    Raises `UnknownDatasetError` (before any IO) or one `DataNotFoundError` naming every place tried.
+    Searches ``data_dir``, ``$WORKBOOK_DATA_DIR``, the repository's files, the download cache, then (online only)
+    downloads the pinned upstream file (`workbook.data.fetch.fetch`, sha256-checked, cached) and, last, reads the
+    Hugging Face hub copy. ``verify=True`` checks a local file's sha256 against `SOURCES` (ValueError on a
+    mismatch). Raises `UnknownDatasetError` (before any IO) or one `DataNotFoundError` naming every place tried.
     """
-    src = _check_name(name)
+    src = check_name(name)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
     tried: list[str] = []
@@ -327,20 +298,35 @@ def load_benchmark(name: str, limit: int | None = None, data_dir: str | Path | N
         path = directory / src.filename
         if path.is_file():
             if verify and sha256_file(path) != src.sha256:
-                raise ValueError(f"{path}: sha256 differs from SOURCES.md ({src.sha256})")
+                raise ValueError(f"{path}: sha256 differs from the registry ({src.sha256})")
             logger.debug("loading %s from %s", name, path)
             return _to_problems(name, _read_local(path), limit)
         tried.append(f"{label}: {path} (not found)")
-        if label != "shared data dir":
+        if label in ("data_dir argument", f"${ENV_VAR}"):
             logger.warning("%s not found in %s (%s); trying the next place", src.filename, directory, label)
     if os.environ.get(ENV_VAR) is None:
         tried.append(f"${ENV_VAR}: not set")
+    offline = offline_reason()
     hub = f"{src.hub_id}" + (f" [{src.hub_config}]" if src.hub_config else "") if src.hub_id else "(none registered)"
-    try:
-        rows = _read_hub(src)
-    except Exception as exc:  # any hub failure (offline, no network, missing package) ends in one error
-        tried.append(f"Hugging Face hub {hub}: {type(exc).__name__}: {exc}")
-        raise DataNotFoundError(f"cannot load dataset {name!r}. Tried " + "; ".join(tried)
-                                + f". Put {src.filename} in one of these directories or set ${ENV_VAR}.") from None
-    logger.info("loaded %s from the Hugging Face hub (%s)", name, hub)
-    return _to_problems(name, rows, limit)
+    if offline:
+        tried.append(f"download of {src.filename} and Hugging Face hub {hub}: skipped, {offline}")
+    else:
+        from workbook.data import fetch  # the downloader imports this module: import it only when needed
+
+        if src.urls:
+            logger.warning("%s is not in the repository (licence: %s); downloading it", name, src.licence)
+            try:
+                path = fetch.fetch(name)
+                return _to_problems(name, _read_local(path), limit)
+            except Exception as exc:  # any download failure falls through to the hub copy
+                tried.append(f"download: {type(exc).__name__}: {exc}")
+        try:
+            rows = read_hub(src)
+        except Exception as exc:  # any hub failure (no network, missing package) ends in one error below
+            tried.append(f"Hugging Face hub {hub}: {type(exc).__name__}: {exc}")
+        else:
+            logger.warning("loaded %s from the Hugging Face hub (%s): not the pinned file, no sha256 check", name, hub)
+            return _to_problems(name, rows, limit)
+    hint = f"run `workbook data fetch {name}` on a machine with network access, " if not src.shipped else ""
+    raise DataNotFoundError(f"cannot load dataset {name!r}. Tried " + "; ".join(tried)
+                            + f". To fix: {hint}put {src.filename} in one of these directories or set ${ENV_VAR}.")
