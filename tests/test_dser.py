@@ -1,4 +1,4 @@
-"""Tests for workbook.methods.dser: the two-state chain, its estimators, simulation, voting and the loop."""
+"""DSER (Liu et al. 2025, arXiv 2510.17498): the two-state chain, its estimators, simulation, voting, the loop, the plan."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from workbook.methods import dser
+from workbook.papers import dser
 
 
 # ---------------------------------------------------------------- chain mathematics (spec dser.md worked example)
@@ -261,3 +261,41 @@ def test_shrunk_rates():
     np.testing.assert_allclose(p_ci, [(0 + 2 * 0.25) / 3, (1 + 2 * 0.25) / 5])  # pooled p_CI = 1/4
     raw_ic, _ = dser.shrunk_rates(c, prior_strength=0.0)
     assert raw_ic[0] == pytest.approx(0.5)
+
+
+def test_plan_counts_tokens_from_resolved_params():
+    from workbook.params import resolve_params
+
+    params, _ = resolve_params("dser", "paper")
+    out = dser.plan(params)
+    n_run = params["n_hard"]
+    tok, tok_v = params["max_new_tokens"], params["max_new_tokens_verify"]
+    assert out["stages"]["base samples"] == params["n_problems"] * len(params["benchmarks"]) * params["n_base"] * tok
+    assert out["stages"]["chains"] == n_run * params["n_chains"] * (tok + params["n_iterations"] * (tok + tok_v))
+    assert out["stages"]["one-step diagnostic"] == n_run * params["n_pool"] * (tok_v + tok)
+    assert out["max_generated_tokens"] == sum(out["stages"].values())
+    assert out["gpu_hours"] == pytest.approx(out["max_generated_tokens"] / params["gpu_tokens_per_s"] / 3600)
+    smoke, _ = resolve_params("dser", "smoke")
+    assert dser.plan(smoke)["max_generated_tokens"] < out["max_generated_tokens"]
+
+
+def test_validate_rejects_contradictions_before_work():
+    from workbook.params import ParameterError, resolve_params
+
+    params, _ = resolve_params("dser", "smoke")
+    dser.validate(params)
+    for bad in ({"n_pool": params["n_base"] + 1}, {"n_hard": 10_000}, {"window": params["n_iterations"] + 2}):
+        with pytest.raises(ParameterError):
+            dser.validate({**params, **bad})
+    with pytest.raises(ParameterError, match="needs parameter"):
+        dser.plan({"n_problems": 3})
+
+
+def test_one_step_prediction_and_claims_on_simulated_chains():
+    p_ic, p_ci = np.full(40, 0.3), np.full(40, 0.1)
+    p0 = np.linspace(0, 0.5, 40)
+    diag = dser.simulate_chains(p_ic, p_ci, p0, n_chains=8, n_iterations=1, seed=0)
+    one = dser.one_step_prediction(diag, p0, n_iterations=5, n_boot=200)
+    assert one.p_ic.value == pytest.approx(0.3, abs=0.1) and one.p_ci.value == pytest.approx(0.1, abs=0.1)
+    assert one.predicted.shape == (40, 6) and np.allclose(one.predicted[:, 0], p0)
+    assert "π_C" in str(one)

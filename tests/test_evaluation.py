@@ -83,3 +83,17 @@ def test_seeded_on_a_real_backend():
     g = sample_and_grade(TransformersBackend(model, tok), problems, 2, grader=Grader(), seed=1, temperature=0.0,
                          max_new_tokens=6)
     assert g["text"].iloc[0] == g["text"].iloc[1] and g["correct"].dtype == bool
+
+
+def test_pass_at_k_table_per_dataset():
+    from workbook.evaluation import pass_at_k_table
+
+    backend = Scripted([["2", "3", "2", "9"], ["5", "5", "5", "5"]])
+    problems = [PROBLEMS[0], {**PROBLEMS[1], "dataset": "other"}]
+    df = sample_and_grade(backend, problems, 4, grader=Grader(), prompt_fn=lambda p: p["problem"])
+    t = pass_at_k_table(df, [1, 2, 4], n_boot=50)
+    toy = t[t.dataset == "toy"].set_index("k")["value"]
+    assert toy[1] == pytest.approx(0.5) and toy[2] == pytest.approx(1 - 1 / 6) and toy[4] == 1.0
+    assert t[t.dataset == "other"]["value"].tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="exceeds"):
+        pass_at_k_table(df, [8])

@@ -1,4 +1,4 @@
-"""Tests for workbook.methods.sharpening: self-rewards, selectors, BoN subsampling, SFT data, LoRA, tabular theory."""
+"""Sharpening (Huang et al., arXiv 2412.01951): self-rewards, selectors, BoN subsampling, SFT data, LoRA, tabular theory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from workbook.methods import sharpening as sh
+from workbook.papers import sharpening as sh
 
 # ---------------------------------------------------------------- the exact tabular check
 
@@ -85,10 +85,6 @@ def test_self_rewards():
     assert sh.sequence_logp([-1.0, -0.5]) == pytest.approx(-1.5)
     assert sh.length_normalized_logp([-1.0, -0.5]) == pytest.approx(-0.75)
     assert sh.length_normalized_logp([]) == float("-inf")
-    assert sh.self_certainty_from_logits(np.zeros((3, 5))) == pytest.approx(0.0)  # uniform → KL 0
-    # one token, V = 2, logits (log 3, 0): p = (3/4, 1/4); KL(U‖p) = −½ log(3/4 · 1/4 · 4)
-    assert sh.self_certainty_from_logits([[math.log(3), 0.0]]) == pytest.approx(-0.5 * math.log(0.75))
-    assert sh.self_certainty_from_logits([[0.0, 0.0], [9.0, 0.0]], mask=[1, 0]) == pytest.approx(0.0)
 
 
 def test_selectors():
@@ -183,32 +179,53 @@ def _tiny_model_and_tokenizer():
     return LlamaForCausalLM(cfg), tokenizer
 
 
-def test_teacher_forced_scores_and_lora_sft_raise_likelihood():
+def test_base_loglik_and_lora_sft_raise_likelihood():
     import torch
+
+    from workbook.generation import TransformersBackend
 
     torch.set_num_threads(1)
     model, tok = _tiny_model_and_tokenizer()
     assert tok("1+2=3", add_special_tokens=False)["input_ids"] == [3, 12, 4, 15, 5]
     prompts, comps = ["1+2=", "2*3="], ["3", "6"]
-    scores = sh.teacher_forced_scores(model, tok, prompts, comps, batch_size=2)
-    assert [s["n_tokens"] for s in scores] == [1, 1]
+    before = sh.base_loglik(TransformersBackend(model, tok, batch_size=2), prompts, comps)
     # the same numbers from token ids, one at a time (padding must not change them)
-    alone = sh.teacher_forced_scores(model, tok, prompts[:1], [tok("3", add_special_tokens=False)["input_ids"]])
-    assert alone[0]["logp"] == pytest.approx(scores[0]["logp"], abs=1e-5)
-    assert scores[0]["logp"] == pytest.approx(scores[0]["logp_norm"])
-    assert all(s["self_certainty"] >= 0 for s in scores)
+    alone = sh.base_loglik(TransformersBackend(model, tok, batch_size=1), prompts[:1],
+                           [tok("3", add_special_tokens=False)["input_ids"]])
+    assert alone[0] == pytest.approx(before[0], abs=1e-5) and np.all(before < 0)
     examples = [{"prompt": p, "completion": c} for p, c in zip(prompts, comps)]
     peft_model, losses = sh.train_lora_sft(model, tok, examples,
                                            sh.LoRASFTConfig(rank=4, alpha=8, lr=1e-2, max_grad_norm=1.0,
                                                             batch_size=2, epochs=40, weight_decay=0.0))
     assert len(losses) == 40 and losses[-1] < losses[0]
-    after = sh.teacher_forced_scores(peft_model, tok, prompts, comps)
-    assert all(a["logp"] > b["logp"] + 0.5 for a, b in zip(after, scores))
+    after = sh.base_loglik(TransformersBackend(peft_model, tok), prompts, comps)
+    assert np.all(after > before + 0.5)
     with peft_model.disable_adapter():
-        base_again = sh.teacher_forced_scores(peft_model, tok, prompts, comps)
-    assert base_again[0]["logp"] == pytest.approx(scores[0]["logp"], abs=1e-5)
+        base_again = sh.base_loglik(TransformersBackend(peft_model, tok), prompts, comps)
+    assert base_again[0] == pytest.approx(before[0], abs=1e-5)
     with pytest.raises(ValueError):
         sh.train_lora_sft(model, tok, [], sh.LoRASFTConfig())
+
+
+def test_plan_and_validate():
+    from workbook.params import ParameterError, resolve_params
+
+    params, _ = resolve_params("sharpening", "paper")
+    out = sh.plan(params)
+    tok = params["max_new_tokens"]
+    assert out["stages"]["evaluation samples"] == params["n_problems"] * params["n_samples"] * tok
+    assert out["stages"]["SFT samples"] == len(params["sft_seeds"]) * params["sft_problems"] * params["sft_n"] * tok
+    assert out["max_generated_tokens"] == sum(out["stages"].values()) and out["gpu_hours"] > 0
+    sh.validate(params)
+    for bad in ({"ns": [1, params["n_samples"] + 1]}, {"selectors": ["logp", "oracle"]}):
+        with pytest.raises(ParameterError):
+            sh.validate({**params, **bad})
+
+
+def test_tabular_summary_matches_propositions():
+    table, nums = sh.tabular_summary(sh.random_tabular_model(300, 3, 3, 0.3, seed=0), rho=0.05)
+    assert nums["greedy_ok_confident"] == 1.0 and nums["min_success_at_bound"] >= 0.95
+    assert len(table) == len(nums)
 
 
 def test_reported_file_follows_schema():

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "sample", "grade", "sample_and_grade", "per_problem", "correct_matrix"]
+__all__ = ["COLUMNS", "correct_matrix", "grade", "pass_at_k_table", "per_problem", "sample", "sample_and_grade"]
 
 #: Columns of :func:`sample_and_grade`'s frame, in order (``sample`` gives all but ``correct``).
 COLUMNS = ("problem_id", "dataset", "sample", "text", "n_tokens", "logprobs", "finish_reason", "answer", "correct")
@@ -131,3 +131,27 @@ def correct_matrix(frame: pd.DataFrame) -> np.ndarray:
     order = {pid: i for i, pid in enumerate(counts.index)}
     ordered = frame.assign(_p=frame["problem_id"].map(order)).sort_values(["_p", "sample"], kind="stable")
     return ordered["correct"].to_numpy(dtype=bool).reshape(len(counts), int(counts.iloc[0]))
+
+
+def pass_at_k_table(frame: pd.DataFrame, ks: Sequence[int], *, by: str | None = "dataset", n_boot: int = 2000,
+                    seed: int = 0) -> pd.DataFrame:
+    """Return unbiased pass@k (Chen et al. 2021, Eq. 1) per ``by`` group and k, with a 95% bootstrap CI over problems.
+
+    Columns: ``by`` (when given), ``k, value, lo, hi, n_problems, n`` (``n`` = completions per problem, the
+    smallest when problems differ). For the per-problem values use :func:`per_problem` with
+    ``workbook.metrics.pass_at_k_curve``.
+    """
+    from workbook.metrics import bootstrap_ci, pass_at_k_curve
+
+    counts = per_problem(frame)
+    groups = counts.groupby(by, sort=False, dropna=False) if by else [(None, counts)]
+    rows = []
+    for name, g in groups:
+        if max(ks) > g["n"].min():
+            raise ValueError(f"k = {max(ks)} exceeds the {g['n'].min()} completions of some problem")
+        curve = pass_at_k_curve(g["n_correct"].to_numpy(), g["n"].to_numpy(), list(ks))
+        for j, k in enumerate(ks):
+            est = bootstrap_ci(curve[:, j], n_boot=n_boot, seed=seed)
+            rows.append({**({by: name} if by else {}), "k": k, "value": est.value, "lo": est.lo, "hi": est.hi,
+                         "n_problems": len(g), "n": int(g["n"].min())})
+    return pd.DataFrame(rows)

@@ -1,6 +1,6 @@
 """One generation interface with two backends: transformers (CPU, fallback) and vLLM (GPU).
 
-Self-certainty (Kang et al. 2025, Eq. 3) needs the full next-token distribution, hence ``score``'s teacher-forced
+Self-certainty (Kang et al. 2025, arXiv 2502.18581) needs the full next-token distribution, hence ``score``'s teacher-forced
 pass. Prompts are built here and only here: ``MATH_INSTRUCTION`` is Qwen2.5-Math's chain-of-thought
 instruction, which the papers' math evaluations append to the question; ``build_prompt`` and ``prompt_fn`` are the one way to use it.
 

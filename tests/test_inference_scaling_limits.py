@@ -1,4 +1,4 @@
-"""workbook.methods.resampling: hand-computed values, closed form vs the official simulation, theoretical model."""
+"""Inference-scaling limits (Stroebl et al., arXiv 2411.17501): hand values, closed form vs official simulation, plan."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from workbook.methods.resampling import (
+from workbook.papers.inference_scaling_limits import (
     EasyHardModel,
     TaskCounts,
     accuracy_ceiling,
@@ -132,3 +132,30 @@ def test_fit_easy_hard_hand_values():
 def test_linear_fit():
     slope, intercept, r2 = linear_fit([0, 1, 2], [1, 3, 5])
     assert (slope, intercept, r2) == pytest.approx((2, 1, 1))
+
+
+def test_plan_and_validate():
+    from workbook.papers import inference_scaling_limits as isl
+    from workbook.params import ParameterError, resolve_params
+
+    params, _ = resolve_params("inference_scaling_limits", "cpu")
+    out = isl.plan(params)
+    assert out["stages"]["toy samples"] == params["n_problems"] * params["n_samples"] * params["max_new_tokens"]
+    assert out["test_programs"] == (params["code_problems"] * params["code_samples"] if params["run_code"] else 0)
+    assert isl.plan({**params, "run_code": False})["test_programs"] == 0
+    isl.validate(params)
+    for bad in ({"weak_verifier": "oracle"}, {"code_benchmark": "apps"}, {"code_model": "no-such-model"}):
+        with pytest.raises(ParameterError):
+            isl.validate({**params, **bad})
+
+
+def test_last_digit_verifier_and_tables():
+    from workbook.papers import inference_scaling_limits as isl
+
+    assert isl.last_digit_check("so \\boxed{123}", "3") and not isl.last_digit_check("\\boxed{12}", "3")
+    assert not isl.last_digit_check(None, "3") and not isl.last_digit_check("\\boxed{x}", "3")
+    counts = TaskCounts(np.array([2, 0, 1]), np.array([1, 0, 1]), np.array([4, 4, 4]))
+    table, pass1, ceiling = isl.ceiling_table(counts, n_boot=100)
+    assert ceiling.value == pytest.approx((2 / 3 + 1 / 2) / 2) and pass1.value == pytest.approx(0.25)
+    kopt, bands = isl.utility_table(counts, [0.0, 4.0], ks=[1, 2, 4], n_boot=100)
+    assert list(kopt["cost c"]) == [0.0, 4.0] and len(bands[4.0]) == 3

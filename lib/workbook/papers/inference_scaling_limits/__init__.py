@@ -1,0 +1,212 @@
+"""Inference Scaling fLaws: The Limits of LLM Resampling with Imperfect Verifiers (Stroebl, Kapoor, Narayanan 2024).
+
+arXiv 2411.17501; official code benediktstroebl/inference-scaling-limits @ 11a8f6e. ``resampling``: per-task counts,
+the accuracy ceiling a/m, the exact expected utility U(k) and the official simulation it equals, k_opt, and the
+easy/hard theoretical model. This module: the cost plan, parameter checks, the weak verifier of the toy task, and the
+tables the notebook shows. The mapping from the paper to this code is in ``docs/papers/inference_scaling_limits.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from workbook.metrics import Estimate, bootstrap_ci
+from workbook.papers import require, token_plan
+from workbook.papers.inference_scaling_limits.resampling import (
+    EasyHardModel, TaskCounts, accuracy_ceiling, bootstrap_k_opt, counts_from_code_results, expected_utility,
+    fit_easy_hard, k_opt_table, last_digit_check, linear_fit, model_optimal_k, model_utility, optimal_k,
+    paper_figure_data, pass_at_1, per_task_ceiling, prob_any_accept, simulate_utility, task_counts, utility_curve,
+)
+
+__all__ = [
+    "CODE_INSTRUCTION", "VERIFIERS", "EasyHardModel", "TaskCounts", "accuracy_ceiling", "bootstrap_k_opt",
+    "ceiling_table", "code_summary", "counts_from_code_results", "expected_utility", "fit_easy_hard", "fit_table",
+    "k_opt_table", "last_digit_check", "line_length_differences", "linear_fit", "model_optimal_k", "model_utility",
+    "optimal_k", "paper_figure_data", "pass_at_1", "per_task_ceiling", "plan", "prob_any_accept", "reproduced",
+    "simulate_utility", "simulation_table", "task_counts", "theory_table", "utility_curve", "utility_table",
+    "validate",
+]
+
+#: The instruction appended to a HumanEval+/MBPP+ prompt for chat models (ours; the paper samples completions).
+CODE_INSTRUCTION = "Complete the Python function below. Answer with the complete function in one ```python code block."
+#: The weak verifiers of the toy task, by parameter value.
+VERIFIERS = {"last_digit": last_digit_check}
+CODE_BENCHMARKS = ("humaneval_plus", "mbpp_plus")
+_N_CODE_TASKS = {"humaneval_plus": 164, "mbpp_plus": 378}
+
+
+def validate(params: Mapping[str, Any]) -> None:
+    """Raise ParameterError for contradicting or unknown settings (before any model loads)."""
+    from workbook.models import get_preset
+    from workbook.params import ParameterError
+
+    weak, bench, backend, code_model = require(params, "weak_verifier code_benchmark code_backend code_model",
+                                               "inference_scaling_limits")
+    if weak not in VERIFIERS:
+        raise ParameterError(f"weak_verifier must be one of {sorted(VERIFIERS)}, got {weak!r}")
+    if bench not in CODE_BENCHMARKS:
+        raise ParameterError(f"code_benchmark must be one of {CODE_BENCHMARKS}, got {bench!r}")
+    if backend not in ("transformers", "vllm"):
+        raise ParameterError(f"code_backend must be 'transformers' or 'vllm', got {backend!r}")
+    if params.get("min_operands", 1) > params.get("max_operands", 1):
+        raise ParameterError("min_operands must not exceed max_operands")
+    try:
+        get_preset(code_model)
+    except Exception as err:  # one clear error for an unknown model name, before any loading
+        raise ParameterError(str(err)) from err
+
+
+def plan(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the plan: toy samples (tokens), code samples (tokens) and the sandboxed test programs."""
+    n_problems, n_samples, tok, run_code, bench, n_code, code_n, code_tok = require(
+        params, "n_problems n_samples max_new_tokens run_code code_benchmark code_problems code_samples "
+                "code_max_new_tokens", "inference_scaling_limits")
+    tasks = n_code or _N_CODE_TASKS.get(bench, 0)
+    stages = {"toy samples": n_problems * n_samples * tok}
+    if run_code:
+        stages["code samples"] = tasks * code_n * code_tok
+    what = (f"(a) theory, exact; (b) {n_problems} arithmetic problems × {n_samples} samples; (c) "
+            + (f"{tasks} {bench} tasks × {code_n} samples, {tasks * code_n} sandboxed test programs" if run_code
+               else "skipped"))
+    out = token_plan(stages, params.get("gpu_tokens_per_s"), what)
+    out["test_programs"] = tasks * code_n if run_code else 0
+    return out
+
+
+def theory_table(model: EasyHardModel, costs: Sequence[float], k_max: int) -> pd.DataFrame:
+    """Return k_opt and U(k_opt) of the easy/hard model per cost, in the exact and the official ("repo") form."""
+    rows = []
+    for c in costs:
+        for form in ("exact", "repo"):
+            k, u = model_optimal_k(model, c, k_max, form)
+            rows.append({"cost c": c, "form": form, "k_opt": k, "U(k_opt)": u})
+    return pd.DataFrame(rows)
+
+
+def ceiling_table(counts: TaskCounts, n_boot: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, Estimate, Estimate]:
+    """Return (table, pass@1, ceiling): pass@1, coverage and the ceiling a/m (tasks with m > 0; or m = 0 as 0 / 1).
+
+    Intervals: 95% bootstrap over tasks.
+    """
+    per_task = per_task_ceiling(counts)
+    has_m = ~np.isnan(per_task)
+    ceiling = (bootstrap_ci(per_task[has_m], n_boot=n_boot, seed=seed, what="accuracy ceiling (tasks with m > 0)")
+               if has_m.any() else Estimate(float("nan"), float("nan"), float("nan"), 0, "ceiling (no m > 0)"))
+    pass1 = bootstrap_ci(pass_at_1(counts), n_boot=n_boot, seed=seed, what="pass@1")
+    nan = float("nan")
+    table = pd.DataFrame([
+        {"quantity": "pass@1 (a/n)", "value": pass1.value, "lo": pass1.lo, "hi": pass1.hi, "tasks": len(counts)},
+        {"quantity": "coverage: any correct among n", "value": float((counts.a > 0).mean()), "lo": nan, "hi": nan,
+         "tasks": len(counts)},
+        {"quantity": "ceiling: mean a/m (m > 0)", "value": ceiling.value, "lo": ceiling.lo, "hi": ceiling.hi,
+         "tasks": int(has_m.sum())},
+        {"quantity": "ceiling, m = 0 tasks as 0", "value": accuracy_ceiling(counts, "zero"), "lo": nan, "hi": nan,
+         "tasks": len(counts)},
+        {"quantity": "ceiling, m = 0 tasks as 1", "value": accuracy_ceiling(counts, "one"), "lo": nan, "hi": nan,
+         "tasks": len(counts)},
+        {"quantity": "false positives f (all tasks)", "value": int(counts.f.sum()), "lo": nan, "hi": nan,
+         "tasks": len(counts)},
+    ])
+    return table, pass1, ceiling
+
+
+def simulation_table(counts: TaskCounts, accepted: np.ndarray, correct: np.ndarray, ks: Sequence[int],
+                     costs: Sequence[float], n_sims: int, seed: int = 0) -> pd.DataFrame:
+    """Return, per cost, the largest gap between the closed-form U(k) and the official simulation, in MC errors."""
+    rows = []
+    for c in costs:
+        gap = float(np.abs(simulate_utility(accepted, correct, ks, c, n_sims=n_sims, seed=seed)
+                           - utility_curve(counts, ks, c)).max())
+        se = (1 + c) / (2 * np.sqrt(len(counts) * n_sims))
+        rows.append({"cost c": c, "max |sim − exact|": gap, "MC standard-error bound": se, "within 4 SE": gap < 4 * se})
+    return pd.DataFrame(rows)
+
+
+def utility_table(counts: TaskCounts, costs: Sequence[float], ks: Sequence[int], n_boot: int = 2000,
+                  seed: int = 0) -> tuple[pd.DataFrame, dict[float, list[Estimate]]]:
+    """Return (k_opt table with task-bootstrap intervals, {cost: U(k) estimates at ``ks``}) for k ≤ max n."""
+    k_max = int(counts.n.max())
+    rows, bands = [], {}
+    for c in costs:
+        per_task = expected_utility(counts, np.arange(1, k_max + 1), c)
+        bands[c] = [bootstrap_ci(per_task[:, k - 1], n_boot=n_boot, seed=seed) for k in ks]
+        k0, lo, hi = bootstrap_k_opt(counts, c, k_max=k_max, n_boot=min(n_boot, 1000), seed=seed)
+        rows.append({"cost c": c, "k_opt": k0, "k_opt 95% lo": lo, "k_opt 95% hi": hi,
+                     "U(k_opt)": float(per_task[:, k0 - 1].mean()) if k0 else 0.0,
+                     f"U({k_max})": float(per_task[:, -1].mean())})
+    return pd.DataFrame(rows), bands
+
+
+def fit_table(counts: TaskCounts, costs: Sequence[float], k_opt: pd.DataFrame) -> pd.DataFrame:
+    """Return the easy/hard model fitted to the counts (exact and official soundness) and its k_opt vs the empirical."""
+    rows = []
+    for form in ("exact", "repo"):
+        fitted = fit_easy_hard(counts, form=form)
+        for c in costs:
+            k_m, u_m = model_optimal_k(fitted, c, k_max=int(counts.n.max()), form=form)
+            rows.append({"fit": form, "r (easy, hard)": tuple(round(x, 3) for x in fitted.r),
+                         "p (easy, hard)": tuple(round(x, 3) for x in fitted.p), "s": round(fitted.s, 3),
+                         "cost c": c, "model k_opt": k_m, "model U": u_m,
+                         "empirical k_opt": int(k_opt.loc[k_opt["cost c"] == c, "k_opt"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def code_summary(counts: TaskCounts, costs: Sequence[float], n_boot: int = 2000,
+                 seed: int = 0) -> tuple[pd.DataFrame, Estimate, Estimate]:
+    """Return the code model's ceiling table (base tests = verifier, plus tests = truth) with k_opt per cost."""
+    table, pass1, ceiling = ceiling_table(counts, n_boot, seed)
+    table.loc[0, "quantity"] = "pass@1 (base and plus)"
+    kopt = [{"quantity": f"k_opt at c = {c:g}", "value": k, "lo": np.nan, "hi": np.nan, "tasks": len(counts)}
+            for c, (k, _) in k_opt_table(counts, costs, k_max=int(counts.n.max())).items()]
+    return pd.concat([table, pd.DataFrame(kopt)], ignore_index=True), pass1, ceiling
+
+
+def line_length_differences(problems: Sequence, texts: Sequence[Sequence[str]], results) -> np.ndarray:
+    """Return per task (with both) the mean share of lines ≤ 70 characters in false minus true positives (L8)."""
+    from workbook.code_eval import build_solution, line_length_share
+
+    diffs = []
+    for prob, row_texts, row in zip(problems, texts, results):
+        shares = [line_length_share(build_solution(prob, t)) for t in row_texts]
+        fp = [s for s, r in zip(shares, row) if r.base_pass and not r.plus_pass]
+        tp = [s for s, r in zip(shares, row) if r.base_pass and r.plus_pass]
+        if fp and tp:
+            diffs.append(np.nanmean(fp) - np.nanmean(tp))
+    return np.asarray(diffs, dtype=float)
+
+
+def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: str, code_benchmark: str,
+               n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate | None]:
+    """Return the estimate of each claim L1–L10 tested at this scale (bootstrap 95% CIs over tasks).
+
+    ``code``: None, or {"counts", "pass1", "ceiling", "line_length_diffs"} of the code model. At ``paper`` on
+    HumanEval+ the code model's counts are the main ones; otherwise the toy's. L10 is exact (the official demo).
+    """
+    def point(x: float, what: str) -> Estimate:
+        return Estimate(float(x), float(x), float(x), 1, what)
+
+    use_code = profile == "paper" and code is not None and code_benchmark == "humaneval_plus"
+    main = code["counts"] if use_code else counts
+    ceil = per_task_ceiling(main)
+    k4, lo4, hi4 = bootstrap_k_opt(main, 4.0, k_max=int(main.n.max()), n_boot=min(n_boot, 1000), seed=seed)
+    out: dict[str, Estimate | None] = {
+        "L1": bootstrap_ci(1 - ceil[~np.isnan(ceil)], n_boot=n_boot, seed=seed, what="1 − ceiling"),
+        "L3": Estimate(float(k4), lo4, hi4, len(main), "k_opt at c = 4"),
+        "L10": point(model_optimal_k(EasyHardModel(r=(0.87, 0.13), p=(0.58, 0.42), s=0.75), 0.7)[0], "k_opt (exact)"),
+    }
+    if not use_code or not np.isfinite(code["ceiling"].value):
+        return out
+    fit = paper_figure_data()["fits"]["humaneval_plus"]
+    resid = ceil[~np.isnan(ceil)] - (fit["slope"] * code["pass1"].value + fit["intercept"])
+    out["L2"] = bootstrap_ci(resid, n_boot=n_boot, seed=seed, what="ceiling − line")
+    if code_model == "llama-3.1-8b-instruct":
+        k2, lo2, hi2 = bootstrap_k_opt(main, 2.0, k_max=int(main.n.max()), seed=seed)
+        out.update(L4=code["pass1"], L5=code["ceiling"], L6=out["L3"],
+                   L7=Estimate(float(k2), lo2, hi2, len(main), "k_opt at c = 2"))
+    diffs = code.get("line_length_diffs")
+    if diffs is not None and len(diffs) >= 2:
+        out["L8"] = bootstrap_ci(diffs, n_boot=n_boot, seed=seed, what="FP − TP line-length share")
+    return out
