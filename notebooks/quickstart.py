@@ -16,7 +16,7 @@
 # ---
 
 # %% [markdown]
-# # 00 · Quickstart: sample, grade, pass@k with confidence intervals
+# # Quickstart: sample, grade, pass@k with confidence intervals
 #
 # The workbook's end-to-end path on one page: load a MATH-500 subset and the synthetic arithmetic task,
 # sample `n` completions per problem from the profile's model, grade them, and plot pass@k against k with 95%
@@ -69,18 +69,14 @@ import pandas as pd
 
 from workbook.params import check_params
 
+from workbook.papers import quickstart
+
 params = check_params("quickstart", globals())
-if max(ks) > n:
-    raise ValueError(f"ks must not exceed n={n}: got {ks}")
+quickstart.validate(params)
 
 import torch
 
-from workbook import plotting
-from workbook.data import load_benchmark
-from workbook.data.synthetic import ArithmeticSpec, generate_problems
-from workbook.generation import build_prompt, make_backend
-from workbook.grading import Grader
-from workbook.metrics import bootstrap_ci, pass_at_k_curve
+from workbook import evaluation, plotting
 from workbook.reporting import RunDir, reported_vs_reproduced
 
 torch.set_num_threads(torch_threads)
@@ -88,57 +84,49 @@ plotting.use_style()
 run_dir = RunDir("quickstart", profile)
 t_start = time.time()
 print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
+print("plan:", quickstart.plan(params)["summary"])
 
 # %% [markdown]
 # ## Data
 #
-# MATH-500 is read from the shared data folder through `workbook.data` (never copied into the repo). The synthetic
+# MATH-500 is read through `workbook.data` (shipped with the repository, with its licence in `NOTICE`). The synthetic
 # task draws fresh arithmetic expressions from a seed, so no model can have seen them in pre-training
 # (the idea behind RandomCalculation in *Reasoning or Memorization?*).
 
 # %%
-datasets = {
-    "math500": load_benchmark(benchmark, limit=n_problems),
-    "synthetic": generate_problems(n_synthetic, seed=seed,
-                                   spec=ArithmeticSpec(n_operands=synthetic_max_operands, min_operands=2)),
-}
-for name, problems in datasets.items():
-    print(f"{name}: {len(problems)} problems; e.g. {problems[0].problem[:100]!r} → {problems[0].answer!r}")
+from workbook.data import load_benchmark
+from workbook.data.synthetic import ArithmeticSpec, generate_problems
+
+problems = load_benchmark(benchmark, limit=n_problems) + generate_problems(
+    n_synthetic, seed=seed, spec=ArithmeticSpec(n_operands=synthetic_max_operands, min_operands=2))
+for p in (problems[0], problems[-1]):
+    print(f"{p.dataset}: e.g. {p.problem[:100]!r} → {p.answer!r}")
 
 # %% [markdown]
-# ## Sampling
+# ## Sampling and grading
 #
 # Each problem becomes a chat prompt "{question} Please reason step by step, and put your final answer within
 # \boxed{}." and gets `n` completions at the profile's temperature. Sampling is seeded per (prompt, sample), so
-# the same seed gives the same completions on CPU.
-
-# %%
-gen = make_backend(model, backend, device=device, batch_size=batch_size) if backend == "transformers" \
-    else make_backend(model, backend)
-completions = {}
-for name, problems in datasets.items():
-    prompts = [build_prompt(gen.tokenizer, p.problem) for p in problems]
-    completions[name] = gen.generate(prompts, n=n, temperature=temperature, top_p=top_p,
-                                     max_new_tokens=max_new_tokens, seed=seed)
-print(completions["synthetic"][0][0].text[:400])
-
-# %% [markdown]
-# ## Grading
+# the same seed gives the same completions on CPU. `workbook.evaluation.sample_and_grade` — the one sampling path
+# every notebook uses — returns one row per completion.
 #
 # > The grader extracts the last `\boxed{...}` and compares it with the gold answer (workbook-strict mode: exact
 # > match after normalization, with math-verify for symbolic equivalence). A completion without `\boxed{}` is wrong.
 # > Every number below names the grader that produced it.
 
 # %%
+from workbook.generation import make_backend
+from workbook.grading import Grader
+
+kw = dict(device=device, batch_size=batch_size) if backend == "transformers" else {}
+gen = make_backend(model, backend, **kw)
 grader = Grader(mode=grading_mode)
-correct = {}
-for name, problems in datasets.items():
-    flat = [c.text for per_problem in completions[name] for c in per_problem]
-    golds = [p.answer for p in problems for _ in range(n)]
-    correct[name] = np.array(grader.grade_many(flat, golds), dtype=bool).reshape(len(problems), n)
-    finish = pd.Series([c.finish_reason for pp in completions[name] for c in pp]).value_counts().to_dict()
-    print(f"{name}: {int(correct[name].sum())} of {correct[name].size} completions correct; finish reasons {finish}")
+frame = evaluation.sample_and_grade(gen, problems, n, grader=grader, seed=seed, temperature=temperature,
+                                    top_p=top_p, max_new_tokens=max_new_tokens)
+print(frame.groupby("dataset").agg(correct=("correct", "sum"), completions=("correct", "size"),
+                                   cut_off=("finish_reason", lambda r: int((r == "length").sum()))))
 print("grader:", grader.name)
+print(frame["text"].iloc[-1][:400])
 
 # %% [markdown]
 # ## pass@k with 95% confidence intervals
@@ -147,26 +135,14 @@ print("grader:", grader.name)
 # seeded task bootstrap over problems (the problems are the random units; the n completions are fixed per problem).
 
 # %%
-pass_k = {}
-rows = []
-for name in datasets:
-    n_correct = correct[name].sum(axis=1)
-    per_problem = pass_at_k_curve(n_correct, n, ks)            # shape (problems, len(ks))
-    pass_k[name] = per_problem
-    for j, k in enumerate(ks):
-        est = bootstrap_ci(per_problem[:, j], n_boot=n_boot, seed=seed)
-        rows.append({"dataset": name, "k": k, "pass@k": est.value, "lo": est.lo, "hi": est.hi,
-                     "n_problems": est.n, "n": n})
-table = pd.DataFrame(rows)
+table = evaluation.pass_at_k_table(frame, ks, n_boot=n_boot, seed=seed)
 run_dir.save_table(table, "pass_at_k")
 table
 
 # %%
 fig, ax = plt.subplots()
-for name in datasets:
-    sub = table[table.dataset == name]
-    plotting.band(ax, sub["k"].tolist(), sub[["pass@k", "lo", "hi"]].rename(columns={"pass@k": "value"})
-                  .to_dict("records"), label=name)
+for name, sub in table.groupby("dataset", sort=False):
+    plotting.estimate_band(ax, sub["k"].tolist(), sub.to_dict("records"), label=name, bounds=(0, 1))
 ax.set_xscale("log", base=2)
 ax.set_xticks(ks, [str(k) for k in ks])
 ax.set_xlabel("k (samples per problem)")
@@ -189,31 +165,21 @@ plt.show()
 # its docstring (direction claims: reproduced when the whole interval is above 0).
 
 # %%
-reproduced = {}
-for claim_id, name in (("Q1", "math500"), ("Q2", "synthetic")):
-    diff = pass_k[name][:, -1] - pass_k[name][:, 0]
-    reproduced[claim_id] = bootstrap_ci(diff, n_boot=n_boot, seed=seed, what=f"{name}, pass@{ks[-1]} − pass@1")
+reproduced = quickstart.reproduced(frame, ks, benchmark, n_boot=n_boot, seed=seed)
 rvr = reported_vs_reproduced("quickstart", reproduced, profile)
 run_dir.save_table(rvr, "reported_vs_reproduced")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
+counts = evaluation.per_problem(frame)
 metrics = {
-    "headline": {f"{name}_pass@{k}": float(pass_k[name][:, j].mean())
-                 for name in datasets for j, k in enumerate(ks) if k in (1, ks[-1])},
-    "grader": grader.name,
-    "model": model,
-    "n": n,
-    "ks": ks,
-    "datasets": {
-        name: {
-            "n_problems": len(datasets[name]),
-            "problem_ids": [p.problem_id for p in datasets[name]],
-            "n_correct": correct[name].sum(axis=1).tolist(),
-            "pass_at_k": {str(r["k"]): {"value": r["pass@k"], "lo": r["lo"], "hi": r["hi"]}
-                          for r in rows if r["dataset"] == name},
-        } for name in datasets
-    },
+    "headline": {f"{r.dataset}_pass@{r.k}": r.value for r in table.itertuples() if r.k in (1, ks[-1])},
+    "grader": grader.name, "model": model, "n": n, "ks": ks,
+    "datasets": {name: {"n_problems": len(g), "problem_ids": g["problem_id"].tolist(),
+                        "n_correct": g["n_correct"].tolist(),
+                        "pass_at_k": {str(r.k): {"value": r.value, "lo": r.lo, "hi": r.hi}
+                                      for r in table[table.dataset == name].itertuples()}}
+                 for name, g in counts.groupby("dataset", sort=False)},
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
 }
 run_dir.write_metrics(metrics)
@@ -240,6 +206,7 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 
 # %% tags=["solution"]
 # Exercise 2: the biased "plug-in" estimator underestimates pass@k for k > 1 (Chen et al. 2021, Sec. 2.1).
-c = correct["synthetic"].sum(axis=1)
+c = counts[counts.dataset == "synthetic"]["n_correct"].to_numpy()
 biased = 1 - (1 - c / n)[:, None] ** np.array(ks)[None, :]
-pd.DataFrame({"k": ks, "unbiased": pass_k["synthetic"].mean(axis=0), "biased": biased.mean(axis=0)})
+unbiased = table[table.dataset == "synthetic"]["value"].to_numpy()
+pd.DataFrame({"k": ks, "unbiased": unbiased, "biased": biased.mean(axis=0)})
