@@ -1,0 +1,199 @@
+"""Pre-registered power: the chance that a notebook's design reads "reproduced" at the effect a claim expects.
+
+Each claim testable at the ``cpu`` profile states ``expected_effect`` (the value its estimate is expected to take at
+toy scale, with a reason written before running). Power is computed by simulation, with the very estimator the
+notebooks use (`workbook.metrics.hierarchical_intervals`, seeds × problems) and the very verdict rules
+(`workbook.reporting.verdicts`), on a design of ``problems × samples × seeds``:
+
+- ``model: accuracy`` — each (seed, problem) cell is the mean of ``samples`` Bernoulli draws with success
+  probability σ(θ_p + u_s + δ): problem logits θ_p ~ N(logit(base_rate), problem_sd²), seed offsets
+  u_s ~ N(0, seed_sd²) for trained arms (defaults 1.0 and 0.3 on the logit scale; a claim may override them), δ
+  solved so that the expected difference equals ``expected_effect.value``;
+- ``model: continuous`` — each cell is μ + seed_sd·z_s + sd·z_sp (``sd`` required, per unit).
+
+``comparison`` says what the estimate contrasts: ``arms`` (two trained arms, ``seeds`` each, e.g. NSR − GRPO),
+``base`` (a trained arm against the one untrained base model, e.g. NSR − base) or ``single`` (one arm's own
+quantity, e.g. a change over training). A design under 80% power for its own expected effect should say so in
+the notebook's deviations: `power_table` flags it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from workbook.reporting.verdicts import decide
+
+__all__ = ["Design", "design_for", "power", "power_table", "print_power", "simulate"]
+
+TARGET_POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Design:
+    """Units of one estimate: ``problems`` × ``samples`` per problem × ``seeds`` per trained arm."""
+
+    problems: int
+    samples: int = 1
+    seeds: int = 1
+    comparison: str = "arms"
+
+    def __post_init__(self) -> None:
+        if self.problems < 1 or self.samples < 1 or self.seeds < 1:
+            raise ValueError(f"a design needs problems, samples, seeds >= 1, got {self}")
+        if self.comparison not in ("arms", "base", "single"):
+            raise ValueError(f"comparison must be arms, base or single, got {self.comparison!r}")
+
+    def __str__(self) -> str:
+        return f"{self.problems} problems × {self.samples} samples × {self.seeds} seeds ({self.comparison})"
+
+
+def _resolve(spec: Any, params: Mapping, key: str) -> int:
+    if isinstance(spec, bool):
+        raise ValueError(f"design.{key}: {spec!r} is not a count")
+    if isinstance(spec, (int, float)):
+        return int(spec)
+    if str(spec) not in params:
+        raise KeyError(f"design.{key} reads parameter {spec!r}, which the run's parameters do not have")
+    v = params[str(spec)]
+    return len(v) if isinstance(v, (list, tuple)) else int(v)
+
+
+def design_for(doc_design: Mapping | None, claim: Mapping, params: Mapping) -> Design:
+    """Return the `Design` of ``claim``: the file's ``design`` overridden by the claim's, resolved on ``params``."""
+    spec = {**(doc_design or {}), **(claim.get("design") or {})}
+    if "problems" not in spec:
+        raise KeyError(f"claim {claim.get('id')}: no design.problems (in the claim or at the top of its file)")
+    return Design(problems=_resolve(spec["problems"], params, "problems"),
+                  samples=_resolve(spec.get("samples", 1), params, "samples"),
+                  seeds=_resolve(spec.get("seeds", 1), params, "seeds"),
+                  comparison=str(spec.get("comparison", "arms")))
+
+
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(64)
+_GH_W = _GH_W / _GH_W.sum()
+
+
+def _mean_acc(mu: float, sd: float, shift: float = 0.0) -> float:
+    """E[σ(θ + shift)] for θ ~ N(mu, sd²), by Gauss–Hermite quadrature."""
+    return float(np.sum(_GH_W / (1.0 + np.exp(-(mu + sd * _GH_X + shift)))))
+
+
+def _solve_shift(mu: float, sd: float, diff: float) -> float:
+    """The logit shift δ with E[σ(θ + δ)] − E[σ(θ)] = diff (bisection; |diff| must stay inside (−base, 1 − base))."""
+    base = _mean_acc(mu, sd)
+    if not -base < diff < 1.0 - base:
+        raise ValueError(f"an accuracy difference of {diff} is impossible from a base accuracy of {base:.3f}")
+    lo, hi = -30.0, 30.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _mean_acc(mu, sd, mid) - base < diff else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def simulate(claim: Mapping, design: Design, effect: float | None = None, *, n_sim: int = 1000, seed: int = 0,
+             n_boot: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (value, lo, hi) of ``n_sim`` simulated estimates of ``claim``'s quantity under ``design``.
+
+    ``effect`` is the true value of the quantity (default: the claim's ``expected_effect.value``); the model and
+    its nuisance parameters come from ``expected_effect`` (module docstring).
+    """
+    from workbook.metrics import hierarchical_intervals
+
+    ee = dict(claim.get("expected_effect") or {})
+    effect = float(ee["value"] if effect is None else effect)
+    rng = np.random.default_rng(seed)
+    S, P, n = design.seeds, design.problems, design.samples
+    seed_sd = float(ee.get("seed_sd", 0.3 if ee.get("model", "accuracy") == "accuracy" else 0.0))
+    if ee.get("model", "accuracy") == "continuous":
+        sd = float(ee["sd"])
+
+        def arm(mu: float, n_seeds: int, s_sd: float) -> np.ndarray:
+            return (mu + s_sd * rng.standard_normal((n_sim, n_seeds, 1))
+                    + sd * rng.standard_normal((n_sim, n_seeds, P)))
+
+        a_mu, b_mu = effect, 0.0
+    else:
+        base_rate = float(ee.get("base_rate", 0.5))
+        problem_sd = float(ee.get("problem_sd", 1.0))
+        mu = float(np.log(base_rate / (1.0 - base_rate)))
+        shared = mu + problem_sd * rng.standard_normal((n_sim, 1, P))            # the same problems in each arm
+        if design.comparison == "single":
+            # one arm's own accuracy level: effect is that level
+            shift = _solve_shift(mu, problem_sd, effect - _mean_acc(mu, problem_sd))
+        else:
+            shift = _solve_shift(mu, problem_sd, effect)
+
+        def arm(delta: float, n_seeds: int, s_sd: float) -> np.ndarray:
+            logits = shared + delta + s_sd * rng.standard_normal((n_sim, n_seeds, 1))
+            return rng.binomial(n, 1.0 / (1.0 + np.exp(-logits))) / n
+
+        a_mu, b_mu = shift, 0.0
+    if design.comparison == "single":
+        arms, signs = [arm(a_mu, S, seed_sd)], [1.0]
+    elif design.comparison == "base":
+        arms, signs = [arm(a_mu, S, seed_sd), arm(b_mu, 1, 0.0)], [1.0, -1.0]
+    else:
+        arms, signs = [arm(a_mu, S, seed_sd), arm(b_mu, S, seed_sd)], [1.0, -1.0]
+    return hierarchical_intervals(arms, signs, n_boot=n_boot, seed=seed + 1)
+
+
+def verdict_rates(claim: Mapping, design: Design, effect: float | None = None, *, n_sim: int = 1000,
+                  seed: int = 0, n_boot: int = 200) -> dict[str, float]:
+    """Return the share of each verdict over ``n_sim`` simulated datasets (cpu profile, no base contrast)."""
+    value, lo, hi = simulate(claim, design, effect, n_sim=n_sim, seed=seed, n_boot=n_boot)
+    c = {**claim, "excludes_base": False}
+    counts: dict[str, int] = {}
+    for v, a, b in zip(value, lo, hi):
+        key = decide(c, {"value": v, "lo": a, "hi": b, "n": design.problems}, "cpu").verdict
+        counts[key] = counts.get(key, 0) + 1
+    return {k: cnt / len(value) for k, cnt in sorted(counts.items())}
+
+
+def power(claim: Mapping, design: Design, effect: float | None = None, *, n_sim: int = 1000, seed: int = 0,
+          n_boot: int = 200) -> float:
+    """Return P("reproduced") for ``claim`` under ``design`` when the truth is ``effect`` (default: expected)."""
+    if claim["kind"] == "check":
+        raise ValueError(f"claim {claim.get('id')} is a check: exact, no sampling, so no power")
+    return verdict_rates(claim, design, effect, n_sim=n_sim, seed=seed, n_boot=n_boot).get("reproduced", 0.0)
+
+
+def power_table(method: str, params: Mapping, *, n_sim: int = 400, seed: int = 0, n_boot: int = 200):
+    """Return one row per claim of ``method`` testable at the cpu profile: expected effect, design and its power.
+
+    Columns: claim_id, kind, expected_effect, why, design, power, note ("under 80% power" or why there is none).
+    """
+    import pandas as pd
+
+    from workbook.reporting.claims import REPORTED_DIR, load_reported_file
+
+    doc = load_reported_file(REPORTED_DIR / f"{method}.yaml")
+    rows = []
+    for c in doc["claims"]:
+        if c["scale"] != "any" or c["kind"] == "check":
+            continue
+        ee = c["expected_effect"]
+        row = {"claim_id": c["id"], "kind": c["kind"], "expected_effect": ee["value"], "why": ee["why"],
+               "design": "", "power": float("nan"), "note": ""}
+        try:
+            d = design_for(doc["design"], c, params)
+            row["design"] = str(d)
+            row["power"] = power(c, d, n_sim=n_sim, seed=seed, n_boot=n_boot)
+            if row["power"] < TARGET_POWER:
+                row["note"] = f"under {TARGET_POWER:.0%} power for its own expected effect"
+        except (KeyError, ValueError) as exc:
+            row["note"] = f"no power: {exc}"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["claim_id", "kind", "expected_effect", "why", "design", "power", "note"])
+
+
+def print_power(method: str, params: Mapping, **kw) -> Any:
+    """Print, before running, each cpu claim's pre-registered effect and this design's power; return the table."""
+    tab = power_table(method, params, **kw)
+    for r in tab.itertuples():
+        p = "—" if r.power != r.power else f"{r.power:.0%}"
+        print(f"{r.claim_id:>7}  power {p:>4}  to see {r.expected_effect:+.3g} with {r.design or '?'}"
+              + (f"  [{r.note}]" if r.note else ""))
+    return tab
