@@ -86,37 +86,23 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-from workbook.params import check_params
-
-params = check_params("inference_scaling_limits", globals())
-if weak_verifier != "last_digit":
-    raise ValueError(f"weak_verifier must be 'last_digit', got {weak_verifier!r}")
-if code_benchmark not in ("humaneval_plus", "mbpp_plus"):
-    raise ValueError(f"code_benchmark must be 'humaneval_plus' or 'mbpp_plus', got {code_benchmark!r}")
-if code_backend not in ("transformers", "vllm"):
-    raise ValueError(f"code_backend must be 'transformers' or 'vllm', got {code_backend!r}")
-from workbook.models import get_preset
-
-get_preset(code_model)  # one clear error for an unknown model name, before any loading
-
 import torch
 
-from workbook import plotting
-from workbook.methods import resampling as rs
-from workbook.metrics import Estimate, bootstrap_ci
+from workbook import evaluation, plotting
+from workbook.papers import inference_scaling_limits as isl
+from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
+from workbook.sandbox import isolation_mode
 
+params = check_params("inference_scaling_limits", globals())
+isl.validate(params)
 torch.set_num_threads(torch_threads)
 plotting.use_style()
 run_dir = RunDir("inference_scaling_limits", profile)
 t_start = time.time()
-print(f"profile={profile}  model={model}  code_model={code_model} ({code_backend})  run_dir={run_dir.path}")
-print(f"plan: (a) theory, exact; (b) {n_problems} arithmetic problems × {n_samples} samples "
-      f"(≤ {n_problems * n_samples * max_new_tokens:,} tokens) on {model}; (c) "
-      + (f"{code_problems or 'all'} {code_benchmark} tasks × {code_samples} samples at T = {code_temperature} "
-         f"(≤ {(code_problems or 164) * code_samples * code_max_new_tokens:,} tokens) on {code_model}, "
-         f"{(code_problems or 164) * code_samples} sandboxed test programs" if run_code else "skipped"))
+sandbox_mode = isolation_mode()  # how model-written code is isolated on this machine
+print(f"profile={profile}  model={model}  code_model={code_model} ({code_backend})  sandbox={sandbox_mode}")
+print("plan:", isl.plan(params)["summary"])
 
 # %% [markdown]
 # ## 1. The theoretical model (exact, seconds)
@@ -129,28 +115,22 @@ print(f"plan: (a) theory, exact; (b) {n_problems} arithmetic problems × {n_samp
 # > The exact expected utility is E(K) = Σ_{k≤K} Σ_t p_t·β_t^(k−1)·(r_t − c·(1 − r_t)(1 − s)). The official notebook
 # > instead multiplies two posterior-weighted averages per attempt, [Σ_t b_t(k)·value_t]·[Σ_t b_t(k)·β_t^(k−1)] with
 # > b_t(k) ∝ p_t·β_t^(k−1): the posterior enters twice, so its E(K) is not the expectation of the reward. We implement
-# > both (`rs.model_utility(..., form="exact" | "repo")`); on the demo parameters they agree on k_opt and differ in U.
+# > both (`isl.model_utility(..., form="exact" | "repo")`); on the demo parameters they agree on k_opt and differ in U.
 
 # %%
-demo = rs.EasyHardModel(r=tuple(theory_r), p=tuple(theory_p), s=theory_s)
+demo = isl.EasyHardModel(r=tuple(theory_r), p=tuple(theory_p), s=theory_s)
 ks_theory = np.arange(1, theory_k_max + 1)
-theory_rows = []
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for i, c in enumerate(theory_costs):
     for form, ls in (("exact", "-"), ("repo", "--")):
-        curve = rs.model_utility(demo, ks_theory, c, form)
-        k_opt, u_opt = rs.model_optimal_k(demo, c, theory_k_max, form)
-        theory_rows.append({"cost c": c, "form": form, "k_opt": k_opt, "U(k_opt)": u_opt})
-        ax.plot(ks_theory, curve, ls=ls, color=f"C{i}", label=f"c = {c} ({form})")
-        if k_opt:
-            ax.scatter([k_opt], [u_opt], color=f"C{i}", marker="x", s=60)
-ax.set_xlabel("K (maximum attempts)")
-ax.set_ylabel("expected utility E(K)")
-ax.set_title(f"easy/hard model: r = {theory_r}, p = {theory_p}, s = {theory_s}")
+        ax.plot(ks_theory, isl.model_utility(demo, ks_theory, c, form), ls=ls, color=f"C{i}", label=f"c = {c} ({form})")
+theory_table = isl.theory_table(demo, theory_costs, theory_k_max)
+ax.scatter(theory_table["k_opt"], theory_table["U(k_opt)"], color="k", marker="x", s=40, zorder=5)
+ax.set(xlabel="K (maximum attempts)", ylabel="expected utility E(K)",
+       title=f"easy/hard model: r = {theory_r}, p = {theory_p}, s = {theory_s}")
 ax.legend(fontsize=7, ncol=2)
 run_dir.save_figure(fig, "theory_utility")
 plt.show()
-theory_table = pd.DataFrame(theory_rows)
 run_dir.save_table(theory_table, "theory_k_opt")
 theory_table
 
@@ -171,23 +151,20 @@ theory_table
 
 # %%
 from workbook.data.synthetic import ArithmeticSpec, generate_problems
-from workbook.generation import build_prompt, make_backend
+from workbook.generation import make_backend
 from workbook.grading import Grader
 
 gen = make_backend(model, "transformers", device=device, batch_size=batch_size)
 problems = generate_problems(n_problems, seed=seed + 1,
                              spec=ArithmeticSpec(n_operands=max_operands, min_operands=min_operands))
-prompts = [build_prompt(gen.tokenizer, p.problem) for p in problems]
-t0 = time.time()
-samples = gen.generate(prompts, n=n_samples, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
 grader = Grader(mode="strict")
-texts = [[c.text for c in row] for row in samples]
-correct = np.array(grader.grade_many([t for row in texts for t in row],
-                                     [p.answer for p in problems for _ in range(n_samples)])).reshape(-1, n_samples)
-accepted = np.array([[rs.last_digit_check(t, p.answer) for t in row] for row, p in zip(texts, problems)])
-counts = rs.task_counts(accepted, correct, [p.problem_id for p in problems])
-completeness = float(accepted[correct].mean()) if correct.any() else float("nan")
-soundness = float(1 - accepted[~correct].mean()) if (~correct).any() else float("nan")
+t0 = time.time()
+frame = evaluation.sample_and_grade(gen, problems, n_samples, grader=grader, seed=seed, temperature=temperature,
+                                    max_new_tokens=max_new_tokens)
+frame["accepted"] = [isl.VERIFIERS[weak_verifier](t, a) for t, a in zip(frame["text"], frame["answer"])]
+correct, accepted = (frame[c].to_numpy(dtype=bool).reshape(-1, n_samples) for c in ("correct", "accepted"))
+counts = isl.task_counts(accepted, correct, [p.problem_id for p in problems])
+completeness, soundness = float(accepted[correct].mean()), float(1 - accepted[~correct].mean())
 print(f"sampled {n_problems} × {n_samples} in {time.time() - t0:.0f} s; grader: {grader.name}")
 print(f"pass@1 {correct.mean():.3f}; verifier accepts {accepted.mean():.3f} of samples; completeness "
       f"{completeness:.3f}, soundness {soundness:.3f}; tasks with m = 0: {(counts.m == 0).sum()}")
@@ -200,21 +177,7 @@ print(f"pass@1 {correct.mean():.3f}; verifier accepts {accepted.mean():.3f} of s
 # m = 0 at 0 or 1. Intervals: 95% bootstrap over tasks.
 
 # %%
-ceil_per_task = rs.per_task_ceiling(counts)
-has_m = ~np.isnan(ceil_per_task)
-ceiling_est = bootstrap_ci(ceil_per_task[has_m], n_boot=n_boot, seed=seed, what="accuracy ceiling (tasks with m > 0)")
-pass1_est = bootstrap_ci(rs.pass_at_1(counts), n_boot=n_boot, seed=seed, what="pass@1")
-ceiling_table = pd.DataFrame([
-    {"quantity": "pass@1 (a/n)", "value": pass1_est.value, "lo": pass1_est.lo, "hi": pass1_est.hi, "tasks": len(counts)},
-    {"quantity": "coverage: any correct among n", "value": float((counts.a > 0).mean()), "lo": np.nan, "hi": np.nan,
-     "tasks": len(counts)},
-    {"quantity": "ceiling: mean a/m (m > 0)", "value": ceiling_est.value, "lo": ceiling_est.lo, "hi": ceiling_est.hi,
-     "tasks": int(has_m.sum())},
-    {"quantity": "ceiling, m = 0 tasks as 0", "value": rs.accuracy_ceiling(counts, "zero"), "lo": np.nan,
-     "hi": np.nan, "tasks": len(counts)},
-    {"quantity": "ceiling, m = 0 tasks as 1", "value": rs.accuracy_ceiling(counts, "one"), "lo": np.nan,
-     "hi": np.nan, "tasks": len(counts)},
-])
+ceiling_table, pass1_est, ceiling_est = isl.ceiling_table(counts, n_boot=n_boot, seed=seed)
 run_dir.save_table(ceiling_table, "toy_ceiling")
 ceiling_table
 
@@ -237,40 +200,23 @@ ceiling_table
 
 # %%
 ks = np.unique(np.round(np.geomspace(1, n_samples, 12)).astype(int))
-sim_rows = []
-for c in costs:
-    exact = rs.utility_curve(counts, ks, c)
-    sim = rs.simulate_utility(accepted, correct, ks, c, n_sims=n_sims, seed=seed)
-    se_bound = (1 + c) / (2 * np.sqrt(len(counts) * n_sims))
-    sim_rows.append({"cost c": c, "max |sim − exact|": float(np.abs(sim - exact).max()),
-                     "MC standard-error bound": se_bound, "within 4 SE": bool(np.abs(sim - exact).max() < 4 * se_bound)})
-sim_table = pd.DataFrame(sim_rows)
+sim_table = isl.simulation_table(counts, accepted, correct, ks, costs, n_sims=n_sims, seed=seed)
 run_dir.save_table(sim_table, "closed_form_vs_simulation")
 sim_table
 
 # %%
-k_all = np.arange(1, n_samples + 1)
-per_task_u = {c: rs.expected_utility(counts, k_all, c) for c in costs}
+kopt_table, utility_bands = isl.utility_table(counts, costs, ks, n_boot=n_boot, seed=seed)
 fig, ax = plt.subplots(figsize=(6.5, 4))
-kopt_rows = []
 for i, c in enumerate(costs):
-    ests = [bootstrap_ci(per_task_u[c][:, k - 1], n_boot=n_boot, seed=seed) for k in ks]
-    plotting.band(ax, ks, ests, label=f"c = {c:g}", color=f"C{i}")
-    k0, lo, hi = rs.bootstrap_k_opt(counts, c, k_max=n_samples, n_boot=min(n_boot, 1000), seed=seed)
-    u0 = float(per_task_u[c][:, k0 - 1].mean()) if k0 else 0.0
-    kopt_rows.append({"cost c": c, "k_opt": k0, "k_opt 95% lo": lo, "k_opt 95% hi": hi, "U(k_opt)": u0,
-                      f"U({n_samples})": float(per_task_u[c][:, -1].mean())})
-    if k0:
-        ax.scatter([k0], [u0], color=f"C{i}", marker="x", s=60, zorder=5)
+    plotting.estimate_band(ax, ks, utility_bands[c], label=f"c = {c:g}", color=f"C{i}")
+ax.scatter(kopt_table["k_opt"], kopt_table["U(k_opt)"], c=[f"C{i}" for i in range(len(costs))], marker="x", zorder=5)
 ax.axhline(0, color=plotting.NEUTRAL, lw=0.8)
 ax.set_xscale("log", base=2)
-ax.set_xlabel("k (samples drawn, at most)")
-ax.set_ylabel("expected utility U(k) (mean over tasks)")
-ax.set_title(f"{model}, last-digit verifier ({len(counts)} tasks × {n_samples}; 95% CI over tasks)")
+ax.set(xlabel="k (samples drawn, at most)", ylabel="expected utility U(k) (mean over tasks)",
+       title=f"{model}, last-digit verifier ({len(counts)} tasks × {n_samples}; 95% CI over tasks)")
 ax.legend(fontsize=8)
 run_dir.save_figure(fig, "toy_utility")
 plt.show()
-kopt_table = pd.DataFrame(kopt_rows)
 run_dir.save_table(kopt_table, "toy_k_opt")
 kopt_table
 
@@ -290,16 +236,7 @@ kopt_table
 # > model's k_opt with the empirical one.
 
 # %%
-fit_rows = []
-for form in ("exact", "repo"):
-    fitted = rs.fit_easy_hard(counts, form=form)
-    for c in costs:
-        k_m, u_m = rs.model_optimal_k(fitted, c, k_max=n_samples, form=form)
-        fit_rows.append({"fit": form, "r (easy, hard)": tuple(round(x, 3) for x in fitted.r),
-                         "p (easy, hard)": tuple(round(x, 3) for x in fitted.p), "s": round(fitted.s, 3),
-                         "cost c": c, "model k_opt": k_m, "model U": u_m,
-                         "empirical k_opt": int(kopt_table.loc[kopt_table["cost c"] == c, "k_opt"].iloc[0])})
-fit_table = pd.DataFrame(fit_rows)
+fit_table = isl.fit_table(counts, costs, kopt_table)
 run_dir.save_table(fit_table, "toy_model_fit")
 fit_table
 
@@ -317,55 +254,33 @@ fit_table
 # rate is near zero, which we report as measured.
 
 # %%
-from workbook.code_eval import build_solution, line_length_share
 from workbook.code_eval import evaluate as run_tests
 from workbook.data import load_benchmark
+from workbook.generation import prompt_fn
 
-code_counts = None
+code = None
 if run_code:
     code_problems_list = load_benchmark(code_benchmark, limit=code_problems or None)
-    cgen = (make_backend(code_model, code_backend, device=device, batch_size=code_batch_size)
-            if code_backend == "transformers" else make_backend(code_model, code_backend))
-    instruction = "Complete the Python function below. Answer with the complete function in one ```python code block."
-    cprompts = [build_prompt(cgen.tokenizer, p.problem, instruction=instruction) for p in code_problems_list]
-    t0 = time.time()
-    code_samples_out = cgen.generate(cprompts, n=code_samples, temperature=code_temperature,
-                                     max_new_tokens=code_max_new_tokens, seed=seed)
-    code_texts = [[c.text for c in row] for row in code_samples_out]
-    print(f"generated {len(cprompts)} × {code_samples} in {time.time() - t0:.0f} s")
+    cgen = make_backend(code_model, code_backend, **({"device": device, "batch_size": code_batch_size}
+                                                      if code_backend == "transformers" else {}))
+    code_frame = evaluation.sample(cgen, code_problems_list, code_samples, seed=seed, temperature=code_temperature,
+                                   prompt_fn=prompt_fn(cgen.tokenizer, isl.CODE_INSTRUCTION),
+                                   max_new_tokens=code_max_new_tokens)
+    code_texts = [g["text"].tolist() for _, g in code_frame.groupby("problem_id", sort=False)]
     t0 = time.time()
     code_results = run_tests(code_problems_list, code_texts, workers=code_workers)
-    code_counts = rs.counts_from_code_results(code_results)
-    outcome_counts = pd.Series([f"base {r.base} / plus {r.plus}" for row in code_results for r in row]).value_counts()
-    print(f"tested {sum(map(len, code_results))} programs in the sandbox in {time.time() - t0:.0f} s")
-    # fail vs timeout can depend on machine load, so the outcome breakdown is a table, not part of metrics.json
-    run_dir.save_table(outcome_counts.rename_axis("outcome").reset_index(name="programs"), "code_outcomes")
-    print(outcome_counts.to_string())
+    code = {"counts": isl.counts_from_code_results(code_results),
+            "line_length_diffs": isl.line_length_differences(code_problems_list, code_texts, code_results)}
+    print(f"tested {sum(map(len, code_results))} programs in the sandbox ({sandbox_mode}) in {time.time() - t0:.0f} s")
     print("example completion:", repr(code_texts[0][0][:400]))
 
 # %%
 code_summary = None
-if code_counts is not None:
-    c_ceiling = rs.per_task_ceiling(code_counts)
-    c_has = ~np.isnan(c_ceiling)
-    code_pass1 = bootstrap_ci(rs.pass_at_1(code_counts), n_boot=n_boot, seed=seed, what="pass@1 (base and plus)")
-    code_base = bootstrap_ci(code_counts.m / code_counts.n, n_boot=n_boot, seed=seed, what="base-test pass rate")
-    code_ceiling = (bootstrap_ci(c_ceiling[c_has], n_boot=n_boot, seed=seed, what="ceiling")
-                    if c_has.any() else Estimate(float("nan"), float("nan"), float("nan"), 0, "ceiling (no m > 0)"))
-    code_summary = pd.DataFrame([
-        {"quantity": "pass@1 (base and plus)", "value": code_pass1.value, "lo": code_pass1.lo, "hi": code_pass1.hi,
-         "tasks": len(code_counts)},
-        {"quantity": "base-test pass rate (m/n)", "value": code_base.value, "lo": code_base.lo, "hi": code_base.hi,
-         "tasks": len(code_counts)},
-        {"quantity": "ceiling: mean a/m (m > 0)", "value": code_ceiling.value, "lo": code_ceiling.lo,
-         "hi": code_ceiling.hi, "tasks": int(c_has.sum())},
-        {"quantity": "false positives f (all tasks)", "value": int(code_counts.f.sum()), "lo": np.nan, "hi": np.nan,
-         "tasks": len(code_counts)},
-    ])
-    code_kopt = rs.k_opt_table(code_counts, costs, k_max=code_samples)
-    code_summary = pd.concat([code_summary, pd.DataFrame([
-        {"quantity": f"k_opt at c = {c:g}", "value": k, "lo": np.nan, "hi": np.nan, "tasks": len(code_counts)}
-        for c, (k, _) in code_kopt.items()])], ignore_index=True)
+if code is not None:
+    # fail vs timeout can depend on machine load, so the outcome breakdown is a table, not part of metrics.json
+    outcomes = pd.Series([f"base {r.base} / plus {r.plus}" for row in code_results for r in row]).value_counts()
+    run_dir.save_table(outcomes.rename_axis("outcome").reset_index(name="programs"), "code_outcomes")
+    code_summary, code["pass1"], code["ceiling"] = isl.code_summary(code["counts"], costs, n_boot=n_boot, seed=seed)
     run_dir.save_table(code_summary, "code_summary")
 code_summary
 
@@ -380,28 +295,26 @@ code_summary
 # ceiling = 0.22·pass@1 + 0.72, and the line refitted to the 9 points shown; ours with 95% bootstrap intervals.
 
 # %%
-fig_data = rs.paper_figure_data()
-pts = pd.DataFrame(fig_data["humaneval_plus_points"])
-fit = fig_data["fits"]["humaneval_plus"]
-slope9, icpt9, r2_9 = rs.linear_fit(pts["pass_at_1"], pts["ceiling"])
+fig_data = isl.paper_figure_data()
+pts, fit = pd.DataFrame(fig_data["humaneval_plus_points"]), fig_data["fits"]["humaneval_plus"]
+slope9, icpt9, _ = isl.linear_fit(pts["pass_at_1"], pts["ceiling"])
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
 ax.scatter(pts["pass_at_1"], pts["ceiling"], color=plotting.NEUTRAL, label="paper, HumanEval+ (9 models)")
-for _, row in pts.iterrows():
-    ax.annotate(row["model"], (row["pass_at_1"], row["ceiling"]), fontsize=6, xytext=(3, 2), textcoords="offset points")
+for row in pts.itertuples():
+    ax.annotate(row.model, (row.pass_at_1, row.ceiling), fontsize=6, xytext=(3, 2), textcoords="offset points")
 xs = np.linspace(0, 1, 50)
 ax.plot(xs, fit["slope"] * xs + fit["intercept"], color="k", ls="--",
         label=f"paper fit y = {fit['slope']}x + {fit['intercept']} (R² = {fit['r2']}, 17 models)")
 ax.plot(xs, slope9 * xs + icpt9, color="k", ls=":", label=f"refit to these 9: y = {slope9:.2f}x + {icpt9:.2f}")
-ours = [(f"{model} (arithmetic, last digit)", pass1_est, ceiling_est, "C0")]
-if code_counts is not None and np.isfinite(code_ceiling.value):
-    ours.append((f"{code_model} ({code_benchmark})", code_pass1, code_ceiling, "C1"))
-for label, px, py, colr in ours:
+ours = [(f"{model} (arithmetic, last digit)", pass1_est, ceiling_est)]
+if code is not None and np.isfinite(code["ceiling"].value):
+    ours.append((f"{code_model} ({code_benchmark})", code["pass1"], code["ceiling"]))
+for i, (label, px, py) in enumerate(ours):
     ax.errorbar([px.value], [py.value], xerr=[[px.value - px.lo], [px.hi - px.value]],
-                yerr=[[py.value - py.lo], [py.hi - py.value]], fmt="o", color=colr, label=label, capsize=3)
+                yerr=[[py.value - py.lo], [py.hi - py.value]], fmt="o", color=f"C{i}", label=label, capsize=3)
 ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, lw=0.6)
-ax.set_xlim(0, 1), ax.set_ylim(0, 1.02)
-ax.set_xlabel("pass@1 (single sample, ground truth)")
-ax.set_ylabel("accuracy ceiling with the weak verifier")
+ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="pass@1 (single sample, ground truth)",
+       ylabel="accuracy ceiling with the weak verifier")
 ax.legend(fontsize=7, loc="lower right")
 run_dir.save_figure(fig, "pass1_vs_ceiling")
 plt.show()
@@ -424,60 +337,26 @@ plt.show()
 # Verdicts are computed by `workbook.reporting.reported_vs_reproduced`.
 
 # %%
-def point(x: float, n: int, what: str) -> Estimate:
-    return Estimate(float(x), float(x), float(x), n, what)
-
-
-use_code = profile == "paper" and code_counts is not None and code_benchmark == "humaneval_plus"
-main_counts = code_counts if use_code else counts
-main_ceil = rs.per_task_ceiling(main_counts)
-k4, k4_lo, k4_hi = rs.bootstrap_k_opt(main_counts, 4.0, k_max=int(main_counts.n.max()), n_boot=min(n_boot, 1000),
-                                      seed=seed)
-reproduced = {
-    "L1": bootstrap_ci(1 - main_ceil[~np.isnan(main_ceil)], n_boot=n_boot, seed=seed, what="1 − ceiling"),
-    "L3": Estimate(float(k4), k4_lo, k4_hi, len(main_counts), "k_opt at c = 4"),
-    "L10": point(rs.model_optimal_k(rs.EasyHardModel(r=(0.87, 0.13), p=(0.58, 0.42), s=0.75), 0.7)[0], 1,
-                 "k_opt (exact)"),
-}
-if use_code and np.isfinite(code_ceiling.value):
-    has = ~np.isnan(main_ceil)
-    # per task: ceiling − line prediction at the model's pass@1 (the mean over tasks is the point's residual)
-    resid = main_ceil[has] - (fit["slope"] * code_pass1.value + fit["intercept"])
-    reproduced["L2"] = bootstrap_ci(resid, n_boot=n_boot, seed=seed, what="ceiling − line")
-    if code_model == "llama-3.1-8b-instruct":
-        reproduced["L4"] = code_pass1
-        reproduced["L5"] = code_ceiling
-        k2, k2_lo, k2_hi = rs.bootstrap_k_opt(code_counts, 2.0, k_max=int(code_counts.n.max()), seed=seed)
-        reproduced["L6"] = Estimate(float(k4), k4_lo, k4_hi, len(code_counts), "k_opt at c = 4")
-        reproduced["L7"] = Estimate(float(k2), k2_lo, k2_hi, len(code_counts), "k_opt at c = 2")
-    diffs = []
-    for prob, row_texts, row in zip(code_problems_list, code_texts, code_results):
-        sols = [build_solution(prob, t) for t in row_texts]
-        fp = [line_length_share(s) for s, r in zip(sols, row) if r.base_pass and not r.plus_pass]
-        tp = [line_length_share(s) for s, r in zip(sols, row) if r.base_pass and r.plus_pass]
-        if fp and tp:
-            diffs.append(np.nanmean(fp) - np.nanmean(tp))
-    if len(diffs) >= 2:
-        reproduced["L8"] = bootstrap_ci(np.array(diffs), n_boot=n_boot, seed=seed, what="FP − TP line-length share")
+reproduced = isl.reproduced(counts, code, profile, code_model, code_benchmark, n_boot=n_boot, seed=seed)
 rvr = reported_vs_reproduced("inference_scaling_limits", reproduced, profile)
 run_dir.save_table(rvr, "reported_vs_reproduced")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
+k_opt_c4 = kopt_table.set_index("cost c")["k_opt"].get(4.0)
 metrics = {
     "headline": {"toy_pass@1": pass1_est.value, "toy_ceiling": ceiling_est.value,
-                 "toy_k_opt_c4": int(kopt_table.loc[kopt_table["cost c"] == 4.0, "k_opt"].iloc[0])
-                 if 4.0 in costs else None,
-                 "code_pass@1": None if code_counts is None else code_pass1.value},
-    "model": model, "grader": grader.name, "weak_verifier": weak_verifier,
+                 "toy_k_opt_c4": None if k_opt_c4 is None else int(k_opt_c4),
+                 "code_pass@1": None if code is None else code["pass1"].value},
+    "model": model, "grader": grader.name, "weak_verifier": weak_verifier, "sandbox": sandbox_mode,
     "toy": {"problem_ids": list(counts.task_ids), "a": counts.a.tolist(), "f": counts.f.tolist(),
             "n": counts.n.tolist(), "completeness": completeness, "soundness": soundness,
             "ceiling": vars(ceiling_est), "pass@1": vars(pass1_est),
             "k_opt": kopt_table.to_dict(orient="records"), "closed_form_vs_simulation": sim_table.to_dict("records")},
     "theory": theory_table.to_dict(orient="records"),
-    "code": None if code_counts is None else {
-        "model": code_model, "benchmark": code_benchmark, "problem_ids": list(code_counts.task_ids),
-        "a": code_counts.a.tolist(), "f": code_counts.f.tolist(), "n": code_counts.n.tolist()},
+    "code": None if code is None else {"model": code_model, "benchmark": code_benchmark,
+                                       **{k: getattr(code["counts"], k).tolist() for k in ("a", "f", "n")},
+                                       "problem_ids": list(code["counts"].task_ids)},
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
 }
 run_dir.write_metrics(metrics)
@@ -523,18 +402,18 @@ def last_two_digits(text, gold):
     return box is not None and box.strip()[-2:] == gold.strip()[-2:]
 
 
-strict = np.array([[last_two_digits(t, p.answer) for t in row] for row, p in zip(texts, problems)])
-strict_counts = rs.task_counts(strict, correct)
+strict = np.array([last_two_digits(t, a) for t, a in zip(frame["text"], frame["answer"])]).reshape(-1, n_samples)
+strict_counts = isl.task_counts(strict, correct)
 print(f"soundness {1 - strict[~correct].mean():.3f} (last digit: {soundness:.3f}); ceiling "
-      f"{rs.accuracy_ceiling(strict_counts):.3f} (last digit: {ceiling_est.value:.3f})")
+      f"{isl.accuracy_ceiling(strict_counts):.3f} (last digit: {ceiling_est.value:.3f})")
 
 # %% tags=["solution"]
 # 2. U_t(k) = P(any accepted in k)·(a − c·f)/m; P(any accepted) grows with k, so U_t is non-decreasing when a − c·f ≥ 0.
 #    For a = f = 1 the value (1 − c)/2 is negative for c > 1: abstain whenever c > 1.
-one = rs.TaskCounts(np.array([1]), np.array([1]), np.array([10]))
-print({c: rs.k_opt_table(one, [c], k_max=10)[c][0] for c in (0.5, 1.0, 1.5)})
+one = isl.TaskCounts(np.array([1]), np.array([1]), np.array([10]))
+print({c: isl.k_opt_table(one, [c], k_max=10)[c][0] for c in (0.5, 1.0, 1.5)})
 
 # %% tags=["solution"]
 # 3. With s = 1 there are no false positives, so U(K) never decreases: k_opt = the largest K for every c.
-perfect = rs.EasyHardModel(r=tuple(theory_r), p=tuple(theory_p), s=1.0)
-print({c: rs.model_optimal_k(perfect, c, theory_k_max)[0] for c in theory_costs})
+perfect = isl.EasyHardModel(r=tuple(theory_r), p=tuple(theory_p), s=1.0)
+print({c: isl.model_optimal_k(perfect, c, theory_k_max)[0] for c in theory_costs})

@@ -193,7 +193,8 @@ def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: 
     ceil = per_task_ceiling(main)
     k4, lo4, hi4 = bootstrap_k_opt(main, 4.0, k_max=int(main.n.max()), n_boot=min(n_boot, 1000), seed=seed)
     out: dict[str, Estimate | None] = {
-        "L1": bootstrap_ci(1 - ceil[~np.isnan(ceil)], n_boot=n_boot, seed=seed, what="1 − ceiling"),
+        "L1": bootstrap_ci(1 - ceil[~np.isnan(ceil)], n_boot=n_boot, seed=seed, what="1 − ceiling")
+        if (~np.isnan(ceil)).any() else None,  # no task with an accepted sample: the ceiling is undefined
         "L3": Estimate(float(k4), lo4, hi4, len(main), "k_opt at c = 4"),
         "L10": point(model_optimal_k(EasyHardModel(r=(0.87, 0.13), p=(0.58, 0.42), s=0.75), 0.7)[0], "k_opt (exact)"),
     }
