@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
 
-.PHONY: env test replicate benchmarks student gpu-carry
+.PHONY: env test replicate benchmarks student gpu-carry verl-env test-verl
 
 env: $(STAMP)
 
@@ -50,3 +50,19 @@ gpu-carry: env
 	  trl==1.16.0 datasets==5.2.0 dill==0.4.0 multiprocess==0.70.18 math-verify==0.9.0 \
 	  latex2sympy2-extended==1.11.0 antlr4-python3-runtime==4.13.2
 	du -sh $(CARRY)
+
+# verl 0.9.1 in its own environment (it pins transformers < 5.11): the cluster path's tests against the real engine
+# (tests/verl/, not collected by `make test`). torch's CPU build goes in first, or tensordict pulls CUDA torch.
+VERL_VENV := .venv-verl
+VERL_STAMP := $(VERL_VENV)/.installed
+verl-env: $(VERL_STAMP)
+
+$(VERL_STAMP): env/verl.txt env/verl-torch.txt
+	test -x $(VERL_VENV)/bin/python || $(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VERL_VENV)/bin/python -m pip install --quiet -r env/verl-torch.txt
+	$(VERL_VENV)/bin/python -m pip install --quiet -r env/verl.txt
+	touch $(VERL_STAMP)
+
+test-verl: verl-env
+	PATH="$(CURDIR)/$(VERL_VENV)/bin:$$PATH" PYTHONPATH="$(CURDIR)/lib" $(VERL_VENV)/bin/python -m pytest -q tests/verl
