@@ -1,9 +1,10 @@
 """RLVR objectives as pure torch functions: advantages, per-token losses, aggregation.
 
 Nothing here imports a trainer; `workbook.rl.trainer` (TRL) and the code written by `workbook.rl.verl` bind these
-to a training loop. Shapes: ``B`` completions, ``T`` completion tokens, ``V`` vocabulary. Names follow STYLE.md
-(``logp``, ``old_logp``, ``ref_logp``, ``proxy_logp``, ``adv``, ``mask``, ``ratio``, ``clip_low``, ``clip_high``).
-Specs: /work/shared/specs/one_shot_rlvr.md (a), nsr.md (a), lp_reg.md (a).
+to a training loop. Shapes: ``B`` completions, ``T`` completion tokens, ``V`` vocabulary. Names: ``logp``,
+``old_logp``, ``ref_logp``, ``proxy_logp``, ``adv``, ``mask``, ``ratio``, ``clip_low``, ``clip_high``.
+Sources: the papers' official verl forks (NSR: RLVR-Decomposed; 1-shot RLVR: One-Shot-RLVR; Lp-Reg: Lp-Reg-dev),
+functions named in each docstring; docs/cluster.md records where they differ from stock verl 0.9.1.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _group(rewards: torch.Tensor, n: int) -> torch.Tensor:
 def grpo_advantages(rewards: torch.Tensor, n: int, eps: float = 1e-6, scale: bool = True) -> torch.Tensor:
     """Returns GRPO advantages A_i = (r_i - mean_G r) / (std_G r + eps), shape (B,).
 
-    verl ``compute_grpo_outcome_advantage`` (one_shot_rlvr.md (a), lp_reg.md (a)): ``torch.std`` is the unbiased
+    verl ``compute_grpo_outcome_advantage`` (as in the One-Shot-RLVR and Lp-Reg-dev forks): ``torch.std`` is the unbiased
     estimator and eps = 1e-6 (TRL uses 1e-4). A group of one gets mean 0 and std 1, as in verl. ``rewards`` is laid
     out group-major: completions of one problem are contiguous, ``n`` per group.
     """
@@ -65,7 +66,7 @@ def grpo_advantages(rewards: torch.Tensor, n: int, eps: float = 1e-6, scale: boo
 def psr_advantages(rewards: torch.Tensor, n: int = 1) -> torch.Tensor:
     """Returns PSR advantages A = r, shape (B,): only correct samples push probability up.
 
-    Zhu et al. 2025, Sec. 3 (nsr.md (a)): no group baseline, no normalisation.
+    Zhu et al. 2025, Sec. 3: no group baseline, no normalisation.
     """
     return torch.as_tensor(rewards, dtype=torch.float32).clone().reshape(-1)
 
@@ -73,7 +74,7 @@ def psr_advantages(rewards: torch.Tensor, n: int = 1) -> torch.Tensor:
 def nsr_advantages(rewards: torch.Tensor, n: int = 1) -> torch.Tensor:
     """Returns NSR advantages A = r - 1, shape (B,): -1 on incorrect samples, 0 on correct ones.
 
-    Zhu et al. 2025, Sec. 3 (nsr.md (a)).
+    Zhu et al. 2025, Sec. 3.
     """
     return torch.as_tensor(rewards, dtype=torch.float32).reshape(-1) - 1.0
 
@@ -81,7 +82,8 @@ def nsr_advantages(rewards: torch.Tensor, n: int = 1) -> torch.Tensor:
 def w_reinforce_advantages(rewards: torch.Tensor, n: int = 1, lam: float = 0.1) -> torch.Tensor:
     """Returns W-REINFORCE advantages, shape (B,): lambda on correct (r == 1), -1 on incorrect (r == 0).
 
-    Zhu et al. 2025, Eq. for Weighted-REINFORCE (nsr.md (a)); lambda = 0.1 is the README's recommendation.
+    Zhu et al. 2025, the W-REINFORCE objective (RLVR-Decomposed ``compute_psr_nsr_outcome_advantage``,
+    ``algorithm.advantage=weighted``); lambda = 0.1 is the official README's recommendation.
     Requires binary rewards: a reward outside {0, 1} has no defined advantage here, so it raises.
     """
     r = torch.as_tensor(rewards, dtype=torch.float32).reshape(-1)
@@ -94,7 +96,7 @@ def w_reinforce_advantages(rewards: torch.Tensor, n: int = 1, lam: float = 0.1) 
 def zero_advantages(rewards: torch.Tensor, n: int = 1) -> torch.Tensor:
     """Returns zeros, shape (B,): the entropy-loss-only ablation (pg_loss_coeff = 0).
 
-    Wang et al. 2025, Sec. 4 "entropy loss alone" (one_shot_rlvr.md (a)).
+    Wang et al. 2025, Sec. 4 "entropy loss alone".
     """
     return torch.zeros(torch.as_tensor(rewards).numel(), dtype=torch.float32)
 
@@ -114,8 +116,12 @@ def ppo_clip_loss(
     """Returns (per-token loss, low-clipped mask, high-clipped mask), each (B, T).
 
     PPO clipped surrogate max(-A*ratio, -A*clip(ratio, 1-clip_low, 1+clip_high)), ratio = exp(logp - old_logp)
-    (verl ``compute_policy_loss``; one_shot_rlvr.md (a)). ``adv`` is (B,) or (B, T). The masks mark tokens where the
+    (the forks' ``core_algos.compute_policy_loss``). ``adv`` is (B,) or (B, T). The masks mark tokens where the
     clipped branch is active and its gradient is zero: ratio < 1-clip_low with A < 0, ratio > 1+clip_high with A > 0.
+
+    No dual-clip: the loss of a negative-advantage token is not bounded by -A * clip_ratio_c, as in all three
+    papers' forks (RLVR-Decomposed and One-Shot-RLVR ``compute_policy_loss``; Lp-Reg-dev has those lines commented
+    out) and unlike verl 0.9.1's ``compute_policy_loss_vanilla`` (docs/cluster.md, section 2).
     """
     if adv.dim() == 1:
         adv = adv.unsqueeze(1)
@@ -130,8 +136,8 @@ def ppo_clip_loss(
 def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor, clamp: float | None = 10.0) -> torch.Tensor:
     """Returns the per-token k3 estimator e^{ref-logp} - (ref-logp) - 1, (B, T), clamped to [-clamp, clamp].
 
-    verl ``kl_penalty(..., "low_var_kl")`` (one_shot_rlvr.md (a)); the same form with the proxy in place of the
-    reference is Lp-Reg's regulariser (lp_reg.md (a)). It is >= 0 and 0 exactly where logp == ref_logp.
+    verl ``kl_penalty(..., "low_var_kl")``; the same form with the proxy in place of the reference is Lp-Reg's
+    regulariser (Huang et al. 2025; Lp-Reg-dev ``compute_policy_loss_lp_reg``). It is >= 0 and 0 exactly where logp == ref_logp.
     """
     d = ref_logp - logp
     kl = torch.exp(d) - d - 1.0
@@ -143,7 +149,7 @@ def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor, clamp: float | None = 10.0
 def entropy_from_logits(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Returns the per-position entropy of softmax(logits / T), shape logits.shape[:-1].
 
-    verl computes entropy on temperature-scaled logits (one_shot_rlvr.md (a)).
+    verl computes entropy on temperature-scaled logits (``dp_actor._forward_micro_batch``).
     """
     logp_all = torch.log_softmax(logits.float() / temperature, dim=-1)
     return -(logp_all.exp() * logp_all).sum(-1)
@@ -161,7 +167,7 @@ def min_p_proxy_logp(
 ) -> torch.Tensor:
     """Returns log pi_proxy(y_t), shape (B, T): the sampled token's log-prob under the min-p renormalised policy.
 
-    Lp-Reg proxy (Huang et al. 2025; lp_reg.md (a), ``apply_min_p``): keep v iff p(v) >= kappa * max_u p(u); set
+    Lp-Reg proxy (Huang et al. 2025; Lp-Reg-dev ``apply_min_p``): keep v iff p(v) >= kappa * max_u p(u); set
     every other logit to ``fill`` (-1e4), renormalise. A filtered token's proxy log-prob is about -1e4.
     ``logits`` (B, T, V) are those of pi_old at the rollout temperature; ``token_ids`` (B, T). No gradient flows.
     """
@@ -173,7 +179,7 @@ def min_p_proxy_logp(
 def low_prob_mass(logits: torch.Tensor, kappa: float = 0.02, temperature: float = 1.0) -> torch.Tensor:
     """Returns the probability mass below the min-p threshold, 1 - sum_{kept} p, shape (B, T).
 
-    The "low-probability tokens" whose mass Lp-Reg tracks (lp_reg.md (g)); kept set as in ``min_p_proxy_logp``.
+    The "low-probability tokens" whose mass Lp-Reg tracks (Huang et al. 2025, "reasoning sparks"); kept set as in ``min_p_proxy_logp``.
     """
     with torch.no_grad():
         p = torch.softmax(logits.float() / temperature, dim=-1)
@@ -186,7 +192,7 @@ def lp_reg_token_mask(
 ) -> torch.Tensor:
     """Returns the boolean (B, T) mask of tokens Lp-Reg regularises.
 
-    lp_reg.md (a) "Which tokens are regularised", per micro-batch: among valid tokens with A < 0 (N- of them), take
+    Lp-Reg-dev ``compute_policy_loss_lp_reg``, per micro-batch: among valid tokens with A < 0 (N- of them), take
     the k = max(1, floor(rho * N-)) with the lowest current log-prob; nothing if k <= 1; keep those with
     logp < proxy_logp (which drops filtered noise tokens, proxy ~ -1e4). Ties at the k-th value are broken by
     ``torch.topk``'s order.
@@ -228,7 +234,7 @@ def lp_reg_loss(
 ) -> PolicyLossOutput:
     """Returns the Lp-Reg per-token loss (B, T) with its clip and selection masks.
 
-    ``compute_policy_loss_lp_reg`` (lp_reg.md (a)): selected tokens (``lp_reg_token_mask``) get
+    Lp-Reg-dev ``compute_policy_loss_lp_reg``: selected tokens (``lp_reg_token_mask``) get
     -A*ratio + lp_reg_coef * clamp(k3(proxy), -10, 10) with no clipping; every other token the clipped surrogate
     with clip_low = 1.0, clip_high = 9.0 (ratio clamped to [0, 10]).
     """
@@ -245,7 +251,7 @@ def lp_reg_loss(
 def aggregate_loss(per_token_loss: torch.Tensor, mask: torch.Tensor, mode: str = "token_mean") -> torch.Tensor:
     """Returns the scalar loss: the masked token mean over the batch, or the mean over sequences of token means.
 
-    verl ``agg_loss`` "token-mean" (the papers' setting: one_shot_rlvr.md (a), nsr.md (a), lp_reg.md (a)) and
+    verl ``agg_loss`` "token-mean" (the setting of all three papers' forks) and
     "seq-mean-token-mean" (the original GRPO normalisation). An all-masked batch gives 0 (still differentiable).
     """
     m = mask.to(per_token_loss.dtype)

@@ -44,7 +44,7 @@ class VerlExportError(ValueError):
 
 @dataclass
 class VerlRunConfig:
-    """Cluster-run settings (paper recipes: one_shot_rlvr.md (b), nsr.md (b)); prompts per step = train_batch_size."""
+    """Cluster-run settings (the papers' run scripts: 128 prompts x 8 rollouts); prompts per step = train_batch_size."""
 
     model_path: str = "Qwen/Qwen2.5-Math-1.5B"
     train_batch_size: int = 128
