@@ -7,6 +7,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (rlvr-workbook)
 #     language: python
@@ -18,7 +20,7 @@
 #
 # Liu, Zheng, Wen et al. (Peking University and Microsoft Research Asia, 2025), *Deep Self-Evolving Reasoning*,
 # [arXiv 2510.17498](https://arxiv.org/abs/2510.17498). The paper has no public code and its prompts are
-# unpublished: ours are written out below, in one place (`workbook.methods.dser.PROMPTS` for real models, the
+# unpublished: ours are written out below, in one place (`workbook.papers.dser.PROMPTS` for real models, the
 # toy reasoner's formats from `workbook.toy`).
 #
 # **What this notebook replicates** (numbered as in the reported-vs-reproduced table at the end)
@@ -78,17 +80,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from workbook.params import check_params
-
-params = check_params("dser", globals())
-if n_pool > n_base:
-    raise ValueError(f"n_pool ({n_pool}) must not exceed n_base ({n_base})")
-
-from workbook import plotting
-from workbook.methods import dser
+from workbook import evaluation, plotting
 from workbook.metrics import bootstrap_ci, maj_at_k
+from workbook.papers import dser
+from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 
+params = check_params("dser", globals())
+dser.validate(params)
 plotting.use_style()
 run_dir = RunDir("dser", profile)
 t_start = time.time()
@@ -101,19 +100,9 @@ print(f"profile={profile}  model={model}  benchmarks={benchmarks}  run_dir={run_
 # verify+refine per pool solution. The token count is an upper bound (every call at its token limit).
 
 # %%
-n_total = n_problems * len(benchmarks)
-n_run = n_hard if n_hard else n_total
-plan = {
-    "base samples": n_total * n_base * max_new_tokens,
-    "one-step diagnostic": dser.estimate_run_tokens(n_run, n_pool, 1, 0, max_new_tokens_verify, max_new_tokens),
-    "chains": dser.estimate_run_tokens(n_run, n_chains, n_iterations, max_new_tokens, max_new_tokens_verify),
-}
-plan_df = pd.DataFrame({"stage": list(plan), "max generated tokens": list(plan.values())})
-plan_df["GPU-hours at assumed throughput"] = plan_df["max generated tokens"] / gpu_tokens_per_s / 3600
-print(f"{n_run} problems × {n_chains} chains × {n_iterations} iterations; "
-      f"≤ {sum(plan.values()):,} generated tokens ≈ {sum(plan.values()) / gpu_tokens_per_s / 3600:.2f} GPU-hours "
-      f"at {gpu_tokens_per_s:.0f} tokens/s")
-plan_df
+plan = dser.plan(params)
+print(plan["summary"])
+pd.DataFrame({"stage": list(plan["stages"]), "max generated tokens": list(plan["stages"].values())})
 
 # %% [markdown]
 # ## 1. The chain, exactly
@@ -124,7 +113,7 @@ plan_df
 #
 # > π_C depends only on the *ratio* of improvement to degradation: verification may be poor, as long as a wrong
 # > solution is a bit more likely to be fixed than a right one is to be broken. The speed of convergence is set by
-# > 1 − p_IC − p_CI. The spec's worked example: p_IC = 0.10, p_CI = 0.08, P_0 = 0.05.
+# > 1 − p_IC − p_CI. A worked example: p_IC = 0.10, p_CI = 0.08, P_0 = 0.05.
 
 # %%
 ns = np.arange(theory_iterations + 1)
@@ -133,9 +122,8 @@ for p_ic, p_ci in ((0.10, 0.08), (0.05, 0.04), (0.10, 0.12)):
     ax.plot(ns, dser.transient_accuracy(0.05, p_ic, p_ci, ns),
             label=f"p_IC={p_ic}, p_CI={p_ci}: π_C={dser.stationary_accuracy(p_ic, p_ci):.3f}")
 ax.axhline(0.5, color=plotting.NEUTRAL, lw=1, ls="--")
-ax.set_xlabel("iteration n (verify + refine steps)")
-ax.set_ylabel("P_n(C) (probability the current solution is correct)")
-ax.set_title("Transient accuracy of the two-state chain, P_0 = 0.05")
+ax.set(xlabel="iteration n (verify + refine steps)", ylabel="P_n(C) (probability the current solution is correct)",
+       title="Transient accuracy of the two-state chain, P_0 = 0.05")
 ax.legend()
 run_dir.save_figure(fig, "theory_transient")
 plt.show()
@@ -152,20 +140,18 @@ print(f"worked example: P_10 = {worked[0]:.3f}, P_20 = {worked[1]:.3f}, π_C = {
 # plurality even below 1/2.
 
 # %%
-prior = dser.BetaPrior()
-t_ic, t_ci, t_p0 = prior.sample(theory_problems, seed=seed)
+t_ic, t_ci, t_p0 = dser.BetaPrior().sample(theory_problems, seed=seed)
 sim = dser.simulate_chains(t_ic, t_ci, t_p0, n_chains=max(theory_chains), n_iterations=theory_iterations, seed=seed)
 sim_acc = sim.mean(axis=(0, 1))
 analytic = dser.transient_accuracy(t_p0[:, None], t_ic[:, None], t_ci[:, None], ns[None, :]).mean(0)
 print(f"max |simulated − analytic| over iterations: {np.max(np.abs(sim_acc - analytic)):.4f} "
       f"({theory_problems} problems × {max(theory_chains)} chains)")
-vote_rows = []
-for m in theory_chains:
-    for n_wrong in (1, 4):
-        v = dser.simulated_vote_correct(sim[:, :m], window=window, n_wrong_answers=n_wrong, seed=seed)
-        vote_rows.append({"chains": m, "wrong answers": n_wrong, "vote accuracy": v.mean()})
+theory_votes = dser.theory_votes(sim, theory_chains, window, seed)
 single = dser.simulated_vote_correct(sim[:, :1], window=window, n_wrong_answers=1, across_chains=False).mean()
-theory_votes = pd.DataFrame(vote_rows)
+binary_proxy = {m: round(dser.binomial_majority_accuracy(0.556, m, tie_credit=0.0), 3) for m in (32, 128)}
+print(f"binary proxy at π_C = 0.556 (ties lost): {binary_proxy}; one chain's own last-{window} vote: {single:.3f}")
+
+# %%
 fig, ax = plt.subplots()
 for n_wrong, sub in theory_votes.groupby("wrong answers"):
     ax.plot(sub["chains"], sub["vote accuracy"], marker="o", label=f"vote across chains, {n_wrong} wrong answer(s)")
@@ -173,15 +159,11 @@ ax.axhline(sim_acc[-1], color=plotting.NEUTRAL, ls="--", label=f"single chain, l
 ax.axhline(np.mean(dser.stationary_accuracy(t_ic, t_ci) > 0.5), color="k", ls=":", lw=1,
            label="fraction of problems with π_C > 1/2")
 ax.set_xscale("log", base=2)
-ax.set_xlabel("number of chains M")
-ax.set_ylabel("vote accuracy (fraction of problems)")
-ax.set_title(f"Simulated DSER voting, last {window} of {theory_iterations} iterations")
+ax.set(xlabel="number of chains M", ylabel="vote accuracy (fraction of problems)",
+       title=f"Simulated DSER voting, last {window} of {theory_iterations} iterations")
 ax.legend(fontsize=8)
 run_dir.save_figure(fig, "theory_voting")
 plt.show()
-binary_proxy = {m: dser.binomial_majority_accuracy(0.556, m, tie_credit=0.0) for m in (32, 128)}
-print("binary proxy at π_C = 0.556 (ties lost):", {m: round(v, 3) for m, v in binary_proxy.items()},
-      f"; one chain's own last-{window} vote: {single:.3f}")
 theory_votes.pivot(index="chains", columns="wrong answers", values="vote accuracy")
 
 # %% [markdown]
@@ -197,12 +179,8 @@ theory_votes.pivot(index="chains", columns="wrong answers", values="vote accurac
 # formats (`workbook.toy.world`), which we use for it.
 
 # %%
-from workbook.data import load_benchmark
-from workbook.data.synthetic import ArithmeticSpec, generate_problems
 from workbook.generation import make_backend
-from workbook.grading import Grader
 
-is_toy = model.startswith("toy-reasoner")
 if backend == "transformers":
     import torch
 
@@ -211,18 +189,10 @@ if backend == "transformers":
 else:  # vLLM: chains of one problem share the problem prefix, so prefix caching saves most prompt compute
     gen = make_backend(model, backend, seed=seed, enable_prefix_caching=True,
                        max_model_len=max_new_tokens + max_new_tokens_verify + 4096)
-if is_toy:
-    from workbook import toy
-
-    prompts = dser.DSERPrompts(solve=lambda q: toy.solve_prompt(gen.tokenizer, q),
-                               verify=lambda q, s: toy.verify_prompt(gen.tokenizer, q, s),
-                               refine=lambda q, s, r: toy.refine_prompt(gen.tokenizer, q, s, r))
-else:
-    prompts = dser.chat_prompts(gen.tokenizer)
+prompts = dser.toy_prompts(gen.tokenizer) if model.startswith("toy-reasoner") else dser.chat_prompts(gen.tokenizer)
 for name, text in dser.PROMPTS.items():
     print(f"--- PROMPTS[{name!r}] (real models)\n{text}\n")
-example = prompts.refine("<problem>", "<current solution>", "<report>")
-print(f"--- the refine prompt as {model} sees it:\n{example}")
+print(f"--- the refine prompt as {model} sees it:\n{prompts.refine('<problem>', '<current solution>', '<report>')}")
 
 # %% [markdown]
 # ## 3. The base model
@@ -232,34 +202,24 @@ print(f"--- the refine prompt as {model} sees it:\n{example}")
 # `n_base` solutions per problem: the base pass@1 (our P_0), its majority vote, and the problems it never solves.
 
 # %%
-problems = []
-for name in benchmarks:
-    if name == "synthetic":
-        spec = ArithmeticSpec(n_operands=max_operands, min_operands=min_operands)
-        problems += generate_problems(n_problems, seed=seed + 1, spec=spec, split="test")
-    else:
-        problems += load_benchmark(name, limit=n_problems)
-grader = Grader(mode=grading_mode)
-from workbook.grading import extract_boxed
+from workbook.data import load_benchmark
+from workbook.data.synthetic import ArithmeticSpec, generate_problems
+from workbook.grading import Grader, extract_boxed
 
-t0 = time.time()
-base = gen.generate([prompts.solve(p.problem) for p in problems], n=n_base, temperature=temperature, top_p=top_p,
-                    max_new_tokens=max_new_tokens, seed=seed)
-base_text = [[c.text for c in row] for row in base]
-base_correct = np.array(grader.grade_many([t for row in base_text for t in row],
-                                          [p.answer for p in problems for _ in range(n_base)])).reshape(-1, n_base)
-base_tokens = np.array([[len(c.token_ids) for c in row] for row in base])
-print(f"{len(problems)} problems × {n_base} samples in {time.time() - t0:.0f} s; base pass@1 = "
-      f"{base_correct.mean():.3f}; mean {base_tokens.mean():.0f} tokens per solution; grader: {grader.name}")
-if n_hard:
-    keep = np.argsort(base_correct.mean(1), kind="stable")[:n_hard]
-    problems = [problems[i] for i in keep]
-    base_text, base_correct, base_tokens = [base_text[i] for i in keep], base_correct[keep], base_tokens[keep]
-    print(f"kept the {n_hard} problems with the lowest base pass@1 (selection inflates later gains: see deviations)")
-base_answers = [[extract_boxed(t) for t in row] for row in base_text]
-never_solved = base_correct.sum(1) == 0
-print(f"never solved by the base model in {n_base} samples: {int(never_solved.sum())} of {len(problems)} problems")
-print("example solution:\n" + base_text[0][0])
+spec = ArithmeticSpec(n_operands=max_operands, min_operands=min_operands)
+problems = [p for name in benchmarks for p in (
+    generate_problems(n_problems, seed=seed + 1, spec=spec, split="test") if name == "synthetic"
+    else load_benchmark(name, limit=n_problems))]
+grader = Grader(mode=grading_mode)
+base = evaluation.sample_and_grade(gen, problems, n_base, grader=grader, prompt_fn=lambda p: prompts.solve(p.problem),
+                                   seed=seed, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+problems, base = dser.hardest(problems, base, n_hard)  # n_hard = 0 keeps all; see the deviations
+base_correct = evaluation.correct_matrix(base)
+base_answers = [[extract_boxed(t) for t in g] for _, g in base.groupby("problem_id", sort=False)["text"]]
+p0, never_solved = base_correct.mean(1), base_correct.sum(1) == 0
+print(f"{len(problems)} problems × {n_base}: base pass@1 = {p0.mean():.3f}; mean {base['n_tokens'].mean():.0f} tokens; "
+      f"never solved: {int(never_solved.sum())}; grader: {grader.name}")
+print("example solution:\n" + base["text"].iloc[0])
 
 # %% [markdown]
 # ## 4. One-step diagnostic → prediction
@@ -268,28 +228,20 @@ print("example solution:\n" + base_text[0][0])
 # I→C and C→I. That gives p̂_IC and p̂_CI (pooled, with intervals), and per-problem rates shrunk toward the pooled
 # rate. Plugging them into the chain with P_0 = the problem's base pass@1 predicts every later iteration.
 #
-# > The paper proposes this diagnostic as the cheap check before committing to long chains (spec, "Smallest
-# > credible GPU reproduction"). The shrinkage is our choice: with a few pool solutions per problem the raw
+# > We use this diagnostic as the cheap check before committing to long chains (the paper's chain analysis makes
+# > it possible: one step's rates determine every later iteration). The shrinkage is our choice: with a few pool solutions per problem the raw
 # > per-problem rates are mostly 0 or 1.
 
 # %%
 t0 = time.time()
+pool = [g.tolist()[:n_pool] for _, g in base.groupby("problem_id", sort=False)["text"]]
 diag = dser.run_dser(problems, gen, prompts, grader,
                      dser.DSERConfig(n_chains=n_pool, n_iterations=1, temperature=temperature, top_p=top_p,
                                      max_new_tokens=max_new_tokens, max_new_tokens_verify=max_new_tokens_verify,
-                                     seed=seed + 100),
-                     initial_solutions=[row[:n_pool] for row in base_text])
-diag_counts = dser.transition_counts(diag.correct, per_problem=True)
-p_ic_hat, p_ci_hat = dser.estimate_rates(diag_counts)
-p_ic_boot, p_ci_boot = dser.bootstrap_rates(diag.correct, n_boot=n_boot, seed=seed)
-pp_ic, pp_ci = dser.shrunk_rates(diag_counts, prior_strength=prior_strength)
-p0 = base_correct.mean(1)
-pi_hat = dser.stationary_accuracy(p_ic_hat.value, p_ci_hat.value) if p_ic_hat.value + p_ci_hat.value > 0 else np.nan
+                                     seed=seed + 100), initial_solutions=pool)
+one = dser.one_step_prediction(diag.correct, p0, n_iterations, prior_strength=prior_strength, n_boot=n_boot, seed=seed)
 print(f"one step in {time.time() - t0:.0f} s ({diag.n_generated_tokens:,} tokens)")
-print(f"p̂_IC = {p_ic_hat}\n       bootstrap over problems: [{p_ic_boot.lo:.3f}, {p_ic_boot.hi:.3f}]")
-print(f"p̂_CI = {p_ci_hat}\n       bootstrap over problems: [{p_ci_boot.lo:.3f}, {p_ci_boot.hi:.3f}]")
-print(f"pooled prediction: π_C = {pi_hat:.3f} (p_IC {'>' if p_ic_hat.value > p_ci_hat.value else '<='} p_CI)")
-predicted = dser.transient_accuracy(p0[:, None], pp_ic[:, None], pp_ci[:, None], np.arange(n_iterations + 1)[None])
+print(one)
 
 # %% [markdown]
 # ## 5. Long chains
@@ -303,21 +255,21 @@ run = dser.run_dser(problems, gen, prompts, grader,
                     dser.DSERConfig(n_chains=n_chains, n_iterations=n_iterations, temperature=temperature,
                                     top_p=top_p, max_new_tokens=max_new_tokens,
                                     max_new_tokens_verify=max_new_tokens_verify, seed=seed + 1000))
-chain_seconds = time.time() - t0
-print(f"{len(problems)} problems × {n_chains} chains × {n_iterations} iterations in {chain_seconds:.0f} s; "
+print(f"{len(problems)} problems × {n_chains} chains × {n_iterations} iterations in {time.time() - t0:.0f} s; "
       f"{run.n_generated_tokens:,} generated tokens")
-observed = [bootstrap_ci(run.correct[:, :, t].astype(float), n_boot=n_boot, seed=seed) for t in range(n_iterations + 1)]
-predicted_ci = [bootstrap_ci(predicted[:, t], n_boot=n_boot, seed=seed) for t in range(n_iterations + 1)]
 chain_ic, chain_ci = dser.estimate_rates(dser.transition_counts(run.correct))
 print(f"rates seen along the chains: p_IC = {chain_ic}, p_CI = {chain_ci}")
 
-fig, ax = plt.subplots()
+# %%
 it = np.arange(n_iterations + 1)
-plotting.band(ax, it, observed, label="observed (chains)", color=plotting.method_color("dser"))
-plotting.band(ax, it, predicted_ci, label="predicted from one step", color=plotting.method_color("base"))
-ax.set_xlabel("iteration n")
-ax.set_ylabel("accuracy of s(n) (fraction of chains)")
-ax.set_title(f"{model}: DSER accuracy per iteration (95% CI over {len(problems)} problems; {n_chains} chains each)")
+observed = [bootstrap_ci(run.correct[:, :, t].astype(float), n_boot=n_boot, seed=seed) for t in it]
+predicted_ci = [bootstrap_ci(one.predicted[:, t], n_boot=n_boot, seed=seed) for t in it]
+fig, ax = plt.subplots()
+plotting.estimate_band(ax, it, observed, label="observed (chains)", color=plotting.method_color("dser"), bounds=(0, 1))
+plotting.estimate_band(ax, it, predicted_ci, label="predicted from one step", color=plotting.method_color("base"),
+                       bounds=(0, 1))
+ax.set(xlabel="iteration n", ylabel="accuracy of s(n) (fraction of chains)",
+       title=f"{model}: DSER accuracy per iteration (95% CI over {len(problems)} problems; {n_chains} chains each)")
 ax.legend()
 run_dir.save_figure(fig, "chains_observed_vs_predicted")
 plt.show()
@@ -338,22 +290,13 @@ plt.show()
 # generated-token budget per problem when its samples allow (else all `n_base` samples: noted in the table).
 
 # %%
-dser_vote = run.vote_correct(window=window)
-any_correct = run.correct.any(axis=(1, 2))
-dser_tokens_per_problem = run.n_generated_tokens / len(problems)
-k_equal = int(max(1, min(n_base, round(dser_tokens_per_problem / max(base_tokens.mean(), 1)))))
+dser_vote, any_correct = run.vote_correct(window=window), run.correct.any(axis=(1, 2))
+# base maj@k with k ≈ DSER's generated tokens per problem / tokens per base sample, capped at n_base
+k_equal = int(max(1, min(n_base, round(run.n_generated_tokens / len(problems) / max(base["n_tokens"].mean(), 1)))))
 base_maj = maj_at_k(base_answers, base_correct.tolist(), k=k_equal, seed=seed)
 votes_vs_chains = pd.DataFrame([{"chains": m, "DSER vote accuracy": run.vote_correct(window=window, n_chains=m).mean()}
                                 for m in sorted({1, 2, 4, n_chains}) if m <= n_chains])
-summary = pd.DataFrame([
-    {"method": "base pass@1", "accuracy": base_correct.mean(), "n": f"{len(problems)} × {n_base}"},
-    {"method": f"base maj@{k_equal} (≈ equal tokens{'' if k_equal < n_base else ', capped at n_base'})",
-     "accuracy": base_maj.mean(), "n": f"{len(problems)}"},
-    {"method": f"DSER last iteration (mean over chains)", "accuracy": run.correct[:, :, -1].mean(),
-     "n": f"{len(problems)} × {n_chains}"},
-    {"method": f"DSER vote, last {window} iterations × {n_chains} chains", "accuracy": dser_vote.mean(),
-     "n": f"{len(problems)}"},
-])
+summary = dser.accuracy_summary(run, base_correct, base_maj, k_equal, window)
 run_dir.save_table(summary, "accuracy_summary")
 run_dir.save_table(votes_vs_chains, "vote_vs_chains")
 print(f"never-solved problems: {int(never_solved.sum())}; solved by the DSER vote: "
@@ -379,38 +322,23 @@ summary
 # Verdicts are computed by `workbook.reporting` from the rules in its docstring.
 
 # %%
-obs = run.correct.mean(1)                       # (problems, iterations + 1)
-improving = pp_ic > pp_ci
-print(f"problems with p̃_IC > p̃_CI (one step, shrunk): {int(improving.sum())} of {len(problems)}; accuracy change "
-      f"T vs 0 on the others: {(obs[~improving, -1] - obs[~improving, 0]).mean() if (~improving).any() else float('nan'):+.3f}")
-reproduced = {
-    "D1": bootstrap_ci((obs - predicted)[:, 1:].mean(1), n_boot=n_boot, seed=seed, what="observed − predicted"),
-    "D2": (bootstrap_ci((obs[:, -1] - obs[:, 0])[improving], n_boot=n_boot, seed=seed,
-                        what="acc(T) − acc(0), problems with p̃_IC > p̃_CI") if improving.any() else None),
-    "D3": (bootstrap_ci(dser_vote[never_solved], n_boot=n_boot, seed=seed, what="never-solved problems solved")
-           if never_solved.any() else None),
-    "D4": bootstrap_ci(dser_vote - base_maj, n_boot=n_boot, seed=seed, what=f"DSER vote − base maj@{k_equal}"),
-}
-reproduced["D5"] = reproduced["D3"]
-for claim_id, bench in (("D6", "aime24"), ("D7", "aime25")):
-    rows = np.array([p.dataset == bench for p in problems])
-    reproduced[claim_id] = (bootstrap_ci(100 * (obs[rows, -1] - p0[rows]), n_boot=n_boot, seed=seed,
-                                         what=f"{bench}: pass@1 points") if rows.any() else None)
+obs, improving = run.correct.mean(1), one.pp_ic > one.pp_ci       # obs: (problems, iterations + 1)
+print(f"problems with p̃_IC > p̃_CI (one step, shrunk): {int(improving.sum())} of {len(problems)}")
+reproduced = dser.reproduced(run, one, p0, base_maj, window, [p.dataset for p in problems], n_boot=n_boot, seed=seed)
 rvr = reported_vs_reproduced("dser", reproduced, profile)
 run_dir.save_table(rvr, "reported_vs_reproduced")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
 metrics = {
-    "headline": {"base_pass@1": float(base_correct.mean()), "dser_last_iteration": float(obs[:, -1].mean()),
+    "headline": {"base_pass@1": float(p0.mean()), "dser_last_iteration": float(obs[:, -1].mean()),
                  "dser_vote": float(dser_vote.mean()), "base_maj": float(base_maj.mean()),
-                 "p_ic_one_step": p_ic_hat.value, "p_ci_one_step": p_ci_hat.value},
-    "model": model, "grader": grader.name, "benchmarks": benchmarks,
-    "problem_ids": [p.problem_id for p in problems],
-    "one_step": {"p_ic": vars(p_ic_hat), "p_ci": vars(p_ci_hat), "pi_c": pi_hat,
-                 "p_ic_bootstrap": vars(p_ic_boot), "p_ci_bootstrap": vars(p_ci_boot)},
+                 "p_ic_one_step": one.p_ic.value, "p_ci_one_step": one.p_ci.value},
+    "model": model, "grader": grader.name, "benchmarks": benchmarks, "problem_ids": [p.problem_id for p in problems],
+    "one_step": {"p_ic": vars(one.p_ic), "p_ci": vars(one.p_ci), "pi_c": one.pi_c,
+                 "p_ic_bootstrap": vars(one.p_ic_boot), "p_ci_bootstrap": vars(one.p_ci_boot)},
     "chains": {"n_chains": n_chains, "n_iterations": n_iterations, "accuracy": obs.mean(0).tolist(),
-               "predicted": predicted.mean(0).tolist(), "p_ic": vars(chain_ic), "p_ci": vars(chain_ci),
+               "predicted": one.predicted.mean(0).tolist(), "p_ic": vars(chain_ic), "p_ci": vars(chain_ci),
                "n_generated_tokens": run.n_generated_tokens},
     "improving_problems": int(improving.sum()),
     "never_solved": {"n": int(never_solved.sum()), "solved_by_vote": int(dser_vote[never_solved].sum()),
@@ -420,6 +348,8 @@ metrics = {
                "votes": theory_votes.to_dict("list")},
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
 }
+
+# %%
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
 print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")

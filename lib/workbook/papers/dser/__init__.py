@@ -29,9 +29,9 @@ from workbook.papers.dser.theory import (
 __all__ = [
     "PROMPTS", "BetaPrior", "DSERConfig", "DSERPrompts", "DSERRun", "TransitionCounts", "OneStep",
     "binomial_majority_accuracy", "bootstrap_rates", "chat_prompts", "estimate_rates", "estimate_run_tokens",
-    "hardest", "majority_vote", "one_step_prediction", "per_problem_rates", "plan", "reproduced", "run_dser",
+    "accuracy_summary", "hardest", "majority_vote", "one_step_prediction", "per_problem_rates", "plan", "reproduced", "run_dser",
     "shrunk_rates", "simulate_chains", "simulated_vote_correct", "stationary_accuracy", "strip_reasoning",
-    "theory_votes", "transient_accuracy", "transition_counts", "transition_matrix", "validate",
+    "theory_votes", "toy_prompts", "transient_accuracy", "transition_counts", "transition_matrix", "validate",
     "vote_across_chains", "vote_last", "wilson_interval",
 ]
 
@@ -154,3 +154,27 @@ def reproduced(run: DSERRun, one: OneStep, p0: np.ndarray, base_maj: np.ndarray,
         rows = np.asarray(datasets) == bench
         out[claim_id] = ci(100 * (obs[rows, -1] - p0[rows]), f"{bench}: pass@1 points") if rows.any() else None
     return out
+
+
+def toy_prompts(tokenizer) -> DSERPrompts:
+    """Return the toy reasoner's own solve/verify/refine formats (``workbook.toy``), which it was trained on."""
+    from workbook import toy
+
+    return DSERPrompts(solve=lambda q: toy.solve_prompt(tokenizer, q),
+                       verify=lambda q, s: toy.verify_prompt(tokenizer, q, s),
+                       refine=lambda q, s, r: toy.refine_prompt(tokenizer, q, s, r))
+
+
+def accuracy_summary(run: DSERRun, base_correct: np.ndarray, base_maj: np.ndarray, k_equal: int,
+                     window: int) -> pd.DataFrame:
+    """Return base pass@1, base maj@k (≈ equal tokens), DSER's last iteration and DSER's vote, one row each."""
+    n_problems, n_base = base_correct.shape
+    capped = "" if k_equal < n_base else ", capped at n_base"
+    return pd.DataFrame([
+        {"method": "base pass@1", "accuracy": base_correct.mean(), "n": f"{n_problems} × {n_base}"},
+        {"method": f"base maj@{k_equal} (≈ equal tokens{capped})", "accuracy": base_maj.mean(), "n": f"{n_problems}"},
+        {"method": "DSER last iteration (mean over chains)", "accuracy": run.correct[:, :, -1].mean(),
+         "n": f"{n_problems} × {run.correct.shape[1]}"},
+        {"method": f"DSER vote, last {window} iterations × {run.correct.shape[1]} chains",
+         "accuracy": run.vote_correct(window=window).mean(), "n": f"{n_problems}"},
+    ])
