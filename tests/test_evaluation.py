@@ -40,6 +40,7 @@ def test_frame_columns_verdicts_and_counts():
     assert backend.calls == [dict(prompts=["1+1?", "2+2?"], n=3, temperature=0.7, seed=4)]
     assert df["correct"].tolist() == [True, False, True, False, True, True]
     assert df["n_tokens"].tolist() == [3] * 6 and df["logprobs"].iloc[0] == [-0.5, -0.25, -1.0]
+    assert df["token_ids"].iloc[4] == [1, 2, 1]
     counts = per_problem(df)
     assert counts[["problem_id", "n", "n_correct"]].values.tolist() == [["a", 3, 2], ["b", 3, 2]]
     assert correct_matrix(df).tolist() == [[True, False, True], [False, True, True]]

@@ -22,7 +22,8 @@ import pandas as pd
 __all__ = ["COLUMNS", "correct_matrix", "grade", "pass_at_k_table", "per_problem", "sample", "sample_and_grade"]
 
 #: Columns of :func:`sample_and_grade`'s frame, in order (``sample`` gives all but ``correct``).
-COLUMNS = ("problem_id", "dataset", "sample", "text", "n_tokens", "logprobs", "finish_reason", "answer", "correct")
+COLUMNS = ("problem_id", "dataset", "sample", "text", "n_tokens", "token_ids", "logprobs", "finish_reason", "answer",
+           "correct")
 
 _SAMPLING_KEYS = ("temperature", "top_p", "max_new_tokens")
 
@@ -52,7 +53,8 @@ def _check(problems: Sequence, n: int, seed: int, sampling: dict) -> None:
 
 def sample(backend, problems: Sequence, n: int, *, prompt_fn: Callable[[Any], str] | None = None, seed: int = 0,
            **sampling) -> pd.DataFrame:
-    """Return one row per completion: ``problem_id, dataset, sample, text, n_tokens, logprobs, finish_reason, answer``.
+    """Return one row per completion: ``problem_id, dataset, sample, text, n_tokens, token_ids, logprobs,
+    finish_reason, answer``.
 
     ``backend`` is a ``workbook.generation`` backend (``generate(prompts, n, temperature, top_p, max_new_tokens,
     seed)``); ``problems`` are ``workbook.data.Problem``-like (attributes or dict keys ``problem``, ``answer``,
@@ -73,8 +75,8 @@ def sample(backend, problems: Sequence, n: int, *, prompt_fn: Callable[[Any], st
     for i, (p, comps) in enumerate(zip(problems, outs)):
         pid = _field(p, "problem_id", str(i))
         for j, c in enumerate(comps):
-            rows.append((pid, _field(p, "dataset"), j, c.text, len(c.token_ids), list(c.logprobs), c.finish_reason,
-                         _field(p, "answer")))
+            rows.append((pid, _field(p, "dataset"), j, c.text, len(c.token_ids), list(c.token_ids), list(c.logprobs),
+                         c.finish_reason, _field(p, "answer")))
     return pd.DataFrame(rows, columns=list(COLUMNS[:-1]))
 
 
@@ -99,9 +101,9 @@ def sample_and_grade(backend, problems: Sequence, n: int, *, grader, prompt_fn: 
                      seed: int = 0, **sampling) -> pd.DataFrame:
     """Sample ``n`` completions per problem and grade each: one row per completion (columns :data:`COLUMNS`).
 
-    ``problem_id, dataset, sample, text, n_tokens, logprobs, finish_reason, answer, correct``; see :func:`sample`
-    for the arguments and :func:`grade` for ``grader``. Same backend, problems, ``n``, ``seed`` and sampling → the
-    same frame (CPU backend).
+    ``problem_id, dataset, sample, text, n_tokens, token_ids, logprobs, finish_reason, answer, correct``; see
+    :func:`sample` for the arguments and :func:`grade` for ``grader``. Same backend, problems, ``n``, ``seed`` and
+    sampling → the same frame (CPU backend).
     """
     if grader is None or not (hasattr(grader, "grade_many") or callable(grader)):
         raise TypeError("grader must be a workbook.grading.Grader or a callable (text, answer) -> bool")
