@@ -73,12 +73,11 @@ def test_invalid_parameters_never_start_a_notebook(notebooks, results_dir):
 
     with pytest.raises(ParameterError, match="unknown parameter"):
         runner.run_notebook("good", "smoke", {"n_samples": 3}, root=results_dir, nb_dir=notebooks)
-    assert not (results_dir / "good" / "smoke" / "good.ipynb").exists()
-    # In run-all a bad override for one notebook is recorded as "invalid"; the others are still checked and run.
-    records = runner.run_all("smoke", {"n": 3}, notebooks=["bad", "good"], root=results_dir, nb_dir=notebooks,
-                             summary=False)
-    by = {r.notebook: r.status for r in records}
-    assert by == {"bad": "invalid", "good": "passed"}
+    # In run-all one bad override (bad has no `n`) stops everything before the first notebook starts.
+    with pytest.raises(ParameterError, match=r"nothing was run:\n  bad: unknown parameter\(s\) \['n'\]"):
+        runner.run_all("smoke", {"n": 3}, notebooks=["bad", "good"], root=results_dir, nb_dir=notebooks,
+                       summary=False)
+    assert not list(results_dir.rglob("*")), "nothing may be written for invalid parameters"
 
 
 def test_cli_bad_input_exit_code_2(notebooks, results_dir, capsys):
@@ -88,19 +87,18 @@ def test_cli_bad_input_exit_code_2(notebooks, results_dir, capsys):
     assert "unknown profile 'laptop'" in capsys.readouterr().err
     assert cli.main(["--results-dir", str(results_dir), "run", "good", "--profile", "smoke", "-p", "n=two"]) == 2
     assert "parameter 'n' must be int" in capsys.readouterr().err
-    assert not list(results_dir.glob("*/*/*.ipynb"))
+    assert not list(results_dir.rglob("*"))
 
 
 def test_cli_run_and_summary(notebooks, results_dir, capsys):
-    stale = results_dir / "good" / "smoke" / "figures" / "old.png"
-    stale.parent.mkdir(parents=True)
-    stale.write_bytes(b"from an earlier run")
-    assert cli.main(["--results-dir", str(results_dir), "run", "good", "--profile", "smoke", "-p", "n=5"]) == 0
+    assert cli.main(["--results-dir", str(results_dir), "run", "good", "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
-    assert "good" in out and "passed" in out
+    assert "good (smoke) started" in out and "good (smoke) passed in" in out
     rec = json.loads((results_dir / "good" / "smoke" / "run.json").read_text())
-    assert rec["headline"] == {"pass@1": 0.5}
-    assert not stale.exists(), "outputs of an earlier run must not survive into this run's folder"
+    assert rec["headline"] == {"pass@1": 0.2} and rec["label"] == "smoke" and rec["allow_dirty"] is False
+    # The second run announces an ETA from the first one's measured wall time.
+    assert cli.main(["--results-dir", str(results_dir), "run", "good", "--profile", "smoke"]) == 0
+    assert "last run" in capsys.readouterr().out
     (results_dir / "summary.md").unlink()
     assert cli.main(["--results-dir", str(results_dir), "summary"]) == 0
     assert "| good | smoke | passed |" in (results_dir / "summary.md").read_text()

@@ -1,25 +1,35 @@
 """The ``workbook`` command: run one notebook, run them all, write the summary.
 
-    workbook run NOTEBOOK --profile P [-p key=value ...] [--timeout S]
-    workbook run-all --profile P [-p key=value ...] [--only NB ...]
+    workbook run NOTEBOOK --profile P [-p key=value ...] [--timeout S] [--allow-dirty]
+    workbook run-all --profile P [-p key=value ...] [--only NB ...] [--allow-dirty]
     workbook summary
     workbook site [--out DIR]
     workbook student [--out DIR]
     workbook list
-
-Exit status: 0 when every run passed, 1 when a notebook failed or timed out, 2 for bad input (unknown notebook,
-profile or parameter, wrong type), reported as one line before anything runs.
+    workbook prepare [ARGS ...]          train/cache the toy checkpoints (workbook.toy.prepare)
+    workbook data fetch NAME [ARGS ...]  download a benchmark file (workbook.data.fetch)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from pathlib import Path
 
 from workbook.params import PROFILES, ParameterError, list_notebooks, parse_override
 from workbook.paths import results_root
+
+EXIT_STATUS_HELP = """\
+exit status:
+  0    every run passed
+  1    a notebook failed or timed out (previous results kept; the attempt is in <run dir>/attempts/)
+  2    bad input, refused before anything ran: unknown notebook, profile or parameter, a wrong type, an invalid
+       value anywhere in run-all, or cpu/paper results from a dirty git tree without --allow-dirty
+  3    the run directory is locked by another run (its pid is named)
+  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the notebook was stopped, previous results kept
+"""
 
 
 def _overrides(items: list[str] | None) -> dict:
@@ -32,7 +42,8 @@ def _overrides(items: list[str] | None) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``workbook`` command."""
-    p = argparse.ArgumentParser(prog="workbook", description="Run the rlvr-workbook notebooks headless.")
+    p = argparse.ArgumentParser(prog="workbook", description="Run the rlvr-workbook notebooks headless.",
+                                epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     p.add_argument("--results-dir", type=Path, default=None,
                    help="results root (default: $WORKBOOK_RESULTS_DIR or <repo>/results)")
@@ -41,14 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp):
         sp.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)} (default: cpu)")
         sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
-                        help="override a parameter (value parsed as YAML); repeatable")
+                        help="override a parameter (value parsed as YAML); repeatable. A run whose values differ "
+                             "from the profile file goes to results/<notebook>/custom-<hash>/")
         sp.add_argument("--timeout", type=float, default=None, help="per-notebook timeout in seconds")
+        sp.add_argument("--allow-dirty", action="store_true",
+                        help="write cpu/paper results from a git tree with uncommitted changes (recorded in run.json)")
 
-    r = sub.add_parser("run", help="execute one notebook through papermill")
+    r = sub.add_parser("run", help="execute one notebook through papermill", epilog=EXIT_STATUS_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("notebook", help="notebook name, e.g. quickstart")
     common(r)
-    ra = sub.add_parser("run-all", help="execute every notebook; one failure never stops the rest")
-    ra.add_argument("--only", nargs="+", default=None, help="run only these notebooks")
+    ra = sub.add_parser("run-all", help="execute every notebook in course order; one failure never stops the rest",
+                        epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ra.add_argument("--only", nargs="+", default=None, help="run only these notebooks (names from `workbook list`)")
     common(ra)
     sub.add_parser("summary", help="write results/summary.md and summary.html from the run records")
     sub.add_parser("list", help="list the notebooks")
@@ -56,11 +72,58 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--out", type=Path, default=None, help="output folder (default: <results>/site)")
     st = sub.add_parser("student", help="write student copies of the notebooks without solution cells")
     st.add_argument("--out", type=Path, default=None, help="output folder (default: <repo>/student)")
+    pr = sub.add_parser("prepare", help="train/cache the toy reasoner checkpoints (resumable)", add_help=False)
+    pr.add_argument("args", nargs=argparse.REMAINDER, help="passed to workbook.toy.prepare (see `prepare --help`)")
+    da = sub.add_parser("data", help="benchmark data files")
+    dsub = da.add_subparsers(dest="data_command", required=True)
+    fe = dsub.add_parser("fetch", help="download a benchmark file", add_help=False)
+    fe.add_argument("args", nargs=argparse.REMAINDER, help="NAME [options], passed to workbook.data.fetch")
     return p
 
 
+def _delegate(module: str, argv: list[str]) -> int:
+    """Return ``module.main(argv)``, imported only now; exit 2 with one line when the module is not available."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name is not None and module.startswith(err.name):
+            print(f"workbook: error: {module} is not available in this installation ({err})", file=sys.stderr)
+            return 2
+        raise
+    main_fn = getattr(mod, "main", None)
+    if main_fn is None:
+        print(f"workbook: error: {module} has no main(argv)", file=sys.stderr)
+        return 2
+    rc = main_fn(list(argv))
+    return int(rc or 0)
+
+
+#: Subcommands handed whole to another module's ``main(argv)`` (argparse would eat a leading ``--help``).
+DELEGATES = {("prepare",): "workbook.toy.prepare", ("data", "fetch"): "workbook.data.fetch"}
+
+
+def _find_delegate(argv: list[str]) -> tuple[str, list[str]] | None:
+    """Return ``(module, rest)`` when ``argv`` (after the global options) starts with a delegated subcommand."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] == "--results-dir" else 1
+    for words, module in DELEGATES.items():
+        if tuple(argv[i:i + len(words)]) == words:
+            return module, argv[i + len(words):]
+    return None
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Return the exit status of the ``workbook`` command (see module docstring)."""
+    """Return the exit status of the ``workbook`` command (see EXIT_STATUS_HELP)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    delegate = _find_delegate(argv)
+    if delegate is not None:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        return _delegate(*delegate)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -90,21 +153,29 @@ def main(argv: list[str] | None = None) -> int:
             raise ParameterError(f"unknown profile {args.profile!r}; expected one of {', '.join(PROFILES)}")
         overrides = _overrides(args.param)
         if args.command == "run":
-            rec = runner.run_notebook(args.notebook, args.profile, overrides, root=root, timeout_s=args.timeout)
+            rec = runner.run_notebook(args.notebook, args.profile, overrides, root=root, timeout_s=args.timeout,
+                                      allow_dirty=args.allow_dirty, report=_say)
             runner.write_summary(root)
             records = [rec]
         else:
-            records = runner.run_all(args.profile, overrides, notebooks=args.only, root=root, timeout_s=args.timeout)
+            records = runner.run_all(args.profile, overrides, notebooks=args.only, root=root, timeout_s=args.timeout,
+                                     allow_dirty=args.allow_dirty, report=_say)
     except ParameterError as err:
         print(f"workbook: error: {err}", file=sys.stderr)
-        return 2
+        return runner.EXIT_BAD_INPUT
+    except runner.RunLocked as err:
+        print(f"workbook: error: {err}", file=sys.stderr)
+        return runner.EXIT_LOCKED
+    except runner.Interrupted as err:
+        print(f"workbook: interrupted by {err}; previous results kept", file=sys.stderr)
+        return err.exit_code
     for rec in records:
-        line = f"{rec.notebook:<28} {rec.profile:<6} {rec.status:<8} {rec.wall_s:8.1f} s"
+        line = f"{rec.notebook:<28} {rec.label or rec.profile:<15} {rec.status:<11} {rec.wall_s:8.1f} s"
         if rec.error:
             line += "  " + rec.error.strip().splitlines()[-1][:160]
         print(line)
     print(f"summary: {root / 'summary.md'}")
-    return 0 if all(r.status == "passed" for r in records) else 1
+    return runner.EXIT_OK if all(r.status == "passed" for r in records) else runner.EXIT_FAILED
 
 
 if __name__ == "__main__":

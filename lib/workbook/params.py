@@ -7,15 +7,21 @@ file is for the runner (e.g. ``_runner: {timeout_s: 900}``) and is never passed 
 
 Every problem — unknown notebook, profile or parameter, a wrong type, an unknown model or dataset name — raises one
 :class:`ParameterError` naming what is wrong and what is allowed, before any model is loaded.
+
+A run's **label** names the profile whose YAML was actually applied (``smoke``, ``cpu``, ``paper``); a run whose values
+differ from every profile file it could have come from is labelled ``custom-<hash>`` (:func:`profile_label`), so an
+edited or overridden run never lands in a published ``cpu/`` folder.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, MutableMapping
 
 from workbook.paths import notebooks_dir as _default_notebooks_dir
 
@@ -30,6 +36,8 @@ COURSE_ORDER: tuple[str, ...] = (
 def course_key(notebook: str) -> tuple[int, str]:
     """Return the sort key that puts ``notebook`` in :data:`COURSE_ORDER`."""
     return (COURSE_ORDER.index(notebook) if notebook in COURSE_ORDER else len(COURSE_ORDER), notebook)
+
+
 RUNNER_KEY = "_runner"
 #: Parameters whose value names a model preset / a dataset: checked against the registries (imported lazily).
 MODEL_PARAMS = ("model", "proxy_model", "ref_model", "verifier_model")
@@ -226,14 +234,84 @@ def parse_override(text: str) -> tuple[str, Any]:
         return key, raw
 
 
-def check_params(notebook: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the notebook's parameters as found in ``namespace`` (pass ``globals()``), validated.
+def _same(a: Any, b: Any) -> bool:
+    """Return whether two parameter values are identical as literals (``1`` and ``1.0``, ``True`` and ``1`` differ)."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+def params_hash(params: Mapping[str, Any]) -> str:
+    """Return 8 hex digits identifying ``params`` (canonical JSON, sorted keys): the ``custom-<hash>`` label."""
+    text = json.dumps(dict(params), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def profile_label(notebook: str, profile: str, params: Mapping[str, Any], nb_dir: Path | None = None) -> str:
+    """Return ``profile`` when ``params`` are exactly the profile file's values, else ``custom-<hash>``."""
+    expected, _ = resolve_params(notebook, profile, None, nb_dir, check_names=False)
+    if set(params) == set(expected) and all(_same(params[k], expected[k]) for k in expected):
+        return profile
+    return f"custom-{params_hash(params)}"
+
+
+#: notebook → (applied profile, label), recorded by :func:`check_params` for ``RunDir`` in the same kernel.
+_RUN_LABELS: dict[str, tuple[str, str]] = {}
+
+
+def run_label(notebook: str, profile: str) -> str:
+    """Return the label :func:`check_params` computed for ``notebook`` at ``profile`` in this process, else ``profile``."""
+    applied, label = _RUN_LABELS.get(Path(notebook).stem, (None, profile))
+    return label if applied == profile else profile
+
+
+def _applied_profile(notebook: str, defaults: Mapping[str, Any], values: Mapping[str, Any]) -> str:
+    """Return the profile whose YAML these values came from.
+
+    An explicit ``profile`` (papermill ``-p profile smoke``, or the runner's full parameter file) is taken as is. At
+    the cell default (``cpu``), a profile whose file the values match exactly wins (``papermill -f smoke.yaml`` sets
+    smoke's values but not ``profile``); otherwise the default profile applies.
+    """
+    declared = values.get("profile", defaults.get("profile"))
+    if declared != defaults.get("profile"):
+        return declared
+    for candidate in (declared, *[p for p in PROFILES if p != declared]):
+        try:
+            resolved, _ = resolve_params(notebook, candidate, None, check_names=False)
+        except ParameterError:
+            continue  # no such profile file for this notebook
+        if all(_same(values[k], resolved[k]) for k in defaults if k != "profile"):
+            return candidate
+    return declared
+
+
+def check_params(notebook: str, namespace: MutableMapping[str, Any]) -> dict[str, Any]:
+    """Return the notebook's parameters as found in ``namespace`` (pass ``globals()``), with its profile applied.
 
     Use in the setup cell: ``params = check_params("quickstart", globals())``. Papermill injects overrides as a
-    cell after the parameters cell; this re-checks names and types there, before any model is loaded.
+    cell after the parameters cell; this re-checks names and types there, before any model is loaded, and applies
+    the profile file itself: every parameter still at its cell default takes the profile file's value, and
+    ``namespace`` is updated, so ``papermill NB OUT -p profile smoke`` *is* the smoke run and ``-f smoke.yaml`` sets
+    ``profile = "smoke"``. The label (the profile, or ``custom-<hash>`` when values differ from its file) is recorded
+    for :class:`workbook.reporting.RunDir`.
     """
+    notebook = Path(notebook).stem
     defaults = notebook_defaults(notebook)
     missing = sorted(k for k in defaults if k not in namespace)
     if missing:
         raise ParameterError(f"{notebook}: parameters {missing} are not defined; run the parameters cell first")
-    return validate_params(notebook, {k: namespace[k] for k in defaults})
+    values = {k: namespace[k] for k in defaults}
+    if "profile" not in defaults:  # a notebook without profiles: validate only
+        return validate_params(notebook, values)
+    applied = _applied_profile(notebook, defaults, values)
+    if applied not in PROFILES:
+        raise ParameterError(f"{notebook}: profile {applied!r} not in {', '.join(PROFILES)}")
+    profile_values, _ = resolve_params(notebook, applied, None, check_names=False)
+    for key, default in defaults.items():
+        if _same(values[key], default):
+            values[key] = profile_values[key]
+    values["profile"] = applied
+    resolved = validate_params(notebook, values)
+    for key, value in resolved.items():
+        if not _same(namespace.get(key), value):
+            namespace[key] = value
+    _RUN_LABELS[notebook] = (applied, profile_label(notebook, applied, resolved))
+    return resolved

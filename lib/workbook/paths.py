@@ -18,15 +18,21 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
-def shared_data_dir() -> Path:
-    """Return ``../shared/data`` next to the repository (may not exist)."""
-    return REPO_ROOT.parent / "shared" / "data"
-
-
 def results_root() -> Path:
     """Return the results root: ``$WORKBOOK_RESULTS_DIR`` or ``<repo>/results``."""
     env = os.environ.get("WORKBOOK_RESULTS_DIR")
     return Path(env).expanduser().resolve() if env else REPO_ROOT / "results"
+
+
+#: Set by the runner for the notebook's kernel: the (staging) folder a ``RunDir`` writes into.
+RUN_DIR_ENV = "WORKBOOK_RUN_DIR"
+
+
+def scratch_root() -> Path:
+    """Return where runs without the runner write (JupyterLab, plain papermill): ``$WORKBOOK_SCRATCH_DIR`` or
+    ``<repo>/results/scratch`` (git-ignored; never read by the summary or the site)."""
+    env = os.environ.get("WORKBOOK_SCRATCH_DIR")
+    return Path(env).expanduser().resolve() if env else REPO_ROOT / "results" / "scratch"
 
 
 def cache_dir() -> Path:

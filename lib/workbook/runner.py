@@ -1,35 +1,55 @@
-"""Headless execution of the notebooks through papermill, run records, and the results summary.
+"""Headless execution of the notebooks through papermill: run records, staging, locks, signals and progress.
 
-Issue 2 § runner: papermill with the kernel named explicitly (``rlvr-workbook``), a per-notebook timeout,
-parameters validated before execution, one failing notebook never stops the rest.
+A run never destroys earlier results:
 
-Each run writes into ``results/<notebook>/<profile>/``: the executed notebook ``<notebook>.ipynb``, the notebook's
-own outputs (metrics.json, provenance.json, figures/, tables/ via :class:`workbook.reporting.RunDir`), ``run.log``
-(papermill's output) and ``run.json``::
+- **staging**: papermill and the notebook's ``RunDir`` write into ``<results>/.runner/staging/<nb>/<label>-<stamp>/``
+  (the runner sets ``$WORKBOOK_RUN_DIR``); only a passing run replaces ``<results>/<nb>/<label>/``, atomically
+  (``renameat2(RENAME_EXCHANGE)`` on Linux). A failed, timed-out or interrupted run keeps the previous results and
+  is stored beside them in ``<results>/<nb>/<label>/attempts/<stamp>/`` (a run directory that never passed is
+  replaced by the attempt, so the summary shows the failure);
+- **locks**: one ``flock`` per run directory (``<results>/.runner/locks/<nb>.<label>.lock``, holding the pid); a
+  second run into a locked directory is refused naming the holder, and a lock left by a dead process is free;
+- **signals**: SIGINT/SIGTERM kill the notebook's processes (papermill's group and the kernel's), record status
+  ``interrupted`` with the time, and propagate as :class:`Interrupted` (the CLI exits 130/143);
+- **labels**: the run directory is named after the profile whose file was applied, or ``custom-<hash>`` when the
+  parameters differ from it (:func:`workbook.params.profile_label`);
+- **clean tree**: ``cpu``/``paper`` results (the published ones) are refused from a dirty git tree unless
+  ``allow_dirty``, which ``run.json`` records.
 
-    {"notebook", "profile", "status": "passed" | "failed" | "timeout" | "invalid", "wall_s", "error",
-     "started", "ended", "parameters", "executed_notebook", "hardware", "git", "headline", "verdicts"}
+``run.json``::
 
-Notebooks execute in a subprocess (``python -m papermill``) in their own process group, so a hang is killed at the
-timeout without touching the other notebooks.
+    {"notebook", "profile", "label", "status": "passed" | "failed" | "timeout" | "interrupted", "wall_s", "error",
+     "started", "ended", "parameters", "executed_notebook", "run_dir", "hardware", "git", "allow_dirty", "signal",
+     "headline", "verdicts"}
+
+``run.log`` holds papermill's log and the notebook's output as it runs (``--log-output``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
+import importlib
 import json
 import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
-from workbook.params import ParameterError, list_notebooks, notebook_path, notebooks_dir, resolve_params
-from workbook.paths import results_root
-from workbook.reporting.io import _iso, atomic_write_text, dumps_deterministic, git_state, hardware_info
+from workbook.params import (
+    ParameterError, course_key, list_notebooks, notebook_path, notebooks_dir, profile_label, resolve_params,
+)
+from workbook.paths import RUN_DIR_ENV, results_root
+from workbook.reporting.io import DIR_MODE, FILE_MODE, _iso, atomic_write_text, ensure_dir, git_state, hardware_info
 from workbook.reporting.summary import read_headline, read_verdicts, write_summary
 
 log = logging.getLogger(__name__)
@@ -37,7 +57,39 @@ log = logging.getLogger(__name__)
 KERNEL_NAME = "rlvr-workbook"
 #: Default per-notebook timeouts (seconds) by profile; a profile YAML's ``_runner: {timeout_s: ...}`` overrides.
 DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600, "cpu": 3600, "paper": 48 * 3600}
-STATUSES = ("passed", "failed", "timeout", "invalid")
+STATUSES = ("passed", "failed", "timeout", "interrupted")
+#: Labels whose run directories are the published results: written from a clean git tree only.
+PUBLISHED_LABELS = ("cpu", "paper")
+#: Exit statuses of the ``workbook`` command (also in its --help and notebooks/README.md).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+Report = Callable[[str], None]
+
+
+class RunLocked(RuntimeError):
+    """Another live process holds the run directory's lock."""
+
+    def __init__(self, run_dir: str, pid: int | None):
+        self.pid = pid
+        super().__init__(f"{run_dir} is being written by another run (pid {pid if pid else 'unknown'}); "
+                         "wait for it to finish or stop it")
+
+
+class DirtyTree(ParameterError):
+    """Published results requested from a git tree with uncommitted changes."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; a BaseException so that no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SIGNAL.get(self.signum, 128 + self.signum)
 
 
 @dataclass
@@ -51,10 +103,13 @@ class RunRecord:
     error: str | None
     started: str
     ended: str
+    label: str | None = None
     parameters: dict = field(default_factory=dict)
     executed_notebook: str | None = None
     run_dir: str | None = None
     timeout_s: float | None = None
+    allow_dirty: bool = False
+    signal: str | None = None
     hardware: dict = field(default_factory=dict)
     git: dict = field(default_factory=dict)
     headline: dict = field(default_factory=dict)
@@ -64,71 +119,405 @@ class RunRecord:
         return dict(self.__dict__)
 
 
+@dataclass
+class RunPlan:
+    """One validated run: what to execute and where its results go."""
+
+    notebook: str
+    src: Path
+    profile: str
+    label: str
+    params: dict
+    timeout_s: float
+    root: Path
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / self.notebook / self.label
+
+
 def _tail(text: str, n_lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-n_lines:])
 
 
-def run_notebook(notebook: str, profile: str, overrides: Mapping[str, Any] | None = None, *,
-                 root: Path | None = None, nb_dir: Path | None = None, timeout_s: float | None = None,
-                 kernel_name: str = KERNEL_NAME) -> RunRecord:
-    """Return the RunRecord of executing ``notebook`` at ``profile`` (also written to run_dir/run.json).
+def _fmt_s(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
-    Bad names/types (notebook, profile, parameter) raise ParameterError before anything runs. A notebook that fails
-    or times out does not raise: the record says so (status "failed" / "timeout", error = last lines of the log).
-    """
+
+# ------------------------------------------------------------------------------------------------ planning
+
+
+def _paper_validate(notebook: str, params: dict) -> None:
+    """Call ``workbook.papers.<notebook>.validate(params)`` when that module exists (its own cross-parameter checks)."""
+    try:
+        mod = importlib.import_module(f"workbook.papers.{notebook}")
+    except ModuleNotFoundError as err:
+        if err.name in (f"workbook.papers.{notebook}", "workbook.papers"):
+            return
+        raise
+    validate = getattr(mod, "validate", None)
+    if validate is None:
+        return
+    try:
+        validate(dict(params))
+    except ParameterError:
+        raise
+    except ValueError as err:
+        raise ParameterError(f"{notebook}: {err}") from None
+
+
+def plan_run(notebook: str, profile: str, overrides: Mapping[str, Any] | None = None, *, root: Path | None = None,
+             nb_dir: Path | None = None, timeout_s: float | None = None, allow_dirty: bool = False) -> RunPlan:
+    """Return the validated plan of one run; ParameterError (or DirtyTree) before anything is written."""
     nb_dir = Path(nb_dir) if nb_dir else notebooks_dir()
     src = notebook_path(notebook, nb_dir)
     name = src.stem
     params, runner_opts = resolve_params(name, profile, overrides, nb_dir)
-    root = Path(root) if root else results_root()
-    run_dir = root / name / profile
-    run_dir.mkdir(parents=True, exist_ok=True)
-    out_nb = run_dir / f"{name}.ipynb"
-    timeout_s = float(timeout_s or runner_opts.get("timeout_s") or DEFAULT_TIMEOUT_S[profile])
+    _paper_validate(name, params)
+    label = profile_label(name, profile, params, nb_dir)
+    plan = RunPlan(notebook=name, src=src, profile=profile, label=label, params=params,
+                   timeout_s=float(timeout_s or runner_opts.get("timeout_s") or DEFAULT_TIMEOUT_S[profile]),
+                   root=Path(root) if root else results_root())
+    if label in PUBLISHED_LABELS and not allow_dirty and git_state().get("dirty"):
+        raise DirtyTree(f"{name}: results/{name}/{label}/ holds published results, which must come from a clean git "
+                        "tree; commit your changes first, or pass --allow-dirty (recorded in run.json and flagged on "
+                        "the site)")
+    return plan
 
-    # Stale outputs from an earlier run must not be mistaken for this run's.
-    for stale in ("metrics.json", "run.json", "provenance.json"):
-        (run_dir / stale).unlink(missing_ok=True)
-    for sub, pattern in (("figures", "*.png"), ("tables", "*.csv"), ("tables", "*.md")):
-        for f in (run_dir / sub).glob(pattern):
-            f.unlink()
 
-    params_file = run_dir / "parameters.yaml"
+# ------------------------------------------------------------------------------------------------ locks
+
+
+class RunLock:
+    """An exclusive ``flock`` on one run directory; the file holds the holder's pid (the kernel frees it on death)."""
+
+    def __init__(self, plan: RunPlan):
+        self.path = plan.root / ".runner" / "locks" / f"{plan.notebook}.{plan.label}.lock"
+        self.run_dir = plan.run_dir
+        self.fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        ensure_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise RunLocked(str(self.run_dir), holder) from None
+        stale = _read_pid(fd)
+        if stale:
+            log.warning("%s: stale lock of pid %d (no longer running) taken over", self.run_dir, stale)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {_iso(time.time())}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)  # an empty file is a free lock, not a stale one
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _read_pid(fd: int) -> int | None:
+    text = os.pread(fd, 100, 0).decode(errors="replace").split()
+    return int(text[0]) if text and text[0].isdigit() else None
+
+
+@contextlib.contextmanager
+def _locked(plans: list[RunPlan]) -> Iterator[None]:
+    locks: list[RunLock] = []
+    try:
+        for plan in plans:
+            locks.append(RunLock(plan).acquire())
+        yield
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+# ------------------------------------------------------------------------------------------------ signals
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGINT/SIGTERM into :class:`Interrupted` while the block runs (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """Terminate papermill's process group and the kernel's (jupyter starts kernels in their own session)."""
+    groups = {proc.pid}
+    try:
+        import psutil
+
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            with contextlib.suppress(OSError, psutil.Error):
+                groups.add(os.getpgid(child.pid))
+    except Exception:  # noqa: BLE001 - psutil missing or papermill already gone: its own group is still killed
+        pass
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+        for pgid in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=wait)
+            if not any(_group_alive(g) for g in groups - {proc.pid}):
+                return
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+_PROGRESS = re.compile(rb"Executing:.*\|")
+
+
+def _pump(fd: int, log_path: Path, echo: bool) -> None:
+    """Copy papermill's output into ``run.log`` as it comes; progress-bar updates go to the terminal instead."""
+    buf = b""
+    with log_path.open("ab") as log_fh:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            buf += chunk
+            *parts, buf = re.split(rb"(\r\n|\r|\n)", buf)
+            for seg, sep in zip(parts[0::2], parts[1::2]):
+                if _PROGRESS.search(seg):
+                    if echo:
+                        sys.stderr.write("\r  " + seg.decode(errors="replace").strip()[:150])
+                        sys.stderr.flush()
+                else:
+                    log_fh.write(seg + b"\n")
+            log_fh.flush()
+        if buf and not _PROGRESS.search(buf):
+            log_fh.write(buf + b"\n")
+    if echo:
+        sys.stderr.write("\r" + " " * 152 + "\r")
+        sys.stderr.flush()
+    os.close(fd)
+
+
+def _last_wall(run_dir: Path) -> float | None:
+    """Return the wall time of the last passed run in ``run_dir`` (for the ETA), or None."""
+    try:
+        rec = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return float(rec["wall_s"]) if rec.get("status") == "passed" and rec.get("wall_s") else None
+
+
+# ------------------------------------------------------------------------------------------------ staging
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _status_of(run_dir: Path) -> tuple[str | None, str]:
+    try:
+        rec = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        return rec.get("status"), _stamp(rec.get("started", ""))
+    except (OSError, ValueError):
+        return None, "unknown"
+
+
+def _stamp(iso_or_ts: str | float) -> str:
+    if isinstance(iso_or_ts, (int, float)):
+        return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(iso_or_ts))
+    return re.sub(r"[^0-9T]", "", iso_or_ts.split("+")[0])[:15] + "Z" if iso_or_ts else "unknown"
+
+
+def _install(staging: Path, run_dir: Path) -> None:
+    """Replace ``run_dir`` by ``staging`` atomically; keep ``attempts/`` and move a replaced non-passed run into it."""
+    ensure_dir(run_dir.parent)
+    if not run_dir.exists():
+        os.rename(staging, run_dir)
+        return
+    if _exchange(staging, run_dir):
+        old = staging  # the swap left the previous results at the staging path
+    else:
+        old = staging.with_name(staging.name + ".old")
+        os.rename(run_dir, old)
+        os.rename(staging, run_dir)
+    if (old / "attempts").is_dir():
+        os.rename(old / "attempts", run_dir / "attempts")
+    status, stamp = _status_of(old)
+    if status is not None and status != "passed":
+        dest = run_dir / "attempts" / stamp
+        if not dest.exists():
+            ensure_dir(dest.parent)
+            os.rename(old, dest)
+            return
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
+def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool, report: Report,
+             index: str = "") -> RunRecord:
+    """Return the record of running ``plan`` (its lock held by the caller); see the module docstring."""
     import yaml
-    atomic_write_text(params_file, yaml.safe_dump(params, sort_keys=True))
-    cmd = [sys.executable, "-m", "papermill", str(src), str(out_nb), "-f", str(params_file),
-           "-k", kernel_name, "--cwd", str(src.parent), "--no-progress-bar", "--log-level", "WARNING"]
-    env = {**os.environ, "WORKBOOK_RESULTS_DIR": str(root.resolve()), "WORKBOOK_NOTEBOOKS_DIR": str(nb_dir.resolve()),
-           "PYTHONUNBUFFERED": "1"}
+
+    t0 = time.time()
+    stamp = f"{_stamp(t0)}-{os.getpid()}"
+    staging = ensure_dir(plan.root / ".runner" / "staging" / plan.notebook / f"{plan.label}-{stamp}")
+    out_nb = staging / f"{plan.notebook}.ipynb"
+    params_file = atomic_write_text(staging / "parameters.yaml", yaml.safe_dump(plan.params, sort_keys=True))
+    log_path = staging / "run.log"
+    echo = sys.stderr.isatty()
+    cmd = [sys.executable, "-m", "papermill", str(plan.src), str(out_nb), "-f", str(params_file),
+           "-k", kernel_name, "--cwd", str(plan.src.parent), "--log-output", "--log-level", "INFO",
+           "--progress-bar" if echo else "--no-progress-bar"]
+    env = {**os.environ, "WORKBOOK_RESULTS_DIR": str(plan.root.resolve()), "WORKBOOK_NOTEBOOKS_DIR": str(nb_dir),
+           RUN_DIR_ENV: str(staging.resolve()), "PYTHONUNBUFFERED": "1"}
     env.setdefault("MPLBACKEND", "Agg")
 
-    log.info("running %s (%s), timeout %.0f s", name, profile, timeout_s)
-    t0 = time.time()
-    status, error = "passed", None
-    log_path = run_dir / "run.log"
-    with log_path.open("w", encoding="utf-8") as log_fh:
-        proc = subprocess.Popen(cmd, stdout=log_fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    last = _last_wall(plan.run_dir)
+    eta = f"; last run {_fmt_s(last)}, ETA {time.strftime('%H:%M:%S', time.localtime(t0 + last))}" if last else ""
+    report(f"{index}{plan.notebook} ({plan.label}) started {time.strftime('%H:%M:%S', time.localtime(t0))}{eta}; "
+           f"log: {log_path}")
+    interrupted: Interrupted | None = None
+    crash: str | None = None
+    rc: int | None = None
+    read_fd, write_fd = os.pipe()
+    proc: subprocess.Popen | None = None
+    pump: threading.Thread | None = None
+    try:
+        proc = subprocess.Popen(cmd, stdout=write_fd, stderr=write_fd, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+        os.close(write_fd)
+        write_fd = -1
+        pump = threading.Thread(target=_pump, args=(read_fd, log_path, echo), daemon=True)
+        pump.start()
         try:
-            rc = proc.wait(timeout=timeout_s)
+            rc = proc.wait(timeout=plan.timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
             rc = None
-    t1 = time.time()
-    log_text = log_path.read_text(encoding="utf-8", errors="replace")
-    if rc is None:
-        status, error = "timeout", f"{_tail(log_text, 10)}\ntimed out after {timeout_s:.0f} s{_running_cell(out_nb)}"
-    elif rc != 0:
-        status, error = "failed", _tail(log_text) or f"papermill exited with {rc}"
-
-    record = RunRecord(
-        notebook=name, profile=profile, status=status, wall_s=round(t1 - t0, 2), error=error,
-        started=_iso(t0), ended=_iso(t1), parameters=params,
-        executed_notebook=str(out_nb.relative_to(root)) if out_nb.exists() else None,
-        run_dir=str(run_dir.relative_to(root)), timeout_s=timeout_s, hardware=_run_hardware(run_dir), git=git_state(),
-        headline=read_headline(run_dir), verdicts=read_verdicts(run_dir),
-    )
-    write_run_record(run_dir, record)
+    except Interrupted as err:
+        interrupted = err
+    except Exception as err:  # noqa: BLE001 - e.g. papermill missing: recorded as a failed attempt
+        crash = f"could not run papermill: {err!r}"
+    finally:
+        # Cleanup must finish: further signals are ignored until the attempt is recorded.
+        main = threading.current_thread() is threading.main_thread()
+        old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)} if main else {}
+        try:
+            if write_fd >= 0:
+                os.close(write_fd)
+            if proc is not None and proc.poll() is None:
+                _kill_tree(proc)
+            if pump is not None:
+                pump.join(timeout=30)
+            else:
+                os.close(read_fd)
+            t1 = time.time()
+            record = _finish(plan, staging, *_outcome(plan, log_path, out_nb, rc, interrupted, crash, t1),
+                             t0, t1, stamp, allow_dirty)
+            report(_end_line(index, plan, record, t1 - t0))
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+    if interrupted is not None:
+        raise interrupted
     return record
+
+
+def _outcome(plan: RunPlan, log_path: Path, out_nb: Path, rc: int | None, interrupted: Interrupted | None,
+             crash: str | None, t1: float) -> tuple[str, str | None, str | None]:
+    """Return ``(status, error, signal name)`` of a finished attempt."""
+    log_text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+    if interrupted is not None:
+        sig = signal.Signals(interrupted.signum).name
+        return "interrupted", f"interrupted by {sig} at {_iso(t1)}{_running_cell(out_nb)}", sig
+    if crash is not None:
+        return "failed", crash, None
+    if rc is None:
+        return "timeout", f"{_tail(log_text, 10)}\ntimed out after {plan.timeout_s:.0f} s{_running_cell(out_nb)}", None
+    if rc != 0:
+        return "failed", _tail(log_text) or f"papermill exited with {rc}", None
+    return "passed", None, None
+
+
+def _end_line(index: str, plan: RunPlan, record: RunRecord, wall: float) -> str:
+    line = f"{index}{plan.notebook} ({plan.label}) {record.status} in {_fmt_s(wall)}"
+    if record.status == "passed":
+        return f"{line} -> {plan.run_dir}"
+    if record.run_dir == _rel(plan.run_dir, plan.root):
+        return f"{line}; no passed results before, this attempt is {plan.run_dir}"
+    return f"{line}; previous results kept in {plan.run_dir}, this attempt in {plan.root / record.run_dir}"
+
+
+def _rel(path: Path, root: Path) -> str:
+    return str(path.relative_to(root))
+
+
+def _finish(plan: RunPlan, staging: Path, status: str, error: str | None, sig: str | None, t0: float, t1: float,
+            stamp: str, allow_dirty: bool) -> RunRecord:
+    """Write run.json into ``staging`` and move it into place (see :func:`_install`); return the record."""
+    prev_status, _ = _status_of(plan.run_dir)
+    promote = status == "passed" or prev_status != "passed"
+    dest = plan.run_dir if promote else plan.run_dir / "attempts" / stamp
+    out_nb = staging / f"{plan.notebook}.ipynb"
+    record = RunRecord(
+        notebook=plan.notebook, profile=plan.profile, label=plan.label, status=status, wall_s=round(t1 - t0, 2),
+        error=error, started=_iso(t0), ended=_iso(t1), parameters=plan.params,
+        executed_notebook=_rel(dest / out_nb.name, plan.root) if out_nb.exists() else None,
+        run_dir=_rel(dest, plan.root), timeout_s=plan.timeout_s, allow_dirty=allow_dirty, signal=sig,
+        hardware=_run_hardware(staging), git=git_state(), headline=read_headline(staging),
+        verdicts=read_verdicts(staging),
+    )
+    write_run_record(staging, record)
+    _publishable(staging)
+    if promote:
+        _install(staging, plan.run_dir)
+    else:
+        ensure_dir(dest.parent)
+        os.rename(staging, dest)
+    return record
+
+
+def _publishable(folder: Path) -> None:
+    """Make every file 0644 and every folder 0755 (papermill and the log honour a strict umask; a web server can't)."""
+    for p in [folder, *folder.rglob("*")]:
+        with contextlib.suppress(OSError):
+            if not p.is_symlink():
+                os.chmod(p, DIR_MODE if p.is_dir() else FILE_MODE)
 
 
 def _running_cell(executed: Path) -> str:
@@ -157,66 +546,65 @@ def _run_hardware(run_dir: Path) -> dict:
     return hardware_info()
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Terminate the papermill subprocess and its kernel (same process group), escalating to SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def write_run_record(run_dir: Path, record: RunRecord) -> Path:
     """Return the path of ``run.json`` written atomically."""
     text = json.dumps(record.to_dict(), sort_keys=True, indent=2, default=str) + "\n"
     return atomic_write_text(Path(run_dir) / "run.json", text)
 
 
-def invalid_record(notebook: str, profile: str, err: Exception, root: Path) -> RunRecord:
-    """Return (and write, when the notebook exists) a record with status "invalid" for a parameter error."""
-    now = _iso(time.time())
-    rec = RunRecord(notebook=Path(notebook).stem, profile=profile, status="invalid", wall_s=0.0, error=str(err),
-                    started=now, ended=now, hardware=hardware_info())
-    run_dir = root / rec.notebook / profile
-    if profile in DEFAULT_TIMEOUT_S:
-        rec.run_dir = str(run_dir.relative_to(root))
-        write_run_record(run_dir, rec)
-    return rec
+def _log_report(line: str) -> None:
+    log.info("%s", line)
+
+
+def run_notebook(notebook: str, profile: str, overrides: Mapping[str, Any] | None = None, *,
+                 root: Path | None = None, nb_dir: Path | None = None, timeout_s: float | None = None,
+                 kernel_name: str = KERNEL_NAME, allow_dirty: bool = False, report: Report | None = None) -> RunRecord:
+    """Return the RunRecord of executing ``notebook`` at ``profile`` (also written as run.json, see module docstring).
+
+    Raises ParameterError (bad input, dirty tree) or RunLocked before anything runs, and Interrupted after recording
+    an interrupted attempt. A notebook that fails or times out does not raise: the record says so.
+    """
+    nb_dir = (Path(nb_dir) if nb_dir else notebooks_dir()).resolve()
+    plan = plan_run(notebook, profile, overrides, root=root, nb_dir=nb_dir, timeout_s=timeout_s,
+                    allow_dirty=allow_dirty)
+    with _signals_raise(), _locked([plan]):
+        return _execute(plan, nb_dir=nb_dir, kernel_name=kernel_name, allow_dirty=allow_dirty,
+                        report=report or _log_report)
 
 
 def run_all(profile: str, overrides: Mapping[str, Any] | None = None, *, notebooks: list[str] | None = None,
             root: Path | None = None, nb_dir: Path | None = None, timeout_s: float | None = None,
-            kernel_name: str = KERNEL_NAME, summary: bool = True) -> list[RunRecord]:
-    """Return one RunRecord per notebook (all of ``notebooks/`` by default), run in name order; never stops early.
+            kernel_name: str = KERNEL_NAME, summary: bool = True, allow_dirty: bool = False,
+            report: Report | None = None) -> list[RunRecord]:
+    """Return one RunRecord per notebook (all of ``notebooks/`` by default), run in course order; never stops early.
 
-    Parameters are validated for every notebook before the first one starts, so a typo fails fast; a notebook whose
-    parameters are invalid is recorded as "invalid" and the others still run. Writes the summary at the end.
+    Every notebook's parameters are validated (and every lock taken) before the first one starts: any invalid
+    parameter or unknown name raises one ParameterError listing all problems, and nothing is written.
     """
-    nb_dir = Path(nb_dir) if nb_dir else notebooks_dir()
-    root = Path(root) if root else results_root()
-    names = notebooks if notebooks is not None else list_notebooks(nb_dir)
-    records: list[RunRecord] = []
-    valid: list[str] = []
+    nb_dir = (Path(nb_dir) if nb_dir else notebooks_dir()).resolve()
+    names = list_notebooks(nb_dir) if notebooks is None else list(dict.fromkeys(notebooks))
+    plans, errors = [], []
     for name in names:
         try:
-            resolve_params(name, profile, overrides, nb_dir)
-            valid.append(name)
+            plans.append(plan_run(name, profile, overrides, root=root, nb_dir=nb_dir, timeout_s=timeout_s,
+                                  allow_dirty=allow_dirty))
         except ParameterError as err:
-            log.error("%s: %s", name, err)
-            records.append(invalid_record(name, profile, err, root))
-    for name in valid:
-        try:
-            records.append(run_notebook(name, profile, overrides, root=root, nb_dir=nb_dir, timeout_s=timeout_s,
-                                        kernel_name=kernel_name))
-        except Exception as err:  # noqa: BLE001 - one notebook never stops the rest
-            log.exception("%s: runner error", name)
-            records.append(invalid_record(name, profile, err, root))
-        log.info("%s: %s in %.1f s", name, records[-1].status, records[-1].wall_s)
-    if summary:
-        write_summary(root)
+            errors.append(str(err))
+    if errors:
+        raise ParameterError("nothing was run:\n  " + "\n  ".join(errors))
+    plans = sorted({p.notebook: p for p in plans}.values(), key=lambda p: course_key(p.notebook))
+    report = report or _log_report
+    records: list[RunRecord] = []
+    with _signals_raise(), _locked(plans):
+        for i, plan in enumerate(plans, 1):
+            try:
+                records.append(_execute(plan, nb_dir=nb_dir, kernel_name=kernel_name, allow_dirty=allow_dirty,
+                                        report=report, index=f"[{i}/{len(plans)}] "))
+            except Exception as err:  # noqa: BLE001 - one notebook never stops the rest
+                log.exception("%s: runner error", plan.notebook)
+                now = _iso(time.time())
+                records.append(RunRecord(notebook=plan.notebook, profile=profile, label=plan.label, status="failed",
+                                         wall_s=0.0, error=f"runner error: {err}", started=now, ended=now))
+        if summary:
+            write_summary(plans[0].root if plans else (Path(root) if root else results_root()))
     return records

@@ -1,6 +1,7 @@
 """Plain writers shared by the reporting package: atomic files, deterministic JSON, provenance facts, Markdown tables.
 
-Every file is written atomically (temporary file in the same folder, then ``os.replace``).
+Every file is written atomically (temporary file in the same folder, then ``os.replace``) with mode 0644 and every
+folder created 0755, so that a web server running as another user can serve the results and the site.
 """
 
 
@@ -13,8 +14,6 @@ import os
 import platform
 import subprocess
 import tempfile
-import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -22,12 +21,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from workbook.paths import repo_root, results_root
+from workbook.paths import repo_root
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
+FILE_MODE = 0o644
+DIR_MODE = 0o755
 #: Package versions recorded in provenance.json (missing ones are recorded as null).
 TRACKED_PACKAGES: tuple[str, ...] = (
     "torch", "transformers", "trl", "peft", "accelerate", "datasets", "math-verify", "latex2sympy2-extended",
@@ -40,12 +39,30 @@ FLOAT_DECIMALS = 6
 # plain helpers
 # --------------------------------------------------------------------------------------------------------------
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Return ``path`` after writing ``data`` to it atomically (temp file in the same folder + ``os.replace``)."""
+def ensure_dir(path: Path) -> Path:
+    """Return ``path`` after creating it and any missing parents with mode 0755 (whatever the umask)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    path.mkdir(parents=True, exist_ok=True)
+    for d in missing:
+        try:
+            os.chmod(d, DIR_MODE)
+        except OSError:  # created by a concurrent writer we do not own
+            pass
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Return ``path`` after writing ``data`` to it atomically (temp file in the same folder + ``os.replace``), 0644."""
+    path = Path(path)
+    ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp creates 0600
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

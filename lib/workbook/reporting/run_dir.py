@@ -1,6 +1,7 @@
 """Run directories: metrics, provenance, figures and tables of one notebook run.
 
-A run directory is ``results/<notebook>/<profile>/`` (``run_dir`` in STYLE.md). It holds
+A run directory is ``results/<notebook>/<label>/`` (``run_dir`` in STYLE.md), where the label is the profile whose
+YAML was applied or ``custom-<hash>`` (:func:`workbook.params.profile_label`). It holds
 
 - ``metrics.json``     deterministic: sorted keys, floats rounded to 6 places, no timings (the same seed gives
                        byte-identical files on CPU); the key ``"headline"`` maps a few names to numbers for the summary;
@@ -9,7 +10,14 @@ A run directory is ``results/<notebook>/<profile>/`` (``run_dir`` in STYLE.md). 
 - ``tables/*.csv|.md`` CSV for machines, Markdown for people; ``tables/reported_vs_reproduced.csv`` feeds the summary;
 - ``run.json``         written by :mod:`workbook.runner` (status, wall time, error, executed notebook path).
 
-Every file is written atomically (temporary file in the same folder, then ``os.replace``).
+Where a ``RunDir`` writes, first match wins:
+
+1. ``$WORKBOOK_RUN_DIR``: set by the runner to its staging folder (the runner moves it into place when it passes);
+2. an explicit ``root`` argument or ``$WORKBOOK_RESULTS_DIR``: ``<root>/<notebook>/<label>/`` ("told otherwise");
+3. otherwise (JupyterLab, plain papermill): the scratch folder ``<repo>/results/scratch/<notebook>/<label>/``, so an
+   interactive run never overwrites published results.
+
+Every file is written atomically (temporary file in the same folder, then ``os.replace``), mode 0644.
 """
 
 
@@ -17,48 +25,47 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import platform
-import subprocess
-import tempfile
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Iterable
 
-import numpy as np
-
-from workbook.paths import repo_root, results_root
-
-log = logging.getLogger(__name__)
-
-from workbook.params import PROFILES
+from workbook.params import PROFILES, run_label
+from workbook.paths import RUN_DIR_ENV, results_root, scratch_root
 from workbook.reporting.io import (
-    _iso, _safe_name, atomic_write_bytes, atomic_write_text, dumps_deterministic, git_state, hardware_info,
-    markdown_table, package_versions, to_jsonable,
+    _iso, _safe_name, atomic_write_bytes, atomic_write_text, dumps_deterministic, ensure_dir, git_state,
+    hardware_info, markdown_table, package_versions, to_jsonable,
 )
 
 log = logging.getLogger(__name__)
+
+
+def default_location(notebook: str, label: str, root: Path | None = None) -> Path:
+    """Return the folder a ``RunDir`` for ``notebook``/``label`` writes into (see the module docstring)."""
+    if os.environ.get(RUN_DIR_ENV):
+        return Path(os.environ[RUN_DIR_ENV]).expanduser().resolve()
+    if root is not None or os.environ.get("WORKBOOK_RESULTS_DIR"):
+        return (Path(root) if root is not None else results_root()) / notebook / label
+    return scratch_root() / notebook / label
+
 
 # --------------------------------------------------------------------------------------------------------------
 # run directory
 # --------------------------------------------------------------------------------------------------------------
 
 class RunDir:
-    """A run's folder ``results_root()/<notebook>/<profile>/`` and the writers for everything in it."""
+    """A run's folder (``<root>/<notebook>/<label>/``, see the module docstring) and the writers for everything in it."""
 
-    def __init__(self, notebook: str, profile: str, root: Path | None = None):
+    def __init__(self, notebook: str, profile: str, root: Path | None = None, label: str | None = None):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
         notebook = Path(notebook).stem  # accept "quickstart.ipynb"
         self.notebook = notebook
         self.profile = profile
+        #: the profile whose file was applied, or custom-<hash> (computed by check_params in this kernel)
+        self.label = label or run_label(notebook, profile)
         self.root = Path(root) if root is not None else results_root()
-        self.path = self.root / notebook / profile
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path = default_location(notebook, self.label, root)
+        ensure_dir(self.path)
         self.started = time.time()
         self._seed: int | None = None
 
@@ -81,6 +88,7 @@ class RunDir:
         return {
             "notebook": self.notebook,
             "profile": self.profile,
+            "label": self.label,
             "git": git_state(),
             "parameters": to_jsonable(params or {}, decimals=None),
             "seed": seed if seed is not None else self._seed,
