@@ -1,6 +1,7 @@
 """Student copies of the notebooks: cells tagged ``solution`` removed, outputs cleared, the py:percent pair rewritten.
 
-Issue 11 § Course mode; STYLE.md § Notebooks (exercises come last, their solution cells are tagged ``solution``).
+The course mode of ``notebooks/README.md`` ("Instructor guide"): every notebook ends with exercises whose
+solution cells are tagged ``solution``.
 A removed code solution leaves an empty code cell (``# Your solution here``) so the student knows where to write;
 a removed Markdown solution leaves nothing. Both files of each pair (``<nb>.ipynb`` and ``<nb>.py`` in jupytext's
 py:percent format) are written from the same stripped notebook, so the pair stays consistent. The profiles
