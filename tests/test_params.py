@@ -152,3 +152,56 @@ def test_real_registries_reject_unknown_names(nb_dir):
         P.validate_params("m", {"model": "no-such-model"})
     with pytest.raises(ParameterError, match="no-such-set"):
         P.validate_params("m", {"benchmark": "no-such-set"})
+
+
+def test_check_params_applies_the_profile_file(demo):
+    """``papermill -p profile smoke`` is the smoke run: parameters still at their cell default take smoke's values."""
+    ns = {**P.notebook_defaults("demo"), "profile": "smoke"}
+    params = P.check_params("demo", ns)
+    assert params["n"] == 2 and params["ks"] == [1, 2] and params["profile"] == "smoke"
+    assert ns["n"] == 2 and ns["ks"] == [1, 2], "the notebook's globals are updated too"
+    assert P.run_label("demo", "smoke") == "smoke"
+    # an explicit value beside the profile is kept, and makes the run custom
+    ns = {**P.notebook_defaults("demo"), "profile": "smoke", "temperature": 0.5}
+    assert P.check_params("demo", ns)["n"] == 2
+    assert P.run_label("demo", "smoke") == f"custom-{P.params_hash(ns)}"
+
+
+def test_check_params_recognises_a_profile_file_applied_without_its_name(demo):
+    """``papermill -f params/demo/smoke.yaml`` sets smoke's values but not ``profile``: the label is still smoke."""
+    ns = {**P.notebook_defaults("demo"), "n": 2, "ks": [1, 2]}
+    params = P.check_params("demo", ns)
+    assert params["profile"] == "smoke" and ns["profile"] == "smoke"
+    assert P.run_label("demo", "smoke") == "smoke"
+
+
+def test_edited_values_are_custom_never_cpu(demo):
+    ns = P.notebook_defaults("demo")
+    assert P.check_params("demo", ns)["profile"] == "cpu" and P.run_label("demo", "cpu") == "cpu"
+    ns = {**P.notebook_defaults("demo"), "n": 3}
+    P.check_params("demo", ns)
+    label = P.run_label("demo", "cpu")
+    assert label.startswith("custom-") and len(label) == len("custom-") + 8
+    assert P.run_label("demo", "smoke") == "smoke"  # another profile than the one checked: no label recorded
+    # the runner computes the same label from the resolved parameters
+    resolved, _ = P.resolve_params("demo", "cpu", {"n": 3})
+    assert P.profile_label("demo", "cpu", resolved) == label
+    assert P.profile_label("demo", "smoke", P.resolve_params("demo", "smoke")[0]) == "smoke"
+    assert P.profile_label("demo", "smoke", P.resolve_params("demo", "smoke", {"n": 2})[0]) == "smoke"
+    assert P.profile_label("demo", "smoke", P.resolve_params("demo", "smoke", {"temperature": 1})[0]) != "smoke"
+
+
+def test_run_dir_location(demo, tmp_path, monkeypatch, results_dir):
+    from workbook.reporting import RunDir
+
+    monkeypatch.setenv("WORKBOOK_RUN_DIR", str(tmp_path / "staging"))  # the runner's staging folder wins
+    assert RunDir("demo", "smoke").path == tmp_path / "staging"
+    monkeypatch.delenv("WORKBOOK_RUN_DIR")
+    assert RunDir("demo", "smoke").path == results_dir / "demo" / "smoke"  # WORKBOOK_RESULTS_DIR: told where
+    assert RunDir("demo", "smoke", root=tmp_path / "r").path == tmp_path / "r" / "demo" / "smoke"
+    monkeypatch.delenv("WORKBOOK_RESULTS_DIR")
+    monkeypatch.setenv("WORKBOOK_SCRATCH_DIR", str(tmp_path / "scratch"))
+    P.check_params("demo", {**P.notebook_defaults("demo"), "n": 5})
+    rd = RunDir("demo", "cpu")  # an interactive run with edited values: scratch, custom label
+    assert rd.path == tmp_path / "scratch" / "demo" / P.run_label("demo", "cpu")
+    assert rd.label.startswith("custom-") and rd.provenance({})["label"] == rd.label

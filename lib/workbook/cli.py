@@ -28,7 +28,9 @@ exit status:
   2    bad input, refused before anything ran: unknown notebook, profile or parameter, a wrong type, an invalid
        value anywhere in run-all, or cpu/paper results from a dirty git tree without --allow-dirty
   3    the run directory is locked by another run (its pid is named)
-  130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM: the notebook was stopped, previous results kept
+  130  interrupted by SIGINT (Ctrl-C): the notebook's processes were stopped, status `interrupted` recorded in
+       the attempt, previous results kept
+  143  the same for SIGTERM
 """
 
 
