@@ -102,10 +102,14 @@ def test_save_table_csv_and_markdown(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- verdicts
 
-VALUE = {"id": "V", "claim": "c", "setting": "s", "value": 0.50, "unit": "acc", "source": "Table 1",
-         "kind": "value", "tolerance": 0.05}
-DIRECTION = {"id": "D", "claim": "c", "setting": "s", "value": None, "unit": "Δ", "source": "Fig. 2",
-             "kind": "direction", "expected_sign": "+"}
+SETTING = {"model": "m", "benchmark": "b", "sampling": "greedy", "steps": "10", "grader": "g"}
+VALUE = {"id": "V", "claim": "c", "setting": SETTING, "value": 0.50, "unit": "acc", "source": "Table 1",
+         "kind": "value", "tolerance": 0.05, "why": "the paper's CI", "scale": "paper"}
+DIRECTION = {"id": "D", "claim": "c", "setting": SETTING, "value": None, "unit": "Δ", "source": "Fig. 2",
+             "kind": "direction", "expected_sign": "+", "min_effect": 0.0, "why": "sign only",
+             "expected_effect": {"value": 0.05, "why": "judgement"}}
+CHECK = {"id": "K", "claim": "identity", "setting": SETTING, "value": 0.0, "unit": "dev", "source": "Sec. 4",
+         "kind": "check", "tolerance": 1e-4, "why": "float round-off"}
 
 
 @pytest.mark.parametrize("est, expected", [
@@ -116,17 +120,19 @@ DIRECTION = {"id": "D", "claim": "c", "setting": "s", "value": None, "unit": "Δ
     (E(0.50, 0.30, 0.70), "inconclusive"),        # CI wider than the band: too wide to tell
     (E(0.44, 0.40, 0.48), "inconclusive"),        # straddles the lower edge
     (None, "not run at this scale"),
-    (E(float("nan"), float("nan"), float("nan")), "not run at this scale"),
+    (E(float("nan"), float("nan"), float("nan")), "untestable here"),   # ran, but nothing could be measured
+    (E(0.5, 0.5, 0.5, n=0), "untestable here"),
+    (results.untestable("no problem with p_IC > p_CI"), "untestable here"),
 ])
 def test_value_verdicts(est, expected):
-    assert verdict(VALUE, est, "cpu") == expected
+    assert verdict(VALUE, est, "paper") == expected
 
 
 @pytest.mark.parametrize("sign, est, expected", [
     ("+", E(0.10, 0.02, 0.18), "reproduced"),
     ("+", E(-0.10, -0.18, -0.02), "not reproduced"),
     ("+", E(0.01, -0.05, 0.07), "inconclusive"),
-    ("+", E(0.0, 0.0, 0.0), "inconclusive"),       # exactly zero: neither side excluded
+    ("+", E(0.0, 0.0, 0.0), "untestable here"),    # no spread at all: every unit at the floor or ceiling
     ("-", E(-0.10, -0.18, -0.02), "reproduced"),
     ("-", E(0.10, 0.02, 0.18), "not reproduced"),
 ])
@@ -139,6 +145,10 @@ def test_direction_min_effect():
     assert verdict(claim, E(0.03, 0.01, 0.04), "cpu") == "not reproduced"   # effect real but smaller than claimed
     assert verdict(claim, E(0.08, 0.06, 0.10), "cpu") == "reproduced"
     assert verdict(claim, E(0.05, 0.01, 0.09), "cpu") == "inconclusive"
+    # LP-1a's rule: a collapse is a fall of more than half; a significant but small fall is not one
+    collapse = {**DIRECTION, "expected_sign": "-", "min_effect": 0.5}
+    assert verdict(collapse, E(-0.22, -0.44, -0.001), "cpu") == "not reproduced"
+    assert verdict(collapse, E(-0.7, -0.8, -0.6), "cpu") == "reproduced"
 
 
 @pytest.mark.parametrize("kind, est, expected", [
@@ -151,7 +161,35 @@ def test_direction_min_effect():
 ])
 def test_threshold_verdicts(kind, est, expected):
     claim = {**VALUE, "kind": kind, "tolerance": 0.0}
-    assert verdict(claim, est, "cpu") == expected
+    assert verdict(claim, est, "paper") == expected
+
+
+def test_checks_are_not_evidence():
+    assert verdict(CHECK, E(0.0, 0.0, 0.0, 5), "cpu") == "check passed"
+    assert verdict(CHECK, E(0.00005, 0.00005, 0.00005, 5), "cpu") == "check passed"
+    assert verdict(CHECK, E(0.01, 0.01, 0.01, 5), "cpu") == "check failed"
+    at_least = {**CHECK, "relation": ">=", "value": 0.95, "tolerance": 0.0}
+    assert verdict(at_least, E(0.958, 0.958, 0.958), "cpu") == "check passed"
+    assert verdict(at_least, E(0.94, 0.94, 0.94), "cpu") == "check failed"
+    assert verdict(CHECK, None, "cpu") == "not run at this scale"
+    for v in results.CHECK_VERDICTS:
+        assert v not in results.EVIDENCE_VERDICTS and "reproduced" not in v
+
+
+def test_equivalence_must_exclude_the_base():
+    # NSR-3a's flaw: a band wide enough to hold the untrained base cannot tell "matches GRPO" from "did nothing"
+    claim = {**VALUE, "value": 0.0, "tolerance": 0.02, "excludes_base": True}
+    ours = E(-0.012, -0.018, -0.008)
+    assert verdict(claim, {"estimate": ours, "base": E(-0.015, -0.03, 0.0)}, "paper") == "untestable here"
+    assert verdict(claim, {"estimate": ours, "base": E(-0.2, -0.25, -0.15)}, "paper") == "reproduced"
+    assert verdict(claim, ours, "paper") == "untestable here"             # base contrast not given
+
+
+def test_requires_turns_a_failed_precondition_into_untestable():
+    est = E(0.05, 0.01, 0.09)
+    assert results.requires(E(0.02, 0.01, 0.03), "GRPO beats base", est) is est
+    u = results.requires(E(0.0, -0.01, 0.01), "GRPO beats base", est)
+    assert verdict(DIRECTION, u, "cpu") == "untestable here" and "GRPO beats base" in u.reason
 
 
 def test_paper_scale_claim_not_run_at_toy_profiles():
@@ -162,31 +200,45 @@ def test_paper_scale_claim_not_run_at_toy_profiles():
     assert verdict(claim, good, "paper") == "reproduced"
 
 
+def test_paper_profile_needs_a_matching_setting():
+    claim = {**VALUE, "setting": {**SETTING, "match": {"model": "qwen3-14b-base", "steps": {"min": 900},
+                                                       "eval_benchmarks": ["aime24", "math500"]}}}
+    good = E(0.50, 0.47, 0.53)
+    ok = {"model": "Qwen3-14B-Base", "steps": 1000, "eval_benchmarks": ["aime24", "aime25", "math500"]}
+    assert verdict(claim, good, "paper", params=ok) == "reproduced"
+    assert verdict(claim, good, "paper") == "not comparable"                       # parameters not given
+    small = {**ok, "model": "qwen3-1.7b-base", "steps": 300}
+    assert verdict(claim, good, "paper", params=small) == "not comparable"
+    diffs = results.setting_differences(results.validate_claim(claim), small)
+    assert len(diffs) == 2 and any("qwen3-1.7b-base" in d for d in diffs) and any("steps" in d for d in diffs)
+    assert results.setting_differences(results.validate_claim(claim), {**ok, "eval_benchmarks": ["math500"]})
+
+
 def test_verdict_accepts_estimate_objects():
-    from dataclasses import dataclass
+    from workbook.metrics import Estimate
 
-    @dataclass(frozen=True)
-    class Est:  # the shape of workbook.metrics.Estimate
-        value: float
-        lo: float
-        hi: float
-        n: int
-        what: str = ""
-
-    assert verdict(VALUE, Est(0.5, 0.48, 0.52, 100), "cpu") == "reproduced"
+    assert verdict(VALUE, Estimate(0.5, 0.48, 0.52, 100), "paper") == "reproduced"
 
 
 def test_verdict_input_errors():
     with pytest.raises(ValueError, match="profile"):
         verdict(VALUE, E(0.5, 0.4, 0.6), "laptop")
     with pytest.raises(ValueError, match="lo > hi"):
-        verdict(VALUE, E(0.5, 0.6, 0.4), "cpu")
+        verdict(VALUE, E(0.5, 0.6, 0.4), "paper")
     with pytest.raises(results.ReportedSchemaError, match="expected_sign"):
         verdict({**DIRECTION, "expected_sign": None}, E(0.1, 0.0, 0.2), "cpu")
     with pytest.raises(results.ReportedSchemaError, match="kind"):
         verdict({**VALUE, "kind": "vibes"}, E(0.1, 0.0, 0.2), "cpu")
     with pytest.raises(results.ReportedSchemaError, match="missing keys"):
         verdict({"id": "x", "claim": "c"}, E(0.1, 0.0, 0.2), "cpu")
+    with pytest.raises(results.ReportedSchemaError, match="why"):
+        verdict({k: v for k, v in VALUE.items() if k != "why"}, E(0.5, 0.4, 0.6), "paper")
+    with pytest.raises(results.ReportedSchemaError, match="setting"):
+        verdict({**VALUE, "setting": "a free-text setting"}, E(0.5, 0.4, 0.6), "paper")
+    with pytest.raises(results.ReportedSchemaError, match="expected_effect"):
+        verdict({k: v for k, v in DIRECTION.items() if k != "expected_effect"}, E(0.1, 0.0, 0.2), "cpu")
+    with pytest.raises(results.ReportedSchemaError, match="min_effect"):
+        verdict({k: v for k, v in DIRECTION.items() if k != "min_effect"}, E(0.1, 0.0, 0.2), "cpu")
 
 
 # ---------------------------------------------------------------------------------------------------- reported files
@@ -198,26 +250,38 @@ def reported_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_reported_table(reported_dir):
-    (reported_dir / "demo.yaml").write_text("""
+DEMO = """
 method: demo
 paper: "A paper"
 claims:
-  - {id: D1, claim: "accuracy 50%", setting: "m, b", value: 0.5, unit: acc, source: "Table 1", kind: value,
-     tolerance: 0.05}
-  - {id: D2, claim: "goes up", setting: "m, b", value: null, unit: Δ, source: "Fig. 1", kind: direction,
-     expected_sign: "+"}
-  - {id: D3, claim: "big model", setting: "7B", value: 0.8, unit: acc, source: "Table 2", kind: value,
-     tolerance: 0.02, scale: paper}
-""")
-    df = reported_vs_reproduced("demo", {"D1": E(0.3, 0.2, 0.4, 40), "D2": E(0.1, 0.05, 0.15, 40)}, "cpu")
+  - {id: D1, claim: "accuracy 50%", setting: {model: m, benchmark: b, sampling: s, steps: '—', grader: g},
+     value: 0.5, unit: acc, source: "Table 1", kind: value, tolerance: 0.05, why: "its CI",
+     expected_effect: {value: 0.5, why: "j"}}
+  - {id: D2, claim: "goes up", setting: {model: m, benchmark: b, sampling: s, steps: '—', grader: g},
+     value: null, unit: Δ, source: "Fig. 1", kind: direction, expected_sign: "+", min_effect: 0, why: "sign",
+     expected_effect: {value: 0.1, why: "j"}}
+  - {id: D3, claim: "big model", setting: {model: 7B, benchmark: b, sampling: s, steps: '—', grader: g},
+     value: 0.8, unit: acc, source: "Table 2", kind: value, tolerance: 0.02, why: "its CI", scale: paper}
+  - {id: D4, claim: "identity", setting: {model: m, benchmark: '—', sampling: '—', steps: '—', grader: '—'},
+     value: 0.0, unit: dev, source: "Sec. 4", kind: check, tolerance: 0.0001, why: "round-off"}
+"""
+
+
+def test_reported_table(reported_dir):
+    (reported_dir / "demo.yaml").write_text(DEMO)
+    df = reported_vs_reproduced("demo", {"D1": E(0.3, 0.2, 0.4, 40), "D2": E(0.1, 0.05, 0.15, 40),
+                                         "D4": E(0.0, 0.0, 0.0, 5)}, "cpu")
     assert list(df.columns[:7]) == ["claim_id", "claim", "setting", "paper", "reproduced", "n", "verdict"]
-    assert df["verdict"].tolist() == ["not reproduced", "reproduced", "not run at this scale"]
+    assert df["verdict"].tolist() == ["not reproduced", "reproduced", "not run at this scale", "check passed"]
+    assert df["check"].tolist() == ["", "", "", "passed"] and df["kind"].tolist()[-1] == "check"
     assert df.loc[0, "reproduced"] == "0.3 [0.2, 0.4]" and df.loc[0, "n"] == 40
-    assert df.loc[0, "paper"] == "0.5 ± 0.05 (acc)"
+    assert df.loc[0, "paper"] == "0.5 ± 0.05 (acc)" and df.loc[0, "setting"] == "m; b; s; g"
     assert df.loc[2, "reproduced"] == "—" and pd.isna(df.loc[2, "n"])
     with pytest.raises(KeyError, match="D9"):
         reported_vs_reproduced("demo", {"D9": E(0.1, 0.0, 0.2)}, "cpu")
+    # the notebooks' call stays as it was; params are optional and only matter at the paper profile
+    nan = reported_vs_reproduced("demo", {"D1": E(float("nan"), float("nan"), float("nan"), 0)}, "cpu")
+    assert nan.loc[0, "verdict"] == "untestable here" and nan.loc[0, "note"]
 
 
 def test_reported_schema_errors(reported_dir):
@@ -226,12 +290,7 @@ def test_reported_schema_errors(reported_dir):
     (reported_dir / "bad.yaml").write_text("method: bad\nclaims:\n  - {id: B1, claim: c}\n")
     with pytest.raises(results.ReportedSchemaError, match="missing keys"):
         load_reported("bad")
-    (reported_dir / "dup.yaml").write_text("""
-method: dup
-claims:
-  - {id: X, claim: c, setting: s, value: 1, unit: u, source: T1, kind: value}
-  - {id: X, claim: c, setting: s, value: 1, unit: u, source: T1, kind: value}
-""")
+    (reported_dir / "dup.yaml").write_text(DEMO.replace("demo", "dup").replace("id: D2", "id: D1"))
     with pytest.raises(results.ReportedSchemaError, match="duplicate"):
         load_reported("dup")
     (reported_dir / "wrongname.yaml").write_text("method: other\nclaims: []\n")
@@ -246,7 +305,17 @@ def test_every_shipped_reported_file_is_valid():
         claims = load_reported(f.stem)
         assert claims, f
         for c in claims:
-            assert str(c["source"]).strip(), f"{f.name}:{c['id']} has no source"
+            assert str(c["source"]).strip() and str(c["why"]).strip(), f"{f.name}:{c['id']}"
+            if c["scale"] == "paper" and c["kind"] != "check":
+                assert "match" in c["setting"], f"{f.name}:{c['id']}: a paper claim needs setting.match"
+
+
+def test_identity_rows_are_checks():
+    kinds = {(m, c["id"]): c["kind"] for m in ("nsr", "sharpening", "inference_scaling_limits")
+             for c in load_reported(m)}
+    for key in [("nsr", "NSR-4"), ("sharpening", "S8"), ("sharpening", "S9"), ("inference_scaling_limits", "L10"),
+                ("inference_scaling_limits", "L1t")]:
+        assert kinds[key] == "check", key
 
 
 # ---------------------------------------------------------------------------------------------------- plotting

@@ -1,88 +1,107 @@
-"""Reported numbers (one YAML file per paper) and the verdicts computed from our 95% CIs.
+"""Reported claims (one YAML file per paper) and the reported-vs-reproduced table built from our 95% CIs.
 
-One YAML file per method, ``lib/workbook/reported/<method>.yaml``::
+One file per paper, ``lib/workbook/reported/<paper>.yaml``::
 
-    method: nsr                       # must equal the file name
-    paper: "Zhu et al. 2025, The Surprising Effectiveness of Negative Reinforcement ..., arXiv 2506.01347"
+    method: nsr                         # must equal the file name
+    paper: "Zhu et al. 2025, ..."
+    design:                             # optional: the notebook parameters that size a design (for power)
+      problems: n_eval_problems         #   a parameter name (a list counts its items) or a number
+      samples: eval_n
+      seeds: seeds
     claims:
-      - id: NSR-1                     # unique within the file; the notebook's claim numbering
-        claim: "NSR alone keeps pass@256 at or above the base model"   # one sentence
-        setting: "Qwen2.5-Math-7B, MATH, T=0.6, 256 samples, math-verify"  # model, benchmark, sampling, grader
-        value: 0.912                  # the paper's number, or null when the claim is qualitative
-        unit: "pass@256"              # what `value` (and the reproduced estimate) measures
-        source: "Table 2"             # table / figure / README line where the number is printed
-        kind: value                   # value | direction | at_least | at_most (verdict rules below)
-        tolerance: 0.02               # value/at_least/at_most: allowed absolute gap (same unit as value)
-        expected_sign: "+"            # direction only: "+" or "-"; the reproduced estimate is a difference
-        min_effect: 0.0               # direction only, optional: smallest effect that counts as "there"
-        scale: any                    # any (testable at every profile) | paper (only at the paper profile)
+      - id: NSR-1a                      # unique within the file
+        claim: "NSR improves pass@1 over the base model"          # one sentence
+        setting:                        # structured: what the paper's number was measured on
+          model: "Qwen2.5-Math-7B"
+          benchmark: "MATH500"
+          sampling: "n = 256, T = 0.6, top-p 0.95"
+          steps: "~110 RL steps"
+          grader: "Qwen2.5-Math math_equal"
+          match: {model: qwen2.5-math-7b, eval_n: 256}   # optional: resolved parameters a paper-profile run needs
+        value: null                     # the paper's number, or null for a qualitative claim
+        unit: "pass@1 NSR − base"       # what `value` (and our estimate) measures
+        source: "Abstract; Sec. 3"      # table / figure / line where the paper states it
+        kind: direction                 # value | direction | at_least | at_most | check
+        expected_sign: "+"              # direction only
+        min_effect: 0.0                 # direction only: smallest effect that counts
+        tolerance: 0.02                 # value / at_least / at_most / check: allowed absolute gap
+        why: "..."                      # REQUIRED: where tolerance / min_effect come from, in the paper's terms
+        relation: "="                   # check only: "=", ">=" or "<="
+        excludes_base: false            # the untrained base must fail the claim, else "untestable here"
+        expected_effect:                # REQUIRED for scale: any (non-check) claims: pre-registered, for power
+          value: 0.05                   #   the effect expected at toy scale, in `unit`
+          why: "..."                    #   the reason, stated before running
+          model: accuracy               #   accuracy (Bernoulli samples) | continuous (needs sd)
+        scale: any                      # any (testable at every profile) | paper (paper profile only)
 
-Verdict rules (``verdict(claim, estimate, profile)``), with ``[lo, hi]`` the reproduced 95% CI:
-
-- no estimate (``None``), or ``scale: paper`` at a profile other than ``paper`` → ``"not run at this scale"``;
-- ``value``: equivalence test against the band ``[value - tolerance, value + tolerance]``:
-  CI inside the band → ``"reproduced"``; CI disjoint from the band → ``"not reproduced"``;
-  otherwise (CI straddles an edge of the band: too wide to tell) → ``"inconclusive"``;
-- ``direction`` (estimate = ours minus the comparison, e.g. NSR − base), for ``expected_sign: "+"``:
-  ``lo > min_effect`` → reproduced; ``hi < 0`` (effect has the opposite sign) or, when ``min_effect > 0``,
-  ``hi < min_effect`` (effect excluded from being as large as claimed) → not reproduced; else inconclusive.
-  ``"-"`` mirrors it;
-- ``at_least`` (our number should reach ``value - tolerance``): ``lo >= value - tolerance`` → reproduced,
-  ``hi < value - tolerance`` → not reproduced, else inconclusive. ``at_most`` mirrors it.
+Verdict rules: `workbook.reporting.verdicts`. Power of a design: `workbook.reporting.power`.
 """
-
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
-import platform
-import subprocess
-import tempfile
-import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Mapping
 
-import numpy as np
-
-from workbook.paths import repo_root, results_root
-
-log = logging.getLogger(__name__)
-
-from workbook.params import PROFILES
-from workbook.reporting.io import atomic_write_text, markdown_table
+from workbook.reporting.verdicts import (
+    CHECK_VERDICTS, EVIDENCE_VERDICTS, UNDECIDED_VERDICTS, VERDICTS, Untestable, as_estimate, decide,
+    requires, setting_differences, untestable,
+)
 
 log = logging.getLogger(__name__)
 
-CLAIM_KINDS: tuple[str, ...] = ("value", "direction", "at_least", "at_most")
-VERDICTS: tuple[str, ...] = ("reproduced", "not reproduced", "inconclusive", "not run at this scale")
+__all__ = ["CHECK_VERDICTS", "CLAIM_KINDS", "EVIDENCE_VERDICTS", "REPORTED_DIR", "ReportedSchemaError",
+           "SETTING_FIELDS", "UNDECIDED_VERDICTS", "VERDICTS", "Untestable", "available_methods",
+           "format_paper_value", "format_setting", "load_reported", "load_reported_file", "reported_vs_reproduced",
+           "requires", "setting_differences", "untestable", "validate_claim", "verdict"]
+
+CLAIM_KINDS: tuple[str, ...] = ("value", "direction", "at_least", "at_most", "check")
+SETTING_FIELDS: tuple[str, ...] = ("model", "benchmark", "sampling", "steps", "grader")
 REPORTED_DIR = Path(__file__).resolve().parent.parent / "reported"
 
 
-# --------------------------------------------------------------------------------------------------------------
-# reported numbers and verdicts
-# --------------------------------------------------------------------------------------------------------------
-
 class ReportedSchemaError(ValueError):
-    """A reported/<method>.yaml file does not follow the schema in this module's docstring."""
+    """A reported/<paper>.yaml file does not follow the schema in this module's docstring."""
 
 
-_REQUIRED = ("id", "claim", "setting", "value", "unit", "source", "kind")
+_REQUIRED = ("id", "claim", "setting", "value", "unit", "source", "kind", "why")
 
 
 def available_methods() -> list[str]:
-    """Return the methods that have a reported/<method>.yaml file."""
+    """Return the papers that have a reported/<paper>.yaml file."""
     return sorted(p.stem for p in REPORTED_DIR.glob("*.yaml"))
 
 
-def validate_claim(claim: dict, where: str = "") -> dict:
-    """Return ``claim`` with defaults filled in (scale, tolerance, min_effect); ReportedSchemaError when malformed."""
-    if not isinstance(claim, dict):
+def _validate_setting(c: dict, where: str) -> None:
+    s = c["setting"]
+    if not isinstance(s, Mapping):
+        raise ReportedSchemaError(f"{where} claim {c['id']}: setting must be a mapping with {SETTING_FIELDS}, "
+                                  f"got {type(s).__name__}")
+    missing = [k for k in SETTING_FIELDS if k not in s]
+    if missing:
+        raise ReportedSchemaError(f"{where} claim {c['id']}: setting lacks {missing} (write '—' if not applicable)")
+    if "match" in s and not isinstance(s["match"], Mapping):
+        raise ReportedSchemaError(f"{where} claim {c['id']}: setting.match must map parameter → value")
+
+
+def _validate_expected_effect(c: dict, where: str) -> None:
+    ee = c.get("expected_effect")
+    if ee is None:
+        if c["scale"] == "any" and c["kind"] != "check":
+            raise ReportedSchemaError(f"{where} claim {c['id']}: a claim testable at the cpu profile needs "
+                                      f"expected_effect: {{value, why}} (pre-registered, for power)")
+        return
+    if not isinstance(ee, Mapping) or not isinstance(ee.get("value"), (int, float)) or not str(ee.get("why", "")).strip():
+        raise ReportedSchemaError(f"{where} claim {c['id']}: expected_effect needs a numeric value and a why")
+    if ee.get("model", "accuracy") not in ("accuracy", "continuous"):
+        raise ReportedSchemaError(f"{where} claim {c['id']}: expected_effect.model must be accuracy or continuous")
+    if ee.get("model") == "continuous" and not isinstance(ee.get("sd"), (int, float)):
+        raise ReportedSchemaError(f"{where} claim {c['id']}: a continuous expected_effect needs sd (per unit)")
+
+
+def validate_claim(claim: Mapping, where: str = "") -> dict:
+    """Return ``claim`` with defaults filled in; ReportedSchemaError when it breaks the schema above."""
+    if not isinstance(claim, Mapping):
         raise ReportedSchemaError(f"{where}: each claim must be a mapping, got {type(claim).__name__}")
     missing = [k for k in _REQUIRED if k not in claim]
     if missing:
@@ -95,30 +114,39 @@ def validate_claim(claim: dict, where: str = "") -> dict:
         raise ReportedSchemaError(f"{where} claim {c['id']}: value must be a number or null, got {c['value']!r}")
     if not str(c["source"]).strip():
         raise ReportedSchemaError(f"{where} claim {c['id']}: empty source (table / figure / README line)")
+    if not str(c["why"]).strip():
+        raise ReportedSchemaError(f"{where} claim {c['id']}: empty why (the paper's reason for the tolerance or "
+                                  f"min_effect)")
     c.setdefault("scale", "any")
     if c["scale"] not in ("any", "paper"):
         raise ReportedSchemaError(f"{where} claim {c['id']}: scale must be 'any' or 'paper', got {c['scale']!r}")
-    c.setdefault("tolerance", 0.0)
-    if c["kind"] in ("value", "at_least", "at_most") and c["value"] is None:
-        raise ReportedSchemaError(f"{where} claim {c['id']}: kind {c['kind']} needs a numeric value")
     if c["kind"] == "direction":
         if c.get("expected_sign") not in ("+", "-"):
             raise ReportedSchemaError(f"{where} claim {c['id']}: direction claims need expected_sign '+' or '-'")
-        c.setdefault("min_effect", 0.0)
+        if not isinstance(c.get("min_effect"), (int, float)) or c["min_effect"] < 0:
+            raise ReportedSchemaError(f"{where} claim {c['id']}: direction claims need min_effect >= 0 (with why)")
+    else:
+        if c["value"] is None:
+            raise ReportedSchemaError(f"{where} claim {c['id']}: kind {c['kind']} needs a numeric value")
+        if not isinstance(c.get("tolerance"), (int, float)) or c["tolerance"] < 0:
+            raise ReportedSchemaError(f"{where} claim {c['id']}: kind {c['kind']} needs tolerance >= 0 (with why)")
+    if c["kind"] == "check":
+        c.setdefault("relation", "=")
+        if c["relation"] not in ("=", ">=", "<="):
+            raise ReportedSchemaError(f"{where} claim {c['id']}: relation must be '=', '>=' or '<='")
+    c["excludes_base"] = bool(c.get("excludes_base", False))
+    _validate_setting(c, where)
+    _validate_expected_effect(c, where)
     return c
 
 
-def load_reported(method: str) -> list[dict]:
-    """Return the validated claims of ``reported/<method>.yaml`` (schema in this module's docstring)."""
+def load_reported_file(path: Path) -> dict:
+    """Return the whole validated document of one reported file (method, paper, design, claims)."""
     import yaml
 
-    path = REPORTED_DIR / f"{method}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"no reported numbers for method {method!r} ({path}); "
-                                f"available: {', '.join(available_methods()) or 'none'}")
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if doc.get("method") != method:
-        raise ReportedSchemaError(f"{path.name}: 'method' is {doc.get('method')!r}, expected {method!r}")
+    if doc.get("method") != path.stem:
+        raise ReportedSchemaError(f"{path.name}: 'method' is {doc.get('method')!r}, expected {path.stem!r}")
     claims = doc.get("claims")
     if not isinstance(claims, list) or not claims:
         raise ReportedSchemaError(f"{path.name}: 'claims' must be a non-empty list")
@@ -126,87 +154,61 @@ def load_reported(method: str) -> list[dict]:
     ids = [c["id"] for c in out]
     if len(set(ids)) != len(ids):
         raise ReportedSchemaError(f"{path.name}: duplicate claim ids {sorted({i for i in ids if ids.count(i) > 1})}")
-    return out
+    return {**doc, "claims": out, "design": dict(doc.get("design") or {})}
 
 
-@dataclass(frozen=True)
-class _Est:
-    value: float
-    lo: float
-    hi: float
-    n: int | None
+def load_reported(method: str) -> list[dict]:
+    """Return the validated claims of ``reported/<method>.yaml`` (schema in this module's docstring)."""
+    path = REPORTED_DIR / f"{method}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no reported numbers for {method!r} ({path}); "
+                                f"available: {', '.join(available_methods()) or 'none'}")
+    return load_reported_file(path)["claims"]
 
 
-def _as_estimate(est: Any) -> _Est | None:
-    """Return a uniform view of a workbook.metrics.Estimate, a dict with value/lo/hi/n, or None."""
-    if est is None:
-        return None
-    get = est.get if isinstance(est, dict) else (lambda k, d=None: getattr(est, k, d))
-    value, lo, hi = get("value"), get("lo"), get("hi")
-    if value is None or lo is None or hi is None:
-        raise ValueError(f"a reproduced estimate needs value, lo and hi; got {est!r}")
-    value, lo, hi = float(value), float(lo), float(hi)
-    if not all(math.isfinite(x) for x in (value, lo, hi)):
-        return None  # a NaN estimate (e.g. no problems evaluated) is no estimate
-    if lo > hi:
-        raise ValueError(f"estimate has lo > hi: {est!r}")
-    n = get("n")
-    return _Est(value, lo, hi, None if n is None else int(n))
-
-
-def verdict(claim: dict, estimate: Any, profile: str) -> str:
-    """Return the verdict for one claim given our 95%-CI estimate (rules in this module's docstring)."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
-    c = validate_claim(claim)
-    est = _as_estimate(estimate)
-    if est is None or (c["scale"] == "paper" and profile != "paper"):
-        return "not run at this scale"
-    tol = float(c.get("tolerance") or 0.0)
-    kind = c["kind"]
-    if kind == "value":
-        band_lo, band_hi = c["value"] - tol, c["value"] + tol
-        if band_lo <= est.lo and est.hi <= band_hi:
-            return "reproduced"
-        if est.hi < band_lo or est.lo > band_hi:
-            return "not reproduced"
-        return "inconclusive"
-    if kind == "direction":
-        sign = 1.0 if c["expected_sign"] == "+" else -1.0
-        lo, hi = sorted((sign * est.lo, sign * est.hi))  # flip so that the expected effect is positive
-        m = float(c.get("min_effect") or 0.0)
-        if lo > m:
-            return "reproduced"
-        if hi < 0 or (m > 0 and hi < m):
-            return "not reproduced"
-        return "inconclusive"
-    threshold = c["value"] - tol if kind == "at_least" else c["value"] + tol
-    if kind == "at_least":
-        return "reproduced" if est.lo >= threshold else "not reproduced" if est.hi < threshold else "inconclusive"
-    return "reproduced" if est.hi <= threshold else "not reproduced" if est.lo > threshold else "inconclusive"
+def verdict(claim: Mapping, estimate: Any, profile: str, *, params: Mapping | None = None) -> str:
+    """Return the verdict string for one claim (rules: `workbook.reporting.verdicts`)."""
+    return decide(validate_claim(claim), estimate, profile, params=params).verdict
 
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e4 else f"{x:.4g}"
 
 
-def format_paper_value(claim: dict) -> str:
-    """Return the paper's number as printed in the table (with unit), or the qualitative statement for null values."""
-    if claim["value"] is None:
-        if claim["kind"] == "direction":
-            return f"{'> 0' if claim['expected_sign'] == '+' else '< 0'} ({claim['unit']})"
-        return "—"
+def format_paper_value(claim: Mapping) -> str:
+    """Return the paper's number as printed in the table (with unit), or the qualitative statement."""
+    if claim["kind"] == "direction":
+        m = float(claim.get("min_effect") or 0.0)
+        op = ">" if claim["expected_sign"] == "+" else "<"
+        bound = _fmt(m if claim["expected_sign"] == "+" else -m) if m else "0"
+        return f"{op} {bound} ({claim['unit']})"
+    if claim["kind"] == "check":
+        rel = {"=": "= ", ">=": "≥ ", "<=": "≤ "}[claim.get("relation", "=")]
+        tol = f" ± {_fmt(claim['tolerance'])}" if claim.get("tolerance") and claim.get("relation", "=") == "=" else ""
+        return f"{rel}{_fmt(claim['value'])}{tol} ({claim['unit']})"
     prefix = {"at_least": "≥ ", "at_most": "≤ "}.get(claim["kind"], "")
     tol = f" ± {_fmt(claim['tolerance'])}" if claim.get("tolerance") else ""
     return f"{prefix}{_fmt(claim['value'])}{tol} ({claim['unit']})"
 
 
-def reported_vs_reproduced(method: str, reproduced: dict[str, Any], profile: str):
+def format_setting(setting: Mapping | str) -> str:
+    """Return the structured setting as one line: model; benchmark; sampling; steps; grader."""
+    if not isinstance(setting, Mapping):
+        return str(setting)
+    parts = [str(setting[k]) for k in SETTING_FIELDS if str(setting.get(k, "—")).strip() not in ("", "—")]
+    return "; ".join(parts)
+
+
+def reported_vs_reproduced(method: str, reproduced: Mapping[str, Any], profile: str, *,
+                           params: Mapping | None = None):
     """Return the reported-vs-reproduced table (pandas.DataFrame), one row per claim of ``reported/<method>.yaml``.
 
-    evaluation.md § Reported-vs-reproduced. ``reproduced`` maps claim id → Estimate (value, lo, hi, n; 95% CI)
-    or None when the claim was not measured. Columns: claim_id, claim, setting, paper, reproduced
-    ("value [lo, hi]"), n, verdict, source, plus the numbers (paper_value, value, lo, hi) for machines.
+    ``reproduced`` maps claim id → Estimate (value, lo, hi, n; 95% CI), `untestable(reason)`, a dict
+    ``{"estimate": ..., "base": ...}`` (claims with ``excludes_base``), or None / absent when not measured.
+    ``params``: the run's resolved parameters, needed at the ``paper`` profile to check each claim's setting.
+    Columns: claim_id, claim, setting, paper, reproduced ("value [lo, hi]"), n, verdict, check ("passed" /
+    "failed" for checks, empty for evidence), kind, note (why a claim is untestable / not comparable), source,
+    and the numbers (paper_value, value, lo, hi, unit) for machines.
     Unknown claim ids in ``reproduced`` are an error (a typo would otherwise silently read "not run").
     """
     import pandas as pd
@@ -218,20 +220,27 @@ def reported_vs_reproduced(method: str, reproduced: dict[str, Any], profile: str
         raise KeyError(f"reproduced estimates for unknown claim ids {unknown} of {method!r}; known: {sorted(known)}")
     rows = []
     for c in claims:
-        est = _as_estimate(reproduced.get(c["id"]))
+        given = reproduced.get(c["id"])
+        est = as_estimate(given)
+        v = decide(c, given, profile, params=params)
+        finite = est is not None and all(x == x for x in (est.value, est.lo, est.hi))
         rows.append({
             "claim_id": c["id"],
             "claim": c["claim"],
-            "setting": c["setting"],
+            "setting": format_setting(c["setting"]),
             "paper": format_paper_value(c),
-            "reproduced": "—" if est is None else f"{_fmt(est.value)} [{_fmt(est.lo)}, {_fmt(est.hi)}]",
+            "reproduced": "—" if not finite else f"{_fmt(est.value)} [{_fmt(est.lo)}, {_fmt(est.hi)}]",
             "n": None if est is None else est.n,
-            "verdict": verdict(c, reproduced.get(c["id"]), profile),
+            "verdict": v.verdict,
+            "check": v.verdict.removeprefix("check ") if c["kind"] == "check" and v.verdict in CHECK_VERDICTS else "",
+            "kind": c["kind"],
+            "note": v.reason,
             "source": c["source"],
             "paper_value": c["value"],
-            "value": None if est is None else est.value,
-            "lo": None if est is None else est.lo,
-            "hi": None if est is None else est.hi,
+            "value": None if not finite else est.value,
+            "lo": None if not finite else est.lo,
+            "hi": None if not finite else est.hi,
+            "unit": c["unit"],
         })
     df = pd.DataFrame(rows)
     df["n"] = df["n"].astype("Int64")
