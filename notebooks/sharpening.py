@@ -7,6 +7,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (rlvr-workbook)
 #     language: python
@@ -78,39 +80,25 @@ torch_threads = 1                 # 1 is fastest on a loaded 2-core machine (no 
 # ## Setup
 
 # %%
-import copy
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from workbook import evaluation, plotting
+from workbook.metrics import bootstrap_ci
+from workbook.papers import sharpening as sh
 from workbook.params import check_params
-
-params = check_params("sharpening", globals())
-if max(ns) > n_samples or min(ns) < 1:
-    raise ValueError(f"ns must lie in [1, n_samples={n_samples}], got {ns}")
-bad = sorted(set(selectors) - {"logp", "logp_norm", "self_certainty", "majority", "borda"})
-if bad:
-    raise ValueError(f"unknown selectors {bad}")
-
-from workbook import plotting
-from workbook.methods import sharpening as sh
-from workbook.metrics import Estimate, bootstrap_ci
 from workbook.reporting import RunDir, reported_vs_reproduced
 
+params = check_params("sharpening", globals())
+sh.validate(params)
 plotting.use_style()
 run_dir = RunDir("sharpening", profile)
 t_start = time.time()
-plan_tokens = {"evaluation samples": n_problems * n_samples * max_new_tokens,
-               "greedy (before + after per seed)": n_problems * max_new_tokens * (1 + len(sft_seeds)),
-               "SFT samples": len(sft_seeds) * sft_problems * sft_n * max_new_tokens}
 print(f"profile={profile}  model={model}  dataset={dataset}  run_dir={run_dir.path}")
-print(f"plan: {n_problems} problems × {n_samples} samples (T={temperature}, ≤{max_new_tokens} tokens), "
-      f"selectors {selectors}; SFT-sharpening on {sft_problems} prompts × {sft_n} samples × {len(sft_seeds)} seeds, "
-      f"LoRA r={lora_rank}, {lora_epochs} epochs")
-print(f"≤ {sum(plan_tokens.values()):,} generated tokens ≈ "
-      f"{sum(plan_tokens.values()) / gpu_tokens_per_s / 3600:.2f} GPU-hours at {gpu_tokens_per_s:.0f} tokens/s", plan_tokens)
+print("plan:", sh.plan(params)["summary"])
 
 # %% [markdown]
 # ## 1. The exact tabular check
@@ -126,51 +114,33 @@ print(f"≤ {sum(plan_tokens.values()):,} generated tokens ≈ "
 
 # %%
 tab = sh.random_tabular_model(tab_prompts, tab_vocab, tab_horizon, tab_concentration, seed=seed)
-tab_p = sh.sequence_probabilities(tab)
-y_star, pi_star = sh.best_sequences(tab)
-greedy_ok = sh.greedy_sequences(tab) == y_star
-confident = pi_star > 0.5
-n_needed = sh.bon_samples_needed(pi_star, tab_rho)
-success_at_bound = sh.bon_success_probability(pi_star, n_needed)
-c_cov = sh.coverage_coefficient(pi_star)
-tab_summary = pd.DataFrame([
-    {"quantity": "prompts", "value": tab_prompts},
-    {"quantity": "prompts with π* > 1/2", "value": int(confident.sum())},
-    {"quantity": "greedy = y* among π* > 1/2 (Prop. 3.1)", "value": greedy_ok[confident].mean()},
-    {"quantity": "greedy = y* among π* ≤ 1/2", "value": greedy_ok[~confident].mean()},
-    {"quantity": "C_cov = E[1/π*]", "value": c_cov},
-    {"quantity": f"median N at the bound, ρ = {tab_rho}", "value": float(np.median(n_needed))},
-    {"quantity": "min over prompts of P(BoN = y*) at the bound (Prop. C.1: ≥ 1 − ρ)", "value": success_at_bound.min()},
-])
+tab_summary, tab_numbers = sh.tabular_summary(tab, tab_rho)
 run_dir.save_table(tab_summary, "tabular_check")
 tab_summary
 
 # %%
+y_star, pi_star = sh.best_sequences(tab)
 sub = sh.TabularModel(tab.vocab_size, tab.horizon, tab.probs[:200])
-n_grid = [1, 2, 4, 8, 16, 32]
-mc = np.array([sh.simulate_bon_success(sub, n, n_trials=400, seed=seed + n).mean() for n in n_grid])
-exact = np.array([sh.bon_success_probability(pi_star[:200], n).mean() for n in n_grid])
-betas = np.array(tab_betas)
+n_grid, sft_ns, betas = [1, 2, 4, 8, 16, 32], [1, 2, 4, 8, 16], np.array(tab_betas)
+mc = [sh.simulate_bon_success(sub, n, n_trials=400, seed=seed + n).mean() for n in n_grid]
+exact = [sh.bon_success_probability(pi_star[:200], n).mean() for n in n_grid]
+tab_p = sh.sequence_probabilities(tab)
 rlhf_star = [sh.rlhf_sharpened(tab_p, b)[np.arange(tab_prompts), y_star].mean() for b in betas]
-sft_ns = [1, 2, 4, 8, 16]
-sft_star = []
-for n in sft_ns:
-    sharp = sh.sft_sharpen_tabular(sub, n=n, n_train=64, seed=seed)
-    sft_star.append(sh.sequence_probabilities(sharp)[np.arange(200), y_star[:200]].mean())
+sft_star = [sh.sequence_probabilities(sh.sft_sharpen_tabular(sub, n=n, n_train=64, seed=seed))[
+    np.arange(200), y_star[:200]].mean() for n in sft_ns]
+
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 axes[0].plot(n_grid, exact, marker="o", label="exact 1 − (1 − π*)^N")
 axes[0].plot(n_grid, mc, ls="--", marker="x", label="Monte Carlo (400 trials / prompt)")
 axes[0].plot(sft_ns, sft_star, marker="s", label="SFT-sharpened π̂(y*|x), 64 picks / prompt")
 axes[0].set_xscale("log", base=2)
-axes[0].set_xlabel("N (samples per prompt)")
-axes[0].set_ylabel("P(y*) (mean over 200 prompts)")
+axes[0].set(xlabel="N (samples per prompt)", ylabel="P(y*) (mean over 200 prompts)")
 axes[0].legend(fontsize=8)
 axes[1].plot(1 / betas, rlhf_star, marker="o", color=plotting.method_color("sharpening"))
 axes[1].axhline(pi_star.mean(), color=plotting.NEUTRAL, ls="--", label="π_base(y*|x)")
-axes[1].set_xscale("log")
-axes[1].set_xlabel("1/β (KL strength⁻¹)")
-axes[1].set_ylabel("π*_β(y*|x) (mean over prompts)")
-axes[1].set_title("RLHF-sharpening optimum ∝ π_base^(1+1/β)")
+axes[1].set(xscale="log", xlabel="1/β (KL strength⁻¹)", ylabel="π*_β(y*|x) (mean over prompts)",
+            title="RLHF-sharpening optimum ∝ π_base^(1+1/β)")
 axes[1].legend()
 run_dir.save_figure(fig, "tabular_bon_sft_rlhf")
 plt.show()
@@ -187,58 +157,35 @@ plt.show()
 # log-likelihood, and self-certainty (mean KL(Uniform ‖ p_t) from a teacher-forced pass).
 
 # %%
-from workbook.data import load_benchmark
-from workbook.data.synthetic import ArithmeticSpec, generate_problems
-from workbook.generation import build_prompt, make_backend
+from workbook.generation import make_backend, prompt_fn
 from workbook.grading import Grader, extract_boxed
 
 if backend == "transformers":
     import torch
 
     torch.set_num_threads(torch_threads)
-    gen = make_backend(model, backend, device=device, batch_size=batch_size)
-else:
-    gen = make_backend(model, backend, seed=seed, max_model_len=max_new_tokens + 2048)
+gen = make_backend(model, backend, **({"device": device, "batch_size": batch_size} if backend == "transformers"
+                                      else {"seed": seed, "max_model_len": max_new_tokens + 2048}))
 tok = gen.tokenizer
-
-
-def make_prompt(question):
-    return sh.one_shot_prompt(tok, question) if one_shot else build_prompt(tok, question)
-
-
-def load_problems(n, split, seed_):
-    if dataset == "synthetic":
-        spec = ArithmeticSpec(n_operands=max_operands, min_operands=min_operands)
-        return generate_problems(n, seed=seed_, spec=spec, split=split)
-    probs = load_benchmark(dataset)
-    if integer_answers_only:
-        probs = [p for p in probs if p.answer.strip().lstrip("-").isdigit()]
-    if split == "test":
-        return probs[:n]
-    if len(probs) <= n_problems:
-        raise ValueError(f"{dataset}: no problems left for SFT after the {n_problems} evaluation problems; "
-                         "set sft_on_eval_prompts = True")
-    return probs[n_problems:n_problems + n]  # disjoint from the evaluation problems
-
-
-problems = load_problems(n_problems, "test", seed + 1)
-prompts = [make_prompt(p.problem) for p in problems]
-golds = [p.answer for p in problems]
+make_prompt = (lambda p: sh.one_shot_prompt(tok, p.problem)) if one_shot else prompt_fn(tok)
+data = dict(min_operands=min_operands, max_operands=max_operands, integer_answers_only=integer_answers_only)
+problems = sh.load_problems(dataset, n_problems, "test", seed + 1, **data)
 grader = Grader(mode=grading_mode)
+
+# %%
 t0 = time.time()
-samples = gen.generate(prompts, n=n_samples, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-                       seed=seed)
-greedy = [row[0] for row in gen.generate(prompts, n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)]
-correct = np.array(grader.grade_many([c.text for row in samples for c in row],
-                                     [g for g in golds for _ in range(n_samples)])).reshape(-1, n_samples)
-greedy_correct = np.array(grader.grade_many([c.text for c in greedy], golds), dtype=float)
-answers = [[extract_boxed(c.text) for c in row] for row in samples]
+kw = dict(grader=grader, prompt_fn=make_prompt, seed=seed, max_new_tokens=max_new_tokens)
+frame = evaluation.sample_and_grade(gen, problems, n_samples, temperature=temperature, top_p=top_p, **kw)
+greedy = evaluation.sample_and_grade(gen, problems, 1, temperature=0.0, **kw)
+correct, greedy_correct = evaluation.correct_matrix(frame), greedy["correct"].to_numpy(dtype=float)
+answers = [[extract_boxed(t) for t in row] for row in evaluation.by_problem(frame, "text")]
 print(f"sampled {len(problems)} × {n_samples} in {time.time() - t0:.0f} s; pass@1 {correct.mean():.3f}, "
       f"greedy {greedy_correct.mean():.3f}; grader: {grader.name}")
 t0 = time.time()
-scored = gen.score([prompts[i] for i in range(len(problems)) for _ in range(n_samples)],
-                   [c for row in samples for c in row]) if "self_certainty" in selectors or "borda" in selectors else None
-rewards = sh.self_rewards(samples, scored)
+need_sc = "self_certainty" in selectors or "borda" in selectors
+scored = gen.score([make_prompt(p) for p in problems for _ in range(n_samples)], frame["token_ids"].tolist()) \
+    if need_sc else None
+rewards = sh.self_rewards(evaluation.by_problem(frame), scored)
 print(f"teacher-forced scoring in {time.time() - t0:.0f} s")
 
 # %% [markdown]
@@ -255,27 +202,23 @@ score_for = {"logp": rewards["logp"], "logp_norm": rewards["logp_norm"], "majori
 curves = {sel: sh.bon_curve(answers, correct, score_for[sel], ns, sel, n_seeds=n_subsample_seeds, seed=seed)
           for sel in selectors}
 coverage = sh.coverage_curve(correct, ns)
-rows = []
-for sel, curve in curves.items():
-    for n, est in zip(ns, curve.estimates(over="seeds", seed=seed)):
-        rows.append({"selector": sel, "N": n, "accuracy": est.value, "lo": est.lo, "hi": est.hi,
-                     "% lift over greedy": float(sh.percent_lift(est.value, greedy_correct.mean()))})
-bon_table = pd.DataFrame(rows)
+bon_table = sh.bon_table(curves, greedy_correct.mean(), seed=seed)
 run_dir.save_table(bon_table, "bon_curves")
+bon_table.pivot(index="N", columns="selector", values="accuracy")
+
+# %%
 fig, ax = plt.subplots()
 for sel, curve in curves.items():
-    plotting.band(ax, ns, curve.estimates(over="seeds", seed=seed), label=sel)
+    plotting.estimate_band(ax, ns, curve.estimates(over="seeds", seed=seed), label=sel, bounds=(0, 1))
 ax.plot(ns, coverage, color="k", ls=":", label="coverage (pass@N)")
 ax.axhline(greedy_correct.mean(), color=plotting.NEUTRAL, ls="--", label="greedy")
 ax.set_xscale("log", base=2)
 ax.set_xticks(ns, [str(n) for n in ns])
-ax.set_xlabel("N (completions per problem)")
-ax.set_ylabel("accuracy (fraction of problems)")
-ax.set_title(f"{model}: best-of-N by self-reward ({len(problems)} problems; 95% CI over {n_subsample_seeds} seeds)")
+ax.set(xlabel="N (completions per problem)", ylabel="accuracy (fraction of problems)",
+       title=f"{model}: best-of-N by self-reward ({len(problems)} problems; 95% CI over {n_subsample_seeds} seeds)")
 ax.legend(fontsize=8)
 run_dir.save_figure(fig, "bon_curves")
 plt.show()
-bon_table.pivot(index="N", columns="selector", values="accuracy")
 
 # %% [markdown]
 # ### Does a self-reward tell right from wrong?
@@ -295,15 +238,7 @@ print({k: round(v, 3) for k, v in separation.items()},
 
 # %%
 level = np.array([p.metadata.get("difficulty", p.metadata.get("level", 0)) for p in problems])
-diff_rows = []
-for lv in sorted(set(level.tolist())):
-    rows_lv = level == lv
-    for sel, curve in curves.items():
-        diff_rows.append({"difficulty": lv, "selector": sel, "problems": int(rows_lv.sum()),
-                          "greedy": greedy_correct[rows_lv].mean(),
-                          **{f"N={n}": curve.per_problem[:, rows_lv, j].mean() for j, n in enumerate(ns)},
-                          f"coverage N={ns[-1]}": float(correct[rows_lv].any(1).mean())})
-difficulty_table = pd.DataFrame(diff_rows)
+difficulty_table = sh.difficulty_table(curves, correct, greedy_correct, level)
 run_dir.save_table(difficulty_table, "bon_by_difficulty")
 difficulty_table
 
@@ -324,52 +259,24 @@ difficulty_table
 # the greedy response one the base model itself finds likely). Each seed redraws the samples and the LoRA init.
 
 # %%
-from workbook.generation import TransformersBackend
-
 if backend == "transformers":
     base_model = gen.model
 else:
     from workbook.models import load_model
 
     base_model, _ = load_model(model, device=device, dtype="bfloat16")
-train_problems = problems[:sft_problems] if sft_on_eval_prompts else load_problems(sft_problems, "train", seed + 2)
-train_prompts = [make_prompt(p.problem) for p in train_problems]
-lora = dict(rank=lora_rank, alpha=lora_alpha, lr=lora_lr, weight_decay=lora_weight_decay, epochs=lora_epochs,
-            batch_size=lora_batch_size, max_grad_norm=lora_max_grad_norm)
-
-
-def base_loglik(completions):
-    return np.array([r["logp"] for r in sh.teacher_forced_scores(base_model, tok, prompts, completions,
-                                                                 batch_size=32)])
-
-
-sft_after, ll_before, ll_after, sft_losses = [], None, [], []
+train = problems[:sft_problems] if sft_on_eval_prompts else sh.load_problems(dataset, sft_problems, "train", seed + 2,
+                                                                              skip=n_problems, **data)
+lora = sh.LoRASFTConfig(rank=lora_rank, alpha=lora_alpha, lr=lora_lr, weight_decay=lora_weight_decay,
+                        epochs=lora_epochs, batch_size=lora_batch_size, max_grad_norm=lora_max_grad_norm)
 t0 = time.time()
-for s in sft_seeds:
-    picks_src = gen.generate(train_prompts, n=sft_n, temperature=temperature, top_p=top_p,
-                             max_new_tokens=max_new_tokens, seed=seed + 10_000 + s)
-    logp = sh.self_rewards(picks_src)["logp"]
-    examples = sh.sft_sharpening_examples(train_prompts, [[c.text for c in row] for row in picks_src], logp)
-    peft_model, losses = sh.train_lora_sft(copy.deepcopy(base_model), tok, examples, sh.LoRASFTConfig(seed=s, **lora))
-    sft_losses.append(losses)
-    after = [row[0] for row in TransformersBackend(peft_model.merge_and_unload(), tok, batch_size=batch_size)
-             .generate(prompts, n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)]
-    sft_after.append(np.array(grader.grade_many([c.text for c in after], golds), dtype=float))
-    if ll_before is None:
-        ll_before = base_loglik([c.token_ids for c in greedy])
-    ll_after.append(base_loglik([c.token_ids for c in after]))
-    print(f"seed {s}: loss {losses[0]:.3f} → {losses[-1]:.3f}; greedy accuracy {greedy_correct.mean():.3f} → "
-          f"{sft_after[-1].mean():.3f}; base log-lik of greedy {ll_before.mean():.2f} → {ll_after[-1].mean():.2f}")
-sft_after, ll_after = np.stack(sft_after, 1), np.stack(ll_after, 1)   # (problems, seeds)
-print(f"SFT-sharpening: {time.time() - t0:.0f} s for {len(sft_seeds)} seeds")
-acc_lift = sh.bootstrap_percent_lift(sft_after, greedy_correct, n_boot=n_boot, seed=seed)
-ll_gain = bootstrap_ci(ll_after - ll_before[:, None], n_boot=n_boot, seed=seed, what="Δ log π_base(greedy)")
-sft_table = pd.DataFrame([
-    {"quantity": "greedy accuracy before", "value": greedy_correct.mean(), "lo": np.nan, "hi": np.nan},
-    {"quantity": "greedy accuracy after (mean over seeds)", "value": sft_after.mean(), "lo": np.nan, "hi": np.nan},
-    {"quantity": "% lift in accuracy", "value": acc_lift.value, "lo": acc_lift.lo, "hi": acc_lift.hi},
-    {"quantity": "Δ log π_base of the greedy response (nats)", "value": ll_gain.value, "lo": ll_gain.lo, "hi": ll_gain.hi},
-])
+sft = sh.sft_sharpen(gen, base_model, tok, [make_prompt(p) for p in problems], [p.answer for p in problems],
+                     list(greedy.itertuples()), [make_prompt(p) for p in train], grader, sft_seeds, lora,
+                     n=sft_n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+                     batch_size=batch_size)
+print(f"SFT-sharpening: {time.time() - t0:.0f} s for {len(sft_seeds)} seeds; final losses "
+      f"{[round(l[-1], 3) for l in sft.losses]}; greedy accuracy per seed {sft.correct_after.mean(0).round(3)}")
+sft_table = sh.sft_table(sft, greedy_correct, n_boot=n_boot, seed=seed)
 run_dir.save_table(sft_table, "sft_sharpening")
 sft_table
 
@@ -392,44 +299,30 @@ sft_table
 # All intervals are bootstrap 95% CIs over problems; verdicts are computed by `workbook.reporting`.
 
 # %%
-logp_curve = curves.get("logp")
-j16 = ns.index(16) if 16 in ns else None
 on_paper_setting = profile == "paper" and dataset == "math500" and model == "phi-3.5-mini-instruct"
-ll_pct = sh.bootstrap_percent_lift(-ll_after, -ll_before, n_boot=n_boot, seed=seed)  # % change of −log-lik
-reproduced = {
-    "S1": (bootstrap_ci(logp_curve.per_problem[:, :, j16].mean(0) - greedy_correct, n_boot=n_boot, seed=seed)
-           if logp_curve is not None and j16 is not None else None),
-    "S2": (bootstrap_ci(logp_curve.per_problem[:, :, -1].mean(0) - logp_curve.per_problem[:, :, j16].mean(0),
-                        n_boot=n_boot, seed=seed) if logp_curve is not None and j16 is not None else None),
-    "S3": bootstrap_ci(sft_after - greedy_correct[:, None], n_boot=n_boot, seed=seed),
-    "S4": acc_lift if on_paper_setting else None,
-    "S5": (Estimate(-ll_pct.value, -ll_pct.hi, -ll_pct.lo, ll_pct.n, "% lift in base log-likelihood")
-           if on_paper_setting else None),
-    "S8": Estimate(float(greedy_ok[confident].mean()), float(greedy_ok[confident].mean()),
-                   float(greedy_ok[confident].mean()), int(confident.sum()), "exact"),
-    "S9": Estimate(float(success_at_bound.min()), float(success_at_bound.min()), float(success_at_bound.min()),
-                   tab_prompts, "exact"),
-}
+reproduced = sh.reproduced(curves, greedy_correct, sft, tab_numbers, on_paper_setting, n_boot=n_boot, seed=seed)
 rvr = reported_vs_reproduced("sharpening", reproduced, profile)
 run_dir.save_table(rvr, "reported_vs_reproduced")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
+sft_row = sft_table.set_index("quantity")
 metrics = {
     "headline": {"greedy": float(greedy_correct.mean()), "pass@1": float(correct.mean()),
-                 f"coverage@{ns[-1]}": float(coverage[-1]), "sft_greedy": float(sft_after.mean()),
+                 f"coverage@{ns[-1]}": float(coverage[-1]), "sft_greedy": float(sft.correct_after.mean()),
                  **{f"bon_{sel}@{ns[-1]}": float(c.mean[-1]) for sel, c in curves.items()}},
     "model": model, "grader": grader.name, "dataset": dataset, "problem_ids": [p.problem_id for p in problems],
     "ns": ns, "coverage": coverage.tolist(), "separation_auroc": separation,
     "bon": {sel: {"mean": c.mean.tolist(), "per_seed": c.per_seed.tolist()} for sel, c in curves.items()},
-    "sft": {"seeds": sft_seeds, "accuracy_after": sft_after.mean(0).tolist(), "accuracy_before": greedy_correct.mean(),
-            "pct_lift": vars(acc_lift), "loglik_gain": vars(ll_gain), "final_loss": [l[-1] for l in sft_losses]},
-    "tabular": {"c_cov": c_cov, "greedy_ok_confident": float(greedy_ok[confident].mean()),
-                "greedy_ok_unconfident": float(greedy_ok[~confident].mean()),
-                "min_success_at_bound": float(success_at_bound.min()), "rlhf_pi_star": list(map(float, rlhf_star)),
-                "sft_pi_star": list(map(float, sft_star))},
+    "sft": {"seeds": sft_seeds, "accuracy_after": sft.correct_after.mean(0).tolist(),
+            "accuracy_before": greedy_correct.mean(), "final_loss": [l[-1] for l in sft.losses],
+            **{k: sft_row.loc[q, ["value", "lo", "hi"]].to_dict() for k, q in
+               (("pct_lift", "% lift in accuracy"), ("loglik_gain", "Δ log π_base of the greedy response (nats)"))}},
+    "tabular": {**tab_numbers, "rlhf_pi_star": list(map(float, rlhf_star)), "sft_pi_star": list(map(float, sft_star))},
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
 }
+
+# %%
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
 print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
@@ -448,7 +341,7 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 #   instead of 50). "Grad clamp 0.1" is read as gradient-norm clipping at 0.1.
 # - **"Lift in log-likelihood"** (Table 1) is read as the % change of the base model's log-likelihood of the
 #   greedy response; the paper's exact definition is unconfirmed, so S5's comparison is indicative only.
-# - Table 1's digits were reconstructed from a garbled extraction (spec); the tolerance is twice the paper's ±.
+# - Table 1's digits were reconstructed from a garbled text extraction; the tolerance is twice the paper's ±.
 # - BoN intervals in the figure are over subsampling seeds (as the paper's ±); the claim rows use the stricter
 #   bootstrap over problems.
 

@@ -98,3 +98,13 @@ def test_pass_at_k_table_per_dataset():
     assert t[t.dataset == "other"]["value"].tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="exceeds"):
         pass_at_k_table(df, [8])
+
+
+def test_by_problem_keeps_order_and_fields():
+    from workbook.evaluation import by_problem
+
+    df = sample_and_grade(Scripted([["2", "3"], ["4", "5"]]), PROBLEMS, 2, grader=Grader(),
+                          prompt_fn=lambda p: p["problem"])
+    assert by_problem(df, "correct") == [[True, False], [True, False]]
+    rows = by_problem(df)
+    assert rows[1][0].text.endswith("{4}") and rows[1][0].logprobs == [-0.5, -0.25, -1.0]

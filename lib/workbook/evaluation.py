@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "correct_matrix", "grade", "pass_at_k_table", "per_problem", "sample", "sample_and_grade"]
+__all__ = ["COLUMNS", "by_problem", "correct_matrix", "grade", "pass_at_k_table", "per_problem", "sample", "sample_and_grade"]
 
 #: Columns of :func:`sample_and_grade`'s frame, in order (``sample`` gives all but ``correct``).
 COLUMNS = ("problem_id", "dataset", "sample", "text", "n_tokens", "token_ids", "logprobs", "finish_reason", "answer",
@@ -157,3 +157,15 @@ def pass_at_k_table(frame: pd.DataFrame, ks: Sequence[int], *, by: str | None = 
             rows.append({**({by: name} if by else {}), "k": k, "value": est.value, "lo": est.lo, "hi": est.hi,
                          "n_problems": len(g), "n": int(g["n"].min())})
     return pd.DataFrame(rows)
+
+
+def by_problem(frame: pd.DataFrame, column: str | None = None) -> list[list[Any]]:
+    """Return ``[problem][sample]`` in first-seen problem order: the values of ``column``, or whole rows.
+
+    Rows are namedtuples with the frame's columns as attributes (``.text``, ``.token_ids``, ``.logprobs``), so they
+    stand in for ``workbook.generation.Completion`` where only those fields are read.
+    """
+    groups = frame.groupby("problem_id", sort=False)
+    if column is not None:
+        return [g[column].tolist() for _, g in groups]
+    return [list(g.itertuples(index=False)) for _, g in groups]

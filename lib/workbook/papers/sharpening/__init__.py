@@ -33,7 +33,7 @@ __all__ = [
     "ONE_SHOT", "SELECTORS", "BoNCurve", "LoRASFTConfig", "SFTResult", "TabularModel", "base_loglik",
     "best_sequences", "bon_curve", "bon_samples_needed", "bon_success_probability", "bon_table",
     "bootstrap_percent_lift", "borda_power", "choose", "coverage_coefficient", "coverage_curve", "difficulty_table",
-    "greedy_sequences", "length_normalized_logp", "one_shot_prompt", "percent_lift", "plan", "prefix_offset",
+    "greedy_sequences", "length_normalized_logp", "load_problems", "one_shot_prompt", "percent_lift", "plan", "prefix_offset",
     "random_tabular_model", "reproduced", "rlhf_sharpened", "sample_sequences", "select_borda", "select_majority",
     "select_max_score", "selection_auroc", "self_rewards", "sequence_logp", "sequence_probabilities",
     "sft_sharpen", "sft_sharpen_tabular", "sft_sharpening_examples", "sft_table", "simulate_bon_success",
@@ -153,3 +153,27 @@ def reproduced(curves: Mapping[str, BoNCurve], greedy_correct: np.ndarray, sft: 
         "S8": exact(tab["greedy_ok_confident"], tab["confident"]),
         "S9": exact(tab["min_success_at_bound"], tab["prompts"]),
     }
+
+
+def load_problems(dataset: str, n: int, split: str, seed: int, *, min_operands: int = 2, max_operands: int = 4,
+                  integer_answers_only: bool = False, skip: int = 0) -> list:
+    """Return ``n`` problems: fresh synthetic arithmetic of ``split`` or a benchmark's problems after the first ``skip``.
+
+    For a benchmark the training problems (``split="train"``) are taken after the ``skip`` evaluation problems, so the
+    two sets are disjoint. ``integer_answers_only`` keeps problems with integer answers (the paper's MATH filter).
+    """
+    from workbook.data import load_benchmark
+    from workbook.data.synthetic import ArithmeticSpec, generate_problems
+    from workbook.params import ParameterError
+
+    if dataset == "synthetic":
+        return generate_problems(n, seed=seed, spec=ArithmeticSpec(n_operands=max_operands, min_operands=min_operands),
+                                 split=split)
+    probs = load_benchmark(dataset)
+    if integer_answers_only:
+        probs = [p for p in probs if p.answer.strip().lstrip("-").isdigit()]
+    start = 0 if split == "test" else skip
+    if split != "test" and len(probs) <= skip:
+        raise ParameterError(f"{dataset}: no problems left for SFT after the {skip} evaluation problems; "
+                             "set sft_on_eval_prompts = True")
+    return probs[start:start + n]
