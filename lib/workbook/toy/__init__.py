@@ -1,9 +1,10 @@
 """The toy reasoner: a small model the workbook trains itself, so every method runs on a laptop CPU.
 
-Spec: issue 3 and ``shared/specs/toy_reasoner_notes.md``. Modules: ``tokenizer`` (character level, chat template),
-``world`` (prompt formats and noisy traces for solve / verify / refine), ``train`` (recipe, deterministic loop,
-cache), ``evaluate`` (base behaviour), ``card`` (model card). ``register()`` makes the presets ``toy-reasoner``
-and ``toy-reasoner-smoke`` loadable through ``workbook.models.load_model``.
+Design: ``docs/toy_world.md``. Modules: ``tokenizer`` (characters + phrase tokens, chat template), ``world``
+(prompt formats, noisy traces for solve / verify / refine, one knob per mechanism), ``train`` (recipe,
+deterministic resumable loop, hash-checked cache), ``prepare`` (``make toy`` / ``workbook prepare``), ``evaluate``
+(base behaviour), ``card`` (model card). ``register()`` makes the presets ``toy-reasoner`` and
+``toy-reasoner-smoke`` loadable through ``workbook.models.load_model``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from workbook.toy.train import (
     RECIPES,
     SMOKE_RECIPE,
     ToyRecipe,
+    ToyNotPrepared,
     checkpoint_hash,
     ensure_trained,
+    is_trained,
     load_toy,
     recipe_dir,
+    require,
+    snapshot_dirs,
 )
 from workbook.toy.world import (
     MATH_INSTRUCTION,
+    WorldKnobs,
     WorldNoise,
     chat_prompt,
     parse_first_wrong_step,
@@ -33,15 +39,16 @@ from workbook.toy.world import (
 )
 
 __all__ = [
-    "FULL_RECIPE", "MATH_INSTRUCTION", "RECIPES", "SMOKE_RECIPE", "ToyRecipe", "WorldNoise", "chat_prompt",
-    "checkpoint_hash", "ensure_trained", "load_toy", "model_dir", "parse_first_wrong_step", "parse_verdict",
-    "recipe_dir", "refine_message", "refine_prompt", "register", "solve_message", "solve_prompt",
-    "verify_message", "verify_prompt",
+    "FULL_RECIPE", "MATH_INSTRUCTION", "RECIPES", "SMOKE_RECIPE", "ToyNotPrepared", "ToyRecipe", "WorldKnobs",
+    "WorldNoise", "chat_prompt", "checkpoint_hash", "ensure_trained", "is_trained", "load_toy", "model_dir",
+    "parse_first_wrong_step", "parse_verdict", "recipe_dir", "refine_message", "refine_prompt", "register",
+    "require", "snapshot_dirs", "solve_message", "solve_prompt", "verify_message", "verify_prompt",
 ]
 
 
 def model_dir(name: str = "toy-reasoner"):
-    """Return the cached checkpoint directory of the toy preset ``name``, training it on a cache miss."""
+    """Return the cached checkpoint directory of the toy preset ``name``, training it on a cache miss
+    (inside a notebook, an expensive miss raises :class:`ToyNotPrepared`: run ``make toy``)."""
     if name not in RECIPES:
         raise ValueError(f"unknown toy model {name!r}; valid: {sorted(RECIPES)}")
     return ensure_trained(RECIPES[name])
@@ -52,8 +59,9 @@ def register() -> None:
     from workbook.models import ModelPreset, register_preset
 
     descriptions = {
-        "toy-reasoner": "the workbook's own small reasoner (Qwen2 config, ~0.9M parameters, char-level), trained "
-                        "by workbook.toy on noisy solve/verify/refine arithmetic traces (~10 min on 2 cores, cached)",
+        "toy-reasoner": "the workbook's own small reasoner (Qwen2 config, ~0.9M parameters, characters + phrase "
+                        "tokens), trained by workbook.toy on noisy solve/verify/refine arithmetic traces with one "
+                        "knob per mechanism (docs/toy_world.md); prepared by `make toy`",
         "toy-reasoner-smoke": "a seconds-cheap toy reasoner for tests and the smoke profile (beats chance only)",
     }
     for name, recipe in RECIPES.items():

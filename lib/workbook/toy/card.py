@@ -1,7 +1,7 @@
 """Model card of the toy reasoner: markdown beside the checkpoint and in results/toy_reasoner/<profile>/.
 
-Spec: issue 3 ("Training"): data mixture, noise rates, parameter count, training curve, the base metrics against
-the documented targets.
+Data mixture, noise rates, world knobs (docs/toy_world.md), parameter count, training curve, the base metrics
+against the documented targets.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def model_card(recipe, log: dict, metrics: dict | None = None, checks: dict | No
         f"- recipe hash: `{recipe.hash()}`; seed {recipe.seed}",
         f"- model: Qwen2ForCausalLM, {recipe.num_layers} layers, hidden {recipe.hidden_size}, {recipe.num_heads} heads,"
         f" FFN {recipe.intermediate_size}, tied embeddings; **{log.get('n_params', 0):,} parameters**",
-        "- tokenizer: character level (96 characters + 6 special tokens), chat template `<|user|>…\\n<|assistant|>…<|end|>`",
+        "- tokenizer: 96 characters + 6 special tokens + the world's phrase tokens, chat template "
+        "`<|user|>…\\n<|assistant|>…<|end|>`",
         f"- training: {recipe.steps} steps × batch {recipe.batch_size}, AdamW lr {recipe.lr} betas {recipe.betas} "
         f"wd {recipe.weight_decay}, {recipe.warmup_steps} warm-up steps, cosine to {recipe.min_lr_ratio}×lr, "
         f"bf16 autocast {recipe.bf16}, {recipe.num_threads} thread(s); loss on completion tokens only",
@@ -77,6 +78,10 @@ def model_card(recipe, log: dict, metrics: dict | None = None, checks: dict | No
         "## Noise rates (controlled imperfections of the training traces)",
         f"- solve step error per step: {step_err}",
         *[f"- {k}: {v}" for k, v in noise.items()],
+        "",
+        "## World knobs (mechanisms; control = 0, see docs/toy_world.md)",
+        *[f"- {k}: {v}" for k, v in dataclasses.asdict(recipe.knobs).items()],
+        f"- snapshots (weaker model strengths) after steps: {list(recipe.snapshots)}",
         "",
         "## Training curve",
         training_curve_table(log, every=max(1, n_logged // 12)),

@@ -1,19 +1,17 @@
 """Base behaviour of the toy reasoner: solve accuracy, verification, one refinement step.
 
-Spec: issue 3 ("Documented targets", notebook toy_reasoner) and ``shared/specs/dser.md`` (the one-step
-transition estimates p_IC = P(I→C), p_CI = P(C→I)). Every function takes a generation ``backend`` with the
-``workbook.generation`` interface (``generate(prompts, n, temperature, top_p, max_new_tokens, seed)`` returning
-``[prompt][sample]`` completions with ``.text`` and ``.logprobs``); :class:`HFGenerateBackend` is a minimal one
-built on ``model.generate`` for places where ``workbook.generation`` is not available.
+The one-step transition estimates p_IC = P(I→C), p_CI = P(C→I) are DSER's Markov model (Sec. 3). Every function
+takes a generation ``backend`` with the ``workbook.generation`` interface (``generate(prompts, n, temperature,
+top_p, max_new_tokens, seed)`` returning ``[prompt][sample]`` completions with ``.text`` and ``.logprobs``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
+from workbook.metrics import pass_at_k
 from workbook.toy.world import VERDICTS, parse_verdict, refine_prompt, solve_prompt, verify_prompt
 
 SOLVE_MAX_NEW_TOKENS = 96
@@ -25,49 +23,6 @@ def exact_grade(completion: str, gold: str) -> bool:
     """Return whether the last ``\\boxed{}`` of ``completion`` equals ``gold`` as an integer string (never raises)."""
     found = _BOXED_RE.findall(completion or "")
     return bool(found) and found[-1].strip() == str(gold).strip()
-
-
-@dataclass
-class _Completion:
-    text: str
-    token_ids: list
-    logprobs: list
-    finish_reason: str
-
-
-class HFGenerateBackend:
-    """A minimal backend on ``model.generate`` (sampling or greedy; raw per-token logprobs)."""
-
-    def __init__(self, model, tokenizer, batch_size: int = 256):
-        self.model, self.tokenizer, self.batch_size = model.eval(), tokenizer, batch_size
-
-    def generate(self, prompts, n=1, temperature=1.0, top_p=1.0, max_new_tokens=96, seed=0):
-        import torch
-
-        dev = next(self.model.parameters()).device
-        out: list[list] = [[] for _ in prompts]
-        per = max(1, self.batch_size // n)
-        torch.manual_seed(seed)
-        for start in range(0, len(prompts), per):
-            chunk = prompts[start:start + per]
-            enc = self.tokenizer(chunk, return_tensors="pt", padding=True, padding_side="left").to(dev)
-            with torch.inference_mode():
-                res = self.model.generate(
-                    **enc, do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
-                    top_p=top_p, top_k=0, num_return_sequences=n, max_new_tokens=max_new_tokens,
-                    return_dict_in_generate=True, output_logits=True, pad_token_id=self.tokenizer.pad_token_id)
-            seqs = res.sequences[:, enc["input_ids"].shape[1]:]
-            logits = torch.stack(res.logits, dim=1).float()  # (rows, steps, vocab), raw
-            logp = torch.log_softmax(logits, -1).gather(-1, seqs[:, : logits.shape[1], None]).squeeze(-1)
-            eos = self.tokenizer.eos_token_id
-            for row in range(seqs.shape[0]):
-                ids = seqs[row].tolist()
-                length = ids.index(eos) + 1 if eos in ids else len(ids)
-                ids = ids[:length]
-                out[start + row // n].append(_Completion(
-                    self.tokenizer.decode(ids, skip_special_tokens=True), ids, logp[row, :length].tolist(),
-                    "stop" if ids and ids[-1] == eos else "length"))
-        return out
 
 
 def sample_solutions(backend, tokenizer, problems, n: int, temperature: float = 1.0, seed: int = 0,
@@ -140,17 +95,6 @@ def sequence_logprob(completions: list[list]) -> np.ndarray:
     return np.array([[float(np.sum(c.logprobs)) for c in row] for row in completions])
 
 
-def pass_at_k_unbiased(n: int, n_correct: np.ndarray, k: int) -> np.ndarray:
-    """Return the unbiased pass@k per problem (stable product form; fallback when workbook.metrics is absent)."""
-    n_correct = np.asarray(n_correct)
-    out = np.ones(len(n_correct))
-    for idx, c in enumerate(n_correct):
-        if n - c < k:
-            continue
-        out[idx] = 1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1))
-    return out
-
-
 def evaluate_base(backend, tokenizer, problems, n: int = 64, seed: int = 0, temperature: float = 1.0,
                   n_verify: int = 4, grade=exact_grade) -> dict:
     """Return the base behaviour of the toy model on ``problems`` (issue 3's documented targets).
@@ -180,8 +124,8 @@ def evaluate_base(backend, tokenizer, problems, n: int = 64, seed: int = 0, temp
 
     n_correct = correct.sum(1)
     metrics = {"n_problems": len(problems), "n": n, "temperature": temperature,
-               "pass@1": float(correct.mean()), "pass@8": float(pass_at_k_unbiased(n, n_correct, 8).mean()) if n >= 8 else None,
-               "pass@64": float(pass_at_k_unbiased(n, n_correct, 64).mean()) if n >= 64 else None,
+               "pass@1": float(correct.mean()), "pass@8": float(pass_at_k(n, n_correct, 8).mean()) if n >= 8 else None,
+               "pass@64": float(pass_at_k(n, n_correct, 64).mean()) if n >= 64 else None,
                "distinct_completions_per_problem": float(np.mean([len({c.text for c in row}) for row in completions])),
                "boxed_rate": float(np.mean([[_BOXED_RE.search(c.text) is not None for c in row] for row in completions]))}
     for d, acc in accuracy_by_difficulty(correct, difficulty).items():

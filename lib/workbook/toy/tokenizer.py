@@ -1,9 +1,10 @@
 """The toy reasoner's character-level tokenizer, saved as an ordinary ``PreTrainedTokenizerFast``.
 
-Spec: ``shared/specs/toy_reasoner_notes.md`` (tokenizer, pitfalls). One token per character of printable ASCII
-plus newline, a ``Fuse`` decoder (decoding adds no spaces) and six special tokens. A minimal Jinja chat
-template makes TRL, the generation backends and ``workbook.generation.build_prompt`` treat it like a real chat
-model.
+One token per character of printable ASCII plus newline, a ``Fuse`` decoder (decoding adds no spaces), six
+special tokens and, from world version 2, the world's fixed phrases (``workbook.toy.world.TOKEN_PHRASES``: the
+instructions, `` = ``, ``\\boxed{`` ...) as single ordinary tokens, matched longest first before the character
+split — the same text in about half the tokens. A minimal Jinja chat template makes TRL, the generation backends
+and ``workbook.generation.build_prompt`` treat it like a real chat model.
 
 Pitfall: ``AutoTokenizer.from_pretrained`` on a folder whose config.json says qwen2 returns a byte-level
 ``Qwen2Tokenizer`` that ignores tokenizer.json; always load with :func:`load_tokenizer`.
@@ -29,9 +30,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tokenizer():
-    """Return a fresh character-level ``PreTrainedTokenizerFast`` (vocab: 6 specials + 96 characters)."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+def build_tokenizer(phrases: tuple[str, ...] = ()):
+    """Return a fresh ``PreTrainedTokenizerFast``: 6 specials + 96 characters (+ ``phrases``, one token each)."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
@@ -52,6 +53,8 @@ def build_tokenizer():
         model_max_length=1024,
     )
     tok.chat_template = CHAT_TEMPLATE
+    if phrases:
+        tok.add_tokens([AddedToken(p, normalized=False, special=False, single_word=False) for p in phrases])
     return tok
 
 

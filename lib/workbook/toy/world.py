@@ -1,28 +1,31 @@
-"""The toy world: prompt formats for the three skills and noisy training traces.
+"""The toy world: prompt formats for the three skills, noisy training traces, and one knob per mechanism.
 
-Spec: issue 3 ("the world it is trained on"), ``shared/specs/toy_reasoner_notes.md`` and ``shared/specs/dser.md``
-(s(0) = solve(q), v(n) = verify(q, s(n)), s(n+1) = refine(q, s(n), v(n))).
-
-Three skills, one model, all answers in ``\\boxed{}``:
+The per-paper design of every knob (default, control setting, the paper that uses it) is in
+``docs/toy_world.md``; :class:`WorldKnobs` carries the same table in its docstring. DSER's chain
+s(0) = solve(q), v(n) = verify(q, s(n)), s(n+1) = refine(q, s(n), v(n)) (DSER Sec. 3) is the shape of the
+three skills; one model learns all of them, all answers in ``\\boxed{}``:
 
 * **solve** — the papers' math prompt shape (``{problem} Please reason step by step, ...\\boxed{}.``); one
   ``a op b = c`` line per reduced operation in a random valid order, then ``\\boxed{answer}``.
 * **verify** — problem + candidate solution → the steps re-checked one at a time (``Step k: a op b = r ok``, or
   ``Step k: a op b = r, not c`` at the first wrong step, where checking stops) and ``\\boxed{correct}`` or
-  ``\\boxed{incorrect}``. Checking one step is local, so it is learnable in minutes (the notes' trial of a global
-  verdict failed).
+  ``\\boxed{incorrect}``. Checking one step is local, so it is learnable in minutes.
 * **refine** — problem + solution + report → a new solution: steps before the flagged one are kept, the flagged
   step takes the checker's value and later steps are recomputed; a "correct" report keeps the solution.
 
 Controlled imperfections (:class:`WorldNoise`): step errors whose rate grows with the operand count, checker
-misses and false alarms, refinements that break a correct solution and make new errors while recomputing.
+misses and false alarms (verifier quality), refinements that break a correct solution and make new errors while
+recomputing (refiner quality). Mechanisms (:class:`WorldKnobs`): a hard tier, a global answer-format deficiency,
+a rare self-check "spark" token with a noise tail, and guess-prone problems (a model that is not sharp).
+Fixed phrases (instructions, `` = ``, ``\\boxed{`` ...) are single tokens (:data:`TOKEN_PHRASES`): a toy step
+costs a few tokens instead of a dozen characters.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from workbook.data.synthetic import (
     ArithmeticSpec,
@@ -41,6 +44,20 @@ VERIFY_INSTRUCTION = "Check each step. Verdict (correct or incorrect) within \\b
 REFINE_INSTRUCTION = "Fix it using the report. Final answer within \\boxed{}."
 VERDICTS = ("correct", "incorrect")
 TASKS = ("solve", "verify", "refine")
+#: The spark (Lp-Reg's "reasoning spark", Sec. 3): a rare token at the branch point after the last step that
+#: starts a self-check of every step (and a repair from the first wrong one).
+SPARK = "Wait, check:"
+#: The noise tail at the same branch point: fillers that carry no information (Lp-Reg's irrelevant low-probability
+#: tokens); after one the trace continues as if it were absent.
+NOISE_TOKENS = ("Hmm.", "Okay.", "So,", "Right.", "Well,", "Now,", "Then,", "Fine.")
+#: The global deficiency (1-shot RLVR Sec. 4, "format" explanation): the final answer written without \boxed{}.
+DEFICIENT_PREFIX = "The answer is "
+#: Multi-character strings the tokenizer keeps whole (longest match first): shorter sequences, same text.
+TOKEN_PHRASES = (
+    MATH_INSTRUCTION, VERIFY_INSTRUCTION, REFINE_INSTRUCTION, "Compute ", "\\boxed{", " + ", " - ", " * ", " = ",
+    "Step ", " ok", ", not ", "The first wrong step is step ", "All steps are correct.", "correct", "incorrect",
+    "Problem: ", "\nSolution:\n", "\nReport:\n", SPARK, *NOISE_TOKENS, DEFICIENT_PREFIX,
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -122,6 +139,109 @@ class WorldNoise:
         """Return the per-step error probability of a solve trace with ``n_operands`` operands."""
         return min(1.0, self.step_error_base + self.step_error_per_operand * (n_operands - 2))
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            check_rate(f"WorldNoise.{f.name}", getattr(self, f.name))
+
+
+def check_rate(name: str, value) -> None:
+    """Raise one clear ValueError unless ``value`` is a probability in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a rate in [0, 1], got {value!r}")
+
+
+@dataclass(frozen=True)
+class WorldKnobs:
+    """One knob per mechanism a paper hypothesises; each has a control setting that removes the cause.
+
+    ====================  =======  =======  ==================================================================
+    knob                  default  control  paper (what it creates)
+    ====================  =======  =======  ==================================================================
+    hard_share            0.04     0        NSR: a hard tier (``hard_operands`` operands) seen in 4% of solve
+                                            traces; :func:`hard_spec` draws the held-out hard pool where base
+                                            pass@1 is low and pass@256 is below 1 (large-k regime).
+    deficiency_share      0.25     0        1-shot RLVR: a global habit — the answer written as
+                                            ``The answer is N.`` (ungradable) in this share of solve traces, on
+                                            every problem alike, so one RL example can correct it everywhere.
+    spark_share           0.05     0        Lp-Reg: at the branch point after the last step, the spark token
+                                            :data:`SPARK` starts a self-check that repairs the first wrong step.
+    noise_share           0.08     0        Lp-Reg: the noise tail — uninformative fillers
+                                            (:data:`NOISE_TOKENS`, equal shares) at the same branch point.
+    guess_share           0.6      0        Sharpening: on guess-prone problems (first operand ≥
+                                            ``guess_min_first_operand``) the trace skips the steps and boxes a
+                                            wrong guess; greedy decoding then guesses while the most likely
+                                            *answer* is still right, and π(y*|x) < ½ there.
+    ====================  =======  =======  ==================================================================
+
+    Verifier and refiner quality (DSER) are the separate rates of :class:`WorldNoise` (``verify_*`` and
+    ``refine_*``); model strengths (inference-scaling limits) are the recipe's saved ``snapshots``.
+    """
+
+    hard_share: float = 0.04
+    hard_operands: tuple[int, int] = (5, 6)
+    deficiency_share: float = 0.25
+    spark_share: float = 0.05
+    noise_share: float = 0.08
+    guess_share: float = 0.6
+    guess_min_first_operand: int = 80
+
+    def __post_init__(self) -> None:
+        for name in RATE_KNOBS:
+            check_rate(f"WorldKnobs.{name}", getattr(self, name))
+        if self.spark_share + self.noise_share > 1:
+            raise ValueError("WorldKnobs.spark_share + noise_share must be <= 1 (they share one branch point)")
+        lo, hi = tuple(self.hard_operands)
+        object.__setattr__(self, "hard_operands", (lo, hi))
+        if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi <= 8):
+            raise ValueError(f"WorldKnobs.hard_operands must be (lo, hi) with 2 <= lo <= hi <= 8, got {(lo, hi)!r}")
+        if not isinstance(self.guess_min_first_operand, int) or self.guess_min_first_operand < 0:
+            raise ValueError("WorldKnobs.guess_min_first_operand must be an int >= 0")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "WorldKnobs":
+        """Return knobs from a mapping; an unknown knob is one clear error naming the valid ones."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown world knob(s) {unknown}; valid: {valid}")
+        return cls(**values)
+
+    def control(self, *names: str) -> "WorldKnobs":
+        """Return these knobs with ``names`` (default: every mechanism) set to their control value."""
+        names = names or tuple(CONTROLS)
+        bad = [n for n in names if n not in CONTROLS]
+        if bad:
+            raise ValueError(f"no control setting for {bad}; knobs with one: {sorted(CONTROLS)}")
+        return replace(self, **{n: CONTROLS[n] for n in names})
+
+
+RATE_KNOBS = ("hard_share", "deficiency_share", "spark_share", "noise_share", "guess_share")
+#: Control value of every mechanism knob (the world without the hypothesised cause).
+CONTROLS = {name: 0.0 for name in RATE_KNOBS}
+#: Which paper each knob serves (docs/toy_world.md has the design and the measured effects).
+KNOB_PAPERS = {"hard_share": "nsr", "deficiency_share": "one_shot_rlvr", "spark_share": "lp_reg",
+               "noise_share": "lp_reg", "guess_share": "sharpening"}
+
+
+def hard_spec(spec: ArithmeticSpec, knobs: WorldKnobs) -> ArithmeticSpec:
+    """Return the spec of the hard tier: ``knobs.hard_operands`` operands, otherwise ``spec``'s ranges."""
+    lo, hi = knobs.hard_operands
+    return replace(spec, n_operands=hi, min_operands=lo)
+
+
+def guess_prone(tree: Node, knobs: WorldKnobs) -> bool:
+    """Return whether a problem is guess-prone: its first operand (leftmost leaf) is >= the knob's threshold."""
+    node = tree
+    while not node.is_leaf:
+        node = node.left
+    return int(node.value) >= knobs.guess_min_first_operand
+
+
+def is_guess_prone(problem: str, knobs: WorldKnobs | None = None) -> bool:
+    """Return :func:`guess_prone` for a problem text ``Compute <expression>.``."""
+    m = re.search(r"(\d+)", problem or "")
+    return bool(m) and int(m.group(1)) >= (knobs or WorldKnobs()).guess_min_first_operand
+
 
 def wrong_value(left: int, op: str, right: int, true: int, rng: random.Random) -> int:
     """Return a plausible wrong result: off by ±1, ±2 or ±10, or one times-table row away for products."""
@@ -152,6 +272,7 @@ class Example:
     completion: str
     n_operands: int
     correct: bool | None = None  # for solve/refine: is the completion's answer right; verify: is the verdict right
+    tags: tuple[str, ...] = ()  # mechanisms present in this trace: "hard", "guess", "spark", "noise", "deficient"
 
 
 def true_result(step: Step) -> int | None:
@@ -213,17 +334,65 @@ def refine_steps(tree: Node, order_seed: int, old: list[Step], flagged: int | No
     return random_solution_steps(tree, random.Random(order_seed), corrupt=corrupt)
 
 
-def sample_example(task: str, spec: ArithmeticSpec, noise: WorldNoise, rng: random.Random) -> Example:
-    """Return one noisy training example of ``task`` on a fresh ``train``-split problem."""
-    tree = random_problem_tree(spec, rng, split="train")
+def solve_completion(tree: Node, order_seed: int, noise: WorldNoise, knobs: WorldKnobs,
+                     rng: random.Random) -> tuple[str, int, tuple[str, ...]]:
+    """Return (solve trace, its final answer, mechanism tags) for ``tree`` under the world's noise and knobs.
+
+    Order of the choices: a guess on guess-prone problems; else noisy steps, then at the branch point the spark
+    (self-check + repair) or a noise filler or nothing, then the answer line (boxed, or the deficient form).
+    """
+    answer = tree.evaluate()
+    k = tree.n_leaves()
+    if knobs.guess_share > 0 and guess_prone(tree, knobs) and rng.random() < knobs.guess_share:
+        guess = max(0, answer + rng.choice((-10, -2, -1, 1, 2, 10)))
+        guess = guess if guess != answer else answer + 1
+        return f"\\boxed{{{guess}}}", guess, ("guess",)
+    steps = random_solution_steps(tree, random.Random(order_seed), corrupt=_noisy(noise.step_error(k), rng))
+    lines = [s.to_text() for s in steps]
+    final = steps[-1].result if steps else answer
+    tags: list[str] = []
+    u = rng.random()
+    if u < knobs.spark_share:
+        tags.append("spark")
+        lines.append(SPARK)
+        report, flagged, value = verify_report(steps, noise, rng)
+        if flagged is None:
+            lines += report.splitlines()[:-1]  # "Step k: ... ok" lines and "All steps are correct."
+        else:
+            lines += report.splitlines()[: flagged + 1]  # up to "Step i: ..., not c"
+            new = refine_steps(tree, order_seed, steps, flagged, value, noise, rng)
+            lines += [s.to_text() for s in new[flagged:]]
+            final = new[-1].result if new else answer
+    elif u < knobs.spark_share + knobs.noise_share:
+        tags.append("noise")
+        lines.append(rng.choice(NOISE_TOKENS))
+    if rng.random() < knobs.deficiency_share:
+        tags.append("deficient")
+        lines.append(f"{DEFICIENT_PREFIX}{final}.")
+    else:
+        lines.append(f"\\boxed{{{final}}}")
+    return "\n".join(lines), final, tuple(tags)
+
+
+def sample_example(task: str, spec: ArithmeticSpec, noise: WorldNoise, rng: random.Random,
+                   knobs: WorldKnobs | None = None) -> Example:
+    """Return one noisy training example of ``task`` on a fresh ``train``-split problem.
+
+    ``knobs=None`` is the world without mechanisms (every knob at its control value).
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    knobs = knobs if knobs is not None else CONTROL_KNOBS
+    hard = task == "solve" and knobs.hard_share > 0 and rng.random() < knobs.hard_share
+    tree = random_problem_tree(hard_spec(spec, knobs) if hard else spec, rng, split="train")
     k = tree.n_leaves()
     answer = tree.evaluate()
     problem = problem_text(tree.to_text())
     order_seed = rng.getrandbits(32)
     if task == "solve":
-        steps = random_solution_steps(tree, random.Random(order_seed), corrupt=_noisy(noise.step_error(k), rng))
-        text = format_solution(steps, steps[-1].result if steps else answer)
-        return Example("solve", solve_message(problem), text, k, (steps[-1].result if steps else answer) == answer)
+        text, final, tags = solve_completion(tree, order_seed, noise, knobs, rng)
+        tags = (("hard",) if hard else ()) + tags
+        return Example("solve", solve_message(problem), text, k, final == answer and "deficient" not in tags, tags)
     cand = random_solution_steps(tree, random.Random(order_seed), corrupt=_noisy(noise.candidate_step_error, rng))
     cand_text = format_solution(cand, cand[-1].result if cand else answer)
     report, flagged, value = verify_report(cand, noise, rng)
@@ -231,9 +400,11 @@ def sample_example(task: str, spec: ArithmeticSpec, noise: WorldNoise, rng: rand
         truly_correct = all(true_result(s) == s.result for s in cand)
         return Example("verify", verify_message(problem, cand_text), report, k,
                        (flagged is None) == truly_correct)
-    if task == "refine":
-        new = refine_steps(tree, order_seed, cand, flagged, value, noise, rng)
-        final = new[-1].result if new else answer
-        return Example("refine", refine_message(problem, cand_text, report), format_solution(new, final), k,
-                       final == answer)
-    raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    new = refine_steps(tree, order_seed, cand, flagged, value, noise, rng)
+    final = new[-1].result if new else answer
+    return Example("refine", refine_message(problem, cand_text, report), format_solution(new, final), k,
+                   final == answer)
+
+
+#: The world without mechanisms: every knob at its control value (the version-1 world's traces).
+CONTROL_KNOBS = WorldKnobs().control()
