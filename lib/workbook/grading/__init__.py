@@ -14,6 +14,7 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from .equivalence import strict_equal
+from .integers import is_long_integer
 from .extract import MAX_ANSWER_CHARS, MAX_COMPLETION_CHARS, extract_answer_loose, extract_boxed
 from .normalize import normalize_answer
 from .runtime import WorkerPool, bounded_call
@@ -91,7 +92,7 @@ class Grader:
         """Returns (cache key, a, b) for the bounded call; None when the completion is wrong without parsing."""
         if self.mode == "strict":
             pred = extract_boxed(completion)
-            if pred is None or len(pred) > MAX_ANSWER_CHARS or not pred.strip():
+            if pred is None or (len(pred) > MAX_ANSWER_CHARS and not is_long_integer(pred)) or not pred.strip():
                 return None
             norm = normalize_answer(pred)
             return norm, "equal", norm

@@ -14,7 +14,11 @@ from functools import lru_cache
 
 from .extract import MAX_ANSWER_CHARS, extract_boxed
 from .normalize import canonical_text, normalize_answer, split_answer, split_unit
+from .integers import exact_integer, is_long_integer
+from .normalize import _canonical_unit
 from .numbers import Number, decimals_to_fractions, numbers_equal, parse_number, round_half_up, unsafe_for_sympy
+from .quantities import quantities_equal, quantity
+from .realsets import matrix_of, real_set
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +26,7 @@ MAX_ITEMS = 32
 """Answers with more comma-separated items than this are compared as strings only."""
 
 _WORD_RE = re.compile(r"^[A-Za-z][A-Za-z '\-]*$")
+_FRAC_THEN_TOKEN_RE = re.compile(r"(\\frac\{[^{}]*\}\{[^{}]*\})\s*(?=[A-Za-z0-9])")
 
 
 def _is_risky(s: str) -> bool:
@@ -44,6 +49,7 @@ def _parse_sympy(s: str):
     import sympy
     from math_verify import LatexExtractionConfig, parse
 
+    s = _FRAC_THEN_TOKEN_RE.sub(r"\1*", s)  # latex2sympy drops the c of \frac{a}{b}c; make the product explicit
     res = parse("$" + s + "$", extraction_config=[LatexExtractionConfig(boxed_match_priority=0)],
                 parsing_timeout=None, fallback_mode="no_fallback")
     if not res:
@@ -88,12 +94,20 @@ def _scalar_equal(pred: str, gold: str) -> bool:
     """Returns True when one scalar answer equals another: units, percent, exact numbers, then sympy."""
     if canonical_text(pred) == canonical_text(gold):
         return True
+    if "\\text{" in pred and "\\text{" in gold:  # 2 ft 6 in = 30 in, 1 h 30 min = 90 min (POLICY.md §4)
+        pq, gq = quantity(pred, _canonical_unit), quantity(gold, _canonical_unit)
+        if pq is not None and gq is not None:
+            return pq == gq
     pv, pu, pp = split_unit(pred)
     gv, gu, gp = split_unit(gold)
     if pu is not None and gu is not None and pu != gu:
-        return False  # 5 m is not 5 cm (POLICY.md §4)
+        return bool(quantities_equal(pv, pu, gv, gu)) and pp == gp  # 1 m = 100 cm; 5 m is not 5 cm
     if canonical_text(pv) == canonical_text(gv) and pp == gp:
         return True
+    if pp == gp:  # exact integers of any size: 4^{15000} = 2^{30000}, 1001! != 1000!
+        pi_, gi_ = exact_integer(pv), exact_integer(gv)
+        if pi_ is not None and gi_ is not None:
+            return pi_ == gi_
     if _WORD_RE.match(pv) and _WORD_RE.match(gv) and (len(pv) > 1 or len(gv) > 1):
         return pv.strip().lower() == gv.strip().lower()  # words are words: never multiplied as symbols
     pn, gn = parse_number(pv), parse_number(gv)
@@ -112,6 +126,25 @@ def _scalar_equal(pred: str, gold: str) -> bool:
     return _sympy_equal(pv, gv, gn)
 
 
+def _set_equal(preds: tuple[str, ...], golds: tuple[str, ...]) -> bool:
+    """Set semantics: every element of each side equals some element of the other (repetition is ignored)."""
+    return (all(any(_scalar_or_structure_equal(p, g) for g in golds) for p in preds)
+            and all(any(_scalar_or_structure_equal(p, g) for p in preds) for g in golds))
+
+
+def _matrix_equal(pred: str, gold: str, ps, gs) -> bool:
+    """Same shape, equal entries; a tuple is a column vector (POLICY.md §5)."""
+    def shape_entries(s, st):
+        m = matrix_of(s)
+        if m is None and st.kind == "tuple" and not st.open_close:
+            return (len(st.items), 1), list(st.items)
+        return m
+    pm, gm = shape_entries(pred, ps), shape_entries(gold, gs)
+    if pm is None or gm is None or pm[0] != gm[0]:
+        return False
+    return all(_scalar_or_structure_equal(p, g, 3) for p, g in zip(pm[1], gm[1]))
+
+
 def _unordered_equal(preds: tuple[str, ...], golds: tuple[str, ...]) -> bool:
     if len(preds) != len(golds):
         return False
@@ -128,12 +161,18 @@ def _scalar_or_structure_equal(pred: str, gold: str, depth: int = 0) -> bool:
     ps, gs = split_answer(pred), split_answer(gold)
     if len(ps.items) > MAX_ITEMS or len(gs.items) > MAX_ITEMS or depth > 4:
         return canonical_text(pred) == canonical_text(gold)
+    if "\\begin{pmatrix}" in pred or "\\begin{pmatrix}" in gold:
+        return _matrix_equal(pred, gold, ps, gs)
+    if ps.kind != "scalar" or gs.kind != "scalar":  # sets of reals: intervals, named sets, finite sets
+        rp, rg = real_set(pred), real_set(gold)
+        if rp is not None and rg is not None:
+            return rp == rg
     if ps.kind == "scalar" and gs.kind == "scalar":
         return _scalar_equal(pred, gold)
     if ps.kind in ("set", "list") and gs.kind in ("set", "list"):
-        return _unordered_equal(ps.items, gs.items)
-    if {ps.kind, gs.kind} <= {"set", "list", "scalar"} and 1 in (len(ps.items), len(gs.items)):
-        return len(ps.items) == len(gs.items) == 1 and _scalar_equal(ps.items[0], gs.items[0])
+        return _set_equal(ps.items, gs.items)
+    if {ps.kind, gs.kind} <= {"set", "list", "scalar"} and "scalar" in (ps.kind, gs.kind):
+        return _set_equal(ps.items, gs.items)  # {3} = {3, 3} = 3 (POLICY.md §5)
     if ps.kind != gs.kind or ps.open_close != gs.open_close or len(ps.items) != len(gs.items):
         return False  # a set is not a tuple, [1,2) is not [1,2] (POLICY.md §5)
     if ps.kind == "union":
@@ -150,7 +189,7 @@ def strict_equal(pred: str, gold: str) -> bool:
     if not isinstance(pred, str) or not isinstance(gold, str):
         return False
     pred, gold = answer_of(pred), answer_of(gold)
-    if len(pred) > MAX_ANSWER_CHARS or not pred.strip():
+    if (len(pred) > MAX_ANSWER_CHARS and not is_long_integer(pred)) or not pred.strip():
         return False
     p, g = normalize_answer(pred), normalize_answer(gold)
     if not p or not g:

@@ -43,8 +43,54 @@ def _brace(arg: str) -> str:
     return arg if arg.startswith("{") else "{" + arg + "}"
 
 
-_FRAC_SHORT_RE = re.compile(r"\\frac\s*(\{[^{}]*\}|[0-9a-zA-Z])\s*(\{[^{}]*\}|[0-9a-zA-Z])")
-_SQRT_SHORT_RE = re.compile(r"\\sqrt\s*([0-9a-zA-Z])")
+_ARG = r"(\{[^{}]*\}|[0-9a-zA-Z]|\\(?!frac|sqrt|left|right|text)[a-zA-Z]+)"
+_FRAC_SHORT_RE = re.compile(r"\\frac\s*" + _ARG + r"\s*" + _ARG)
+_SQRT_SHORT_RE = re.compile(r"\\sqrt\s*(\[[^\]]*\])?\s*(?!\{)" + _ARG)
+_MATRIX_RE = re.compile(r"\\begin\{([pbBvV]?matrix|array)\}(?:\{[^{}]*\})?(.*?)\\end\{\1\}", re.S)
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80",
+                      "ninety": "90", "hundred": "100", "thousand": "1000"})
+_REALS = r"(?:\\mathbb\s*\{?R\}?|\\R\b|\\text\{\s*all real numbers\s*\}|all real numbers)"
+_NAMED_SETS = [
+    (re.compile(r"^" + _REALS + r"\s*(?:\^\s*\{?\+\}?|_\s*\{?\+\}?|_\s*\{\s*>\s*0\s*\})$"), "(0,\\infty)"),
+    (re.compile(r"^" + _REALS + r"\s*(?:_\s*\{\s*(?:\\ge|\\geq|\\geqslant)\s*0\s*\}|\^\s*\{?\+\}?\s*_\s*\{?0\}?)$"),
+     "[0,\\infty)"),
+    (re.compile(r"^" + _REALS + r"\s*(?:\^\s*\{?-\}?|_\s*\{?-\}?|_\s*\{\s*<\s*0\s*\})$"), "(-\\infty,0)"),
+    (re.compile(r"^" + _REALS + r"$"), "(-\\infty,\\infty)"),
+]
+_SETMINUS_RE = re.compile(r"^" + _REALS + r"\s*(?:\\setminus|\\backslash|-|\\smallsetminus)\s*\\\{\s*([^{}\\]+?)\s*\\\}$")
+_INEQ_RE = re.compile(r"^(?:([^<>]+?)\s*(<|\\le|\\leq|\\leqslant)\s*)?([a-zA-Z])\s*(<|>|\\le|\\leq|\\leqslant|\\ge|\\geq|\\geqslant)\s*([^<>=]+)$")
+_LEAD_TEXT_RE = re.compile(r"^\\text\{\s*([A-Za-z][A-Za-z ,:']*?)\s*:?\s*\}\s*(?=\S)")
+
+
+def _canonical_matrix(m: re.Match) -> str:
+    rows = [r for r in re.split(r"\\\\(?:\[[^\]]*\])?", m.group(2)) if r.strip()]
+    return "\\begin{pmatrix}" + "\\\\".join("&".join(c.strip() for c in r.split("&")) for r in rows) + "\\end{pmatrix}"
+
+
+def _named_set(s: str) -> str:
+    """ℝ, ℝ^+, ℝ_{\\ge 0}, "all real numbers", ℝ∖{a} and one-variable inequalities as intervals (POLICY.md §5)."""
+    for rx, canon in _NAMED_SETS:
+        if rx.match(s):
+            return canon
+    m = _SETMINUS_RE.match(s)
+    if m and "," not in m.group(1):
+        a = m.group(1).strip()
+        return f"(-\\infty,{a})\\cup({a},\\infty)"
+    m = _INEQ_RE.match(s)
+    if m and not re.search(r"[a-zA-Z]", re.sub(r"\\(?:infty|pi|frac|sqrt)", "", (m.group(1) or "") + m.group(5))):
+        lo_val, lo_op, _, op, hi = m.groups()
+        closed = op in ("\\le", "\\leq", "\\leqslant", "\\ge", "\\geq", "\\geqslant")
+        if lo_val is not None:  # a < x < b (only the increasing form)
+            if op not in ("<", "\\le", "\\leq", "\\leqslant"):
+                return s
+            return ("[" if lo_op != "<" else "(") + lo_val.strip() + "," + hi.strip() + ("]" if closed else ")")
+        if op in ("<", "\\le", "\\leq", "\\leqslant"):
+            return "(-\\infty," + hi.strip() + ("]" if closed else ")")
+        return ("[" if closed else "(") + hi.strip() + ",\\infty)"
+    return s
 
 
 def normalize_answer(s: str) -> str:
@@ -58,6 +104,8 @@ def normalize_answer(s: str) -> str:
     if not isinstance(s, str):
         return ""
     s = s.strip()
+    if "\\begin{" in s:
+        s = _MATRIX_RE.sub(_canonical_matrix, s)
     if "√" in s:
         s = _UNI_SQRT_RE.sub(lambda m: r"\sqrt" + _brace(m.group(1)), s)
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
@@ -65,7 +113,8 @@ def normalize_answer(s: str) -> str:
     s = s.replace("\\$", "").replace("$", "").replace("\\displaystyle", "").replace("\\left", "").replace("\\right", "")
     s = re.sub(r"\\[dt]frac", r"\\frac", s)
     s = _FRAC_SHORT_RE.sub(lambda m: r"\frac" + _brace(m.group(1)) + _brace(m.group(2)), s)
-    s = _SQRT_SHORT_RE.sub(lambda m: r"\sqrt{" + m.group(1) + "}", s)
+    s = _SQRT_SHORT_RE.sub(lambda m: r"\sqrt" + (m.group(1) or "") + _brace(m.group(2)), s)
+    s = re.sub(r"\\langle\s*(.*?)\s*\\rangle", r"(\1)", s)
     s = _THOUSANDS_RE.sub(lambda m: m.group(1) + re.sub(r"\D", "", m.group(2)), s)
     s = s.replace("{,}", ",")
     s = re.sub(r"\\varnothing|\\empty(?:set)?\b|\\\{\s*\\\}", r"\\emptyset", s)
@@ -79,8 +128,20 @@ def normalize_answer(s: str) -> str:
     m = re.match(r"^[a-zA-Z]\s*=\s*(?!.*=)(.+)$", s)
     if m:
         s = m.group(1).strip()
+    for _ in range(3):  # "\text{The answer is } 5", "\text{there are } 12 \text{ ways}": the words carry no value
+        m = _LEAD_TEXT_RE.match(s)
+        if not m or not re.search(r"[\d\\]", s[m.end():]):
+            break
+        s = s[m.end():].strip()
+    m = re.match(r"^[a-zA-Z]\s*=\s*(?!.*=)(.+)$", s)
+    if m:
+        s = m.group(1).strip()
     if re.fullmatch(r"\\text\{\s*\(?([A-Ea-e])\)?\s*\}|\(([A-Ea-e])\)", s):  # "(A)" / "\text{(A)}" choices
         s = re.sub(r"[^A-Ea-e]", "", s.replace("\\text", "")).upper()
+    word = re.fullmatch(r"(?:\\text\{\s*)?([A-Za-z]+)(?:\s*\})?", s)
+    if word and word.group(1).lower() in _NUMBER_WORDS:
+        s = _NUMBER_WORDS[word.group(1).lower()]
+    s = _named_set(s)
     return s
 
 
@@ -177,6 +238,10 @@ _TRAILING_WORD_RE = re.compile(r"^(.*?[\d}\s])\s*(" + _UNIT_WORD + r"(?:\s+" + _
 
 
 def _canonical_unit(word: str, power: str | None) -> str | None:
+    if "/" in word or " per " in word:  # km/h, m/s, miles per hour
+        num, den = re.split(r"\s*/\s*|\s+per\s+", word.strip(), maxsplit=1)
+        a, b = _canonical_unit(num, power), _canonical_unit(den, None)
+        return None if a is None or b is None or "/" in a + b else a + "/" + b
     words = word.lower().replace("square", "").replace("sq", "").replace("cubic", "").split()
     if not words:
         return None
