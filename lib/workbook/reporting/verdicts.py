@@ -204,8 +204,9 @@ def decide(claim: Mapping, estimate: Any, profile: str, *, params: Mapping | Non
         return Verdict("inconclusive")
     if kind == "direction":
         if est.lo == est.hi == 0.0:
-            return Verdict("untestable here", "no unit differs between the arms (all at the metric's floor or "
-                                              "ceiling): this design cannot show a difference")
+            return Verdict("untestable here", "the estimate has no spread (every unit gave the same value, e.g. "
+                                              "all at the metric's floor or ceiling), so its interval cannot "
+                                              "show a difference")
         sign = 1.0 if claim["expected_sign"] == "+" else -1.0
         lo, hi = sorted((sign * est.lo, sign * est.hi))
         m = float(claim.get("min_effect") or 0.0)
