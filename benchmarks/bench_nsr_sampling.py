@@ -28,18 +28,21 @@ INSTRUCTION = "Please reason step by step, and put your final answer within \\bo
 
 def _sample(model_name: str, n_problems: int, offset: int, count: int, n: int, max_new_tokens: int, threads: int,
             seed: int):
-    """Returns (sample_stats rows as records, wall seconds, CPU seconds) for problems [offset, offset+count) of the held-out set."""
+    """Returns (DiversityProbe rows as records, wall seconds, CPU seconds) for problems [offset, offset+count) of the held-out set."""
     import torch
 
     torch.set_num_threads(threads)
     from workbook.data.synthetic import generate_problems
-    from workbook.methods.nsr_analysis import sample_stats
     from workbook.models import load_model
+    from workbook.papers.nsr import DiversityProbe
+    from workbook.rl.experiments import ExperimentConfig, evaluate
 
     problems = generate_problems(n_problems, seed + 1, split="test")[offset:offset + count]
     model, tok = load_model(model_name)
+    probe = DiversityProbe(problems, n=n, temperature=1.0, max_new_tokens=max_new_tokens)
+    cfg = ExperimentConfig(model=model_name, instruction=INSTRUCTION, probe_batch_size=256)
     t0, c0 = time.perf_counter(), time.process_time()
-    df = sample_stats(model, tok, problems, n, 1.0, 1.0, max_new_tokens, seed, INSTRUCTION)
+    df = evaluate(cfg, [probe], seed=seed, model=model, tokenizer=tok)["diversity"]
     return df.to_dict("records"), time.perf_counter() - t0, time.process_time() - c0
 
 

@@ -7,6 +7,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (rlvr-workbook)
 #     language: python
@@ -89,57 +91,36 @@ paper_recipe = {"model": "qwen3-14b-base", "steps": 1000, "prompts_per_step": 25
 # three arms, one seed — what the table cost) and this profile's own runs.
 
 # %%
-import dataclasses
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-from workbook.params import check_params
-
-params = check_params("lp_reg", globals())
-unknown = sorted(set(methods) - {"grpo", "grpo_entropy", "lp_reg"})
-if unknown or "lp_reg" not in methods or "grpo" not in methods:
-    raise ValueError(f"methods must include 'grpo' and 'lp_reg' and come from grpo/grpo_entropy/lp_reg; got {methods}")
-if probe_every < 1 or probe_n < 1 or not seeds:
-    raise ValueError("need probe_every >= 1, probe_n >= 1 and at least one seed")
+import torch
 
 from workbook import plotting
-from workbook.methods import lp_reg_analysis as lpa
-from workbook.metrics import Estimate, bootstrap_ci, pass_at_k_curve
+from workbook.metrics import benchmark_average_ci, bootstrap_ci, hierarchical_bootstrap
+from workbook.papers import lp_reg
+from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
+params = check_params("lp_reg", globals())
+the_plan = lp_reg.plan(params)  # validates the parameters first
 plotting.use_style()
 run_dir = RunDir("lp_reg", profile)
 t_start = time.time()
-recipe_plan = ex.plan(model=paper_recipe["model"], steps=paper_recipe["steps"],
-                      prompts_per_step=paper_recipe["prompts_per_step"],
-                      num_generations=paper_recipe["num_generations"],
-                      max_completion_length=paper_recipe["max_completion_length"], runs=paper_recipe["runs"],
-                      prompt_tokens=paper_recipe["prompt_tokens"], eval_every=paper_recipe["eval_every"],
-                      eval_problems=paper_recipe["n_eval_problems"], eval_n=paper_recipe["eval_n"],
-                      with_reference=False, gpu=gpu or None)
-n_probe_evals = steps // probe_every + 1
-the_plan = ex.plan_from_params({**params, "arms": methods, "eval_every": probe_every,
-                                "n_curve_problems": n_probe_problems, "eval_n": probe_n,
-                                "eval_max_new_tokens": probe_max_new_tokens}, with_reference=False)
 print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
-print("PAPER RECIPE (Qwen3-14B-Base, GRPO / GRPO+entropy / Lp-Reg, 1 seed):", recipe_plan)
-print("THIS PROFILE:", the_plan)
+print("PAPER RECIPE (Qwen3-14B-Base, GRPO / GRPO+entropy / Lp-Reg, 1 seed):", the_plan["paper_recipe"]["summary"])
+print("THIS PROFILE:", the_plan["summary"])
 if profile == "paper":
     print("DEVIATION: the paper profile runs the one-GPU variant above (a small base model, fewer prompts per step, "
           "shorter responses), not the 64-GPU recipe.")
-pd.DataFrame([dataclasses.asdict(recipe_plan), dataclasses.asdict(the_plan)], index=["paper recipe", profile])
 
 # %%
-if device == "cuda":
-    import torch
-
-    if not torch.cuda.is_available():
-        raise RuntimeError("the paper profile needs a CUDA GPU (the plans above are what it would run)")
+if device == "cuda" and not torch.cuda.is_available():
+    raise RuntimeError("the paper profile needs a CUDA GPU (the plans above are what it would run)")
 
 # %% [markdown]
 # **Multi-GPU / cluster.** The paper's recipe needs 64 GPUs. `workbook.rl.launch` (accelerate + DeepSpeed/FSDP)
@@ -159,7 +140,7 @@ except VerlExportError as err:
 # %% [markdown]
 # ## 1. The method
 #
-# **The paper's statement** (spec § a, from `core_algos.py::compute_policy_loss_lp_reg`). Sample 8 completions
+# **The paper's statement** (Sec. 3, as `core_algos.py::compute_policy_loss_lp_reg` computes it). Sample 8 completions
 # per prompt at T = 1.0 from π_old; GRPO advantages A_i = (r_i − mean_G r)/(std_G r + 1e-6). Build a proxy of π_old
 # with min-p: keep a vocabulary entry v iff π_old(v) ≥ κ · max_u π_old(u) (κ = 0.02), give every other entry logit
 # −1e4 and renormalise, π_proxy(v) = π_old(v) / Σ_kept π_old. In each micro-batch take the negative-advantage tokens,
@@ -192,44 +173,33 @@ pd.DataFrame([{k: v for k, v in vars(get_method(m, **arm_overrides[m])).items() 
 # > threshold κ · max p, which tokens the proxy keeps, and their renormalised proxy probabilities.
 
 # %%
-from workbook.data import load_benchmark
-from workbook.data.synthetic import generate_problems
-from workbook.generation import TransformersBackend
+from workbook.generation import TransformersBackend, build_prompt
 from workbook.grading import Grader
 from workbook.models import load_model
-from workbook.rl.evaluation import build_prompts
 
-
-def load_set(name: str, n: int, split: str):
-    if name == "synthetic":
-        return generate_problems(n, seed + (0 if split == "train" else 1000), split=split)
-    return load_benchmark(name, limit=n or None)
-
-
-train_problems = load_set(train_set, n_train_problems, "train")
-eval_sets = {b: load_set(b, n_eval_problems, "test") for b in eval_benchmarks}
+train_problems = ex.load_problems(train_set, n_train_problems, "train", seed)
+eval_sets = {b: ex.load_problems(b, n_eval_problems, "test", seed + 1000) for b in eval_benchmarks}
 eval_problems = [p for ps in eval_sets.values() for p in ps]
 probe_problems = eval_problems[:n_probe_problems]
 grader = Grader(mode=grading_mode)
 print(f"{len(train_problems)} training problems ({train_set}); {len(eval_problems)} held-out problems; "
       f"probe set: {len(probe_problems)}; grader: {grader.name}")
-
 base_model, base_tok = load_model(model, device=device)
-backend = TransformersBackend(base_model, base_tok)
+backend = TransformersBackend(base_model, base_tok)  # token ids of the samples are needed below: generate directly
 demo = train_problems[:demo_prompts]
-demo_prompts_text = build_prompts(base_tok, [p.problem for p in demo], instruction)
+demo_prompts_text = [build_prompt(base_tok, p.problem, instruction) for p in demo]
 demo_out = backend.generate(demo_prompts_text, n=num_generations, temperature=1.0,
                             max_new_tokens=max_completion_length, seed=seed)
 
 # %%
 comp = demo_out[0][0]
-logits0 = lpa.next_token_logits(base_model, base_tok, demo_prompts_text[0], comp.token_ids)
-tokens0 = lpa.token_table(logits0, comp.token_ids, base_tok, kappa=kappa)
+logits0 = lp_reg.next_token_logits(base_model, base_tok, demo_prompts_text[0], comp.token_ids)
+tokens0 = lp_reg.token_table(logits0, comp.token_ids, base_tok, kappa=kappa)
 where = int(tokens0["entropy"].idxmax())
 print(f"problem: {demo[0].problem!r}\ncompletion: {comp.text!r}")
 print(f"least certain position: {where} (entropy {tokens0.loc[where, 'entropy']:.3f} nats), after "
       f"{base_tok.decode(comp.token_ids[:where])!r}")
-proxy_tab = lpa.proxy_table(logits0[where], base_tok, kappa=kappa, top=10, sampled_id=comp.token_ids[where])
+proxy_tab = lp_reg.proxy_table(logits0[where], base_tok, kappa=kappa, top=10, sampled_id=comp.token_ids[where])
 proxy_tab
 
 # %%
@@ -264,16 +234,14 @@ tokens0.round(4)
 # > always has log π_θ < log π_proxy (renormalising only raises kept probabilities).
 
 # %%
-import torch
-
 demo_golds = [p.answer for p in demo for _ in range(num_generations)]
 demo_comps = [c for outs in demo_out for c in outs]
 rewards = torch.tensor(grader.grade_many([c.text for c in demo_comps], demo_golds), dtype=torch.float32)
 adv = get_method("grpo").advantages(rewards, num_generations)
-tables = [lpa.token_table(lpa.next_token_logits(base_model, base_tok, demo_prompts_text[i // num_generations],
+tables = [lp_reg.token_table(lp_reg.next_token_logits(base_model, base_tok, demo_prompts_text[i // num_generations],
                                                 c.token_ids), c.token_ids, base_tok, kappa=kappa)
           for i, c in enumerate(demo_comps)]
-sel = lpa.selection_table(tables, adv.tolist(), rho=rho)
+sel = lp_reg.selection_table(tables, adv.tolist(), rho=rho)
 n_neg = int((sel["adv"] < 0).sum())
 summary_sel = pd.Series({"completions": len(demo_comps), "correct": int(rewards.sum()), "tokens": len(sel),
                          "negative-advantage tokens N-": n_neg, "k = max(1, floor(rho N-))": max(1, int(rho * n_neg)),
@@ -281,6 +249,8 @@ summary_sel = pd.Series({"completions": len(demo_comps), "correct": int(rewards.
                          "bottom-rho": int(sel["bottom_rho"].sum()), "regularized": int(sel["regularized"].sum()),
                          "noise excluded": int(sel["noise_excluded"].sum())})
 print(summary_sel.to_string())
+
+# %%
 sel.loc[sel["bottom_rho"], ["completion", "position", "token", "adv", "p", "max_p", "logp", "proxy_logp",
                             "regularized", "noise_excluded"]]
 
@@ -299,8 +269,8 @@ del base_model, backend
 # > `probe_n` completions at T = 1) at step 0 and every `probe_every` steps and measures, under the current
 # > policy: entropy, the probability mass below κ · max p ("low-probability mass"), every sampled token outside
 # > the proxy's support ("low-probability tokens"), and accuracy. After training, a greedy evaluation on the
-# > held-out set. Driver: `workbook.methods.lp_reg_analysis.run_probed_grid` (= `workbook.rl.experiments.run_one`
-# > with the probe attached).
+# > held-out set. Driver: `workbook.rl.experiments.run_grid` with two probes: `workbook.papers.lp_reg.LowProbProbe`
+# > (named `probe`) and a greedy `workbook.rl.probes.EvalProbe` after training (named `final`).
 # >
 # > Arms that share a seed share the initial model, the data order and the sampling seed (common random numbers),
 # > so within a seed the arms differ only through their losses. On-policy with one update per rollout batch the
@@ -308,66 +278,54 @@ del base_model, backend
 # > in the few regularised tokens per step, GRPO + entropy only in the bonus.
 
 # %%
+from workbook.rl.probes import EvalProbe
+
 cfg = ex.ExperimentConfig(
-    model=model, steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
-    max_completion_length=max_completion_length, learning_rate=learning_rate, eval_every=0,
-    micro_batch_size=micro_batch_size or None, eval_max_new_tokens=eval_max_new_tokens, instruction=instruction,
-    grading_mode=grading_mode, generation_backend=generation_backend, device=device, bf16=bf16,
-    torch_threads=torch_threads, final_n=1, final_temperature=0.0,
-    final_protocol={k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()},
-)
-probe_cfg = lpa.ProbeConfig(every=probe_every, n=probe_n, kappa=kappa, temperature=1.0,
-                            max_new_tokens=probe_max_new_tokens)
+    model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
+    max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
+    micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
+    device=device, bf16=bf16, torch_threads=torch_threads)
+probe_cfg = lp_reg.LowProbProbe(probe_problems, every=probe_every, n=probe_n, kappa=kappa, temperature=1.0,
+                                max_new_tokens=probe_max_new_tokens, name="probe")
+final_probe = EvalProbe(eval_problems, at_start=False, max_new_tokens=eval_max_new_tokens, name="final",
+                        protocol={k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()})
 specs = [ex.RunSpec(m, m, train_problems, s, arm_overrides[m]) for s in seeds for m in methods]
-res = lpa.run_probed_grid(specs, cfg, probe_problems, run_dir.path / "runs", probe_cfg, workers=workers,
-                          final_problems=eval_problems)
-timing = res.results.timing.groupby("label")[["seconds", "cpu_seconds"]].mean().round(1)
+res = ex.run_grid(specs, cfg, [probe_cfg, final_probe], run_root=run_dir.path / "runs", workers=workers)
+timing = res.timing.groupby("label")[["seconds", "cpu_seconds"]].mean().round(1)
 print(f"{len(specs)} runs; per run: wall seconds {timing['seconds'].to_dict()}, CPU seconds of the run's process "
       f"(~ its wall time on an unloaded core) {timing['cpu_seconds'].to_dict()}")
 
 # %% [markdown]
 # ## 4. Dynamics
 #
-# Bands: 95% t-intervals over seeds (n = number of seeds). Held-out accuracy here is the probe's mean@`probe_n`
-# at T = 1; pass@k is unbiased from the same samples.
+# Bands: 95% intervals over seeds (`workbook.plotting.band`; n = number of seeds). Held-out accuracy here is the
+# probe's mean@`probe_n` at T = 1; pass@k is unbiased from the same samples.
 
 # %%
-probe = res.probe.copy()
-pp = res.probe_problems.copy()
+from workbook.metrics import pass_at_k_curve
+
+pp = res["probe_problems"].copy()
 ks = sorted({1, probe_n})
-curve_k = pass_at_k_curve(pp["n_correct"].to_numpy(), pp["n"].to_numpy(), ks)
-for j, k in enumerate(ks):
-    pp[f"pass@{k}"] = curve_k[:, j]
+pp[[f"pass@{k}" for k in ks]] = pass_at_k_curve(pp["n_correct"].to_numpy(), pp["n"].to_numpy(), ks)
 passk = pp.groupby(["label", "seed", "step"], as_index=False)[[f"pass@{k}" for k in ks]].mean()
-sparks = lpa.spark_counts(res.events, pp)
-probe = probe.merge(passk, on=["label", "seed", "step"]).merge(
-    sparks[["label", "seed", "step", "n_sparks", "n_in_correct"]], on=["label", "seed", "step"], how="left")
+sparks = lp_reg.spark_counts(res["probe_events"], pp)[["label", "seed", "step", "n_sparks", "n_in_correct"]]
+probe = res["probe"].merge(passk, on=["label", "seed", "step"]).merge(sparks, on=["label", "seed", "step"], how="left")
 probe[["n_sparks", "n_in_correct"]] = probe[["n_sparks", "n_in_correct"]].fillna(0)
 probe["sparks_per_1k"] = 1000 * probe["n_sparks"] / probe["tokens"].clip(lower=1)
 probe["low_prob_per_1k"] = 1000 * probe["n_low_prob"] / probe["tokens"].clip(lower=1)
 run_dir.save_table(probe.drop(columns=["method"]), "probe_curves")
 
-
-ARM_COLORS = {"grpo": plotting.COLORS["grpo"], "grpo_entropy": plotting.PALETTE[1], "lp_reg": plotting.COLORS["lp_reg"]}
-
-
-def curve(ax, frame, value, label):
-    s = ex.seed_ci(frame.query("label == @label"), value, by=["step"])
-    if len(s):
-        plotting.band(ax, s["step"].tolist(), s[["value", "lo", "hi"]].to_dict("records"), label=label,
-                      color=ARM_COLORS[label])
-
-
-panels = [(probe, "entropy", "entropy (nats / token)", "policy entropy on probe samples"),
-          (probe, "low_prob_mass", "mass below κ · max p", "low-probability mass"),
-          (probe, "low_prob_per_1k", "per 1,000 sampled tokens", "sampled low-probability tokens"),
-          (probe, "sparks_per_1k", "per 1,000 sampled tokens", "sparks: low-prob tokens later in a correct solution"),
-          (probe, "accuracy", f"mean@{probe_n} (T = 1)", "held-out accuracy (probe)"),
-          (probe, f"pass@{probe_n}", f"pass@{probe_n}", f"held-out pass@{probe_n} (probe)")]
+# %%
+panels = [("entropy", "entropy (nats / token)", "policy entropy on probe samples"),
+          ("low_prob_mass", "mass below κ · max p", "low-probability mass"),
+          ("low_prob_per_1k", "per 1,000 sampled tokens", "sampled low-probability tokens"),
+          ("sparks_per_1k", "per 1,000 sampled tokens", "sparks: low-prob tokens later in a correct solution"),
+          ("accuracy", f"mean@{probe_n} (T = 1)", "held-out accuracy (probe)"),
+          (f"pass@{probe_n}", f"pass@{probe_n}", f"held-out pass@{probe_n} (probe)")]
 fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
-for ax, (frame, value, ylabel, title) in zip(axes.flat, panels):
+for ax, (value, ylabel, title) in zip(axes.flat, panels):
     for lab in methods:
-        curve(ax, frame, value, lab)
+        plotting.band(ax, probe.query("label == @lab"), x="step", y=value, method=lab, bounds=(0, None), seed=seed)
     ax.set(xlabel="step", ylabel=ylabel, title=title)
 axes[0, 0].legend(fontsize=8)
 fig.suptitle(f"{model}: GRPO vs GRPO + entropy vs Lp-Reg; mean over {len(seeds)} seeds, 95% CI over seeds "
@@ -379,15 +337,15 @@ run_dir.save_figure(fig, headline_figure)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 for lab in methods:
-    curve(axes[0], res.results.train, "accuracy", lab)
-    curve(axes[1], res.results.train, "entropy", lab)
+    for ax, y in zip(axes, ["accuracy", "entropy"]):
+        plotting.band(ax, res.train.query("label == @lab"), x="step", y=y, method=lab, bounds=(0, None), seed=seed)
 axes[0].set(xlabel="step", ylabel="rollout accuracy", title="training reward (rollouts, T = 1)")
 axes[1].set(xlabel="step", ylabel="entropy (nats / token)", title="entropy on training rollouts (trainer log)")
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 run_dir.save_figure(fig, "training_curves")
-if "lp_reg/n_regularized" in res.results.train:
-    reg = res.results.train.query("label == 'lp_reg'")["lp_reg/n_regularized"]
+if "lp_reg/n_regularized" in res.train:
+    reg = res.train.query("label == 'lp_reg'")["lp_reg/n_regularized"]
     print(f"Lp-Reg regularised {reg.mean():.2f} tokens per step on average (max {reg.max():.0f}), "
           f"{(reg > 0).mean():.0%} of steps had any")
 
@@ -395,7 +353,8 @@ if "lp_reg/n_regularized" in res.results.train:
 # ## 5. The claims on this profile
 #
 # > Per seed, a change is last probe minus step 0, and a difference between arms compares the final probes of the
-# > same seed; intervals are t-intervals over seeds. Sparks are counted over every probe but the last (a spark
+# > same seed; intervals are over seeds (`workbook.metrics.hierarchical_bootstrap` with one value per seed, a
+# > t-interval). Sparks are counted over every probe but the last (a spark
 # > needs a later probe). LP-2d compares final greedy held-out accuracy per problem, seeds averaged, bootstrap
 # > over problems.
 
@@ -405,12 +364,12 @@ per_seed = probe.pivot_table(index=["label", "seed"], columns="step",
                              values=["entropy", "low_prob_mass", "n_sparks", "tokens"]).sort_index()
 
 
-def seed_est(values: pd.Series, what: str) -> Estimate | None:
+def seed_est(values: pd.Series, what: str):
     v = values.dropna()
     if len(v) < 2:  # one seed gives no interval: no estimate rather than a point posing as a CI
         return None
-    s = ex.seed_ci(pd.DataFrame({"v": v.to_numpy(float), "k": 0}), "v", by=["k"]).iloc[0]
-    return Estimate(float(s["value"]), float(s["lo"]), float(s["hi"]), int(s["n"]), what)
+    e = hierarchical_bootstrap(v.to_numpy(float)[:, None], n_boot=n_boot, seed=seed, what=what)
+    return type(e)(e.value, e.lo, e.hi, e.n_seeds, what)  # n = seeds, the unit of this interval
 
 
 def change(label, value):
@@ -433,7 +392,7 @@ def sparks_per_1k(label):
 
 
 def final_acc(label):
-    f = res.results.final.query("label == @label")
+    f = res["final"].query("label == @label")
     return f.assign(acc=f["n_correct"] / f["n"]).pivot(index="problem_id", columns="seed", values="acc").sort_index()
 
 
@@ -452,7 +411,7 @@ reproduced = {
     if last_step > 0 else None,
     "LP-2d": acc_diff("lp_reg", "grpo"),
 }
-final_tab = pd.DataFrame([{"arm": lab, **vars(bootstrap_ci(final_acc(lab).to_numpy(), n_boot=n_boot, seed=seed))}
+final_tab = pd.DataFrame([{"arm": lab, **bootstrap_ci(final_acc(lab).to_numpy(), n_boot=n_boot, seed=seed).to_dict()}
                           for lab in methods])
 run_dir.save_table(final_tab, "final_heldout_accuracy")
 final_tab
@@ -483,31 +442,27 @@ print(collapse_sentence)
 # > of the run is filled in (for the one-GPU variant that comparison is itself a deviation: a different model).
 
 # %%
-if profile == "paper" and len(res.results.final):
-    f = res.results.final
-    reproduced["LP-3"] = ex.benchmark_average_ci(f.query("label == 'lp_reg'"), seed=seed, n_boot=n_boot)
-    reproduced["LP-3f"] = ex.benchmark_average_ci(f.query("label == 'grpo'"), seed=seed, n_boot=n_boot)
+if profile == "paper":
+    f = res["final"]
+    reproduced["LP-3"] = benchmark_average_ci(f.query("label == 'lp_reg'"), seed=seed, n_boot=n_boot)
+    reproduced["LP-3f"] = benchmark_average_ci(f.query("label == 'grpo'"), seed=seed, n_boot=n_boot)
     if "grpo_entropy" in methods:
-        reproduced["LP-3g"] = ex.benchmark_average_ci(f.query("label == 'grpo_entropy'"), seed=seed, n_boot=n_boot)
+        reproduced["LP-3g"] = benchmark_average_ci(f.query("label == 'grpo_entropy'"), seed=seed, n_boot=n_boot)
     for cid, bench in zip(["LP-3a", "LP-3b", "LP-3c", "LP-3d", "LP-3e"],
                           ["aime24", "aime25", "math500", "minerva", "olympiadbench"]):
         sub = f.query("label == 'lp_reg' and dataset == @bench")
         if len(sub):
-            reproduced[cid] = ex.benchmark_average_ci(sub, seed=seed, n_boot=n_boot)
+            reproduced[cid] = benchmark_average_ci(sub, seed=seed, n_boot=n_boot)
     # LP-3h: per-problem accuracy difference Lp-Reg - GRPO, averaged per benchmark, stratified bootstrap
     pair = f.query("label in ['lp_reg', 'grpo']").assign(acc=lambda x: x["n_correct"] / x["n"])
     pair = pair.pivot_table(index=["dataset", "problem_id"], columns="label", values="acc").dropna().reset_index()
-    reproduced["LP-3h"] = ex.benchmark_average_ci(pair.assign(n=1, n_correct=pair["lp_reg"] - pair["grpo"]),
+    reproduced["LP-3h"] = benchmark_average_ci(pair.assign(n=1, n_correct=pair["lp_reg"] - pair["grpo"]),
                                                   seed=seed, n_boot=n_boot)
 table = reported_vs_reproduced("lp_reg", reproduced, profile)
 run_dir.save_table(table, "reported_vs_reproduced")
 table[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
-def est_dict(e):
-    return None if e is None else {"value": e.value, "lo": e.lo, "hi": e.hi, "n": e.n}
-
-
 final_probe = probe.query("step == @last_step").groupby("label")[["entropy", "low_prob_mass", "accuracy"]].mean()
 metrics = {
     "headline_figure": headline_figure,
@@ -519,7 +474,7 @@ metrics = {
     "final_accuracy": {r["arm"]: {"value": r["value"], "lo": r["lo"], "hi": r["hi"], "n": r["n"]}
                        for r in final_tab.to_dict("records")},
     "final_probe": final_probe.round(6).to_dict("index"),
-    "claims": {k: est_dict(v) for k, v in reproduced.items()},
+    "claims": {k: None if v is None else v.to_dict() for k, v in reproduced.items()},
     "verdicts": dict(zip(table["claim_id"], table["verdict"])),
     "demo_selection": {k: int(v) for k, v in summary_sel.items()},
     "steps": steps, "seeds": list(seeds), "methods": list(methods),
@@ -543,7 +498,7 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   selection (per micro-batch, as the official code) and loss are recomputed by `workbook.rl.objectives`; TRL's
 #   defaults that differ (loss_type, std ε, vLLM importance-sampling correction) are pinned off by the registry.
 # - **KL direction.** We implement what the code computes: a k3 estimate of KL(π_θ ‖ π_proxy) on the selected
-#   tokens; the paper's "forward KL" label is unconfirmed (spec § a).
+#   tokens; the paper's "forward KL" label is unconfirmed (Sec. 3 names it; the code computes the k3 above).
 # - **Entropy-bonus coefficient.** 0.001 (verl's yaml default); the paper's value is unconfirmed.
 # - **Toy settings (cpu).** The toy reasoner (0.9M parameters, character level) instead of Qwen3-14B-Base;
 #   synthetic arithmetic instead of DAPO-Math-17k; 4 × 8 rollouts per step instead of 256 × 8; 64-token responses
@@ -572,14 +527,14 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 
 # %% tags=["solution"]
 # Exercise 1: the kept set at the least certain position for three thresholds.
-pd.DataFrame([{"kappa": k, "kept": int(lpa.proxy_distribution(logits0[where], k)[1].sum())} for k in (0.001, 0.02, 0.2)])
+pd.DataFrame([{"kappa": k, "kept": int(lp_reg.proxy_distribution(logits0[where], k)[1].sum())} for k in (0.001, 0.02, 0.2)])
 
 # %% tags=["solution"]
 # Exercise 2: the same batch with a larger rho.
-sel5 = lpa.selection_table(tables, adv.tolist(), rho=0.05)
+sel5 = lp_reg.selection_table(tables, adv.tolist(), rho=0.05)
 sel5[["bottom_rho", "regularized", "noise_excluded"]].sum()
 
 # %% tags=["solution"]
 # Exercise 3: low-probability tokens at the last probe, split by whether their completion was correct.
-ev_last = res.events.query("step == @last_step")
+ev_last = res["probe_events"].query("step == @last_step")
 ev_last.groupby(["label", "correct"]).size().unstack(fill_value=0) if len(ev_last) else "no low-probability tokens"

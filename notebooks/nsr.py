@@ -32,7 +32,7 @@
 # - **NSR-4** the mechanism: NSR lowers the sampled wrong token and raises every other candidate in proportion to
 #   the model's prior.
 #
-# The paper's tables were not at hand when this workbook was written (spec `nsr.md` (d)): every claim is tested as
+# The paper's tables were not at hand when this workbook was written (see `docs/papers/nsr.md`): every claim is tested as
 # the qualitative statement of the abstract and Sec. 4, never against a number we could not check.
 #
 # **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: sized for about 13 minutes on an
@@ -84,7 +84,6 @@ n_boot = 2000
 # Parameters are validated before any model is loaded; the plan (runs, rollouts, tokens, GPU-hours) prints first.
 
 # %%
-import dataclasses
 import time
 
 import matplotlib.pyplot as plt
@@ -92,39 +91,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbook.params import check_params
-
-params = check_params("nsr", globals())
-unknown = sorted(set(methods) - {"grpo", "psr", "nsr", "w_reinforce"})
-if unknown or not methods:
-    raise ValueError(f"methods must come from grpo, psr, nsr, w_reinforce; got {methods}")
-if any(not 0.0 <= lam for lam in lam_sweep):
-    raise ValueError(f"lam_sweep values must be >= 0, got {lam_sweep}")
-
 from workbook import plotting
-from workbook.methods import nsr_analysis as na
 from workbook.metrics import Estimate
+from workbook.papers import nsr
+from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
+params = check_params("nsr", globals())
+the_plan = nsr.plan(params)  # validates the parameters first
 torch.set_num_threads(max(1, torch_threads))
 plotting.use_style()
 run_dir = RunDir("nsr", profile)
 t_start = time.time()
-arm_labels = list(methods) + [f"w_reinforce_lam{lam:g}" for lam in lam_sweep]
-n_runs = len(methods) * len(seeds) + len(lam_sweep)
-n_final = (n_eval_problems * len(eval_benchmarks) if n_eval_problems
-           else sum(ex.BENCHMARK_SIZES.get(b, 0) for b in eval_benchmarks))
-the_plan = ex.plan(
-    model=model, steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
-    max_completion_length=max_completion_length, runs=n_runs, updates_per_rollout=updates_per_rollout,
-    prompt_tokens=prompt_tokens, with_reference=False, eval_every=track_every, eval_problems=n_track_problems,
-    eval_n=track_n, eval_max_new_tokens=eval_max_new_tokens, gpu=gpu or None,
-    final_eval_tokens=0.4 * eval_max_new_tokens * eval_n * n_final * (n_runs + 1))  # + the base model
 print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
-print(the_plan)
-pd.Series(dataclasses.asdict(the_plan), name="plan").to_frame()
+print(the_plan["summary"])
 
 # %%
 if device == "cuda" and not torch.cuda.is_available():
@@ -150,7 +132,7 @@ if device == "cuda" and not torch.cuda.is_available():
 # > `workbook.rl.methods`. The paper's GRPO/PPO baselines ran with the same script; so that only the advantage
 # > differs between arms, we give GRPO the same 4 updates per rollout batch and the same entropy bonus (issue #6 of
 # > the official repository: NSR's gains appear only with clipping *and* off-policy mini-batches). The settings of
-# > every arm as this run uses them:
+# > every arm as this run uses them (each rollout batch is split into `updates_per_rollout` disjoint mini-batches):
 
 # %%
 overrides = {"updates_per_rollout": updates_per_rollout, "entropy_coef": entropy_coef}
@@ -172,29 +154,29 @@ pd.DataFrame([{k: v for k, v in vars(get_method(m, **overrides)).items() if k no
 
 # %%
 demo_probs = [0.30, 0.25, 0.20, 0.12, 0.08, 0.05]
-nsr_shift = na.logit_shift(demo_probs, sampled=0, reward=0.0, method="nsr", lr=0.1)
-psr_shift = na.logit_shift(demo_probs, sampled=0, reward=1.0, method="psr", lr=0.1)
+nsr_shift = nsr.logit_shift(demo_probs, sampled=0, reward=0.0, method="nsr", lr=0.1)
+psr_shift = nsr.logit_shift(demo_probs, sampled=0, reward=1.0, method="psr", lr=0.1)
 nsr4_dev = float((nsr_shift.loc[~nsr_shift["sampled"], "dlogit_over_lr_p"] - 1.0).abs().max())
 print(f"NSR: max |Δz_v/(lr·π_v) − 1| over unsampled v = {nsr4_dev:.2e}")
 pd.concat({"NSR, wrong sample y=0": nsr_shift, "PSR, correct sample y=0": psr_shift}).round(4)
 
 # %% [markdown]
 # Training the categorical policy for a few dozen steps shows what the two signals do over time. Answers 0–3 are
-# correct (prior mass 0.40 spread unevenly), 4–6 are wrong. Each step samples 8 answers and applies 4 clipped
-# updates, as in the official recipe. "Effective correct answers" is exp(entropy) of the policy restricted to the
+# correct (prior mass 0.40 spread unevenly), 4–6 are wrong. Each step samples 8 answers and splits them into 4
+# disjoint mini-batches of 2, one clipped update each, as the official recipe splits its rollout batch. "Effective correct answers" is exp(entropy) of the policy restricted to the
 # correct answers: how many distinct correct solutions it still produces.
 
 # %%
 prior = np.log([0.20, 0.10, 0.06, 0.04, 0.30, 0.20, 0.10])
 correct_mask = [True, True, True, True, False, False, False]
-cat = pd.concat([na.categorical_training(prior, correct_mask, m, steps=40, n=8, lr=0.2, updates=4, seed=seed)
+cat = pd.concat([nsr.categorical_training(prior, correct_mask, m, steps=40, n=8, lr=0.2, updates=4, seed=seed)
                  for m in methods], ignore_index=True)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
-for m, g in cat.groupby("method", sort=False):
-    for ax, col in zip(axes, ["p_correct", "entropy", "effective_correct"]):
+for ax, col, t in zip(axes, ["p_correct", "entropy", "effective_correct"],
+                      ["P(correct) = pass@1", "entropy (nats)", "effective number of correct answers"]):
+    for m, g in cat.groupby("method", sort=False):
         ax.plot(g["step"], g[col], label=m, color=plotting.method_color(m))
-for ax, t in zip(axes, ["P(correct) = pass@1", "entropy (nats)", "effective number of correct answers"]):
-    ax.set_xlabel("update step"); ax.set_title(t)
+    ax.set(xlabel="update step", title=t)
 axes[0].legend()
 run_dir.save_figure(fig, "categorical_policy")
 cat.groupby("method").tail(1).round(3)
@@ -211,50 +193,35 @@ cat.groupby("method").tail(1).round(3)
 #
 # > On the toy, training problems come from the synthetic world's train split and the held-out problems from its
 # > test split (disjoint by construction). At paper scale the held-out sets are MATH500, AIME25 and AMC23 as shipped
-# > in `shared/data`; MATH train is not shipped, so training uses the 1209-problem DSR-sub set (a deviation).
+# > with the workbook; MATH train is not shipped, so training uses the 1209-problem DSR-sub set (a deviation).
 
 # %%
-from workbook.data import load_benchmark
-from workbook.data.synthetic import generate_problems
-
-
-def load_set(name: str, n: int, split: str, offset: int = 0):
-    if name == "synthetic":
-        return generate_problems(n, seed + offset, split=split)
-    return load_benchmark(name, limit=n or None)
-
-
-train_problems = load_set(train_set, n_train_problems, "train")
-eval_sets = {b: load_set(b, n_eval_problems, "test", offset=1) for b in eval_benchmarks}
+train_problems = ex.load_problems(train_set, n_train_problems, "train", seed)
+eval_sets = {b: ex.load_problems(b, n_eval_problems, "test", seed + 1) for b in eval_benchmarks}
 eval_problems = [p for ps in eval_sets.values() for p in ps]
 track_problems = eval_problems[:n_track_problems]
-ks = na.paper_ks(eval_n)
+ks = nsr.paper_ks(eval_n)
 print(f"{len(train_problems)} training problems ({train_set}); {len(eval_problems)} held-out problems "
       f"({', '.join(f'{k}: {len(v)}' for k, v in eval_sets.items())}); pass@k for k = {ks}")
-
 cfg = ex.ExperimentConfig(
-    model=model, steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
-    max_completion_length=max_completion_length, learning_rate=learning_rate, eval_every=0,
-    micro_batch_size=micro_batch_size or None, instruction=instruction, grading_mode=grading_mode,
-    generation_backend=generation_backend, device=device, bf16=bf16, torch_threads=torch_threads)
-track = na.TrackConfig(problems=track_problems, every=track_every, n=track_n, temperature=1.0,
-                       final_problems=eval_problems, final_n=eval_n, final_temperature=eval_temperature,
-                       final_top_p=eval_top_p, max_new_tokens=eval_max_new_tokens)
+    model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
+    max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
+    micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
+    device=device, bf16=bf16, torch_threads=torch_threads)
+
+# %% [markdown]
+# > Two probes (`workbook.papers.nsr.DiversityProbe`): `track` samples the tracked problems every `track_every`
+# > updates at the rollout temperature 1.0, `final` draws `eval_n` samples per held-out problem after training.
+# > The base model is measured once by the same probes (a fixed model: more seeds would only add samples).
 
 # %%
-from workbook.grading import Grader
-from workbook.models import load_model
-
-grader = Grader(mode=grading_mode)
-print("grader:", grader.name)
-base_model, base_tok = load_model(model, device=device)
-# One evaluation of the base model (a fixed model: more seeds would only add samples per problem).
-base_final = na.sample_stats(base_model, base_tok, eval_problems, eval_n, eval_temperature, eval_top_p,
-                             eval_max_new_tokens, seed, instruction, grader).assign(seed=seed, label="base",
-                                                                                    method="base")
-base_track = na.sample_stats(base_model, base_tok, track_problems, track_n, 1.0, 1.0, eval_max_new_tokens, seed,
-                             instruction, grader).assign(step=0, seed=seed)
-del base_model
+track = nsr.DiversityProbe(track_problems, every=track_every, at_start=False, at_end=False, n=track_n,
+                           max_new_tokens=eval_max_new_tokens, name="track") if track_every else None
+final_probe = nsr.DiversityProbe(eval_problems, at_start=False, n=eval_n, temperature=eval_temperature,
+                                 top_p=eval_top_p, max_new_tokens=eval_max_new_tokens, name="final")
+probes = [p for p in (track, final_probe) if p is not None]
+base = ex.evaluate(cfg, probes, seed=seed)
+base_final = base["final"]
 base_final[["n_correct", "n_distinct_correct", "nll", "length"]].describe().round(2)
 
 # %% [markdown]
@@ -265,48 +232,44 @@ base_final[["n_correct", "n_distinct_correct", "nll", "length"]].describe().roun
 # samples per held-out problem. Runs are independent and seeded, so the worker processes do not change results.
 
 # %%
-from workbook.rl.experiments import RunSpec
-
-specs = [RunSpec(m, m, train_problems, seed=s, method_overrides=overrides) for m in methods for s in seeds]
-specs += [RunSpec(f"w_reinforce_lam{lam:g}", "w_reinforce", train_problems, seed=seeds[0],
-                  method_overrides={**overrides, "lam": float(lam)}) for lam in lam_sweep]
+specs = [ex.RunSpec(m, m, train_problems, seed=s, method_overrides=overrides) for m in methods for s in seeds]
+specs += [ex.RunSpec(f"w_reinforce_lam{lam:g}", "w_reinforce", train_problems, seed=seeds[0],
+                     method_overrides={**overrides, "lam": float(lam)}) for lam in lam_sweep]
 t_train = time.time()
-res = na.run_tracked_grid(specs, cfg, track, run_root=run_dir.path / "rl", workers=workers)
+res = ex.run_grid(specs, cfg, probes, run_root=run_dir.path / "rl", workers=workers)
 train_seconds = time.time() - t_train
 final = pd.concat([base_final, res["final"]], ignore_index=True)
-timing = res["timing"]
-print(f"{len(specs)} runs in {train_seconds / 60:.1f} min (wall, this machine)")
-if "cpu_seconds" in timing:  # CPU seconds of single-threaded workers ~ their wall time on an idle core
-    print(f"idle-machine estimate of this cell: {timing['cpu_seconds'].sum() / max(1, workers) / 60:.1f} min "
-          f"({timing['cpu_seconds'].sum() / 60:.1f} CPU-minutes over {workers} worker(s))")
-timing.groupby("label")[[c for c in ("seconds", "cpu_seconds") if c in timing]].mean().round(1)
+timing = res.timing
+print(f"{len(specs)} runs in {train_seconds / 60:.1f} min (wall, this machine); idle-machine estimate of this "
+      f"cell: {timing['cpu_seconds'].sum() / max(1, workers) / 60:.1f} min ({timing['cpu_seconds'].sum() / 60:.1f} "
+      f"CPU-minutes over {workers} worker(s): CPU seconds of single-threaded workers ~ their wall time when idle)")
+timing.groupby("label")[["seconds", "cpu_seconds"]].mean().round(1)
 
 # %% [markdown]
 # ## 4. pass@k for k = 1 … n
 #
 # pass@k per problem with the unbiased estimator 1 − Π_{i=n−c+1}^{n}(1 − k/i) (`calculate_metrics.py`), computed
 # for every k in one vectorised pass from the counts (`workbook.metrics.pass_at_k_curve`), averaged over seeds per
-# problem; bands are 95% bootstrap intervals over held-out problems.
+# problem. The table's intervals are 95% bootstrap intervals over held-out problems (seeds averaged per problem);
+# the figure's bands cover seeds and problems (`workbook.plotting.band`, hierarchical bootstrap).
 
 # %%
-curves = na.pass_at_k_curves(final, ks, n_boot=n_boot, seed=seed)
+curves = nsr.pass_at_k_curves(final, ks, n_boot=n_boot, seed=seed)
 main = curves[curves["label"].isin(["base", *methods])]
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for label, g in main.groupby("label", sort=False):
-    color = plotting.method_color(label)
-    plotting.band(axes[0], g["k"], [Estimate(r.value, r.lo, r.hi, r.n) for r in g.itertuples()], label, color)
-    base_v = main[main["label"] == "base"].set_index("k")["value"]
-    axes[1].plot(g["k"], g["value"].to_numpy() - base_v.loc[g["k"]].to_numpy(), marker="o", label=label, color=color)
-for ax in axes:
-    ax.set_xscale("log", base=2); ax.set_xlabel("k (samples)")
-axes[0].set_ylabel("pass@k"); axes[1].set_ylabel("pass@k − base"); axes[1].axhline(0, color="grey", lw=0.8)
-axes[0].legend()
-n_probs = int(main["n"].iloc[0])
-axes[0].set_title(f"{model}: {n_probs} held-out problems, n = {eval_n}, {len(seeds)} seed(s)")
-headline_figure = "pass_at_k"
-run_dir.save_figure(fig, headline_figure)
 table = main.pivot(index="label", columns="k", values="value").loc[["base", *methods]]
 run_dir.save_table(curves, "pass_at_k")
+per_k = nsr.pass_at_k_frame(final[final["label"].isin(["base", *methods])], ks)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for label, g in per_k.groupby("label", sort=False):
+    plotting.band(axes[0], g, x="k", y="pass_at_k", method=label, bounds=(0, 1), n_boot=n_boot, seed=seed)
+    axes[1].plot(table.columns, table.loc[label] - table.loc["base"], marker="o", label=label,
+                 color=plotting.method_color(label))
+for ax, ylabel in zip(axes, ["pass@k", "pass@k − base"]):
+    ax.set(xscale="log", xlabel="k (samples)", ylabel=ylabel)
+axes[1].axhline(0, color="grey", lw=0.8); axes[0].legend()
+axes[0].set_title(f"{model}: {int(main['n'].iloc[0])} held-out problems, n = {eval_n}, {len(seeds)} seed(s)")
+headline_figure = "pass_at_k"
+run_dir.save_figure(fig, headline_figure)
 table.round(3)
 
 # %% [markdown]
@@ -320,31 +283,22 @@ table.round(3)
 # Left: the policy's mean token entropy on its own rollouts, as logged by the trainer (mean over seeds, band over
 # seeds). Middle: the mean −log π of sampled tokens on the tracked held-out problems at T = 1 (a Monte Carlo
 # estimate of the same entropy on unseen prompts). Right: distinct correct completions per tracked problem out of
-# `track_n` samples. Bands over problems (seeds averaged), step 0 is the base model.
+# `track_n` samples. Bands over seeds and problems, step 0 is the base model.
 
 # %%
-train_log = res["train"][res["train"]["label"].isin(methods)]
-ent = ex.seed_ci(train_log.dropna(subset=["entropy"]), "entropy", by=("label", "step"))
-tracked = pd.concat([pd.concat([base_track.assign(label=m) for m in methods]), res["track"]], ignore_index=True)
-tracked = tracked[tracked["label"].isin(methods)]
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-for ax, (frame, title) in zip(axes, [(ent, "rollout token entropy (nats)")]):
-    for label, g in frame.groupby("label", sort=False):
-        plotting.band(ax, g["step"], [Estimate(r.value, r.lo, r.hi, r.n) for r in g.itertuples()], label,
-                      plotting.method_color(label))
-    ax.set_title(title)
-for ax, col, title in [(axes[1], "nll", "held-out −log π per token (nats)"),
-                       (axes[2], "n_distinct_correct", f"distinct correct of {track_n} samples")]:
-    stat = na.seed_mean_ci(tracked, col, by=("label", "step"), n_boot=n_boot, seed=seed)
-    for label, g in stat.groupby("label", sort=False):
-        plotting.band(ax, g["step"], [Estimate(r.value, r.lo, r.hi, r.n) for r in g.itertuples()], label,
-                      plotting.method_color(label))
-    ax.set_title(title)
-for ax in axes:
-    ax.set_xlabel("optimizer update")
-axes[0].legend()
+tracked = pd.concat([base["track"].drop(columns=["label", "method"]).merge(
+    pd.DataFrame({"label": methods}), how="cross"), res["track"]], ignore_index=True) if track else None
+panels = [(res.train, "entropy", "rollout token entropy (nats)")]
+panels += [(tracked, "nll", "held-out −log π per token (nats)"),
+           (tracked, "n_distinct_correct", f"distinct correct of {track_n} samples")] if track else []
+fig, axes = plt.subplots(1, len(panels), figsize=(4.7 * len(panels), 3.6), squeeze=False)
+for ax, (frame, col, title) in zip(axes[0], panels):
+    for label in methods:
+        plotting.band(ax, frame.query("label == @label"), x="step", y=col, method=label, bounds=(0, None), seed=seed)
+    ax.set(xlabel="optimizer update", title=title)
+axes[0, 0].legend()
 run_dir.save_figure(fig, "entropy_and_diversity")
-diversity = na.seed_mean_ci(final.assign(step=-1), "n_distinct_correct", by=("label",), n_boot=n_boot, seed=seed)
+diversity = nsr.seed_mean_ci(final.assign(step=-1), "n_distinct_correct", by=("label",), n_boot=n_boot, seed=seed)
 run_dir.save_table(diversity, "distinct_correct_final")
 diversity.round(2)
 
@@ -362,13 +316,14 @@ diversity.round(2)
 lam_labels = {0.0: "nsr", 0.1: "w_reinforce", **{float(lam): f"w_reinforce_lam{lam:g}" for lam in lam_sweep}}
 lam_rows = []
 for lam, label in sorted(lam_labels.items()):
-    if label not in set(final["label"]):
-        continue
-    d = na.pass_at_k_difference(final, label, "base", ks, n_boot=n_boot, seed=seed)
-    c = curves[curves["label"] == label].set_index("k")
-    lam_rows.append({"lam": lam, "label": label, "mean_pass@k − base": d.value, "lo": d.lo, "hi": d.hi,
-                     "pass@1": c.loc[1, "value"], f"pass@{ks[-1]}": c.loc[ks[-1], "value"]})
+    d = nsr.pass_at_k_difference(final, label, "base", ks, n_boot=n_boot, seed=seed)
+    if d is not None:
+        c = curves[curves["label"] == label].set_index("k")["value"]
+        lam_rows.append({"lam": lam, "label": label, "mean_pass@k − base": d.value, "lo": d.lo, "hi": d.hi,
+                         "pass@1": c[1], f"pass@{ks[-1]}": c[ks[-1]]})
 lam_tab = pd.DataFrame(lam_rows)
+
+# %%
 fig, ax = plt.subplots(figsize=(5, 3.5))
 plotting.errorbars(ax, lam_tab["lam"], [Estimate(r["mean_pass@k − base"], r["lo"], r["hi"], 0)
                                         for _, r in lam_tab.iterrows()], "W-REINFORCE", plotting.method_color("w_reinforce"))
@@ -387,15 +342,8 @@ lam_tab.round(3)
 # %%
 k1, kmax = [1], [ks[-1]]
 others = [m for m in ("grpo", "psr", "nsr") if m in methods]
-best_other = max(others, key=lambda m: na.mean_pass_at_k(final, m, ks)) if others else None
-
-
-def diff(a, b, kk):
-    if a not in set(final["label"]) or b not in set(final["label"]):
-        return None
-    return na.pass_at_k_difference(final, a, b, kk, n_boot=n_boot, seed=seed)
-
-
+best_other = max(others, key=lambda m: nsr.mean_pass_at_k(final, m, ks)) if others else None
+diff = lambda a, b, kk: nsr.pass_at_k_difference(final, a, b, kk, n_boot=n_boot, seed=seed)  # noqa: E731
 reproduced = {
     "NSR-1a": diff("nsr", "base", k1), "NSR-1b": diff("nsr", "base", kmax),
     "NSR-2a": diff("psr", "base", k1), "NSR-2b": diff("psr", "base", kmax),
@@ -405,18 +353,14 @@ reproduced = {
 }
 if profile == "paper" and "math500" in eval_sets:
     m500 = final[final["dataset"] == "math500"]
-    reproduced["NSR-1p"] = na.pass_at_k_difference(m500, "nsr", "base", kmax, n_boot=n_boot, seed=seed)
-    reproduced["NSR-2p"] = na.pass_at_k_difference(m500, "psr", "base", kmax, n_boot=n_boot, seed=seed)
+    reproduced["NSR-1p"] = nsr.pass_at_k_difference(m500, "nsr", "base", kmax, n_boot=n_boot, seed=seed)
+    reproduced["NSR-2p"] = nsr.pass_at_k_difference(m500, "psr", "base", kmax, n_boot=n_boot, seed=seed)
 rvr = reported_vs_reproduced("nsr", reproduced, profile)
 run_dir.save_table(rvr, "reported_vs_reproduced")
 print(f"NSR-3b compares W-REINFORCE with the strongest other arm by point estimate: {best_other}")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
-def _est(e):
-    return None if e is None else {"value": e.value, "lo": e.lo, "hi": e.hi, "n": e.n}
-
-
 metrics = {
     "profile": profile, "model": model, "seeds": list(seeds), "eval_n": eval_n, "ks": ks,
     "n_eval_problems": len(eval_problems), "methods": list(methods), "lam_sweep": list(lam_sweep),
@@ -425,7 +369,7 @@ metrics = {
                           for r in g.itertuples()} for label, g in curves.groupby("label")},
     "distinct_correct_final": {r.label: {"value": r.value, "lo": r.lo, "hi": r.hi}
                                for r in diversity.itertuples()},
-    "claims": {k: _est(v) for k, v in reproduced.items()},
+    "claims": {k: None if v is None else v.to_dict() for k, v in reproduced.items()},
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
     "nsr4_max_deviation": nsr4_dev,
     "headline": {f"{m}_pass@1": float(table.loc[m, 1]) for m in ["base", *methods]}
@@ -449,11 +393,11 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine; result
 #   entirely. Harder (e.g. out-of-distribution, more operands) held-out problems are the natural next step.
 # - **Identical settings across arms.** GRPO gets the same 4 updates per rollout batch and the same entropy bonus
 #   0.001 as PSR/NSR/W-REINFORCE (the official script ran all arms with one config; our registry's GRPO default
-#   is on-policy with no bonus). The entropy coefficient itself is unconfirmed (yaml default 0.001 vs issue #23's
-#   1e-4); we use 0.001.
+#   is on-policy with no bonus). The entropy coefficient itself is unconfirmed (yaml default 0.001 vs 1e-4 in an
+#   author's reply on the official repository's tracker); we use 0.001.
 # - **Grader.** The workbook's strict grader (`workbook.grading`), not the official `math_equal`; on the toy the
 #   answers are integers, so the two agree.
-# - **Paper profile.** MATH train is not shipped in `shared/data`, so the paper profile trains on the 1209-problem
+# - **Paper profile.** MATH train is not shipped with the workbook, so the paper profile trains on the 1209-problem
 #   DSR-sub set; 440 updates of 256 prompts (110 rollout batches of 1024, the author's recommendation for
 #   Qwen2.5); one seed. `-p model=qwen2.5-math-1.5b` fits one GPU with room to spare but is not in the paper.
 #   The final n = 256 evaluation runs through the transformers backend inside the notebook (vLLM is used for the
@@ -470,8 +414,8 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine; result
 # 1. Using `final`, compute for each arm the fraction of held-out problems that are solved by at least one of the
 #    n samples (pass@n per problem > 0). Which arm loses problems the base model could solve?
 # 2. Repeat the categorical experiment of Section 1 with PPO clipping effectively off
-#    (`clip_low=10, clip_high=10`) and 1 update per batch. Does the ordering of the entropies change? (Issue #6 of the
-#    official repository reports that NSR's advantage needs clipping and off-policy mini-batches.)
+#    (`clip_low=10, clip_high=10`) and 1 update per batch. Does the ordering of the entropies change? (The authors
+#    report on the official repository's tracker that NSR's advantage needs clipping and off-policy mini-batches.)
 # 3. From `res["train"]`, plot the low-clip ratio (`clip_ratio/low_mean`) per arm over training. Which arm hits the
 #    lower clip most often, and why does that follow from its advantage?
 
@@ -482,7 +426,7 @@ solved.groupby("label").mean().round(3)
 
 # %% tags=["solution"]
 # Exercise 2: no clipping, on-policy.
-no_clip = pd.concat([na.categorical_training(prior, correct_mask, m, steps=40, n=8, lr=0.2, updates=1, seed=seed,
+no_clip = pd.concat([nsr.categorical_training(prior, correct_mask, m, steps=40, n=8, lr=0.2, updates=1, seed=seed,
                                              clip_low=10.0, clip_high=10.0) for m in methods], ignore_index=True)
 no_clip.groupby("method").tail(1)[["method", "p_correct", "entropy", "effective_correct"]].round(3)
 

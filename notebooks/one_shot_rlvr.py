@@ -7,6 +7,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (rlvr-workbook)
 #     language: python
@@ -79,47 +81,34 @@ n_boot = 2000
 # Parameters are validated before any model is loaded; the plan (steps, rollouts, tokens, GPU-hours) prints first.
 
 # %%
-import dataclasses
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-from workbook.params import check_params
-
-params = check_params("one_shot_rlvr", globals())
-unknown_arms = sorted(set(arms) - {"pi1", "full_set", "no_entropy", "entropy_only", "random_example"})
-if unknown_arms or "pi1" not in arms:
-    raise ValueError(f"arms must include 'pi1' and come from pi1/full_set/no_entropy/entropy_only/random_example; "
-                     f"got {arms}")
-from workbook.data.benchmarks import DATASETS
-
-for name in (train_set, full_train_set):
-    if name != "synthetic" and name not in DATASETS:
-        raise ValueError(f"unknown training set {name!r}; valid: synthetic, {', '.join(DATASETS)}")
-
 import torch
 
 from workbook import plotting
-from workbook.metrics import Estimate, bootstrap_ci
+from workbook.metrics import benchmark_average_ci, bootstrap_ci, grouped_estimates, hierarchical_bootstrap
+from workbook.papers import one_shot_rlvr as osr
+from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
+from workbook.rl.probes import EvalProbe
 
+params = check_params("one_shot_rlvr", globals())
+the_plan = osr.plan(params)  # validates the parameters first
 torch.set_num_threads(torch_threads)
 plotting.use_style()
 run_dir = RunDir("one_shot_rlvr", profile)
 t_start = time.time()
-the_plan = ex.plan_from_params(params, with_reference=True)
 print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
-print(the_plan)
-pd.Series(dataclasses.asdict(the_plan), name="plan").to_frame()
+print(the_plan["summary"])
 
 # %%
-if device == "cuda":
-    if not torch.cuda.is_available():
-        raise RuntimeError("the paper profile needs a CUDA GPU (the plan above is what it would run)")
+if device == "cuda" and not torch.cuda.is_available():
+    raise RuntimeError("the paper profile needs a CUDA GPU (the plan above is what it would run)")
 
 # %% [markdown]
 # ## 1. The method
@@ -159,50 +148,38 @@ pd.DataFrame([{k: v for k, v in vars(get_method(m)).items() if k not in ("descri
 # ## 2. Data and the base model
 #
 # > On the toy, the "DSR-sub" is `n_train_problems` problems of the synthetic arithmetic world (train split) and
-# > the held-out set is the test split (disjoint by construction). At paper scale, π1 comes from the shared
+# > the held-out set is the test split (disjoint by construction). At paper scale, π1 comes from the shipped
 # > `pi1_r128.parquet` (128 copies of the wind-pressure problem, label "12.8" kept as the paper has it).
 
 # %%
-from workbook.data import load_benchmark
-from workbook.data.synthetic import generate_problems
-
-
-def load_set(name: str, n: int, split: str, offset: int = 0):
-    if name == "synthetic":
-        return generate_problems(n, seed + offset, split=split)
-    return load_benchmark(name, limit=n or None)
-
-
-train_problems = load_set(train_set, n_train_problems, "train")
-full_problems = train_problems if full_train_set == train_set else load_set(full_train_set, 0, "train")
-eval_sets = {b: load_set(b, n_eval_problems, "test") for b in eval_benchmarks}
+train_problems = ex.load_problems(train_set, n_train_problems, "train", seed)
+full_problems = train_problems if full_train_set == train_set else ex.load_problems(full_train_set, 0, "train")
+eval_sets = {b: ex.load_problems(b, n_eval_problems, "test", seed) for b in eval_benchmarks}
 eval_problems = [p for ps in eval_sets.values() for p in ps]
 print(f"{len(train_problems)} training problems ({train_set}), {len(eval_problems)} held-out problems "
       f"({', '.join(f'{k}: {len(v)}' for k, v in eval_sets.items())})")
-
 cfg = ex.ExperimentConfig(
-    model=model, steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
-    max_completion_length=max_completion_length, learning_rate=learning_rate, eval_every=eval_every,
-    micro_batch_size=micro_batch_size or None, eval_n=eval_n, eval_ks=(1,), eval_temperature=eval_temperature,
-    eval_max_new_tokens=eval_max_new_tokens, instruction=instruction, grading_mode=grading_mode,
-    generation_backend=generation_backend, device=device, bf16=bf16, torch_threads=torch_threads,
-    final_n=eval_n, final_temperature=eval_temperature,
-    final_protocol={k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()},
-)
-curve_problems = eval_problems[:n_curve_problems] if n_curve_problems else eval_problems
+    model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
+    max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
+    micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
+    device=device, bf16=bf16, torch_threads=torch_threads)
+
+# %% [markdown]
+# > Two probes (`workbook.rl.probes.EvalProbe`) measure every run: `curve`, the held-out curve every `eval_every`
+# > steps, and `final`, the held-out set after training, each problem at its dataset's official (n, T). The base
+# > model is measured by the same `final` probe.
 
 # %%
-from workbook.models import load_model
-
-base_model, base_tok = load_model(model, device=device)
-base_correct = ex.evaluate_protocol(base_model, base_tok, eval_problems, cfg, seed=seed)
-del base_model
-base_acc = ex.benchmark_average_ci(base_correct, seed=seed, n_boot=n_boot)
-from workbook.grading import Grader
-
-print(f"grader: {Grader(mode=grading_mode).name}")
-print(f"base model held-out accuracy (mean over {len(eval_sets)} set(s)): {base_acc.value:.3f} "
-      f"[{base_acc.lo:.3f}, {base_acc.hi:.3f}] (n = {base_acc.n} problems)")
+curve_problems = eval_problems[:n_curve_problems] if n_curve_problems else eval_problems
+protocol = {k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()}
+curve_probe = EvalProbe(curve_problems, every=eval_every, n=eval_n, temperature=eval_temperature,
+                        max_new_tokens=eval_max_new_tokens, name="curve")
+final_probe = EvalProbe(eval_problems, at_start=False, n=eval_n, temperature=eval_temperature,
+                        max_new_tokens=eval_max_new_tokens, protocol=protocol, name="final")
+base_correct = ex.evaluate(cfg, [final_probe], seed=seed)["final"]
+base_acc = benchmark_average_ci(base_correct, seed=seed, n_boot=n_boot)
+print(f"grader: {grading_mode}; base model held-out accuracy (mean over {len(eval_sets)} set(s)): "
+      f"{base_acc.value:.3f} [{base_acc.lo:.3f}, {base_acc.hi:.3f}] (n = {base_acc.n} problems)")
 
 # %% [markdown]
 # ## 3. Choosing π1 with the paper's rule, and the runs
@@ -215,41 +192,33 @@ print(f"base model held-out accuracy (mean over {len(eval_sets)} set(s)): {base_
 # %%
 rng = np.random.default_rng(seed)
 toy = train_set == "synthetic"
-first = []
-if "full_set" in arms:
-    first += [ex.RunSpec("full_set", "one_shot_rlvr", full_problems, s) for s in seeds]
+first = [ex.RunSpec("full_set", "one_shot_rlvr", full_problems, s) for s in seeds if "full_set" in arms]
 if "random_example" in arms and toy:
     picks = rng.choice(len(train_problems), size=len(seeds), replace=True)
     first += [ex.RunSpec("random_example", "one_shot_rlvr", [train_problems[i]], s) for i, s in zip(picks, seeds)]
-runs_root = run_dir.path / "runs"
-res_first = ex.run_grid(first, cfg, curve_problems, runs_root, workers, eval_problems) if first else None
+probes, runs_root = [curve_probe, final_probe], run_dir.path / "runs"
+res_first = ex.run_grid(first, cfg, probes, run_root=runs_root, workers=workers) if first else None
 
 # %%
-if toy:
-    if res_first is None or "full_set" not in arms:
-        raise ValueError("on the toy, pi1 is chosen from the full-set arm's history: keep 'full_set' in arms")
+if toy:  # the selection rule on the full-set arm's history, pooled over seeds
     steps_per_epoch = max(1, int(np.ceil(len(full_problems) / prompts_per_step)))
-    hist = ex.historical_accuracy(res_first.history.query("label == 'full_set'"), steps_per_epoch)
-    pi1_id, ranking = ex.select_by_variance(hist, selection_top_index)
+    hist = osr.historical_accuracy(res_first.history.query("label == 'full_set'"), steps_per_epoch)
+    pi1_id, ranking = osr.select_by_variance(hist, selection_top_index)
     pi1 = next(p for p in train_problems if p.problem_id == pi1_id)
     run_dir.save_table(ranking, "selection_ranking")
 else:  # paper: pi1 is fixed; the parquet holds it 128 times
-    pi1 = train_problems[0]
-    ranking = None
+    pi1, ranking = train_problems[0], None
 print(f"pi1 = {pi1.problem_id}: {pi1.problem!r} (label {pi1.answer!r})")
 ranking.head(8) if ranking is not None else None
 
 # %%
-second = []
-for s in seeds:
-    second.append(ex.RunSpec("pi1", "one_shot_rlvr", [pi1], s))
-    if "no_entropy" in arms:
-        second.append(ex.RunSpec("no_entropy", "one_shot_rlvr", [pi1], s, {"entropy_coef": 0.0}))
-    if "entropy_only" in arms:
-        second.append(ex.RunSpec("entropy_only", "entropy_only", [pi1], s))
-res_second = ex.run_grid(second, cfg, curve_problems, runs_root, workers, eval_problems)
+second = [ex.RunSpec("pi1", "one_shot_rlvr", [pi1], s) for s in seeds]
+second += [ex.RunSpec("no_entropy", "one_shot_rlvr", [pi1], s, {"entropy_coef": 0.0})
+           for s in seeds if "no_entropy" in arms]
+second += [ex.RunSpec("entropy_only", "entropy_only", [pi1], s) for s in seeds if "entropy_only" in arms]
+res_second = ex.run_grid(second, cfg, probes, run_root=runs_root, workers=workers)
 res = ex.Results.concat([r for r in (res_first, res_second) if r is not None])
-cpu_s = res.timing["cpu_seconds"].sum() if "cpu_seconds" in res.timing else float("nan")
+cpu_s = res.timing["cpu_seconds"].sum()
 print(f"{len(res.timing)} runs; wall s per run: {res.timing.groupby('label')['seconds'].mean().round(1).to_dict()}; "
       f"CPU s of all runs {cpu_s:.0f} (on an unloaded machine ~ {cpu_s / max(workers, 1):.0f} s wall with "
       f"{workers} single-threaded workers)")
@@ -258,34 +227,23 @@ print(f"{len(res.timing)} runs; wall s per run: {res.timing.groupby('label')['se
 # ## 4. Figures
 #
 # Training accuracy is the rollout accuracy of each step (on π1 for the π1 arms; on the step's batch for the
-# full-set arm). Bands: 95% t-intervals over seeds (n = number of seeds).
+# full-set arm). Bands: 95% intervals over seeds (`workbook.plotting.band`); on the held-out curve the
+# interval covers seeds and problems (the hierarchical bootstrap of `workbook.metrics`).
 
 # %%
-ARM_COLORS = {"pi1": plotting.COLORS["one_shot_rlvr"], "full_set": plotting.COLORS["grpo"],
-              "no_entropy": plotting.PALETTE[6], "entropy_only": plotting.COLORS["entropy_only"],
-              "random_example": plotting.NEUTRAL}
-
-
-def curve(ax, frame, value, label):
-    s = ex.seed_ci(frame.query("label == @label"), value, by=["step"])
-    if len(s):
-        plotting.band(ax, s["step"].tolist(), s[["value", "lo", "hi"]].to_dict("records"), label=label,
-                      color=ARM_COLORS[label])
-
-
-labels = [a for a in ARM_COLORS if a in set(res.train["label"])]
+labels = [a for a in osr.ARMS if a in set(res.train["label"])]
+panels = [(res.train, "accuracy", (0, 1), "training rollout accuracy", "training accuracy (the example / batch)"),
+          (res["curve"], "accuracy", (0, 1), "held-out accuracy" + (" (greedy)" if eval_temperature == 0 else ""),
+           f"held-out ({len(curve_problems)} problems)"),
+          (res.train, "entropy", (0, None), "mean token entropy (nats)", "policy entropy on rollouts")]
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-for lab in labels:
-    curve(axes[0], res.train, "accuracy", lab)
-    curve(axes[1], res.eval, "accuracy", lab)
-    curve(axes[2], res.train, "entropy", lab)
+for ax, (frame, y, bounds, ylabel, title) in zip(axes, panels):
+    for lab in labels:
+        plotting.band(ax, frame.query("label == @lab"), x="step", y=y, method=lab, bounds=bounds, seed=seed)
+    ax.set(xlabel="step", ylabel=ylabel, title=title)
 axes[1].axhline(base_acc.value, color="grey", ls="--", lw=1, label="base")
-axes[0].set(xlabel="step", ylabel="training rollout accuracy", title="training accuracy (the example / batch)")
-axes[1].set(xlabel="step", ylabel="held-out accuracy (greedy)" if eval_temperature == 0 else "held-out accuracy",
-            title=f"held-out ({len(eval_problems)} problems)")
-axes[2].set(xlabel="step", ylabel="mean token entropy (nats)", title="policy entropy on rollouts")
 axes[1].legend(fontsize=8)
-fig.suptitle(f"1-shot RLVR on {model}: mean over {len(seeds)} seeds, 95% CI over seeds")
+fig.suptitle(f"1-shot RLVR on {model}: mean over {len(seeds)} seeds, 95% CI")
 fig.tight_layout()
 headline_figure = "training_curves"
 run_dir.save_figure(fig, headline_figure)
@@ -299,21 +257,18 @@ run_dir.save_figure(fig, headline_figure)
 # > `saturation_threshold`; a t-interval over seeds (a seed that never saturates contributes nothing).
 
 # %%
+final = pd.concat([base_correct, res["final"]], ignore_index=True).assign(acc=lambda f: f["n_correct"] / f["n"])
+
+
 def per_problem(label, dataset=None):
-    """(problems, seeds) accuracy matrix of an arm (or the base model), rows sorted by problem_id."""
-    f = base_correct.assign(seed=0) if label == "base" else res.final.query("label == @label")
-    f = f if dataset is None else f[f["dataset"] == dataset]
-    if not len(f):
-        return None
-    f = f.assign(acc=f["n_correct"] / f["n"])
-    return f.pivot(index="problem_id", columns="seed", values="acc").sort_index().to_numpy()
+    """(problems, seeds) accuracy matrix of an arm (or the base model), rows sorted by problem_id; None if absent."""
+    f = final.query("label == @label" + ("" if dataset is None else " and dataset == @dataset"))
+    return f.pivot(index="problem_id", columns="seed", values="acc").sort_index().to_numpy() if len(f) else None
 
 
 def diff(a, b, dataset=None):
     x, y = per_problem(a, dataset), per_problem(b, dataset)
-    if x is None or y is None:
-        return None
-    return bootstrap_ci(x - y.mean(1, keepdims=True), n_boot=n_boot, seed=seed)
+    return None if x is None or y is None else bootstrap_ci(x - y.mean(1, keepdims=True), n_boot=n_boot, seed=seed)
 
 
 def acc(label, dataset=None):
@@ -321,24 +276,12 @@ def acc(label, dataset=None):
     return None if x is None else bootstrap_ci(x, n_boot=n_boot, seed=seed)
 
 
-def post_saturation():
-    gains = []
-    for s in seeds:
-        tr = res.train.query("label == 'pi1' and seed == @s").sort_values("step")
-        ev = res.eval.query("label == 'pi1' and seed == @s").sort_values("step")
-        hit = tr.loc[tr["accuracy"] >= saturation_threshold, "step"]
-        if not len(hit) or not len(ev):
-            continue
-        after = ev[ev["step"] >= hit.iloc[0]]
-        if len(after) >= 2:
-            gains.append(after["accuracy"].iloc[-1] - after["accuracy"].iloc[0])
-    if not gains:
-        return None, 0
-    s = ex.seed_ci(pd.DataFrame({"g": gains, "k": 0}), "g", by=["k"]).iloc[0]
-    return Estimate(s["value"], s["lo"], s["hi"], int(s["n"]), "post-saturation gain"), len(gains)
-
-
-os2, n_saturated = post_saturation()
+# %%
+curve_acc = res["curve"].groupby(["label", "seed", "step"], as_index=False)["accuracy"].mean()
+gains = osr.post_saturation_gains(res.train, curve_acc, saturation_threshold)
+n_saturated = len(gains)
+os2 = hierarchical_bootstrap(gains["gain"].to_numpy()[:, None], n_boot=n_boot, seed=seed,
+                             what="post-saturation gain") if n_saturated else None
 reproduced = {
     "OS-1d": diff("pi1", "full_set"),
     "OS-2": os2,
@@ -349,10 +292,10 @@ reproduced = {
 if "math500" in eval_sets:  # paper scale: the official-protocol numbers
     reproduced.update({"OS-1a": acc("base", "math500"), "OS-1b": acc("pi1", "math500"),
                        "OS-4": diff("entropy_only", "base", "math500")})
-    if len(eval_sets) == 6 and len(res.final):
-        reproduced["OS-1c"] = ex.benchmark_average_ci(res.final.query("label == 'pi1'"), seed=seed, n_boot=n_boot)
+    if len(eval_sets) == 6:
+        reproduced["OS-1c"] = benchmark_average_ci(res["final"].query("label == 'pi1'"), seed=seed, n_boot=n_boot)
 print(f"pi1 seeds that saturated (rollout accuracy >= {saturation_threshold}): {n_saturated} of {len(seeds)}")
-final_tab = pd.DataFrame([{"arm": lab, **vars(acc(lab))} for lab in ["base", *labels] if per_problem(lab) is not None])
+final_tab = pd.DataFrame([{"arm": lab, **acc(lab).to_dict()} for lab in ["base", *labels] if per_problem(lab) is not None])
 run_dir.save_table(final_tab, "final_heldout_accuracy")
 final_tab
 
@@ -370,21 +313,16 @@ for r in table.query("verdict != 'not run at this scale'").itertuples():
 table[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
-def est_dict(e):
-    return None if e is None else {"value": e.value, "lo": e.lo, "hi": e.hi, "n": e.n}
-
-
 metrics = {
     "headline_figure": headline_figure,
     "headline": {"pi1_heldout_accuracy": float(final_tab.set_index("arm").loc["pi1", "value"]),
                  "base_heldout_accuracy": base_acc.value},
     "pi1_problem_id": pi1.problem_id,
-    "base_accuracy": est_dict(base_acc),
-    "final_accuracy": {r["arm"]: {"value": r["value"], "lo": r["lo"], "hi": r["hi"], "n": r["n"]}
-                       for r in final_tab.to_dict("records")},
-    "claims": {k: est_dict(v) for k, v in reproduced.items()},
+    "base_accuracy": base_acc.to_dict(),
+    "final_accuracy": {r["arm"]: {k: r[k] for k in ("value", "lo", "hi", "n")} for r in final_tab.to_dict("records")},
+    "claims": {k: None if v is None else v.to_dict() for k, v in reproduced.items()},
     "verdicts": dict(zip(table["claim_id"], table["verdict"])),
-    "eval_curve": ex.seed_ci(res.eval, "accuracy").round(6).to_dict("records"),
+    "eval_curve": grouped_estimates(curve_acc, by=["label", "step"], y="accuracy").round(6).to_dict("records"),
     "n_saturated_seeds": n_saturated,
     "seeds": list(seeds),
 }

@@ -1,16 +1,15 @@
-"""The RL experiment driver (workbook.rl.experiments): runs, tidy frames, the selection rule, CIs, the plan.
+"""The RL experiment driver (workbook.rl.experiments), its probes (workbook.rl.probes) and the cost plan.
 
-One real training run on the smoke toy (two steps, four rollouts) checks the frames end to end; the rest are pure
-functions on small hand-made frames, so the file stays within seconds plus one short run.
+One real grid on the smoke toy (two steps, four rollouts per step) checks the frames end to end; a second run is
+interrupted and resumed; the rest are pure functions, so the file stays within seconds plus a few short runs.
 """
 
-import math
-
-import numpy as np
 import pandas as pd
 import pytest
 
 from workbook.rl import experiments as ex
+from workbook.rl import plan as rl_plan
+from workbook.rl.probes import EvalProbe, Probe
 
 
 def _problems(n, split):
@@ -19,99 +18,138 @@ def _problems(n, split):
     return generate_problems(n, 0, ArithmeticSpec(n_operands=3, min_operands=2, digits=1), split=split)
 
 
+def _cfg(**kw):
+    base = dict(model="toy-reasoner-smoke", max_steps=2, prompts_per_step=2, num_generations=2,
+                max_completion_length=24, learning_rate=1e-3)  # fmt: skip
+    return ex.ExperimentConfig(**{**base, **kw})
+
+
+def _probes(test):
+    return [EvalProbe(test, every=1, max_new_tokens=24, name="curve"),
+            EvalProbe(test, at_start=False, n=2, temperature=1.0, max_new_tokens=24, name="final")]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def smoke_results(tmp_path_factory):
-    cfg = ex.ExperimentConfig(model="toy-reasoner-smoke", steps=2, prompts_per_step=2, num_generations=2,
-                              max_completion_length=24, learning_rate=1e-3, eval_every=1, eval_n=1, eval_ks=(1,),
-                              eval_temperature=0.0, final_n=2, final_temperature=1.0)  # fmt: skip
     train, test = _problems(4, "train"), _problems(3, "test")
     spec = ex.RunSpec("full_set", "one_shot_rlvr", train, seed=0)
-    return ex.run_grid([spec], cfg, test, tmp_path_factory.mktemp("runs")), train, test
+    return ex.run_grid([spec], _cfg(), _probes(test), run_root=tmp_path_factory.mktemp("runs")), train, test
 
 
-def test_run_produces_tidy_frames(smoke_results):
+def test_run_produces_tidy_frames_keyed_by_probe(smoke_results):
     res, train, test = smoke_results
     assert list(res.train["step"]) == [1, 2]
-    for col in ("label", "seed", "accuracy", "entropy", "kl", "reward"):
+    for col in ("label", "method", "seed", "accuracy", "entropy", "kl", "reward"):
         assert col in res.train, col
     assert (res.train["label"] == "full_set").all() and (res.train["entropy"] > 0).all()
-    assert sorted(res.eval["step"]) == [0, 1, 2]  # before training, then every step
-    assert res.eval["accuracy"].between(0, 1).all() and (res.eval["accuracy_lo"] <= res.eval["accuracy_hi"]).all()
+    assert set(res.probes) == {"curve", "final"}
+    curve = res["curve"]
+    assert sorted(curve["step"].unique()) == [0, 1, 2]  # before training, then every step (the end is not repeated)
+    assert len(curve) == 3 * len(test) and (curve["n"] == 1).all() and curve["accuracy"].between(0, 1).all()
     # every rollout group is recorded against its problem: 2 prompts x 2 completions per step
     assert set(res.history["problem_id"]) <= {p.problem_id for p in train}
     assert res.history.groupby("step")["n"].sum().tolist() == [4, 4]
     assert (res.history["n_correct"] <= res.history["n"]).all()
-    assert sorted(res.final["problem_id"]) == sorted(p.problem_id for p in test)
-    assert (res.final["n"] == 2).all() and set(res.final["dataset"]) == {"synthetic"}
+    final = res["final"]
+    assert sorted(final["problem_id"]) == sorted(p.problem_id for p in test) and (final["step"] == 2).all()
+    assert (final["n"] == 2).all() and set(final["dataset"]) == {"synthetic"} and (final["label"] == "full_set").all()
     assert res.timing["seconds"].iloc[0] > 0 and res.timing["cpu_seconds"].iloc[0] > 0
+    with pytest.raises(KeyError, match="curve"):
+        res["nope"]
 
 
-def test_duplicate_runs_rejected():
+def test_evaluate_measures_the_base_model_with_the_same_probe(smoke_results):
+    res, _, test = smoke_results
+    base = ex.evaluate(_cfg(), _probes(test)[:1], seed=0)["curve"]
+    assert (base["label"] == "base").all() and (base["step"] == 0).all()
+    # the run's step-0 measurement is the same (seeded) sampling of the same initial weights
+    first = res["curve"].query("step == 0").sort_values("problem_id")
+    assert first["n_correct"].tolist() == base.sort_values("problem_id")["n_correct"].tolist()
+
+
+def test_resume_after_a_kill_continues_from_the_checkpoint(tmp_path):
+    """A run killed after step 3 of 4 (checkpoint at 2) resumes at step 3 with its logs and probes intact."""
+    from transformers import TrainerCallback
+
+    class Kill(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+
+    @__import__("dataclasses").dataclass(frozen=True)
+    class Killer(Probe):
+        name: str = "killer"
+
+        def callback(self, ctx):
+            return Kill()
+
+        def collect(self, run_dir):
+            return {}
+
+    train, test = _problems(4, "train"), _problems(2, "test")
+    cfg, spec = _cfg(max_steps=4, save_steps=2), ex.RunSpec("grpo", "grpo", train, seed=0)
+    curve = EvalProbe(test, every=1, max_new_tokens=16, name="curve")
+    with pytest.raises(KeyboardInterrupt):
+        ex.run_one(spec, cfg, [curve, Killer(test, every=1)], run_root=tmp_path)
+    res = ex.run_one(spec, cfg, [curve], run_root=tmp_path, resume=True)
+    assert list(res.train["step"]) == [1, 2, 3, 4]
+    assert sorted(res["curve"]["step"].unique()) == [0, 1, 2, 3, 4] and len(res["curve"]) == 5 * len(test)
+    assert res.history.groupby("step")["n"].sum().tolist() == [4, 4, 4, 4]
+
+
+def test_duplicate_runs_and_probe_names_rejected():
     spec = ex.RunSpec("a", "grpo", _problems(1, "train"), seed=0)
     with pytest.raises(ValueError, match="duplicate"):
-        ex.run_grid([spec, spec], ex.ExperimentConfig())
+        ex.run_grid([spec, spec], _cfg())
+    with pytest.raises(ValueError, match="unique"):
+        ex.run_one(spec, _cfg(), [EvalProbe(_problems(1, "test"))] * 2)
 
 
-def test_bad_config_and_empty_problems_fail_early():
-    with pytest.raises(ValueError):
+def test_bad_config_probe_and_empty_problems_fail_early():
+    with pytest.raises(ValueError, match="num_generations"):
         ex.ExperimentConfig(num_generations=1)
-    with pytest.raises(ValueError):
-        ex.ExperimentConfig(eval_n=2, eval_ks=(1, 4), eval_temperature=0.6)
+    with pytest.raises(ValueError, match="generation_backend"):
+        ex.ExperimentConfig(generation_backend="sglang")
     with pytest.raises(ValueError, match="no training problems"):
         ex.RunSpec("a", "grpo", [])
+    with pytest.raises(ValueError, match="no problems"):
+        EvalProbe([])
+    with pytest.raises(ValueError, match="at least once"):
+        EvalProbe(_problems(1, "test"), every=0, at_start=False, at_end=False)
+    with pytest.raises(ValueError, match="temperature"):
+        EvalProbe(_problems(1, "test"), temperature=-1.0)
 
 
-def test_selection_rule_picks_highest_variance():
-    # p1 moves 0 -> 1 across epochs (std 0.5), p2 is constant, p3 moves a little; 2 steps per epoch
-    rows = []
-    for step in range(1, 7):
-        epoch = (step - 1) // 2
-        rows += [{"step": step, "problem_id": "p1", "n": 4, "n_correct": [0, 2, 4][epoch]},
-                 {"step": step, "problem_id": "p2", "n": 4, "n_correct": 2},
-                 {"step": step, "problem_id": "p3", "n": 4, "n_correct": [1, 2, 2][epoch]}]  # fmt: skip
-    hist = ex.historical_accuracy(pd.DataFrame(rows), steps_per_epoch=2)
-    assert len(hist) == 9 and set(hist["epoch"]) == {0, 1, 2}
-    assert hist.query("problem_id == 'p1'")["accuracy"].tolist() == [0.0, 0.5, 1.0]
-    pid, rank = ex.select_by_variance(hist)
-    assert pid == "p1" and rank["problem_id"].tolist() == ["p1", "p3", "p2"]
-    assert rank.loc[0, "std"] == pytest.approx(np.std([0, 0.5, 1.0]))
-    assert ex.select_by_variance(hist, top_index=2)[0] == "p2"
-    with pytest.raises(ValueError):
-        ex.select_by_variance(hist, top_index=3)
+def test_eval_probe_groups_by_protocol_and_samples_greedy_once():
+    from workbook.data import Problem
+
+    probs = [Problem("a", "1+1", "2", "aime24", {}), Problem("b", "2+2", "4", "math500", {})]
+    groups = EvalProbe(probs, n=4, temperature=0.0, protocol={"aime24": (8, 0.6)}).groups()
+    assert {k: [p.problem_id for p in v] for k, v in groups.items()} == {(8, 0.6): ["a"], (1, 0.0): ["b"]}
 
 
-def test_seed_ci_is_a_t_interval_over_seeds():
-    df = pd.DataFrame({"label": "a", "step": 5, "seed": [0, 1, 2], "accuracy": [0.5, 0.6, 0.7]})
-    row = ex.seed_ci(df, "accuracy").iloc[0]
-    half = 4.302652729911275 * 0.1 / math.sqrt(3)  # t_{0.975, 2} * sd / sqrt(n)
-    assert row["value"] == pytest.approx(0.6) and row["n"] == 3
-    assert row["lo"] == pytest.approx(0.6 - half) and row["hi"] == pytest.approx(0.6 + half)
-    one = ex.seed_ci(df.iloc[:1], "accuracy").iloc[0]
-    assert one["lo"] == one["hi"] == one["value"] == 0.5
+def test_results_concat_matches_probe_frames_by_name():
+    def r(label, names):
+        t = pd.DataFrame({"label": [label]})
+        return ex.Results(t, t, t, {n: pd.DataFrame({"label": [label], "x": [1]}) for n in names})
 
-
-def test_pass_at_k_table_and_benchmark_average():
-    correct = pd.DataFrame({"problem_id": ["a", "b", "c", "d"], "dataset": ["x", "x", "y", "y"],
-                            "n": 4, "n_correct": [0, 4, 1, 2]})  # fmt: skip
-    tab = ex.pass_at_k_table(correct, [1, 4], n_boot=200)
-    assert tab["value"].tolist() == pytest.approx([(0 + 1 + 0.25 + 0.5) / 4, 0.75])
-    assert (tab["lo"] <= tab["value"]).all() and (tab["value"] <= tab["hi"]).all()
-    est = ex.benchmark_average_ci(correct, n_boot=200)
-    assert est.value == pytest.approx((0.5 + 0.375) / 2) and est.n == 4 and est.lo <= est.value <= est.hi
+    both = ex.Results.concat([r("a", ["p", "q"]), r("b", ["q"])])
+    assert both["p"]["label"].tolist() == ["a"] and both["q"]["label"].tolist() == ["a", "b"]
 
 
 def test_plan_needs_no_gpu_and_scales_with_steps():
     kw = dict(model="qwen2.5-math-1.5b", prompts_per_step=128, num_generations=8, max_completion_length=3072,
               gpu="A100")  # fmt: skip
-    small, big = ex.plan(steps=10, **kw), ex.plan(steps=20, **kw)
+    small, big = rl_plan.plan(steps=10, **kw), rl_plan.plan(steps=20, **kw)
     if not small.gpu_found:
         assert small.gpu == "A100"
     assert small.total_rollouts == 10 * 1024 and small.params_b == 1.54
     assert big.gpu_hours == pytest.approx(2 * small.gpu_hours) and small.gpu_hours > 0
     assert "GPU-hours" in str(small) and "10,240 rollouts" in str(small)
-    assert ex.model_params_b("qwen3-14b-base") == 14.0
+    assert small.to_dict()["summary"] == str(small) and small.to_dict()["runs"] == 1
+    assert rl_plan.model_params_b("qwen3-14b-base") == 14.0
     with pytest.raises(ValueError):
-        ex.model_params_b("mystery-model")
+        rl_plan.model_params_b("mystery-model")
     if not small.gpu_found:  # a named GPU is only used when none is visible
         with pytest.raises(ValueError, match="unknown GPU"):
-            ex.detect_gpu("Z9000")
+            rl_plan.detect_gpu("Z9000")

@@ -1,4 +1,4 @@
-"""The RL method registry: names, paper-faithful defaults, pinned TRL settings (issue 4, item 2)."""
+"""The RL method registry: names, paper-faithful defaults, pinned TRL settings."""
 
 import pytest
 import torch

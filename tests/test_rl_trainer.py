@@ -1,4 +1,4 @@
-"""The TRL adapter: every registered method trains two steps, logs its metrics, resumes, evaluates (issue 4, item 3).
+"""The TRL adapter: every registered method trains two steps, logs its metrics, resumes after a kill, evaluates.
 
 A random model never earns a correctness reward, so the update-path tests use a parity reward with spread
 (first completion token id even -> 1). The model is a tiny Qwen2 config on the toy reasoner's character tokenizer
@@ -39,7 +39,7 @@ def tiny_policy(seed: int = 0):
         from workbook.toy.tokenizer import build_tokenizer
 
         tok = build_tokenizer()
-    except ImportError:  # owner TOY; fall back to the GEN preset's tokenizer
+    except ImportError:  # no toy tokenizer: the tiny-random preset's
         from workbook.models import load_model
 
         _, tok = load_model("tiny-random")
@@ -152,18 +152,16 @@ def test_resume_after_interruption_continues_from_last_checkpoint(tmp_path):
     assert dist(model2, ref_model) < 0.1 * dist(fresh, ref_model)
 
 
-def test_eval_callback_writes_curve(tmp_path):
+def test_eval_probe_writes_curve(tmp_path):
     model, tok = tiny_policy()
-    cfg = small_cfg("grpo", eval_steps=1, eval_n=2, eval_ks=(1, 2), eval_max_new_tokens=4)
+    cfg = small_cfg("grpo", eval_steps=1, eval_n=2, eval_max_new_tokens=4)
     tr = build_trainer("grpo", model, tok, PROBLEMS, tmp_path, cfg, reward_fn=parity_reward, grader=ExactGrader(),
                        eval_problems=[{"problem": "1+1=", "answer": ""}, {"problem": "2+2=", "answer": "4"}])
     train(tr, resume=False)
-    curve = [json.loads(x) for x in (tmp_path / "eval_curve.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in curve] == [0, 1, 2]
+    curve = [json.loads(x) for x in (tmp_path / "probe_eval.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in curve] == [0, 0, 1, 1, 2, 2]  # one row per (step, problem)
     for r in curve:
-        assert r["n"] == 2 and r["n_problems"] == 2
-        assert r["accuracy_lo"] <= r["accuracy"] <= r["accuracy_hi"]
-        assert r["pass@1"] == pytest.approx(r["accuracy"]) and r["pass@2"] >= r["pass@1"]
+        assert r["n"] == 2 and 0 <= r["n_correct"] <= 2 and r["accuracy"] == r["n_correct"] / 2
     # evaluation samples under its own seed: the training trajectory equals that of a run without evaluation
     model2, tok2 = tiny_policy()
     tr2 = build_trainer("grpo", model2, tok2, PROBLEMS, tmp_path / "no_eval", small_cfg("grpo"),
@@ -192,12 +190,10 @@ def test_bad_config_fails_before_training(tmp_path):
 
 
 def test_default_reward_uses_workbook_grader(tmp_path):
-    grading = pytest.importorskip("workbook.grading")
-    if not hasattr(grading, "Grader"):
-        pytest.skip("workbook.grading.Grader not landed yet (owner GRADING)")
+    from workbook.grading import Grader
     from workbook.rl.trainer import correctness_reward
 
-    reward = correctness_reward(grading.Grader())
+    reward = correctness_reward(Grader())
     assert reward(["so \\boxed{4}", "\\boxed{5}", "no box"], ["4", "4", "4"], [[1], [2], [3]]) == [1.0, 0.0, 0.0]
 
 

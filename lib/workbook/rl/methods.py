@@ -1,8 +1,9 @@
 """The registry of RLVR methods: one definition per method, run by TRL (`trainer`) or exported to verl (`verl`).
 
 A method is a name, an advantage function, a policy loss, and paper-faithful defaults. Every TRL 1.16 default that
-differs from the paper's code is pinned in ``trl_overrides`` (specs: "How it maps onto TRL 1.16.0": loss_type,
-beta, scale_rewards, vLLM importance-sampling correction, clip, temperature, entropy coefficient).
+differs from the paper's code is pinned in ``trl_overrides`` (loss_type, beta, scale_rewards, the vLLM
+importance-sampling correction, clip, temperature, entropy coefficient); ``docs/papers/<paper>.md`` map each
+setting to the paper.
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ def get_method(name: str, **overrides: Any) -> Method:
     return METHODS[name].with_overrides(**overrides) if overrides else METHODS[name]
 
 
-_LP_REG = "Huang et al. 2025, arXiv 2510.03222; CarlanLark/Lp-Reg-dev @ 33b27e273b (lp_reg.md)"
-_NSR = "Zhu et al. 2025, arXiv 2506.01347; TianHongZXY/RLVR-Decomposed @ a5d4e7c1df (nsr.md)"
-_ONE = "Wang et al. 2025, arXiv 2504.20571; ypwang61/One-Shot-RLVR @ 21ed529ec9 (one_shot_rlvr.md)"
+_LP_REG = "Huang et al. 2025, arXiv 2510.03222; CarlanLark/Lp-Reg-dev @ 33b27e273b (docs/papers/lp_reg.md)"
+_NSR = "Zhu et al. 2025, arXiv 2506.01347; TianHongZXY/RLVR-Decomposed @ a5d4e7c1df (docs/papers/nsr.md)"
+_ONE = "Wang et al. 2025, arXiv 2504.20571; ypwang61/One-Shot-RLVR @ 21ed529ec9 (docs/papers/one_shot_rlvr.md)"
 
 register_method(Method(
     name="grpo",
@@ -177,7 +178,8 @@ for _name, _adv, _desc in (
 ):
     register_method(Method(
         name=_name,
-        description=_desc + " PPO clip 0.2, no KL, entropy 0.001 (yaml default; #23 says 1e-4, unconfirmed), "
+        description=_desc + " PPO clip 0.2, no KL, entropy 0.001 (yaml default; an author's reply on the official "
+        "tracker says 1e-4, unconfirmed), "
         "4 updates per rollout batch (mini-batch 256 of 1024).",
         source=_NSR,
         advantage=_adv,

@@ -1,9 +1,11 @@
 """TRL adapter: one GRPOTrainer subclass that runs any registered RLVR method (pinned to TRL 1.16.0).
 
-Overrides the private hooks named in the specs' "How it maps onto TRL 1.16.0": ``_calculate_rewards`` (cache the
-gathered rewards, log accuracy), ``_generate_and_score_completions`` (the method's advantages; Lp-Reg's proxy
-log-probs from pi_old) and ``_compute_loss`` (the method's per-token loss from ``workbook.rl.objectives``).
-Generation: transformers ``generate`` on CPU, vLLM colocate on GPU (``RLConfig.generation_backend``).
+Overrides three private hooks of TRL 1.16's ``GRPOTrainer``: ``_calculate_rewards`` (cache the gathered rewards,
+log accuracy), ``_generate_and_score_completions`` (the method's advantages; Lp-Reg's proxy log-probs from pi_old,
+as the official ``fsdp_workers.compute_minp_log_prob``) and ``_compute_loss`` (the method's per-token loss from
+``workbook.rl.objectives``, as verl's ``dp_actor.update_policy``). Generation: transformers ``generate`` on CPU,
+vLLM colocate on GPU (``RLConfig.generation_backend``). Periodic held-out evaluation is a probe
+(``workbook.rl.probes.EvalProbe``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, GRPOTrainer
 
+from workbook.generation import MATH_INSTRUCTION
 from workbook.rl import objectives as obj
-from workbook.rl.evaluation import EvalCallback, build_prompts
 from workbook.rl.methods import Method, get_method
 
 __all__ = ["RLConfig", "RLTrainer", "build_trainer", "train", "make_grpo_config", "correctness_reward", "JsonlLogger"]
@@ -57,10 +59,9 @@ class RLConfig:
     save_total_limit: int | None = 2
     eval_steps: int = 0  # 0: no periodic evaluation
     eval_n: int = 4
-    eval_ks: tuple[int, ...] = (1, 4)
     eval_temperature: float | None = None  # None: the method's rollout temperature
     eval_max_new_tokens: int | None = None
-    instruction: str = "Please reason step by step, and put your final answer within \\boxed{}."
+    instruction: str = MATH_INSTRUCTION
     grading_mode: str = "strict"
     seed: int = 0
     bf16: bool = False
@@ -128,7 +129,7 @@ def correctness_reward(grader) -> RewardFn:
 
 
 def _make_grader(mode: str):
-    from workbook.grading import Grader  # owner GRADING; imported lazily so the objectives never need it
+    from workbook.grading import Grader  # imported lazily so the objectives never need it
 
     return Grader(mode=mode)
 
@@ -268,6 +269,8 @@ class JsonlLogger(TrainerCallback):
 
 
 def _rows(problems: Sequence, tokenizer, instruction: str) -> list[dict]:
+    from workbook.generation import build_prompts
+
     texts = [p.problem if hasattr(p, "problem") else p["problem"] for p in problems]
     answers = [p.answer if hasattr(p, "answer") else p["answer"] for p in problems]
     ids = [p.problem_id if hasattr(p, "problem_id") else p.get("problem_id", str(i)) for i, p in enumerate(problems)]
@@ -292,7 +295,7 @@ def build_trainer(
 
     ``reward_fn(completions, answers, completion_ids) -> list[float]`` defaults to the 0/1 grader reward; accuracy is
     always the grader's. Checkpoints go to ``run_dir/checkpoints``, per-step logs to ``run_dir/train_log.jsonl``,
-    evaluation curves (every ``cfg.eval_steps``) to ``run_dir/eval_curve.jsonl``. ``grader`` (an object with
+    the held-out evaluation (every ``cfg.eval_steps``, an ``EvalProbe``) to ``run_dir/probe_eval.jsonl``. ``grader`` (an object with
     ``grade_many(completions, golds)``) defaults to ``workbook.grading.Grader(cfg.grading_mode)``.
     ``trainer_cls=trl.GRPOTrainer`` builds stock TRL on the identical config, data and reward (the benchmark's baseline).
     """
@@ -329,12 +332,12 @@ def build_trainer(
     )  # fmt: skip
     cbs = [JsonlLogger(run_dir / "train_log.jsonl"), *(callbacks or [])]
     if cfg.eval_steps and eval_problems:
-        cbs.append(EvalCallback(
-            eval_problems, tokenizer, run_dir / "eval_curve.jsonl", every=cfg.eval_steps, n=cfg.eval_n, ks=cfg.eval_ks,
-            temperature=method.temperature if cfg.eval_temperature is None else cfg.eval_temperature,
-            max_new_tokens=cfg.eval_max_new_tokens or cfg.max_completion_length, grader=grader,
-            instruction=cfg.instruction, seed=cfg.seed,
-        ))  # fmt: skip
+        from workbook.rl.probes import EvalProbe, ProbeContext
+
+        probe = EvalProbe(eval_problems, every=cfg.eval_steps, n=cfg.eval_n, max_new_tokens=cfg.eval_max_new_tokens
+                          or cfg.max_completion_length,
+                          temperature=method.temperature if cfg.eval_temperature is None else cfg.eval_temperature)
+        cbs.append(probe.callback(ProbeContext(run_dir, tokenizer, grader, cfg.instruction, cfg.seed)))
     rows = _rows(problems, tokenizer, cfg.instruction)
     # A rollout batch needs that many distinct rows (TRL samples without replacement within an epoch); fewer
     # problems (1-shot RLVR's single example) are repeated, as the paper's pi1_r128.parquet repeats pi1 128 times.

@@ -1,0 +1,289 @@
+"""NSR: the PSR/NSR decomposition of RLVR, the categorical-policy gradient, solution diversity and pass@k curves.
+
+Zhu et al. 2025, "The Surprising Effectiveness of Negative Reinforcement in LLM Reasoning", arXiv 2506.01347;
+official code ``TianHongZXY/RLVR-Decomposed`` (verl 0.2 fork). The advantages (PSR A = r, NSR A = r − 1,
+W-REINFORCE A = λ·r − (1 − r); ``core_algos.py::compute_psr_nsr_outcome_advantage``) and the PPO-clip loss live in
+``workbook.rl.objectives``/``workbook.rl.methods``; this module adds what the NSR notebook measures on top of them:
+where NSR moves probability mass on a categorical policy (Sec. 4), counts of correct and *distinct* correct
+completions (``DiversityProbe``), pass@k curves for k = 1 … n with bootstrap CIs over problems (the grid of the
+official ``calculate_metrics.py``), the cost plan and the parameter checks. See ``docs/papers/nsr.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from workbook.rl.probes import EvalProbe, ProbeContext
+
+__all__ = [
+    "ARMS", "categorical_step", "logit_shift", "categorical_training", "normalize_solution", "count_distinct_correct",
+    "DiversityProbe", "diversity_rows", "pass_at_k_curves", "pass_at_k_frame", "pass_at_k_difference", "mean_pass_at_k", "seed_mean_ci", "paper_ks",
+    "plan", "validate",
+]
+
+ARMS = ("grpo", "psr", "nsr", "w_reinforce")
+
+
+# ---- 1. a categorical policy trained with the library's objectives ---------------------------------------------
+
+def categorical_step(logits: torch.Tensor, actions: torch.Tensor, rewards: torch.Tensor, method: str = "nsr",
+                     lr: float = 1.0, updates: int = 1, **method_overrides) -> torch.Tensor:
+    """Returns the logits (V,), float64, after one rollout batch of ``method`` split into ``updates`` disjoint
+    mini-batches, one plain-SGD step each.
+
+    The policy is softmax(logits) over V candidate answers; ``actions`` (B,) are sampled indices and ``rewards``
+    (B,) their 0/1 rewards. The advantage is ``workbook.rl.methods.get_method(method).advantages`` over the whole
+    batch (the B samples form one group); the batch is then cut, in order, into ``updates`` contiguous mini-batches
+    of B / ``updates`` samples, and each takes one step of ``objectives.ppo_clip_loss`` against the logits that
+    sampled the batch (so the later mini-batches are off-policy and the clip can bind), aggregated by
+    ``objectives.aggregate_loss`` (token-mean, one token per sample). This is the official recipe's rollout batch
+    of 1024 prompts split into 4 mini-batches of 256 (``dp_actor.update_policy``, ppo_epochs 1). Plain SGD keeps
+    the first step's change equal to −lr times the gradient (Zhu et al. 2025, Sec. 4).
+    """
+    from workbook.rl import get_method
+    from workbook.rl import objectives as obj
+
+    m = get_method(method, **method_overrides)
+    actions = torch.as_tensor(actions, dtype=torch.long).reshape(-1)
+    rewards = torch.as_tensor(rewards, dtype=torch.float32).reshape(-1)
+    if actions.shape != rewards.shape or actions.numel() == 0:
+        raise ValueError(f"actions {tuple(actions.shape)} and rewards {tuple(rewards.shape)} must match and be non-empty")
+    if updates < 1 or len(actions) % updates:
+        raise ValueError(f"a batch of {len(actions)} samples cannot be split into {updates} equal mini-batches")
+    adv = m.advantages(rewards, len(rewards)).double()
+    # float64: the analysis compares logit changes of order lr * p to 1e-6
+    old_logp = torch.log_softmax(logits.detach().double(), -1)[actions].unsqueeze(1)
+    z = logits.detach().double().clone().requires_grad_(True)
+    for idx in torch.arange(len(actions)).chunk(updates):
+        logp = torch.log_softmax(z, -1)[actions[idx]].unsqueeze(1)
+        per_token, _, _ = obj.ppo_clip_loss(logp, old_logp[idx], adv[idx], m.clip_low, m.clip_high)
+        loss = obj.aggregate_loss(per_token, torch.ones_like(logp), m.loss_agg)
+        (grad,) = torch.autograd.grad(loss, z)
+        with torch.no_grad():
+            z -= lr * grad
+    return z.detach()
+
+
+def logit_shift(probs: Sequence[float], sampled: int, reward: float, method: str = "nsr", lr: float = 0.1,
+                **method_overrides) -> pd.DataFrame:
+    """Returns one row per candidate: p_before, p_after, dlogit, dlogit / (lr * p_before), after one update on one sample.
+
+    Sec. 4 of Zhu et al. 2025: for NSR on a wrong sample y the gradient step lowers z_y by lr * (1 - p_y) and raises
+    every other logit z_v by lr * p_v, i.e. in proportion to the model's prior: ``dlogit / (lr * p)`` is exactly 1 for
+    v != y. For PSR on a correct sample the signs flip (every other candidate is pushed down by its prior).
+    """
+    p = torch.as_tensor(probs, dtype=torch.float64)
+    if p.dim() != 1 or (p <= 0).any() or abs(float(p.sum()) - 1.0) > 1e-6:
+        raise ValueError("probs must be a 1-D positive probability vector summing to 1")
+    z0 = torch.log(p)
+    z1 = categorical_step(z0, torch.tensor([sampled]), torch.tensor([float(reward)]), method, lr, 1, **method_overrides)
+    dz = (z1 - z0).double()
+    return pd.DataFrame({
+        "candidate": np.arange(len(p)), "sampled": np.arange(len(p)) == sampled, "p_before": p.numpy(),
+        "p_after": torch.softmax(z1.double(), -1).numpy(), "dlogit": dz.numpy(),
+        "dlogit_over_lr_p": (dz / (lr * p)).numpy(),
+    })  # fmt: skip
+
+
+def categorical_training(prior_logits: Sequence[float], correct: Sequence[bool], method: str, steps: int = 50,
+                         n: int = 8, lr: float = 0.5, updates: int = 4, seed: int = 0, ks: Sequence[int] = (1, 16),
+                         **method_overrides) -> pd.DataFrame:
+    """Returns per step: p_correct, pass@k = 1 - (1 - p_correct)^k, entropy, and the effective number of correct
+    answers exp(H(p restricted to correct, renormalised)) of a categorical policy trained by ``method``.
+
+    Each step samples ``n`` answers from the current policy (seeded), rewards 1 for answers in ``correct`` and
+    applies ``categorical_step``: the batch split into ``updates`` disjoint mini-batches (the official recipe's 4).
+    """
+    z = torch.as_tensor(prior_logits, dtype=torch.float64).clone()
+    ok = torch.as_tensor(correct, dtype=torch.bool)
+    if ok.shape != z.shape or not ok.any():
+        raise ValueError("correct must be a boolean vector like prior_logits with at least one True")
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for step in range(steps + 1):
+        p = torch.softmax(z, -1)
+        pc = float(p[ok].sum())
+        q = p[ok] / p[ok].sum()
+        row = {"method": method, "step": step, "p_correct": pc,
+               "entropy": float(-(p * torch.log(p.clamp_min(1e-300))).sum()),
+               "effective_correct": float(torch.exp(-(q * torch.log(q.clamp_min(1e-300))).sum()))}  # fmt: skip
+        row.update({f"pass@{k}": 1.0 - (1.0 - pc) ** k for k in ks})
+        rows.append(row)
+        if step == steps:
+            break
+        actions = torch.multinomial(p.float(), n, replacement=True, generator=gen)
+        z = categorical_step(z, actions, ok[actions].float(), method, lr, updates, **method_overrides)
+    return pd.DataFrame(rows)
+
+
+# ---- 2. sampled completions: correct and distinct correct per problem --------------------------------------------
+
+def normalize_solution(text: str) -> str:
+    """Returns ``text`` with runs of whitespace collapsed and the ends stripped (two solutions differing only in
+    spacing count once)."""
+    return " ".join(text.split())
+
+
+def count_distinct_correct(texts: Sequence[str], correct: Sequence[bool]) -> int:
+    """Returns the number of distinct (whitespace-normalised) completions among the correct ones."""
+    if len(texts) != len(correct):
+        raise ValueError(f"{len(texts)} texts but {len(correct)} correctness flags")
+    return len({normalize_solution(t) for t, c in zip(texts, correct) if c})
+
+
+@dataclass(frozen=True)
+class DiversityProbe(EvalProbe):
+    """An ``EvalProbe`` that also counts distinct solutions: one row per (step, problem) with problem_id, dataset,
+    n, n_correct, n_distinct_correct, n_distinct, nll and length.
+
+    ``nll`` is the mean over sampled tokens of −log π(token) under the raw (T = 1) distribution: at T = 1 a Monte
+    Carlo estimate of the policy's per-token entropy on its own samples (the paper's Fig. on entropy). ``length``
+    is the mean completion length in tokens.
+    """
+
+    name: str = "diversity"
+    temperature: float = 1.0
+
+    def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
+        return diversity_rows(self.sample(model, ctx, step))
+
+
+def diversity_rows(frame: pd.DataFrame) -> list[dict]:
+    """Returns ``DiversityProbe``'s per-problem rows from a ``workbook.evaluation.sample_and_grade`` frame."""
+    rows = []
+    for pid, g in frame.groupby("problem_id", sort=False):
+        texts, ok = g["text"].tolist(), g["correct"].tolist()
+        logps = [lp for lps in g["logprobs"] for lp in lps]
+        rows.append({"problem_id": pid, "dataset": g["dataset"].iloc[0], "n": len(g), "n_correct": int(sum(ok)),
+                     "n_distinct_correct": count_distinct_correct(texts, ok),
+                     "n_distinct": len({normalize_solution(t) for t in texts}),
+                     "nll": float(-np.mean(logps)) if logps else float("nan"),
+                     "length": float(g["n_tokens"].mean())})  # fmt: skip
+    return rows
+
+
+# ---- 3. pass@k curves and differences with CIs over problems ------------------------------------------------------
+
+def _per_problem_pass(final: pd.DataFrame, label: str, ks: Sequence[int]) -> np.ndarray:
+    """Returns pass@k per problem averaged over the label's seeds, shape (problems, len(ks)), problems sorted by id."""
+    from workbook.metrics import pass_at_k_curve
+
+    g = final[final["label"] == label]
+    if g.empty:
+        raise ValueError(f"no final evaluation rows for label {label!r}; have {sorted(final['label'].unique())}")
+    curve = pass_at_k_curve(g["n_correct"].to_numpy(), g["n"].to_numpy(), list(ks))
+    df = pd.DataFrame(curve, columns=list(ks)).assign(problem_id=g["problem_id"].to_numpy())
+    return df.groupby("problem_id", sort=True)[list(ks)].mean().to_numpy()
+
+
+def pass_at_k_curves(final: pd.DataFrame, ks: Sequence[int], n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Returns per (label, k): pass@k (unbiased estimator of Chen et al. 2021, mean over problems of the
+    seed-averaged value), lo, hi (95% bootstrap over problems), n (problems), seeds."""
+    from workbook.metrics import bootstrap_ci
+
+    rows = []
+    for label in dict.fromkeys(final["label"]):
+        per = _per_problem_pass(final, label, ks)
+        n_seeds = final.loc[final["label"] == label, "seed"].nunique()
+        for j, k in enumerate(ks):
+            e = bootstrap_ci(per[:, j], n_boot=n_boot, seed=seed)
+            rows.append({"label": label, "k": int(k), "value": e.value, "lo": e.lo, "hi": e.hi, "n": e.n,
+                         "seeds": int(n_seeds)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def pass_at_k_difference(final: pd.DataFrame, a: str, b: str, ks: Sequence[int], n_boot: int = 2000,
+                         seed: int = 0):
+    """Returns an ``Estimate`` of mean_k pass@k(a) - pass@k(b) over ``ks``, paired over problems (bootstrap over
+    problems; each arm's seeds averaged per problem first), or None when either arm has no rows."""
+    from workbook.metrics import bootstrap_ci
+
+    if not {a, b} <= set(final["label"]):
+        return None
+    pa, pb = _per_problem_pass(final, a, ks), _per_problem_pass(final, b, ks)
+    if pa.shape != pb.shape:
+        raise ValueError(f"{a!r} and {b!r} cover different problems ({pa.shape[0]} vs {pb.shape[0]})")
+    e = bootstrap_ci((pa - pb).mean(axis=1), n_boot=n_boot, seed=seed)
+    return type(e)(e.value, e.lo, e.hi, e.n, f"pass@{list(ks)} {a} - {b}")
+
+
+def mean_pass_at_k(final: pd.DataFrame, label: str, ks: Sequence[int]) -> float:
+    """Returns the mean over problems and ``ks`` of the seed-averaged pass@k of ``label`` (for ranking arms)."""
+    return float(_per_problem_pass(final, label, ks).mean())
+
+
+def seed_mean_ci(frame: pd.DataFrame, value: str, by: Sequence[str] = ("label", "step"),
+                 n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Returns per group ``by``: mean of ``value`` over problems (seeds averaged per problem first), lo, hi (95%
+    bootstrap over problems), n. ``frame`` has columns ``by``, problem_id, seed and ``value``."""
+    from workbook.metrics import bootstrap_ci
+
+    rows = []
+    for key, g in frame.dropna(subset=[value]).groupby(list(by), sort=True):
+        e = bootstrap_ci(g.groupby("problem_id")[value].mean().to_numpy(float), n_boot=n_boot, seed=seed)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "value": e.value, "lo": e.lo,
+                     "hi": e.hi, "n": e.n})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def paper_ks(n: int) -> list[int]:
+    """Returns k = 1, 2, 4, ..., up to n (``calculate_metrics.py``'s grid), plus n itself if not a power of two."""
+    ks = [2 ** i for i in range(int(math.log2(n)) + 1)] if n >= 1 else []
+    return ks + ([n] if ks and ks[-1] != n else [])
+
+
+# ---- 4. parameters and cost plan ----------------------------------------------------------------------------------
+
+def validate(params: dict) -> None:
+    """Raises ``ParameterError`` for arms outside GRPO/PSR/NSR/W-REINFORCE, a negative λ or a batch that the
+    4-way mini-batch split cannot divide."""
+    from workbook.params import ParameterError
+
+    methods = params.get("methods") or []
+    if not methods or set(methods) - set(ARMS):
+        raise ParameterError(f"nsr: methods must come from {', '.join(ARMS)}; got {methods}")
+    if any(lam < 0 for lam in params.get("lam_sweep") or []):
+        raise ParameterError(f"nsr: lam_sweep values must be >= 0, got {params['lam_sweep']}")
+    if params.get("updates_per_rollout", 1) < 1 or params.get("eval_n", 1) < 1:
+        raise ParameterError("nsr: updates_per_rollout and eval_n must be >= 1")
+
+
+def plan(params: dict) -> dict:
+    """Returns the cost plan (``workbook.rl.plan.Plan`` as a dict, plus ``summary``) of the runs these resolved
+    parameters describe: arms × seeds + the λ sweep, tracked samples during training, ``eval_n`` final samples per
+    held-out problem for every run and the base model. Loads no model and needs no GPU."""
+    from workbook.papers import require
+    from workbook.rl.plan import BENCHMARK_SIZES
+    from workbook.rl.plan import plan as rl_plan
+
+    validate(params)
+    methods, seeds, lams, n_eval, benches, eval_n, max_new = require(
+        params, "methods seeds lam_sweep n_eval_problems eval_benchmarks eval_n eval_max_new_tokens", "nsr")
+    n_runs = len(methods) * len(seeds) + len(lams)
+    n_final = n_eval * len(benches) if n_eval else sum(BENCHMARK_SIZES.get(b, 0) for b in benches)
+    p = rl_plan(
+        model=params["model"], steps=params["steps"], prompts_per_step=params["prompts_per_step"],
+        num_generations=params["num_generations"], max_completion_length=params["max_completion_length"],
+        runs=n_runs, updates_per_rollout=params["updates_per_rollout"], prompt_tokens=params["prompt_tokens"],
+        with_reference=False, eval_every=params["track_every"], eval_problems=params["n_track_problems"],
+        eval_n=params["track_n"], eval_max_new_tokens=max_new, gpu=params.get("gpu") or None,
+        final_eval_tokens=0.4 * max_new * eval_n * n_final * (n_runs + 1),  # + the base model
+    )  # fmt: skip
+    return p.to_dict()
+
+
+def pass_at_k_frame(final: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
+    """Returns one row per (label, seed, problem_id, k) with the unbiased ``pass_at_k`` of that problem: the tidy
+    frame ``workbook.plotting.band`` draws with a seeds × problems interval."""
+    from workbook.metrics import pass_at_k_curve
+
+    curve = pass_at_k_curve(final["n_correct"].to_numpy(), final["n"].to_numpy(), list(ks))
+    wide = pd.DataFrame(curve, columns=list(ks)).assign(**{c: final[c].to_numpy()
+                                                          for c in ("label", "seed", "problem_id")})
+    return wide.melt(id_vars=["label", "seed", "problem_id"], var_name="k", value_name="pass_at_k")

@@ -1,0 +1,91 @@
+"""1-shot RLVR: choosing π1 by the variance of its training-accuracy history, post-saturation gains, the cost plan.
+
+Wang et al. 2025, "Reinforcement Learning for Reasoning in Large Language Models with One Training Example",
+arXiv 2504.20571; official code ``ypwang61/One-Shot-RLVR`` (verl 0.2 fork). The objective (GRPO with k3 KL 0.001,
+entropy bonus 0.001, T = 0.6; Sec. 2 and ``core_algos.py``/``dp_actor.py::update_policy``) is registered as
+``one_shot_rlvr`` and ``entropy_only`` in ``workbook.rl.methods``; this module adds the data-selection rule
+(Sec. 2.2, ``data/data_selection.py --method std``), the post-saturation measurement (Sec. 3.2), the parameter
+checks and the cost plan. See ``docs/papers/one_shot_rlvr.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ARMS", "historical_accuracy", "select_by_variance", "post_saturation_gains", "plan", "validate"]
+
+ARMS = ("pi1", "full_set", "no_entropy", "entropy_only", "random_example")
+
+
+def historical_accuracy(history: pd.DataFrame, steps_per_epoch: int) -> pd.DataFrame:
+    """Returns per (problem_id, epoch) training accuracy n_correct / n (the paper's ``acc_step_500.json``) from
+    ``Results.history`` (one row per rollout group: step, problem_id, n, n_correct)."""
+    if steps_per_epoch < 1:
+        raise ValueError("steps_per_epoch must be >= 1")
+    h = history.assign(epoch=(history["step"] - 1) // steps_per_epoch)
+    g = h.groupby(["problem_id", "epoch"], as_index=False)[["n", "n_correct"]].sum()
+    return g.assign(accuracy=g["n_correct"] / g["n"])
+
+
+def select_by_variance(hist_acc: pd.DataFrame, top_index: int = 0) -> tuple[str, pd.DataFrame]:
+    """Returns (problem_id ranked ``top_index`` by std of historical accuracy, the full ranking frame).
+
+    Ranking: population std over epochs (``np.std``, as ``data_selection.py``), descending; ties broken by
+    problem_id for determinism. Problems seen in fewer than 2 epochs rank last.
+    """
+    rank = (hist_acc.groupby("problem_id")["accuracy"]
+            .agg(std=lambda a: float(np.std(a)) if len(a) > 1 else -1.0, mean="mean", epochs="count")
+            .reset_index().sort_values(["std", "problem_id"], ascending=[False, True], ignore_index=True))  # fmt: skip
+    if not 0 <= top_index < len(rank):
+        raise ValueError(f"top_index {top_index} out of range for {len(rank)} problems")
+    return str(rank.loc[top_index, "problem_id"]), rank
+
+
+def post_saturation_gains(train: pd.DataFrame, curve: pd.DataFrame, threshold: float,
+                          label: str = "pi1") -> pd.DataFrame:
+    """Returns per seed of ``label`` that saturated: the step where its rollout accuracy first reached
+    ``threshold``, and ``gain`` = held-out accuracy at the last evaluation minus at the first evaluation at or after
+    that step (Sec. 3.2: test accuracy keeps rising after training accuracy saturates).
+
+    ``train``: ``Results.train`` (label, seed, step, accuracy); ``curve``: held-out accuracy per (label, seed,
+    step). A seed that never saturates, or has fewer than two evaluations after it, contributes no row.
+    """
+    rows = []
+    for s, tr in train[train["label"] == label].groupby("seed"):
+        ev = curve[(curve["label"] == label) & (curve["seed"] == s)].sort_values("step")
+        hit = tr.sort_values("step").loc[tr["accuracy"] >= threshold, "step"]
+        after = ev[ev["step"] >= hit.iloc[0]] if len(hit) else ev.iloc[:0]
+        if len(after) >= 2:
+            rows.append({"seed": s, "saturated_at": int(hit.iloc[0]),
+                         "gain": float(after["accuracy"].iloc[-1] - after["accuracy"].iloc[0])})  # fmt: skip
+    return pd.DataFrame(rows, columns=["seed", "saturated_at", "gain"])
+
+
+def validate(params: dict) -> None:
+    """Raises ``ParameterError`` unless the arms include π1 and come from :data:`ARMS`, and both training sets
+    are "synthetic" or a known ``workbook.data`` dataset."""
+    from workbook.data.benchmarks import DATASETS
+    from workbook.params import ParameterError
+
+    arms = params.get("arms") or []
+    if set(arms) - set(ARMS) or "pi1" not in arms:
+        raise ParameterError(f"one_shot_rlvr: arms must include pi1 and come from {', '.join(ARMS)}; got {arms}")
+    for key in ("train_set", "full_train_set"):
+        name = params.get(key, "synthetic")
+        if name != "synthetic" and name not in DATASETS:
+            raise ParameterError(f"one_shot_rlvr: unknown {key} {name!r}; valid: synthetic, {', '.join(DATASETS)}")
+    if params.get("train_set", "synthetic") == "synthetic" and "full_set" not in arms:
+        raise ParameterError("one_shot_rlvr: on the toy, pi1 is chosen from the full-set arm's history: keep "
+                             "'full_set' in arms")  # fmt: skip
+
+
+def plan(params: dict) -> dict:
+    """Returns the cost plan (``workbook.rl.plan.Plan`` as a dict with ``summary``): arms × seeds runs with the
+    reference model on (KL 0.001), the held-out curve and the final official-protocol evaluation. Loads no model
+    and needs no GPU."""
+    from workbook.rl.plan import plan_from_params
+
+    validate(params)
+    return plan_from_params(params, with_reference=True).to_dict()
+

@@ -1,0 +1,218 @@
+"""workbook.papers.lp_reg: the min-p proxy as shown, token selection, the low-probability probe, spark counting;
+the notebook's profiles, cost plans and reported claims."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from workbook.papers import lp_reg as lpa
+from workbook.params import ParameterError, notebook_defaults, resolve_params
+from workbook.reporting import load_reported, reported_vs_reproduced
+from workbook.rl import objectives as obj
+
+
+def test_proxy_keeps_tokens_above_kappa_max_and_renormalises():
+    p = torch.tensor([0.6, 0.3, 0.09, 0.006, 0.004])
+    logits = torch.log(p)
+    q, kept, proxy = lpa.proxy_distribution(logits, kappa=0.02)
+    assert torch.allclose(q, p, atol=1e-6)
+    assert kept.tolist() == [True, True, True, False, False]  # threshold 0.012
+    assert torch.allclose(proxy[:3], p[:3] / p[:3].sum(), atol=1e-6)
+    assert proxy[3:].tolist() == [0.0, 0.0] and proxy.sum().item() == pytest.approx(1.0)
+
+
+def test_proxy_agrees_with_the_engines_proxy_logp():
+    torch.manual_seed(0)
+    logits = torch.randn(5, 17) * 3
+    ids = torch.randint(0, 17, (5,))
+    _, kept, proxy = lpa.proxy_distribution(logits, kappa=0.05, temperature=0.7)
+    engine = obj.min_p_proxy_logp(logits[None], ids[None], kappa=0.05, temperature=0.7)[0]
+    k = kept.gather(-1, ids[:, None])[:, 0]
+    assert torch.allclose(engine[k], torch.log(proxy.gather(-1, ids[:, None])[:, 0][k]), atol=1e-5)
+    assert (engine[~k] < -1e3).all()
+
+
+def test_proxy_rejects_bad_kappa():
+    with pytest.raises(ValueError, match="kappa"):
+        lpa.proxy_distribution(torch.zeros(3), kappa=1.5)
+
+
+def _table(logp, proxy_logp):
+    return pd.DataFrame({"position": range(len(logp)), "token": ["x"] * len(logp), "logp": logp,
+                         "proxy_logp": proxy_logp, "low_prob": [q < -1e3 for q in proxy_logp]})
+
+
+def test_selection_regularises_low_kept_tokens_and_excludes_noise():
+    # 2 negative completions x 150 tokens = 300 negative tokens -> k = 3 at rho 1%
+    neg1 = _table([-0.1] * 148 + [-5.0, -6.0], [0.0] * 148 + [-4.0, -1e4])  # -6.0 is filtered noise
+    neg2 = _table([-0.1] * 149 + [-5.5], [0.0] * 149 + [-4.5])
+    pos = _table([-9.0] * 10, [-8.0] * 10)  # positive advantage: never selected even though lowest
+    sel = lpa.selection_table([neg1, neg2, pos], [-1.0, -1.0, 1.0], rho=0.01)
+    assert int(sel["bottom_rho"].sum()) == 3
+    regs = sel[sel["regularized"]]
+    assert sorted(regs["logp"].tolist()) == [-5.5, -5.0]
+    noise = sel[sel["noise_excluded"]]
+    assert noise["logp"].tolist() == [-6.0] and not sel.loc[sel["completion"] == 2, "bottom_rho"].any()
+
+
+def test_selection_does_nothing_when_k_is_at_most_one():
+    t = _table([-5.0] * 20, [-1.0] * 20)
+    sel = lpa.selection_table([t], [-1.0], rho=0.01)  # 20 negative tokens -> k = 1 -> nothing
+    assert not sel["regularized"].any() and not sel["bottom_rho"].any()
+    with pytest.raises(ValueError, match="advantages"):
+        lpa.selection_table([t], [-1.0, 1.0])
+
+
+def test_spark_counts_need_a_later_correct_solution_with_the_same_prefix():
+    events = pd.DataFrame([
+        {"label": "a", "seed": 0, "step": 0, "problem_id": "p", "prefix": [1, 2], "token_id": 7, "correct": False},
+        {"label": "a", "seed": 0, "step": 0, "problem_id": "p", "prefix": [1], "token_id": 9, "correct": False},
+        {"label": "a", "seed": 0, "step": 5, "problem_id": "p", "prefix": [1, 2], "token_id": 7, "correct": True},
+        {"label": "b", "seed": 0, "step": 0, "problem_id": "p", "prefix": [1, 2], "token_id": 7, "correct": False},
+    ])
+    correct = pd.DataFrame([
+        {"label": "a", "seed": 0, "step": 0, "problem_id": "p", "correct_ids": [[1, 9, 3]]},  # same step: not later
+        {"label": "a", "seed": 0, "step": 5, "problem_id": "p", "correct_ids": [[1, 2, 7, 4]]},
+        {"label": "b", "seed": 0, "step": 5, "problem_id": "q", "correct_ids": [[1, 2, 7]]},  # other problem
+    ])
+    out = lpa.spark_counts(events, correct).set_index(["label", "step"])
+    assert out.loc[("a", 0), "n_low_prob"] == 2 and out.loc[("a", 0), "n_sparks"] == 1
+    assert out.loc[("a", 5), "n_sparks"] == 0 and out.loc[("a", 5), "n_in_correct"] == 1
+    assert out.loc[("b", 0), "n_sparks"] == 0
+    assert out.loc[("a", 0), "spark_rate"] == pytest.approx(0.5)
+
+
+def test_spark_counts_of_no_events_is_an_empty_frame():
+    out = lpa.spark_counts(pd.DataFrame(), pd.DataFrame())
+    assert len(out) == 0 and "n_sparks" in out.columns
+
+
+def test_low_prob_probe_validates():
+    from workbook.data.synthetic import generate_problems
+
+    with pytest.raises(ValueError, match="at least once"):
+        lpa.LowProbProbe(generate_problems(1, 0), every=0, at_start=False, at_end=False)
+    with pytest.raises(ValueError, match="temperature"):
+        lpa.LowProbProbe(generate_problems(1, 0), temperature=0.0)
+
+
+@pytest.fixture(scope="module")
+def smoke_model():
+    from workbook.models import load_model
+
+    torch.set_num_threads(1)
+    return load_model("toy-reasoner-smoke")
+
+
+def test_probe_and_token_table_on_the_smoke_toy(smoke_model):
+    from workbook.data.synthetic import generate_problems
+    from workbook.generation import build_prompt
+    from workbook.grading import Grader
+    from workbook.rl.probes import ProbeContext
+
+    model, tok = smoke_model
+    problems = generate_problems(2, 0, split="test")
+    inst = "Please reason step by step, and put your final answer within \\boxed{}."
+    probe = lpa.LowProbProbe(problems, n=2, max_new_tokens=24, kappa=0.2)  # a large kappa: some tokens are "low"
+    ctx = ProbeContext(None, tok, Grader(), inst, seed=3)
+    rows = probe.measure(model, ctx, 0)
+    assert rows == probe.measure(model, ctx, 0)  # seeded
+    summary, per_problem = rows[0], [r for r in rows if r["kind"] == "problem"]
+    events = [r for r in rows if r["kind"] == "event"]
+    assert 0 <= summary["low_prob_mass"] <= 1 and summary["entropy"] >= 0 and summary["tokens"] > 0
+    assert summary["n_low_prob"] == len(events)
+    assert [r["problem_id"] for r in per_problem] == [p.problem_id for p in problems]
+    assert all(len(r["correct_ids"]) == r["n_correct"] <= 2 for r in per_problem)
+    assert all(e["p"] < 1.0 for e in events)
+
+    prompt = build_prompt(tok, problems[0].problem, inst)
+    ids = tok(problems[0].metadata["solution"], add_special_tokens=False).input_ids
+    logits = lpa.next_token_logits(model, tok, prompt, ids)
+    assert logits.shape == (len(ids), model.config.vocab_size)
+    t = lpa.token_table(logits, ids, tok, kappa=0.02)
+    assert len(t) == len(ids) and ((t["proxy_logp"] >= t["logp"] - 1e-4) | t["low_prob"]).all()
+    pt = lpa.proxy_table(logits[0], tok, top=5, sampled_id=ids[0])
+    assert pt["proxy_p"].sum() <= 1 + 1e-6 and pt["kept"].iloc[0]
+
+
+@pytest.mark.slow
+def test_a_run_with_the_probe_records_step_zero_and_the_last_step(tmp_path):
+    from workbook.data.synthetic import generate_problems
+    from workbook.rl import experiments as ex
+
+    cfg = ex.ExperimentConfig(model="toy-reasoner-smoke", max_steps=2, prompts_per_step=2, num_generations=2,
+                              max_completion_length=16)
+    spec = ex.RunSpec("lp_reg", "lp_reg", generate_problems(2, 0, split="train"), seed=0)
+    probe = lpa.LowProbProbe(generate_problems(2, 0, split="test"), every=5, n=2, max_new_tokens=16)
+    res = ex.run_one(spec, cfg, [probe], run_root=tmp_path)
+    assert sorted(res["lowprob"]["step"]) == [0, 2]  # step 0 and the last step (2 is not a multiple of 5)
+    assert set(res["lowprob_problems"]["step"]) == {0, 2} and len(res["lowprob_problems"]) == 4
+    assert list(res.train["step"]) == [1, 2] and "lp_reg/n_regularized" in res.train
+    assert (tmp_path / "lp_reg" / "seed0" / "probe_lowprob.jsonl").is_file()
+
+
+# ---- the notebook's profiles, plans and claims --------------------------------------------------------------------
+
+def test_paper_recipe_parameter_is_the_papers_qwen3_14b_recipe():
+    recipe = notebook_defaults("lp_reg")["paper_recipe"]
+    assert recipe["model"] == "qwen3-14b-base" and recipe["prompts_per_step"] == 256
+    assert recipe["num_generations"] == 8 and recipe["max_completion_length"] == 8192
+    assert recipe["temperature"] == 1.0 and recipe["kappa"] == 0.02 and recipe["rho"] == 0.01
+    assert recipe["lp_reg_coef"] == 1.0 and (recipe["clip_low"], recipe["clip_high"]) == (1.0, 9.0)
+
+
+def test_paper_profile_resolves_to_the_one_gpu_variant():
+    params, runner = resolve_params("lp_reg", "paper")
+    assert params["profile"] == "paper" and params["model"] == "qwen3-1.7b-base"
+    assert params["kappa"] == 0.02 and params["rho"] == 0.01 and params["lp_reg_coef"] == 1.0
+    assert set(params["methods"]) == {"grpo", "grpo_entropy", "lp_reg"}
+    assert params["generation_backend"] == "vllm" and params["device"] == "cuda"
+    assert set(params["eval_benchmarks"]) == {"aime24", "aime25", "math500", "minerva", "olympiadbench"}
+    assert runner["timeout_s"] > 3600
+
+
+def test_paper_profile_plans_both_without_loading_a_model():
+    params, _ = resolve_params("lp_reg", "paper")
+    before = set(sys.modules)
+    plan = lpa.plan(params)
+    recipe = plan["paper_recipe"]
+    assert "GPU-hours" in plan["summary"] and "GPU-hours" in recipe["summary"]
+    assert recipe["params_b"] == pytest.approx(14.0) and recipe["total_rollouts"] == 3 * 1000 * 256 * 8
+    assert plan["params_b"] == pytest.approx(1.7) and plan["runs"] == 3
+    assert recipe["gpu_hours"] > 10 * plan["gpu_hours"] > 0
+    loaded = set(sys.modules) - before
+    assert not any(m.startswith(("vllm", "trl", "workbook.models", "transformers")) for m in loaded), sorted(loaded)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_every_profile_resolves_and_plans(profile):
+    params, _ = resolve_params("lp_reg", profile)
+    assert params["profile"] == profile and "lp_reg" in params["methods"] and "grpo" in params["methods"]
+    assert lpa.plan(params)["runs"] == len(params["seeds"]) * len(params["methods"])
+
+
+def test_validate_needs_grpo_and_lp_reg():
+    params, _ = resolve_params("lp_reg", "smoke")
+    with pytest.raises(ParameterError, match="methods"):
+        lpa.validate({**params, "methods": ["grpo"]})
+    with pytest.raises(ParameterError, match="probe_every"):
+        lpa.validate({**params, "probe_every": 0})
+
+
+def test_cpu_profile_has_three_seeds():
+    params, _ = resolve_params("lp_reg", "cpu")
+    assert len(params["seeds"]) >= 3 and params["model"] == "toy-reasoner"
+
+
+def test_reported_numbers_load_and_paper_rows_need_the_paper_profile():
+    claims = {c["id"]: c for c in load_reported("lp_reg")}
+    assert claims["LP-3"]["value"] == pytest.approx(0.6017) and claims["LP-3"]["scale"] == "paper"
+    assert {"LP-1a", "LP-1b", "LP-1c", "LP-2a", "LP-2b", "LP-2c", "LP-2d"} <= set(claims)
+    est = {"value": 0.6, "lo": 0.59, "hi": 0.61, "n": 1507}
+    cpu = reported_vs_reproduced("lp_reg", {"LP-3": est}, "cpu").set_index("claim_id")
+    paper = reported_vs_reproduced("lp_reg", {"LP-3": est}, "paper").set_index("claim_id")
+    assert cpu.loc["LP-3", "verdict"] == "not run at this scale" and paper.loc["LP-3", "verdict"] == "reproduced"

@@ -1,0 +1,261 @@
+"""workbook.papers.nsr: the categorical gradient (Sec. 4 of Zhu et al. 2025), distinct-solution counting, pass@k
+curves, the diversity probe; the notebook's profiles, cost plan and reported claims."""
+
+import ast
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from workbook.metrics import pass_at_k
+from workbook.papers import nsr as na
+from workbook.params import ParameterError, resolve_params
+from workbook.paths import notebooks_dir
+from workbook.reporting import load_reported, reported_vs_reproduced
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+PROBS = [0.30, 0.25, 0.20, 0.12, 0.08, 0.05]
+
+
+def test_nsr_raises_other_logits_in_proportion_to_prior():
+    df = na.logit_shift(PROBS, sampled=2, reward=0.0, method="nsr", lr=0.1)
+    others = df[~df["sampled"]]
+    np.testing.assert_allclose(others["dlogit_over_lr_p"], 1.0, atol=1e-5)
+    sampled = df[df["sampled"]].iloc[0]
+    assert sampled["dlogit"] == pytest.approx(-0.1 * (1 - 0.20), abs=1e-6)
+    assert sampled["p_after"] < sampled["p_before"]
+    # mass moves to every other candidate, and more to those the model already preferred
+    gain = (others["p_after"] - others["p_before"]).to_numpy()
+    assert (gain > 0).all() and np.all(np.diff(gain) < 0)
+
+
+def test_psr_pushes_others_down_in_proportion_to_prior():
+    df = na.logit_shift(PROBS, sampled=0, reward=1.0, method="psr", lr=0.1)
+    np.testing.assert_allclose(df.loc[~df["sampled"], "dlogit_over_lr_p"], -1.0, atol=1e-5)
+    assert df.loc[df["sampled"], "p_after"].iloc[0] > PROBS[0]
+
+
+def test_correct_sample_gives_nsr_no_gradient_and_wrong_sample_gives_psr_none():
+    z = torch.log(torch.tensor(PROBS, dtype=torch.float64))
+    same = na.categorical_step(z, torch.tensor([1]), torch.tensor([1.0]), "nsr", lr=1.0)
+    torch.testing.assert_close(same, z)
+    same = na.categorical_step(z, torch.tensor([1]), torch.tensor([0.0]), "psr", lr=1.0)
+    torch.testing.assert_close(same, z)
+
+
+def test_w_reinforce_is_lambda_weighted_psr_plus_nsr():
+    z = torch.log(torch.tensor(PROBS, dtype=torch.float64))
+    acts, rew = torch.tensor([0, 3, 5, 0]), torch.tensor([1.0, 0.0, 0.0, 1.0])
+    dz = lambda m, **kw: na.categorical_step(z, acts, rew, m, lr=0.01, **kw) - z  # noqa: E731
+    torch.testing.assert_close(dz("w_reinforce", lam=0.3), 0.3 * dz("psr") + dz("nsr"), atol=1e-6, rtol=1e-4)
+
+
+def test_clip_stops_later_mini_batches():
+    """Four disjoint mini-batches of one wrong sample each: after the first update the sampled token's ratio is below
+    1 - 0.2, so the clipped branch gives the next three mini-batches no gradient."""
+    z = torch.log(torch.tensor(PROBS, dtype=torch.float64))
+    z1 = na.categorical_step(z, torch.tensor([0]), torch.tensor([0.0]), "nsr", lr=5.0, updates=1)
+    assert torch.softmax(z1, -1)[0] / PROBS[0] < 0.8
+    acts, rew = torch.tensor([0, 0, 0, 0]), torch.tensor([0.0] * 4)
+    torch.testing.assert_close(na.categorical_step(z, acts, rew, "nsr", lr=5.0, updates=4), z1)
+    unclipped = na.categorical_step(z, acts, rew, "nsr", lr=5.0, updates=4, clip_low=10.0, clip_high=10.0)
+    assert torch.softmax(unclipped, -1)[0] < torch.softmax(z1, -1)[0]
+
+
+def test_mini_batches_are_disjoint_slices_of_the_batch():
+    """With the clip off, 2 mini-batches = the first half's step, then the second half's step from there (each
+    against the batch's old log-probs); one update on the whole batch is a different step."""
+    z = torch.log(torch.tensor(PROBS, dtype=torch.float64))
+    acts, rew = torch.tensor([1, 4, 2, 5]), torch.tensor([0.0, 0.0, 0.0, 0.0])
+    off = {"clip_low": 100.0, "clip_high": 100.0}
+    two = na.categorical_step(z, acts, rew, "nsr", lr=0.3, updates=2, **off)
+    first = na.categorical_step(z, acts[:2], rew[:2], "nsr", lr=0.3, updates=1, **off)
+    # the second step's ratio uses the batch's old log-probs; unclipped, its gradient is -A * ratio * grad log p
+    logp0 = torch.log_softmax(z, -1)
+    zz = first.clone().requires_grad_(True)
+    ratio = torch.exp(torch.log_softmax(zz, -1)[acts[2:]] - logp0[acts[2:]])
+    (grad,) = torch.autograd.grad((ratio * 1.0).mean(), zz)  # NSR: A = -1 on wrong samples, loss = -A * ratio
+    torch.testing.assert_close(two, first - 0.3 * grad)
+    assert not torch.allclose(two, na.categorical_step(z, acts, rew, "nsr", lr=0.3, updates=1, **off))
+    with pytest.raises(ValueError, match="mini-batches"):
+        na.categorical_step(z, acts[:3], rew[:3], "nsr", updates=2)
+
+
+def test_categorical_training_is_seeded_and_reports_pass_at_k():
+    prior = np.log([0.2, 0.1, 0.3, 0.4])
+    a = na.categorical_training(prior, [True, True, False, False], "nsr", steps=5, n=4, lr=0.3, seed=3, ks=(1, 4))
+    b = na.categorical_training(prior, [True, True, False, False], "nsr", steps=5, n=4, lr=0.3, seed=3, ks=(1, 4))
+    pd.testing.assert_frame_equal(a, b)
+    assert a["p_correct"].iloc[0] == pytest.approx(0.3)
+    np.testing.assert_allclose(a["pass@4"], 1 - (1 - a["p_correct"]) ** 4)
+    assert a["p_correct"].iloc[-1] > a["p_correct"].iloc[0]  # NSR removes mass from wrong answers
+    with pytest.raises(ValueError):
+        na.categorical_training(prior, [False] * 4, "nsr")
+
+
+def test_logit_shift_rejects_bad_probs():
+    with pytest.raises(ValueError):
+        na.logit_shift([0.5, 0.6], 0, 0.0)
+
+
+def test_count_distinct_correct():
+    texts = ["1+2=3\n\\boxed{3}", "1+2=3 \\boxed{3}", "2+1=3 \\boxed{3}", "1+2=4 \\boxed{4}"]
+    assert na.count_distinct_correct(texts, [True, True, True, False]) == 2  # first two differ only in spacing
+    assert na.count_distinct_correct(texts, [False] * 4) == 0
+    with pytest.raises(ValueError):
+        na.count_distinct_correct(texts, [True])
+
+
+def _final(rows):
+    return pd.DataFrame(rows, columns=["label", "seed", "problem_id", "n", "n_correct"])
+
+
+def test_pass_at_k_curves_average_seeds_per_problem():
+    final = _final([("a", 0, "p1", 8, 2), ("a", 1, "p1", 8, 4), ("a", 0, "p2", 8, 0), ("a", 1, "p2", 8, 8),
+                    ("b", 0, "p1", 8, 8), ("b", 0, "p2", 8, 8)])
+    cur = na.pass_at_k_curves(final, [1, 2, 8], n_boot=200)
+    a1 = cur.query("label == 'a' and k == 1").iloc[0]
+    assert a1["value"] == pytest.approx(np.mean([(2 / 8 + 4 / 8) / 2, (0 + 1) / 2]))
+    a2 = cur.query("label == 'a' and k == 2").iloc[0]
+    expect = np.mean([(pass_at_k(8, 2, 2) + pass_at_k(8, 4, 2)) / 2, 0.5])
+    assert a2["value"] == pytest.approx(expect)
+    assert a1["n"] == 2 and a1["seeds"] == 2 and a1["lo"] <= a1["value"] <= a1["hi"]
+    assert cur.query("label == 'b'")["value"].eq(1.0).all()
+
+
+def test_pass_at_k_difference_is_paired_and_signed():
+    final = _final([("x", 0, f"p{i}", 16, c) for i, c in enumerate([2, 4, 6, 8, 10])]
+                   + [("base", 0, f"p{i}", 16, c) for i, c in enumerate([1, 2, 3, 4, 5])])
+    d = na.pass_at_k_difference(final, "x", "base", [1], n_boot=500)
+    assert d.value == pytest.approx(np.mean([1, 2, 3, 4, 5]) / 16)
+    assert d.lo > 0 and d.n == 5
+    assert na.pass_at_k_difference(final, "base", "x", [1], n_boot=500).value == pytest.approx(-d.value)
+    assert na.pass_at_k_difference(final, "nope", "x", [1]) is None
+    with pytest.raises(ValueError, match="no final evaluation rows"):
+        na.mean_pass_at_k(final, "nope", [1])
+
+
+def test_paper_ks():
+    assert na.paper_ks(256) == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    assert na.paper_ks(6) == [1, 2, 4, 6]
+
+
+def test_diversity_rows_count_distinct_and_nll():
+    frame = pd.DataFrame({"problem_id": ["p"] * 3 + ["q"], "dataset": "d", "text": ["a b", "a  b", "c", "x"],
+                          "correct": [True, True, True, False], "logprobs": [[-1.0, -1.0], [-1.0], [-4.0], [-2.0]],
+                          "n_tokens": [2, 1, 1, 1]})  # fmt: skip
+    p, q = na.diversity_rows(frame)
+    assert (p["n"], p["n_correct"], p["n_distinct_correct"], p["n_distinct"]) == (3, 3, 2, 2)
+    assert p["nll"] == pytest.approx(7 / 4) and p["length"] == pytest.approx(4 / 3)
+    assert (q["n_correct"], q["n_distinct_correct"]) == (0, 0)
+
+
+def test_diversity_probe_is_seeded_on_the_smoke_toy():
+    from workbook.data.synthetic import generate_problems
+    from workbook.rl.experiments import ExperimentConfig, evaluate
+
+    problems = generate_problems(2, 5, split="test")
+    probe = na.DiversityProbe(problems, n=4, max_new_tokens=24)
+    cfg = ExperimentConfig(model="toy-reasoner-smoke")
+    a, b = (evaluate(cfg, [probe], seed=1)["diversity"] for _ in range(2))
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a["problem_id"]) == [p.problem_id for p in problems] and (a["n"] == 4).all()
+    assert ((0 <= a["n_distinct_correct"]) & (a["n_distinct_correct"] <= a["n_correct"])).all()
+    assert (a["n_distinct"] <= 4).all() and (a["nll"] > 0).all()
+
+
+def test_pass_at_k_frame_is_tidy():
+    final = _final([("a", 0, "p1", 8, 2), ("a", 1, "p1", 8, 8)])
+    f = na.pass_at_k_frame(final, [1, 8])
+    assert len(f) == 4 and set(f.columns) == {"label", "seed", "problem_id", "k", "pass_at_k"}
+    assert f.query("seed == 0 and k == 1")["pass_at_k"].iloc[0] == pytest.approx(0.25)
+
+
+# ---- the notebook's profiles, plan and claims ---------------------------------------------------------------------
+
+NB_PY = Path(notebooks_dir()) / "nsr.py"
+
+
+def test_paper_profile_is_the_official_recipe():
+    params, runner = resolve_params("nsr", "paper")
+    assert params["model"] == "qwen2.5-math-7b" and params["num_generations"] == 8
+    assert params["learning_rate"] == 1e-6 and params["eval_n"] == 256
+    assert params["eval_temperature"] == 0.6 and params["eval_top_p"] == 0.95
+    assert params["eval_max_new_tokens"] == 4096
+    assert set(params["eval_benchmarks"]) == {"math500", "aime25", "amc23"}
+    assert params["updates_per_rollout"] == 4 and params["prompts_per_step"] * 4 == 1024
+    assert set(params["methods"]) == {"grpo", "psr", "nsr", "w_reinforce"}
+    assert runner["timeout_s"] > 86400
+
+
+def test_paper_plan_without_loading_a_model():
+    params, _ = resolve_params("nsr", "paper")
+    before = set(sys.modules)
+    plan = na.plan(params)
+    assert "GPU-hours" in plan["summary"]
+    assert plan["runs"] == 4 and plan["total_rollouts"] == 4 * 440 * 256 * 8
+    assert plan["params_b"] == pytest.approx(7.62) and plan["eval_tokens"] > 0 and plan["gpu_hours"] > 10
+    loaded = set(sys.modules) - before
+    assert not any(m.startswith(("vllm", "trl", "workbook.models", "transformers")) for m in loaded), sorted(loaded)
+
+
+def test_one_gpu_variant_plan_is_cheaper():
+    params, _ = resolve_params("nsr", "paper", overrides={"model": "qwen2.5-math-1.5b"})
+    assert na.plan(params)["gpu_hours"] < na.plan(resolve_params("nsr", "paper")[0])["gpu_hours"]
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+def test_every_profile_resolves_and_plans(profile):
+    params, _ = resolve_params("nsr", profile)
+    assert params["profile"] == profile and "nsr" in params["methods"]
+    assert na.plan(params)["runs"] == len(params["methods"]) * len(params["seeds"]) + len(params["lam_sweep"])
+
+
+def test_validate_rejects_unknown_arms_and_negative_lambda():
+    params, _ = resolve_params("nsr", "smoke")
+    na.validate(params)
+    with pytest.raises(ParameterError, match="methods"):
+        na.validate({**params, "methods": ["nsr", "ppo"]})
+    with pytest.raises(ParameterError, match="lam_sweep"):
+        na.validate({**params, "lam_sweep": [-0.1]})
+
+
+def test_parameters_cell_is_literals_and_notebook_pair_in_sync():
+    src = NB_PY.read_text()
+    assert '# %% tags=["parameters"]' in src and '# %% tags=["solution"]' in src
+    import nbformat
+
+    nb = nbformat.read(NB_PY.with_suffix(".ipynb"), as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit without outputs"
+    params_cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params_cells) == 1
+    for node in ast.parse(params_cells[0].source).body:
+        assert isinstance(node, ast.Assign)
+        ast.literal_eval(node.value)
+    import jupytext
+
+    paired = jupytext.read(NB_PY)
+    assert [c.source for c in paired.cells] == [c.source for c in nb.cells], "run jupytext --sync notebooks/nsr.py"
+
+
+def test_reported_claims_load_and_verdicts_compute():
+    claims = load_reported("nsr")
+    ids = {c["id"] for c in claims}
+    assert {"NSR-1a", "NSR-1b", "NSR-2a", "NSR-2b", "NSR-3a", "NSR-3b", "NSR-4", "NSR-1p"} <= ids
+    assert all(c["source"] for c in claims)
+    from workbook.metrics import Estimate
+
+    df = reported_vs_reproduced("nsr", {"NSR-1a": Estimate(0.05, 0.01, 0.09, 16),
+                                        "NSR-2b": Estimate(0.02, 0.01, 0.03, 16),
+                                        "NSR-4": Estimate(1e-7, 1e-7, 1e-7, 5)}, "cpu")
+    v = dict(zip(df["claim_id"], df["verdict"]))
+    assert v["NSR-1a"] == "reproduced" and v["NSR-2b"] == "not reproduced" and v["NSR-4"] == "reproduced"
+    assert v["NSR-1p"] == "not run at this scale" and v["NSR-3a"] == "not run at this scale"
