@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
 
-.PHONY: env test replicate benchmarks student gpu-carry verl-env test-verl
+.PHONY: env toy test replicate benchmarks student gpu-carry verl-env test-verl
 
 env: $(STAMP)
 
@@ -22,12 +22,18 @@ $(STAMP): env/cpu.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name rlvr-workbook --display-name "Python (rlvr-workbook)" >/dev/null
 	touch $(STAMP)
 
+# Every toy checkpoint the notebooks need, trained once outside any notebook timeout; rerun to resume after a kill.
+toy: env
+	$(PY) -m workbook.toy.prepare
+
 test: env
 	# CI must run the browser check, so it installs Debian's chromium; elsewhere the test skips without it.
 	if [ "$${CI:-}" = "true" ]; then bash env/install_browser.sh; fi
+	# the smoke toy (seconds) that smoke notebook runs load; training it here keeps it out of their timeouts
+	$(PY) -m workbook.toy.prepare --smoke
 	$(PY) -m pytest -q
 
-replicate: env
+replicate: env toy
 	# run-all exits 1 when a notebook fails; the summary and site are still written so the failure is visible.
 	$(VENV)/bin/workbook run-all --profile $(PROFILE) || status=$$?; \
 	$(VENV)/bin/workbook site; exit $${status:-0}

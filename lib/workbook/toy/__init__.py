@@ -10,6 +10,7 @@ deterministic resumable loop, hash-checked cache), ``prepare`` (``make toy`` / `
 from __future__ import annotations
 
 from workbook.toy.train import (
+    CONTROL_RECIPE,
     FULL_RECIPE,
     RECIPES,
     SMOKE_RECIPE,
@@ -39,7 +40,7 @@ from workbook.toy.world import (
 )
 
 __all__ = [
-    "FULL_RECIPE", "MATH_INSTRUCTION", "RECIPES", "SMOKE_RECIPE", "ToyNotPrepared", "ToyRecipe", "WorldKnobs",
+    "CONTROL_RECIPE", "FULL_RECIPE", "MATH_INSTRUCTION", "RECIPES", "SMOKE_RECIPE", "ToyNotPrepared", "ToyRecipe", "WorldKnobs",
     "WorldNoise", "chat_prompt", "checkpoint_hash", "ensure_trained", "is_trained", "load_toy", "model_dir",
     "parse_first_wrong_step", "parse_verdict", "recipe_dir", "refine_message", "refine_prompt", "register",
     "require", "snapshot_dirs", "solve_message", "solve_prompt", "verify_message", "verify_prompt",
@@ -55,7 +56,7 @@ def model_dir(name: str = "toy-reasoner"):
 
 
 def register() -> None:
-    """Register the presets ``toy-reasoner`` and ``toy-reasoner-smoke`` with ``workbook.models``."""
+    """Register every toy preset (``RECIPES``) with ``workbook.models``."""
     from workbook.models import ModelPreset, register_preset
 
     descriptions = {
@@ -63,6 +64,8 @@ def register() -> None:
                         "tokens), trained by workbook.toy on noisy solve/verify/refine arithmetic traces with one "
                         "knob per mechanism (docs/toy_world.md); prepared by `make toy`",
         "toy-reasoner-smoke": "a seconds-cheap toy reasoner for tests and the smoke profile (beats chance only)",
+        "toy-reasoner-control": "toy-reasoner's recipe in the world without mechanisms (every knob at its control "
+                                "value): the control arm of each paper's knob (docs/toy_world.md)",
     }
     for name, recipe in RECIPES.items():
         def loader(device: str = "cpu", dtype=None, _recipe=recipe):

@@ -111,7 +111,11 @@ SMOKE_RECIPE = ToyRecipe(
     num_layers=2, num_heads=2, intermediate_size=128, max_positions=256, steps=80, batch_size=16, lr=5e-3,
     warmup_steps=10, num_threads=1, log_every=10, checkpoint_every=20, snapshots=(40,),
 )
-RECIPES = {FULL_RECIPE.name: FULL_RECIPE, SMOKE_RECIPE.name: SMOKE_RECIPE}
+#: The same world with every mechanism knob at its control value: the control arm of every paper's knob.
+CONTROL_RECIPE = dataclasses.replace(FULL_RECIPE, name="toy-reasoner-control", knobs=FULL_RECIPE.knobs.control(),
+                                     snapshots=())
+#: Every toy preset, in preparation order (the seconds-cheap smoke world first).
+RECIPES = {r.name: r for r in (SMOKE_RECIPE, FULL_RECIPE, CONTROL_RECIPE)}
 
 
 def build_model(recipe: ToyRecipe, tokenizer):

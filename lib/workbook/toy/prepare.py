@@ -1,0 +1,80 @@
+"""``workbook prepare`` / ``make toy``: train and cache every toy checkpoint the notebooks need, outside them.
+
+Each recipe trains once into the hash-named cache (``workbook.toy.train``): resumable after a kill (rerun the same
+command), one progress line per ``--log-every`` steps, a corrupt or partial checkpoint retrained, never loaded.
+A notebook that finds a checkpoint missing stops at once with "run `make toy`" instead of training in its timeout.
+
+    workbook prepare              # every toy checkpoint (full world, its control world, the smoke world)
+    workbook prepare --smoke      # the smoke world only (seconds; what the tests and smoke runs need)
+    workbook prepare --list       # what would be trained, and what is cached
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+
+from workbook.toy.train import RECIPES, SMOKE_RECIPE, ensure_trained, is_trained, recipe_dir
+
+#: What ``workbook prepare`` trains by default, in this order (the cheap smoke world first).
+DEFAULT = tuple(RECIPES)
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="workbook prepare", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="prepare the smoke world only")
+    ap.add_argument("--recipe", action="append", default=[], metavar="NAME",
+                    help=f"prepare only these presets (repeatable); valid: {', '.join(RECIPES)}")
+    ap.add_argument("--list", action="store_true", help="print what is cached and what would be trained")
+    ap.add_argument("--log-every", type=int, default=None, metavar="N", help="one progress line per N steps")
+    ap.add_argument("--threads", type=int, default=None, metavar="N",
+                    help="torch threads for training (default: the recipe's; the bytes of a checkpoint depend on it)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prepare toy checkpoints; return 0 when all are cached, 2 on bad arguments (before any training)."""
+    ap = _parser()
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    names = list(args.recipe) or ([SMOKE_RECIPE.name] if args.smoke else list(DEFAULT))
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        print(f"workbook prepare: unknown toy preset(s) {unknown}; valid: {', '.join(RECIPES)}", file=sys.stderr)
+        return 2
+    for flag, value in (("--log-every", args.log_every), ("--threads", args.threads)):
+        if value is not None and value < 1:
+            print(f"workbook prepare: {flag} must be >= 1, got {value}", file=sys.stderr)
+            return 2
+    recipes = []
+    for name in names:
+        recipe = RECIPES[name]
+        execution = {k: v for k, v in (("log_every", args.log_every), ("num_threads", args.threads)) if v}
+        recipes.append(dataclasses.replace(recipe, **execution) if execution else recipe)
+    if args.list:
+        for r in recipes:
+            state = "cached" if is_trained(r) else "to train"
+            print(f"{r.name}: {state} ({r.steps} steps, snapshots {list(r.snapshots)}) at {recipe_dir(r)}")
+        return 0
+    os.environ.setdefault("WORKBOOK_TOY_TRAIN", "always")  # this command is where training belongs
+    start = time.time()
+    for r in recipes:
+        if is_trained(r):
+            print(f"[toy] {r.name}: cached at {recipe_dir(r)}", flush=True)
+            continue
+        t0 = time.time()
+        print(f"[toy] {r.name}: training {r.steps} steps (recipe {r.hash()}, {r.num_threads} thread(s)); "
+              f"safe to interrupt: rerun to resume", flush=True)
+        path = ensure_trained(r, progress=True)
+        print(f"[toy] {r.name}: done in {time.time() - t0:.0f} s -> {path}", flush=True)
+    print(f"[toy] all {len(recipes)} toy checkpoint(s) ready ({time.time() - start:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
