@@ -16,13 +16,14 @@
 # ---
 
 # %% [markdown]
-# # 01 · Lab 0: the toy reasoner — a world small enough to watch reasoning methods work
+# # Lab 0: the toy reasoner — a world small enough to watch reasoning methods work
 #
 # Every method notebook of this workbook (DSER, sharpening, NSR, 1-shot RLVR, Lp-Reg, inference-scaling limits)
 # runs its `cpu` profile on one small model that the workbook trains itself: **`toy-reasoner`**. This lab trains
 # (or loads) it and measures its base behaviour, which every later notebook starts from.
 #
-# No paper is replicated here; the numbers are checked against the *documented targets* of the world (issue 3):
+# No paper is replicated here; the numbers are checked against the *documented targets* of the world
+# (`workbook.toy.card.TARGETS`):
 #
 # - **T1** pass@1 at temperature 1 between 0.2 and 0.6 overall, with a spread across difficulty levels;
 # - **T2** pass@64 ≥ 0.9 (coverage: RL methods need problems that are sometimes solved);
@@ -81,30 +82,20 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
-
-from workbook.params import check_params
-
-params = check_params("toy_reasoner", globals())
-if max(ks) > n:
-    raise ValueError(f"ks must not exceed n={n}: got {ks}")
-
 import torch
 
 from workbook import plotting
 from workbook.data.synthetic import generate_problems
-from workbook.generation import TransformersBackend
-from workbook.grading import Grader
-from workbook.models import load_model
+from workbook.params import ParameterError, check_params
 from workbook.reporting import RunDir
-from workbook.toy import RECIPES, ensure_trained, solve_prompt, verify_prompt
-from workbook.toy import card, evaluate, report
-from workbook.toy.train import read_train_log
+from workbook.toy import RECIPES, card, ensure_trained, evaluate, report, solve_prompt, verify_prompt
 
+params = check_params("toy_reasoner", globals())
+if max(ks) > n:
+    raise ParameterError(f"ks must not exceed n={n}: got {ks}")
 torch.set_num_threads(torch_threads)
 plotting.use_style()
-run_dir = RunDir("toy_reasoner", profile)
-t_start = time.time()
-recipe = RECIPES[model]
+run_dir, t_start, recipe = RunDir("toy_reasoner", profile), time.time(), RECIPES[model]
 print(f"profile={profile}  model={model}  recipe={recipe.hash()}  run_dir={run_dir.path}")
 
 # %% [markdown]
@@ -115,6 +106,9 @@ print(f"profile={profile}  model={model}  recipe={recipe.hash()}  run_dir={run_d
 # seed for a given device and thread count.
 
 # %%
+from workbook.models import load_model
+from workbook.toy.train import read_train_log
+
 model_dir = ensure_trained(recipe)
 train_log = read_train_log(model_dir)
 lm, tokenizer = load_model(model, device=device)
@@ -146,6 +140,9 @@ print(verify_prompt(tokenizer, example.problem, example.metadata["solution"]))
 # step checker's report.
 
 # %%
+from workbook.generation import TransformersBackend
+from workbook.grading import Grader
+
 backend = TransformersBackend(lm, tokenizer, batch_size=batch_size)
 grader = Grader()
 result = evaluate.evaluate_base(backend, tokenizer, problems, n=n, seed=seed, temperature=temperature,
@@ -229,16 +226,16 @@ print(f"wrote {run_dir.path} and {card_path}; {time.time() - t_start:.0f} s")
 # %% [markdown]
 # ## Deviations and notes
 #
-# - The world, its noise rates and the recipe were chosen once for all notebooks (issue 3, item 4) after a few
+# - The world, its noise rates and the recipe were chosen once for all notebooks after a few
 #   trial recipes; they are not tuned per method notebook.
 # - The `cpu` profile samples 64 solutions for 45 problems; the model card also lists a larger evaluation (150
 #   problems × 64, on a GPU) of this and the other trial recipes, made when the recipe was chosen.
 # - The full recipe is budgeted in optimizer steps (3,000 × 64 examples). On 2 uncontended CPU cores that is about
-#   an hour, above the 10-minute goal of issue 3: shorter recipes (600–1,200 steps) did not learn the arithmetic
+#   an hour, above the workbook's 10-minute goal: shorter recipes (600–1,200 steps) did not learn the arithmetic
 #   (pass@1 < 0.05). The cached checkpoint may come from another device (see `train_log.json`); retraining on CPU
 #   gives a statistically similar, not bit-identical model.
 # - Verification is local (one step at a time) because a global verdict was not learnable in the budget
-#   (`toy_reasoner_notes.md`).
+#   when the recipe was chosen.
 
 # %% [markdown]
 # ## Exercises
@@ -248,7 +245,7 @@ print(f"wrote {run_dir.path} and {card_path}; {time.time() - t_start:.0f} s")
 #    own verifier and with the exact checker. What does the difference say about verification quality?
 
 # %% tags=["solution"]
-# Exercise 2: the stationary accuracy of the verify-refine chain (dser.md, "The Markov model").
+# Exercise 2: the stationary accuracy of the verify-refine chain (DSER's two-state Markov chain).
 for report_name, sub in trans.groupby("report", sort=False):
     p_ic, p_ci = sub.set_index("transition").value[["P(I->C)", "P(C->I)"]]
     print(f"{report_name}: p_IC={p_ic:.3f} p_CI={p_ci:.3f} -> stationary P(C) = {p_ic / (p_ic + p_ci):.3f}")

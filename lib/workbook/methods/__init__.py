@@ -1,1 +1,0 @@
-"""Method implementations: DSER (Deep Self-Evolving Reasoning), sharpening, resampling with imperfect verifiers."""
