@@ -1,4 +1,6 @@
-"""Every notebook in notebooks/: executes at the smoke profile, writes its outputs, is committed clean and paired.
+"""Every notebook in notebooks/: executes at the smoke profile, writes its outputs, is committed clean and paired;
+every paper's cost plan is computed by ``workbook.papers.<paper>.plan`` from resolved parameters, never by running
+notebook cells.
 
 Parametrized over the glob at collection time, so notebooks added later are picked up without editing this file.
 """
@@ -10,11 +12,14 @@ import json
 import pytest
 
 from workbook import runner
-from workbook.params import list_notebooks, notebook_defaults
+from workbook.papers import PAPERS, paper_module
+from workbook.params import list_notebooks, notebook_defaults, profile_path, resolve_params
 from workbook.paths import notebooks_dir
 
 NB_DIR = notebooks_dir()
 NOTEBOOKS = list_notebooks(NB_DIR)
+PAPER_PROFILES = [(nb, prof) for nb in NOTEBOOKS if nb in PAPERS for prof in ("smoke", "cpu", "paper")
+                  if profile_path(nb, prof).is_file()]
 
 
 def _read_pair(name: str):
@@ -86,3 +91,44 @@ def test_quickstart_metrics_are_deterministic(tmp_path):
         assert rec.status == "passed", rec.error
         outs.append((root / "quickstart" / "smoke" / "metrics.json").read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_every_paper_has_a_notebook_and_a_module():
+    assert sorted(PAPERS) == sorted(nb for nb in NOTEBOOKS if nb != "toy_reasoner")
+    for name in PAPERS:
+        mod = paper_module(name)
+        assert callable(mod.plan) and callable(mod.validate), name
+
+
+@pytest.mark.parametrize("name, profile", PAPER_PROFILES)
+def test_plan_is_computed_in_code_without_loading_a_model(name, profile, monkeypatch):
+    """The plan a notebook prints comes from papers.<name>.plan on the resolved parameters (GPU checks read it)."""
+    import workbook.generation
+    import workbook.models
+
+    def refuse(*a, **k):
+        raise AssertionError("a plan must not load a model")
+
+    monkeypatch.setattr(workbook.models, "load_model", refuse)
+    monkeypatch.setattr(workbook.generation, "make_backend", refuse)
+    params, _ = resolve_params(name, profile)
+    mod = paper_module(name)
+    mod.validate(params)
+    plan = mod.plan(params)
+    assert isinstance(plan, dict) and "gpu_hours" in plan
+    assert json.loads(json.dumps(plan)) == plan, "a plan must be plain JSON (numbers, strings, lists, dicts)"
+    assert ".plan(params)" in (NB_DIR / f"{name}.py").read_text(), f"{name}.py should show papers.{name}.plan(params)"
+
+
+def test_no_library_module_runs_notebook_source():
+    """Notebooks import the library, never the other way round (the parameters cell is parsed, not executed)."""
+    import re
+
+    from workbook.paths import repo_root
+
+    offenders = []
+    for path in (repo_root() / "lib" / "workbook").rglob("*.py"):
+        src = path.read_text(encoding="utf-8")
+        if re.search(r"\bexec\(|\brun_path\(", src) and re.search(r"notebook", src, re.I):
+            offenders.append(str(path.relative_to(repo_root())))
+    assert not offenders, f"library modules that execute notebook code: {offenders}"
