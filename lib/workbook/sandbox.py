@@ -509,10 +509,10 @@ def _run_in(root: Path, source: str, limits: SandboxLimits, stdin, files, succes
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     sel.unregister(key.fileobj)
-                    if key.data is status_buf and proc.poll() is not None:
+                    if key.data is status_buf:
                         # The program has been reaped; an escaped process (rlimits-only) may still hold the
                         # output pipes open, so drain briefly instead of waiting for the wall-clock limit.
-                        deadline, draining = min(deadline, time.monotonic() + 0.5), True
+                        deadline, draining = min(deadline, time.monotonic() + 1.0), True
                     continue
                 key.data.extend(chunk)
                 if len(out) + len(err) > limits.output_bytes:
