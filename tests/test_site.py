@@ -338,3 +338,57 @@ def test_walltime_table_markdown(tmp_path):
     assert "| quickstart | — | 95 s |" in lines
     assert "| 10_nsr | 12 s | 3.5 s (failed) |" in lines
     assert "2 CPUs (x86_64)" in md
+
+
+# ---------------------------------------------------------------------------------------------------- verdicts today
+
+
+def _nsr_run(root: Path, profile: str = "cpu", dirty: bool = False) -> Path:
+    """An nsr run whose table was written by older rules: NSR-4 "reproduced", NSR-3a in its old unit."""
+    run_dir = _run(root, "nsr", profile, "passed", executed=False, table=False)
+    rec = json.loads((run_dir / "run.json").read_text())
+    rec["parameters"] = {"n_eval_problems": 12, "eval_n": 256, "seeds": [0, 1, 2], "model": "toy-reasoner"}
+    rec["allow_dirty"] = dirty
+    (run_dir / "run.json").write_text(json.dumps(rec))
+    _write_rvr(run_dir / "tables" / "reported_vs_reproduced.csv", [
+        ("NSR-2a", "PSR improves pass@1", "toy", "> 0 (pass@1 PSR − base)", "0.1 [0.043, 0.163]", 12, "reproduced",
+         "Abstract", "", 0.1, 0.043, 0.163),
+        ("NSR-1b", "NSR at k = 256", "toy", "> 0 (pass@k_max NSR − base)", "0 [0, 0]", 12, "inconclusive",
+         "Abstract", "", 0.0, 0.0, 0.0),
+        ("NSR-3a", "NSR matches GRPO", "toy", "≥ 0 ± 0.02 (mean over k of pass@k NSR − GRPO)",
+         "-0.0126 [-0.0183, -0.0076]", 12, "reproduced", "Abstract", 0.0, -0.0126, -0.0183, -0.0076),
+        ("NSR-4", "identity", "exact", "≤ 0 ± 0.0001 (max over unsampled v of |Δz_v / (lr·p_v) − 1|)", "0 [0, 0]", 5,
+         "reproduced", "Sec. 4", 0.0, 0.0, 0.0, 0.0),
+    ])
+    return run_dir
+
+
+def test_site_recomputes_verdicts_splits_checks_and_flags_dirty_runs(tmp_path):
+    root = tmp_path / "results"
+    _nsr_run(root, dirty=True)
+    _nsr_run(root, profile="smoke")
+    index = build_site(root, include_smoke=False, power=True)
+    text = index.read_text()
+    assert "nsr-smoke" not in _parse(index).ids                    # smoke runs are not results
+    assert "from a dirty tree" in text and "1 run(s) from a dirty tree" in text
+    assert "check passed" in text                                   # NSR-4: an identity, in the check column
+    assert "needs rerun (claim re-specified)" in text               # NSR-3a's stored estimate measured the old claim
+    assert "untestable here" in text                                # NSR-1b: [0, 0], every problem at the ceiling
+    assert "Evidence (all runs): 1 reproduced of 1 tested" in text  # NSR-2a only: the check is not counted
+    assert "checks: 1 passed of 1" in text
+    assert re.search(r'<td class="num" title="[^"]*">\d+%</td>', text), "pre-registered power per cpu claim"
+
+
+def test_summary_counts_checks_apart_and_leaves_smoke_out(tmp_path):
+    from workbook.reporting.summary import write_summary
+
+    root = tmp_path / "results"
+    _nsr_run(root)
+    _nsr_run(root, profile="smoke")
+    md_path, _ = write_summary(root, include_smoke=False)
+    md = md_path.read_text()
+    assert "| nsr | cpu | passed | clean |" in md and "| nsr | smoke |" not in md
+    assert "1 reproduced of 1 tested" in md and "1 passed of 1" in md
+    assert "Checks (identities, theorems, exact computations; never counted as evidence): 1 passed of 1" in md
+    md_all = write_summary(root, include_smoke=True)[0].read_text()
+    assert "| nsr | smoke |" in md_all

@@ -1,6 +1,6 @@
 """The static replication-report site under ``results/site/``: index, one page per executed notebook, benchmarks.
 
-Issue 11 § Report site. Everything is built from the files the runs leave on disk (``results/<notebook>/<profile>/``:
+Everything is built from the files the runs leave on disk (``results/<notebook>/<profile>/``:
 run.json, metrics.json, provenance.json, figures/*.png, tables/reported_vs_reproduced.csv, the executed notebook;
 ``results/benchmarks/*.json|md``). The site works opened from disk with no server and no network: links are
 relative, figures are copied under ``assets/``, notebook pages come from nbconvert's ``lab`` template with every
@@ -31,6 +31,7 @@ from typing import Any
 
 from workbook.params import course_key
 from workbook.paths import results_root as _results_root
+from workbook.reporting.stored import STALE, count, format_counts, is_dirty, recompute
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,23 @@ PROFILE_ORDER = ("smoke", "cpu", "paper")
 SITE_MARKER = ".workbook-site"
 GENERATOR = '<meta name="generator" content="workbook.reporting.site">'
 #: Folders of the results root that are not notebooks.
-NOT_NOTEBOOKS = {"site", "benchmarks"}
+NOT_NOTEBOOKS = {"site", "benchmarks", "scratch"}
 VERDICT_CLASSES = {
     "reproduced": "verdict-reproduced",
     "not reproduced": "verdict-not-reproduced",
     "inconclusive": "verdict-inconclusive",
+    "untestable here": "verdict-untestable",
+    "not comparable": "verdict-untestable",
+    STALE: "verdict-untestable",
     "not run at this scale": "verdict-not-run",
+    "check passed": "verdict-check-passed",
+    "check failed": "verdict-check-failed",
 }
-#: Columns of tables/reported_vs_reproduced.csv shown on the site (the others are for machines).
-RVR_COLUMNS = ("claim_id", "claim", "setting", "paper", "reproduced", "n", "verdict")
-RVR_HEADERS = ("claim", "statement", "setting", "paper", "reproduced [95% CI]", "n", "verdict")
+#: Columns of tables/reported_vs_reproduced.csv shown on the site (the others are for machines). Evidence and
+#: checks sit in their own columns: a check (identity, theorem, exact computation) is never evidence.
+RVR_COLUMNS = ("claim_id", "claim", "setting", "paper", "reproduced", "n", "verdict", "check", "power")
+RVR_HEADERS = ("claim", "statement", "setting", "paper", "reproduced [95% CI]", "n", "verdict (evidence)", "check",
+               "power (pre-registered)")
 # Paul Tol "muted"/"light" colours: distinguishable with the common colour-vision deficiencies; the verdict is
 # always also written out, so colour is never the only cue.
 CSS = """
@@ -67,6 +75,10 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .verdict-not-reproduced { background: #CC6677; color: #000; }
 .verdict-inconclusive { background: #DDCC77; color: #000; }
 .verdict-not-run { background: #DDDDDD; color: #333; }
+.verdict-untestable { background: #EEEEEE; color: #333; font-style: italic; }
+.verdict-check-passed { background: #88CCEE; color: #000; }
+.verdict-check-failed { background: #882255; color: #fff; }
+.dirty { background: #CC6677; color: #000; padding: 1px 6px; border-radius: 3px; font-weight: 600; }
 .verdict-unknown { background: #fff; color: #333; }
 td.verdict { font-weight: 600; white-space: nowrap; }
 .status { padding: 1px 6px; border-radius: 3px; font-weight: 600; }
@@ -109,6 +121,11 @@ class Run:
     @property
     def parameters(self) -> dict:
         return self.record.get("parameters") or self.provenance.get("parameters") or {}
+
+    @property
+    def dirty(self) -> bool:
+        """Whether the run came from an uncommitted tree (``allow_dirty`` or a dirty git state recorded)."""
+        return is_dirty(self.record, self.provenance)
 
     @property
     def executed_notebook(self) -> Path | None:
@@ -252,10 +269,22 @@ def rvr_table(rows: list[dict]) -> str:
     body = []
     for row in rows:
         cells = []
+        is_check = (row.get("kind") == "check" or str(row.get("verdict", "")).startswith("check ")
+                    or str(row.get("recorded_verdict", "")).startswith("check "))
         for col in RVR_COLUMNS:
             v = row.get(col, "")
-            if col == "verdict":
-                cells.append(f'<td class="verdict {verdict_class(v)}">{esc(v)}</td>')
+            if col == "verdict" and is_check:
+                cells.append('<td class="verdict verdict-unknown">—</td>')
+            elif col == "verdict" or (col == "check" and is_check):
+                v = row.get("verdict", "")
+                note = row.get("note") or ""
+                title = f' title="{esc(note)}"' if note else ""
+                cells.append(f'<td class="verdict {verdict_class(v)}"{title}>{esc(v)}'
+                             + (f"<br><small>{esc(note)}</small>" if note else "") + "</td>")
+            elif col == "check":
+                cells.append("<td></td>")
+            elif col == "power":
+                cells.append(f'<td class="num" title="{esc(row.get("power_note", ""))}">{esc(v) if v else "—"}</td>')
             elif col == "n":
                 cells.append(f'<td class="num">{esc(v) if v not in ("", None) else "—"}</td>')
             elif col == "claim_id":
@@ -271,7 +300,10 @@ def legend() -> str:
     """Return the colour legend of the verdicts."""
     return '<p class="legend">Verdicts: ' + "".join(
         f'<span class="{c}">{esc(v)}</span>' for v, c in VERDICT_CLASSES.items()) + \
-        " — computed by <code>workbook.reporting.verdict</code> from the 95% CI.</p>"
+        " — recomputed by <code>workbook.reporting.verdicts</code> from each run's stored 95% CI under the " \
+        "current claims; checks (identities, theorems, exact computations) are never counted as evidence. " \
+        "Power: the chance, by simulation, that the run's design reads \"reproduced\" at the effect the claim " \
+        "expected before running.</p>"
 
 
 def page(title: str, body: str, css_href: str) -> str:
@@ -326,7 +358,9 @@ def run_section(run: Run, site: Path, has_page: bool) -> str:
            f"<span>wall time <b>{esc(fmt_seconds(run.wall_s))}</b></span>"
            f"<span>profile <b>{esc(run.profile)}</b></span>"
            f"<span>hardware {esc(run.hardware())}</span>"
-           f"<span>started {esc(run.record.get('started') or run.provenance.get('started') or '—')}</span></p>"]
+           f"<span>started {esc(run.record.get('started') or run.provenance.get('started') or '—')}</span>"
+           + ('<span class="dirty" title="run.json allow_dirty or a dirty git state in its provenance">'
+              "from a dirty tree</span>" if run.dirty else "") + "</p>"]
     headline = run.metrics.get("headline")
     if isinstance(headline, dict) and headline:
         out.append("<p>Headline: " + ", ".join(
@@ -337,7 +371,9 @@ def run_section(run: Run, site: Path, has_page: bool) -> str:
         img = f'<img class="headline" src="{esc(rel)}" alt="{esc(run.notebook)} headline figure: {esc(fig.stem)}">'
         out.append(f'<a href="{esc(run.page)}">{img}</a>' if has_page else img)
     if run.rvr:
-        out.append("<h3>Reported vs reproduced</h3>" + rvr_table(run.rvr))
+        evidence, checks = format_counts(count(run.rvr))
+        out.append("<h3>Reported vs reproduced</h3>"
+                   f'<p class="counts">Evidence: {esc(evidence)} · checks: {esc(checks)}</p>' + rvr_table(run.rvr))
         rel = _copy(run.path / "tables" / "reported_vs_reproduced.csv", site,
                     f"{asset_dir}/tables/reported_vs_reproduced.csv")
         out.append(f'<p><a href="{esc(rel)}">reported_vs_reproduced.csv</a></p>')
@@ -355,23 +391,25 @@ def overview_table(runs: list[Run]) -> str:
     profiles += sorted({r.profile for r in runs} - set(profiles))
     by = {(r.notebook, r.profile): r for r in runs}
     head = ("<tr><th>notebook</th>" + "".join(f"<th>{esc(p)}</th>" for p in profiles)
-            + "<th>verdicts (all profiles)</th></tr>")
+            + "<th>evidence (all profiles)</th><th>checks</th></tr>")
     body = []
     for nb in sorted({r.notebook for r in runs}, key=course_key):
         cells = []
-        counts: dict[str, int] = {}
+        rows: list[dict] = []
         for p in profiles:
             r = by.get((nb, p))
             if r is None:
                 cells.append("<td>—</td>")
                 continue
-            for row in r.rvr:
-                counts[row.get("verdict", "?")] = counts.get(row.get("verdict", "?"), 0) + 1
+            rows += r.rvr
             cells.append(f'<td><a href="#{esc(r.anchor)}"><span class="status status-{esc(r.status)}">'
-                         f'{esc(r.status)}</span></a> {esc(fmt_seconds(r.wall_s))}</td>')
-        verdicts = ", ".join(f'<span class="{verdict_class(v)}">{n} {esc(v)}</span>'
-                             for v, n in sorted(counts.items()))
-        body.append(f"<tr><td>{esc(nb)}</td>{''.join(cells)}<td>{verdicts or '—'}</td></tr>")
+                         f'{esc(r.status)}</span></a> {esc(fmt_seconds(r.wall_s))}'
+                         + (' <span class="dirty">dirty tree</span>' if r.dirty else "") + "</td>")
+        c = count(rows)
+        evidence = ", ".join(f'<span class="{verdict_class(v)}">{n} {esc(v)}</span>'
+                             for v, n in sorted({**c["evidence"], **c["undecided"]}.items()))
+        checks = ", ".join(f'<span class="{verdict_class(v)}">{n} {esc(v)}</span>' for v, n in sorted(c["checks"].items()))
+        body.append(f"<tr><td>{esc(nb)}</td>{''.join(cells)}<td>{evidence or '—'}</td><td>{checks or '—'}</td></tr>")
     return f'<table class="wb overview"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -438,8 +476,10 @@ def replicates_paper(notebook: str) -> bool:
 
     Lab 0 (``toy_reasoner``) replicates no paper, so its page is not expected to show a verdict table.
     """
+    from workbook.reporting.claims import REPORTED_DIR
+
     name = re.sub(r"^\d+_", "", notebook)
-    return (Path(__file__).parent / "reported" / f"{name}.yaml").is_file()
+    return (REPORTED_DIR / f"{name}.yaml").is_file()
 
 
 def notebook_page(run: Run, site: Path) -> Path:
@@ -593,13 +633,39 @@ def benchmarks_page(bench_dir: Path, site: Path) -> Path:
 # build
 # --------------------------------------------------------------------------------------------------------------
 
-def build_site(results_root: Path | str | None = None, out_dir: Path | str | None = None) -> Path:
+def with_current_verdicts(run: Run, power: bool = True) -> Run:
+    """Return ``run`` with its table's verdicts recomputed from the stored estimates (and, at cpu, each claim's power).
+
+    See `workbook.reporting.stored`: the stored CSV was written by whatever rules were current when it ran.
+    """
+    run.rvr = recompute(run.notebook, run.profile, run.rvr, run.parameters)
+    if power and run.profile == "cpu" and run.rvr and replicates_paper(run.notebook):
+        from workbook.reporting.power import power_table
+
+        try:
+            tab = power_table(run.notebook, run.parameters, n_sim=200, n_boot=100)
+        except Exception:  # noqa: BLE001 - power is a planning aid: never take the report down for it
+            log.exception("power table of %s failed", run.notebook)
+            return run
+        by_id = {r.claim_id: r for r in tab.itertuples()}
+        for row in run.rvr:
+            r = by_id.get(row.get("claim_id"))
+            if r is not None:
+                row["power"] = "—" if r.power != r.power else f"{r.power:.0%}"
+                row["power_note"] = f"expects {r.expected_effect:+.3g} ({r.why}); design {r.design}; {r.note}".strip("; ")
+    return run
+
+
+def build_site(results_root: Path | str | None = None, out_dir: Path | str | None = None, *,
+               include_smoke: bool | None = None, power: bool = True) -> Path:
     """Return the path of the site's ``index.html`` after rendering the whole site from the results tree.
 
-    Issue 11 § Report site. ``results_root`` defaults to :func:`workbook.paths.results_root`, ``out_dir`` to
+    ``results_root`` defaults to :func:`workbook.paths.results_root`, ``out_dir`` to
     ``<results_root>/site``. Only the site's own ``notebooks/`` and ``assets/`` folders and its pages are
     rewritten (a screenshot beside them is kept). A notebook page that cannot be converted is logged and left
-    out; the index still lists the run.
+    out; the index still lists the run. Smoke runs (tests of the machinery, not results) are left out of the
+    repository's committed ``results/`` (`workbook.reporting.summary.smoke_included`); verdicts are recomputed from stored estimates (`with_current_verdicts`), with each cpu
+    claim's pre-registered power when ``power``; runs from a dirty tree are flagged.
     """
     root = Path(results_root) if results_root is not None else _results_root()
     if not root.is_dir():
@@ -618,7 +684,10 @@ def build_site(results_root: Path | str | None = None, out_dir: Path | str | Non
     (site / "assets").mkdir()
     (site / "assets" / "style.css").write_text(CSS, encoding="utf-8")
 
-    runs = discover_runs(root)
+    from workbook.reporting.summary import smoke_included
+
+    smoke = smoke_included(root, include_smoke)
+    runs = [with_current_verdicts(r, power=power) for r in discover_runs(root) if smoke or r.profile != "smoke"]
     pages: set[str] = set()
     for run in runs:
         if run.executed_notebook is None:
@@ -633,11 +702,15 @@ def build_site(results_root: Path | str | None = None, out_dir: Path | str | Non
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     shas = {(r.provenance.get("git") or r.record.get("git") or {}).get("sha") for r in runs} - {None}
     n_pass = sum(r.status == "passed" for r in runs)
+    evidence, checks = format_counts(count([row for r in runs for row in r.rvr]))
+    n_dirty = sum(r.dirty for r in runs)
     nav = '<nav class="wb-nav"><a href="index.html">Runs</a><a href="benchmarks.html">Benchmarks</a></nav>'
     body = [
         "<h1>rlvr-workbook · replication report</h1>",
         f'<p class="sub">{n_pass} of {len(runs)} runs passed · generated {esc(generated)}'
         + (f" · git {esc(', '.join(sorted(s[:10] for s in shas)))}" if shas else "") + "</p>",
+        f'<p class="counts">Evidence (all runs): {esc(evidence)} · checks: {esc(checks)}'
+        + (f' · <span class="dirty">{n_dirty} run(s) from a dirty tree</span>' if n_dirty else "") + "</p>",
         nav,
     ]
     if runs:
