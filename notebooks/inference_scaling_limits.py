@@ -98,11 +98,9 @@ params = check_params("inference_scaling_limits", globals())
 isl.validate(params)
 torch.set_num_threads(torch_threads)
 plotting.use_style()
-run_dir = RunDir("inference_scaling_limits", profile)
-t_start = time.time()
-sandbox_mode = isolation_mode()  # how model-written code is isolated on this machine
-print(f"profile={profile}  model={model}  code_model={code_model} ({code_backend})  sandbox={sandbox_mode}")
-print("plan:", isl.plan(params)["summary"])
+run_dir, t_start, sandbox_mode = RunDir("inference_scaling_limits", profile), time.time(), isolation_mode()
+print(f"profile={profile}  model={model}  code_model={code_model} ({code_backend})  sandbox={sandbox_mode}\n"
+      f"plan: {isl.plan(params)['summary']}")
 
 # %% [markdown]
 # ## 1. The theoretical model (exact, seconds)
@@ -263,10 +261,9 @@ if run_code:
     code_problems_list = load_benchmark(code_benchmark, limit=code_problems or None)
     cgen = make_backend(code_model, code_backend, **({"device": device, "batch_size": code_batch_size}
                                                       if code_backend == "transformers" else {}))
-    code_frame = evaluation.sample(cgen, code_problems_list, code_samples, seed=seed, temperature=code_temperature,
-                                   prompt_fn=prompt_fn(cgen.tokenizer, isl.CODE_INSTRUCTION),
-                                   max_new_tokens=code_max_new_tokens)
-    code_texts = [g["text"].tolist() for _, g in code_frame.groupby("problem_id", sort=False)]
+    code_texts = evaluation.by_problem(evaluation.sample(
+        cgen, code_problems_list, code_samples, prompt_fn=prompt_fn(cgen.tokenizer, isl.CODE_INSTRUCTION), seed=seed,
+        temperature=code_temperature, max_new_tokens=code_max_new_tokens), "text")
     t0 = time.time()
     code_results = run_tests(code_problems_list, code_texts, workers=code_workers)
     code = {"counts": isl.counts_from_code_results(code_results),
@@ -295,24 +292,14 @@ code_summary
 # ceiling = 0.22·pass@1 + 0.72, and the line refitted to the 9 points shown; ours with 95% bootstrap intervals.
 
 # %%
-fig_data = isl.paper_figure_data()
-pts, fit = pd.DataFrame(fig_data["humaneval_plus_points"]), fig_data["fits"]["humaneval_plus"]
-slope9, icpt9, _ = isl.linear_fit(pts["pass_at_1"], pts["ceiling"])
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
-ax.scatter(pts["pass_at_1"], pts["ceiling"], color=plotting.NEUTRAL, label="paper, HumanEval+ (9 models)")
-for row in pts.itertuples():
-    ax.annotate(row.model, (row.pass_at_1, row.ceiling), fontsize=6, xytext=(3, 2), textcoords="offset points")
-xs = np.linspace(0, 1, 50)
-ax.plot(xs, fit["slope"] * xs + fit["intercept"], color="k", ls="--",
-        label=f"paper fit y = {fit['slope']}x + {fit['intercept']} (R² = {fit['r2']}, 17 models)")
-ax.plot(xs, slope9 * xs + icpt9, color="k", ls=":", label=f"refit to these 9: y = {slope9:.2f}x + {icpt9:.2f}")
+isl.plot_paper_line(ax)
 ours = [(f"{model} (arithmetic, last digit)", pass1_est, ceiling_est)]
 if code is not None and np.isfinite(code["ceiling"].value):
     ours.append((f"{code_model} ({code_benchmark})", code["pass1"], code["ceiling"]))
 for i, (label, px, py) in enumerate(ours):
     ax.errorbar([px.value], [py.value], xerr=[[px.value - px.lo], [px.hi - px.value]],
                 yerr=[[py.value - py.lo], [py.hi - py.value]], fmt="o", color=f"C{i}", label=label, capsize=3)
-ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, lw=0.6)
 ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="pass@1 (single sample, ground truth)",
        ylabel="accuracy ceiling with the weak verifier")
 ax.legend(fontsize=7, loc="lower right")

@@ -11,7 +11,7 @@ import pytest
 from workbook.papers import dser
 
 
-# ---------------------------------------------------------------- chain mathematics (spec dser.md worked example)
+# ---------------------------------------------------------------- chain mathematics (the worked example p_IC = 0.10, p_CI = 0.08)
 
 def test_stationary_worked_example():
     assert dser.stationary_accuracy(0.10, 0.08) == pytest.approx(0.5556, abs=1e-4)

@@ -1,6 +1,7 @@
 """Seeded synthetic arithmetic problems with step-by-step reference solutions.
 
-Contamination-free by construction, like RandomCalculation in "Reasoning or Memorization?" (issue 2): every
+Contamination-free by construction, like RandomCalculation in "Reasoning or Memorization?" (Wu et al. 2025,
+arXiv 2507.10532): every
 problem is a random expression tree drawn from a seeded generator, so no benchmark or pretraining corpus can
 contain it. The ``train`` and ``test`` splits are disjoint: a problem's split is a fixed function of a hash of
 its expression, and the generator rejects draws that fall into the other split.
@@ -22,19 +23,9 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-try:  # DATA owns the record type; this fallback only matters while workbook.data is being written.
-    from workbook.data import Problem
-except ImportError:  # pragma: no cover - exercised only before workbook/data/__init__.py exists
-
-    @dataclass(frozen=True)
-    class Problem:  # type: ignore[no-redef]
-        problem_id: str
-        problem: str
-        answer: str
-        dataset: str
-        metadata: dict = field(default_factory=dict)
+from workbook.data.benchmarks import Problem
 
 
 __all__ = [
@@ -62,7 +53,7 @@ TEST_FRACTION = 0.2
 class ArithmeticSpec:
     """A family of arithmetic problems.
 
-    The defaults are the toy reasoner's world (spec ``toy_reasoner_notes.md``): 2–4 operands, 1- or 2-digit
+    The defaults are the toy reasoner's world (``workbook.toy``): 2–4 operands, 1- or 2-digit
     operands, ``+ - *``, every intermediate value in [0, 99], one factor of every product ≤ 9.
 
     Attributes:

@@ -25,7 +25,7 @@ __all__ = [
     "CODE_INSTRUCTION", "VERIFIERS", "EasyHardModel", "TaskCounts", "accuracy_ceiling", "bootstrap_k_opt",
     "ceiling_table", "code_summary", "counts_from_code_results", "expected_utility", "fit_easy_hard", "fit_table",
     "k_opt_table", "last_digit_check", "line_length_differences", "linear_fit", "model_optimal_k", "model_utility",
-    "optimal_k", "paper_figure_data", "pass_at_1", "per_task_ceiling", "plan", "prob_any_accept", "reproduced",
+    "optimal_k", "paper_figure_data", "pass_at_1", "per_task_ceiling", "plan", "plot_paper_line", "prob_any_accept", "reproduced",
     "simulate_utility", "simulation_table", "task_counts", "theory_table", "utility_curve", "utility_table",
     "validate",
 ]
@@ -211,3 +211,25 @@ def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: 
     if diffs is not None and len(diffs) >= 2:
         out["L8"] = bootstrap_ci(diffs, n_boot=n_boot, seed=seed, what="FP − TP line-length share")
     return out
+
+
+def plot_paper_line(ax) -> dict:
+    """Draw the paper's HumanEval+ (pass@1, ceiling) points, its fitted line and the line refitted to those points.
+
+    The points are 9 of the paper's 17 models (its figure data, ``reported/inference_scaling_limits.yaml``); the
+    paper's line ceiling = 0.22·pass@1 + 0.72 was fitted to all 17. Returns the paper's fit {slope, intercept, r2}.
+    """
+    from workbook import plotting
+
+    data = paper_figure_data()
+    pts, fit = pd.DataFrame(data["humaneval_plus_points"]), data["fits"]["humaneval_plus"]
+    slope9, icpt9, _ = linear_fit(pts["pass_at_1"], pts["ceiling"])
+    ax.scatter(pts["pass_at_1"], pts["ceiling"], color=plotting.NEUTRAL, label=f"paper, HumanEval+ ({len(pts)} models)")
+    for row in pts.itertuples():
+        ax.annotate(row.model, (row.pass_at_1, row.ceiling), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    xs = np.linspace(0, 1, 50)
+    ax.plot(xs, fit["slope"] * xs + fit["intercept"], color="k", ls="--",
+            label=f"paper fit y = {fit['slope']}x + {fit['intercept']} (R² = {fit['r2']}, 17 models)")
+    ax.plot(xs, slope9 * xs + icpt9, color="k", ls=":", label=f"refit to these {len(pts)}: y = {slope9:.2f}x + {icpt9:.2f}")
+    ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, lw=0.6)
+    return fit
