@@ -16,7 +16,7 @@
 # ---
 
 # %% [markdown]
-# # Lab 0: the toy reasoner — a world small enough to watch reasoning methods work
+# # The toy reasoner: a world small enough to watch reasoning methods work
 #
 # Every method notebook of this workbook (DSER, sharpening, NSR, 1-shot RLVR, Lp-Reg, inference-scaling limits)
 # runs its `cpu` profile on one small model that the workbook trains itself: **`toy-reasoner`**. This lab trains
