@@ -14,7 +14,9 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from workbook.reporting.site import benchmark_series, build_site, discover_runs, offline_notebook
+from workbook.reporting.site import build_site, discover_runs
+from workbook.reporting.site_notebooks import offline_notebook
+from workbook.reporting.site_benchmarks import benchmark_series
 
 RVR_COLUMNS = ("claim_id", "claim", "setting", "paper", "reproduced", "n", "verdict", "source", "paper_value",
                "value", "lo", "hi")

@@ -413,64 +413,6 @@ def overview_table(runs: list[Run]) -> str:
     return f'<table class="wb overview"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
 
-# --------------------------------------------------------------------------------------------------------------
-# notebook pages (nbconvert) and the benchmarks page
-# --------------------------------------------------------------------------------------------------------------
-
-#: nbconvert's ``lab`` page without its remote scripts (require.js, MathJax, mermaid, widget manager: all CDN).
-NB_TEMPLATE = """{%- extends 'index.html.j2' -%}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
-{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block extra_css -%}<link rel="icon" href="data:,">
-<style type="text/css">{{ resources.workbook_css }}</style>{%- endblock extra_css -%}
-{%- block body_header -%}{{ super() }}{{ resources.workbook_header }}{%- endblock body_header -%}
-{%- block body_footer -%}{{ resources.workbook_footer }}{{ super() }}{%- endblock body_footer -%}
-"""
-#: Output types that need a JavaScript runtime (widget manager, notebook JS) the offline page does not load.
-SCRIPT_MIMES = frozenset({"application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json",
-                          "application/javascript", "text/javascript"})
-
-
-def offline_notebook(nb):
-    """Return a copy of ``nb`` without widget state and script outputs (their text/plain fallback stays)."""
-    import copy
-
-    nb = copy.deepcopy(nb)
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        kept = []
-        for out in cell.get("outputs", []):
-            data = out.get("data")
-            if data is not None:
-                for mime in [m for m in data if m in SCRIPT_MIMES]:
-                    del data[mime]
-                if not data:
-                    continue
-            kept.append(out)
-        cell["outputs"] = kept
-    return nb
-
-
-def _provenance_html(run: Run) -> str:
-    prov = run.provenance
-    if not prov:
-        return "<p><i>No provenance.json was written by this run.</i></p>"
-    git = prov.get("git") or {}
-    top = {"git sha": git.get("sha"), "git dirty": git.get("dirty"), "seed": prov.get("seed"),
-           "started": prov.get("started"), "ended": prov.get("ended"), "wall_s (in the kernel)": prov.get("wall_s")}
-    parts = [kv_table({k: v for k, v in top.items() if v is not None})]
-    if prov.get("hardware"):
-        parts.append("<h3>Hardware</h3>" + kv_table(prov["hardware"]))
-    if prov.get("packages"):
-        parts.append("<h3>Packages</h3>" + kv_table({k: v if v is not None else "not installed"
-                                                     for k, v in prov["packages"].items()}))
-    return "\n".join(parts)
-
-
 def replicates_paper(notebook: str) -> bool:
     """Return whether the notebook checks paper claims (it has ``lib/workbook/reported/<name>.yaml``).
 
@@ -481,152 +423,6 @@ def replicates_paper(notebook: str) -> bool:
     name = re.sub(r"^\d+_", "", notebook)
     return (REPORTED_DIR / f"{name}.yaml").is_file()
 
-
-def notebook_page(run: Run, site: Path) -> Path:
-    """Return the path of the run's notebook page: header (status, parameters), executed notebook, footer.
-
-    The footer holds the reported-vs-reproduced table (id ``reported-vs-reproduced``) and the provenance.
-    """
-    import nbformat
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-
-    from workbook.paths import notebooks_dir
-
-    nb = offline_notebook(nbformat.read(str(run.executed_notebook), as_version=4))
-    title = _notebook_title(run)
-    header = [
-        f'<div class="wb-header" data-status="{esc(run.status)}" data-paper="{"yes" if replicates_paper(run.notebook) else "no"}">',
-        '<nav class="wb-nav"><a href="../index.html">← all runs</a>'
-        f'<a href="../index.html#{esc(run.anchor)}">summary of this run</a>'
-        '<a href="../benchmarks.html">Benchmarks</a></nav>',
-        f"<h1>{esc(title)}</h1>",
-        f'<p class="run-meta"><span>notebook <b>{esc(run.notebook)}</b></span>'
-        f'<span>status <span class="status status-{esc(run.status)}">{esc(run.status)}</span></span>'
-        f"<span>profile <b>{esc(run.profile)}</b></span><span>wall time <b>{esc(fmt_seconds(run.wall_s))}</b></span>"
-        f"<span>hardware {esc(run.hardware())}</span></p>",
-        '<h2 id="parameters">Parameters</h2>',
-        kv_table(run.parameters, pairs_per_row=4) if run.parameters else "<p><i>No parameters recorded.</i></p>",
-    ]
-    if run.record.get("error"):
-        header.append(f'<pre class="error">{esc(run.record["error"])}</pre>')
-    header.append("</div>")
-    footer = ['<div class="wb-footer">', '<h2 id="reported-vs-reproduced">Reported vs reproduced</h2>']
-    footer.append(rvr_table(run.rvr) + legend() if run.rvr else
-                  "<p><i>No reported-vs-reproduced table was written by this run.</i></p>")
-    footer += ['<h2 id="provenance">Provenance</h2>', _provenance_html(run), "</div>"]
-
-    exporter = HTMLExporter(template_name="lab", template_file="workbook_page.html.j2",
-                            extra_loaders=[DictLoader({"workbook_page.html.j2": NB_TEMPLATE})], embed_images=True)
-    resources = {"metadata": {"name": f"{title} ({run.profile})", "path": str(notebooks_dir())},
-                 "workbook_css": CSS, "workbook_header": "\n".join(header), "workbook_footer": "\n".join(footer)}
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
-    out = site / run.page
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(body, encoding="utf-8")
-    return out
-
-
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """Return ``d`` flattened to dotted keys (nested dicts only; lists stay values)."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
-_TIMING = re.compile(r"(^|_)(ms|s|sec|seconds)(_(median|mean|min|max|p\d+))?$")
-
-
-def benchmark_series(result: dict) -> tuple[dict[str, float], dict[str, float]]:
-    """Return (timings in ms, rates per second) picked from a benchmark's JSON by key name.
-
-    Timings: keys ending ``_ms``/``_s`` (optionally ``_median``/``_mean``/``_min``/``_max``/``_pNN``), targets
-    excluded; rates: keys containing ``per_s``.
-    """
-    timings, rates = {}, {}
-    for key, v in flatten(result).items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-            continue
-        last = key.rsplit(".", 1)[-1].lower()
-        if "per_s" in last:
-            rates[key] = float(v)
-        elif not last.startswith("target") and _TIMING.search(last):
-            unit = _TIMING.search(last).group(2)
-            timings[key] = float(v) if unit == "ms" else float(v) * 1000.0
-    return timings, rates
-
-
-def _bar_label(v: float) -> str:
-    """Return a bar's value label: thousands separated above 100, three significant digits below."""
-    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
-
-
-def _bench_plot(topic: str, timings: dict, rates: dict, path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    if timings and max(timings.values()) >= 2000:  # show seconds when the longest timing is over 2 s
-        timings, t_label = {k: v / 1000.0 for k, v in timings.items()}, "wall time (s)"
-    else:
-        t_label = "wall time (ms)"
-    panels = [(t, lab) for t, lab in ((timings, t_label), (rates, "rate (per second)")) if t]
-    fig = Figure(figsize=(7.5, 0.9 + 0.35 * sum(min(len(t), 20) for t, _ in panels) + 0.6 * len(panels)))
-    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for ax, (series, label) in zip(axes, panels):
-        items = sorted(series.items(), key=lambda kv: kv[1])[:20]
-        ax.barh([k for k, _ in items], [v for _, v in items], color="#332288", height=0.6)
-        ax.set_xlabel(label)
-        if items[-1][1] / max(items[0][1], 1e-12) > 30:
-            ax.set_xscale("log")
-        ax.margins(x=0.15)
-        for y, (_, v) in enumerate(items):
-            ax.annotate(_bar_label(v), (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
-        ax.spines[["top", "right"]].set_visible(False)
-    axes[0].set_title(topic, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-
-
-def benchmarks_page(bench_dir: Path, site: Path) -> Path:
-    """Return the path of ``benchmarks.html``: per benchmark a plot of its timings/rates and its table."""
-    import mistune
-
-    md_render = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
-    topics = sorted({p.stem for p in bench_dir.glob("*.json")} | {p.stem for p in bench_dir.glob("*.md")}) \
-        if bench_dir.is_dir() else []
-    body = ['<nav class="wb-nav"><a href="index.html">← all runs</a></nav>', "<h1>Benchmarks</h1>",
-            "<p>From <code>results/benchmarks/</code>, written by <code>make benchmarks</code>, measured as each "
-            "benchmark's notes say, on the machine it names; on a shared machine timings are indicative.</p>"]
-    if not topics:
-        body.append("<p>No benchmark results yet: <code>make benchmarks</code> writes them.</p>")
-    for topic in topics:
-        js, md = bench_dir / f"{topic}.json", bench_dir / f"{topic}.md"
-        result = _read_json(js) if js.is_file() else {}
-        sec = [f'<section class="run" id="bench-{esc(topic)}">']
-        if md.is_file():
-            sec.append(md_render(md.read_text(encoding="utf-8")))
-        else:
-            sec.append(f"<h2>{esc(result.get('benchmark', topic))}</h2><p>{esc(result.get('what', ''))}</p>")
-        timings, rates = benchmark_series(result)
-        if timings or rates:
-            rel = f"assets/benchmarks/{topic}.png"
-            _bench_plot(topic, timings, rates, site / rel)
-            sec.append(f'<img class="bench" src="{esc(rel)}" alt="{esc(topic)} benchmark timings">')
-        if result:
-            scalars = {k: v for k, v in flatten(result).items() if not isinstance(v, list)}
-            sec.append(f"<details><summary>All numbers in {esc(topic)}.json</summary>{kv_table(scalars)}</details>")
-        links = [_copy(p, site, f"assets/benchmarks/{p.name}") for p in (js, md) if p.is_file()]
-        sec.append("<p>" + " · ".join(f'<a href="{esc(r)}">{esc(Path(r).name)}</a>' for r in links) + "</p>")
-        sec.append("</section>")
-        body.append("\n".join(sec))
-    out = site / "benchmarks.html"
-    out.write_text(page("rlvr-workbook · benchmarks", "\n".join(body), "assets/style.css"), encoding="utf-8")
-    return out
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -687,6 +483,8 @@ def build_site(results_root: Path | str | None = None, out_dir: Path | str | Non
     from workbook.reporting.summary import smoke_included
 
     smoke = smoke_included(root, include_smoke)
+    from workbook.reporting.site_notebooks import notebook_page
+
     runs = [with_current_verdicts(r, power=power) for r in discover_runs(root) if smoke or r.profile != "smoke"]
     pages: set[str] = set()
     for run in runs:
@@ -697,6 +495,8 @@ def build_site(results_root: Path | str | None = None, out_dir: Path | str | Non
             pages.add(run.page)
         except Exception:  # noqa: BLE001 - one unreadable notebook must not take the whole report down
             log.exception("could not render %s", run.executed_notebook)
+    from workbook.reporting.site_benchmarks import benchmarks_page
+
     benchmarks_page(root / "benchmarks", site)
 
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
