@@ -44,18 +44,11 @@ benchmarks: env
 student: env
 	$(VENV)/bin/workbook student
 
-# GPU readiness (issue 12): what env/gpu_check.sh needs on a stock CUDA PyTorch image without network
-# (toy checkpoints + wheels missing from that image), in an ignored folder to carry to the GPU machine.
+# GPU readiness check (docs/cluster.md, "GPU check"): what env/gpu_check.sh needs on a stock CUDA PyTorch image
+# without network (toy checkpoints + wheels missing from that image), in an ignored folder of at most 64 MiB.
 CARRY := results/gpu_check/carry
 gpu-carry: env
-	rm -rf $(CARRY) && mkdir -p $(CARRY)/cache/toy $(CARRY)/whl
-	for n in toy-reasoner toy-reasoner-smoke; do \
-	  cp -r "$$($(PY) -c "from workbook.toy import model_dir; print(model_dir('$$n'))")" $(CARRY)/cache/toy/ || exit 1; done
-	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d $(CARRY)/whl \
-	  trl==1.16.0 datasets==5.2.0 dill==0.4.0 multiprocess==0.70.18 math-verify==0.9.0 \
-	  latex2sympy2-extended==1.11.0 antlr4-python3-runtime==4.13.2
-	du -sh $(CARRY)
+	$(PY) env/gpu_carry.py --out $(CARRY)
 
 # verl 0.9.1 in its own environment (it pins transformers < 5.11): the cluster path's tests against the real engine
 # (tests/verl/, not collected by `make test`). torch's CPU build goes in first, or tensordict pulls CUDA torch.

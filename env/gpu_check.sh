@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# GPU readiness check (issue 12): proves the `paper` path on one GPU, offline, in <= 8 minutes on one H100.
+# GPU readiness check: proves the `paper` path on one GPU, offline, in <= 8 minutes (docs/cluster.md, "GPU check").
 #
-#   env/gpu_check.sh            # on a CUDA machine: RL methods in bf16, CUDA-vs-CPU generation, paper plans, vLLM
-#   env/gpu_check.sh --cpu      # dry run here: every step but the CUDA ones (CPU fp32, smoke toy model)
+#   env/gpu_check.sh --out results/gpu_check   # on a CUDA machine: every RL method at a paper-shaped batch in bf16
+#                                              # with memory peaks, ours vs stock TRL step time, CUDA-vs-CPU
+#                                              # generation, the papers' plans, vLLM
+#   env/gpu_check.sh --cpu      # rehearsal here: the same steps on CPU (fp32, smoke toy, small batch), no vLLM
 #
-# Options (the rest go to `python -m workbook.gpu_check`: --out DIR, --steps N, --only a,b):
+# Options (the rest go to env/gpu_check.py: --out DIR, --steps N, --ratio-reps N, --only a,b, --no-train):
 #   --wheels DIR   carried wheels installed when `import trl` fails (default: .whl, else <carry>/whl)
 #   --carry DIR    carried folder whose cache/ holds the toy checkpoints (default: .carry, else results/gpu_check/carry)
 #   --site DIR     where the wheels are installed (default: /tmp/site)
 #   --force-wheels install the wheels even when trl imports;  --install-only  stop after installing
-# Nothing is fetched from the network. Output: $OUT (device machine), else results/gpu_check/, as gpu_check.json
-# (gpu_check_cpu.json for the dry run). Exit status 0 when every check passed or was skipped with a reason.
+# Nothing is fetched from the network. Output: --out, else $OUT, else results/gpu_check/: gpu_check.json + .md
+# (gpu_check_cpu.* for the rehearsal), rewritten after every check. Exit 0 when every check passed or was skipped.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
     --site) site="$2"; shift 2 ;;
     --force-wheels) force=1; shift ;;
     --install-only) install_only=1; shift ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -60,4 +62,4 @@ if [ -z "${WORKBOOK_CACHE_DIR:-}" ] && [ -d "$carry/cache" ]; then
   echo "gpu_check: toy checkpoints from $WORKBOOK_CACHE_DIR" >&2
 fi
 
-exec timeout --foreground "${GPU_CHECK_TIMEOUT_S:-480}" "$py" -m workbook.gpu_check "${args[@]}"
+exec timeout --foreground "${GPU_CHECK_TIMEOUT_S:-480}" "$py" env/gpu_check.py "${args[@]}"

@@ -1,5 +1,7 @@
-"""The GPU readiness script (issue 12): its `--cpu` dry run passes end to end and writes a complete JSON summary."""
+"""The GPU readiness check (env/gpu_check.sh + env/gpu_check.py): its `--cpu` rehearsal passes end to end and
+writes a complete JSON + Markdown summary; the paper plans come from workbook.papers.<paper>.plan."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,6 +14,14 @@ from workbook.paths import repo_root
 
 ROOT = repo_root()
 SCRIPT = ROOT / "env" / "gpu_check.sh"
+
+
+def _gpu_check():
+    """Imports env/gpu_check.py (not part of the library) as a module."""
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "env" / "gpu_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def _env(**extra) -> dict:
@@ -29,8 +39,9 @@ def test_cpu_dry_run_writes_a_passing_summary(tmp_path):
                           timeout=580)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     s = json.loads((out / "gpu_check_cpu.json").read_text())
-    assert s["ok"] is True and s["mode"] == "cpu-dry-run" and s["device"].startswith("cpu")
-    assert set(s["checks"]) == {"rl_methods", "generation", "paper_plans", "vllm"}
+    assert s["ok"] is True and s["complete"] is True and s["mode"] == "cpu-dry-run" and s["device"].startswith("cpu")
+    assert set(s["checks"]) == {"rl_methods", "rl_step_ratio", "generation", "paper_plans", "vllm"}
+    assert "| rl_methods | ok |" in (out / "gpu_check_cpu.md").read_text()
     assert s["earlier_partial_cuda_checks"]["files"] == ["results/benchmarks/generation_cuda.json",
                                                          "results/benchmarks/rl_step.json"]
 
@@ -38,9 +49,14 @@ def test_cpu_dry_run_writes_a_passing_summary(tmp_path):
 
     rl = s["checks"]["rl_methods"]
     assert set(rl["methods"]) == set(METHODS) and rl["bf16"] is False and rl["model"] == "toy-reasoner-smoke"
+    assert rl["rollouts_per_step"] == rl["prompts_per_step"] * rl["num_generations"]
     for name, r in rl["methods"].items():
         assert r["ok"] and r["steps_done"] == 1 and r["weights_changed"] and r["metrics_finite"], name
-        assert r["max_abs_weight_delta"] > 0 and r["train_device"] == "cpu", name
+        assert r["max_abs_weight_delta"] > 0 and r["train_device"] == "cpu" and r["peak_memory_mib"] > 0, name
+
+    ratio = s["checks"]["rl_step_ratio"]
+    assert ratio["ok"] and ratio["ratio_workbook_over_stock"] > 0
+    assert len(ratio["step_time_s"]["workbook"]) == len(ratio["step_time_s"]["stock_trl"]) > 0
 
     gen = s["checks"]["generation"]
     assert gen["identical_greedy"] and set(gen["arms"]) == {"cpu", "cpu_repeat"}
@@ -50,9 +66,8 @@ def test_cpu_dry_run_writes_a_passing_summary(tmp_path):
     with_paper = {p.parent.name for p in (ROOT / "notebooks" / "params").glob("*/paper.yaml")}
     assert set(plans) == with_paper
     for nb, r in plans.items():
-        assert r["ok"] and r["resolved"], (nb, r.get("error"))
-    assert plans["nsr"]["plan_printed"] and plans["nsr"]["gpu_hours_printed"][0] > 0
-    assert plans["nsr"]["plans"]["the_plan"]["runs"] >= 1
+        assert r["ok"] and r["resolved"] and r["summary"], (nb, r.get("error"))
+    assert plans["nsr"]["gpu_hours"] > 0 and plans["nsr"]["plan"]["runs"] >= 1
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("metrics.json"))
 
     assert s["checks"]["vllm"]["skipped"] is True and "dry run" in s["checks"]["vllm"]["reason"]
@@ -63,35 +78,41 @@ def test_cuda_mode_without_a_gpu_fails_with_one_clear_message(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is visible")
-    proc = subprocess.run([sys.executable, "-m", "workbook.gpu_check", "--out", str(tmp_path)], cwd=ROOT,
-                          env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run([sys.executable, "env/gpu_check.py", "--out", str(tmp_path)], cwd=ROOT,
+                          env=_env(PYTHONPATH=str(ROOT / "lib")), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode != 0 and "no CUDA device visible; use --cpu" in proc.stderr
     assert not list(tmp_path.iterdir())
 
 
-def test_notebook_plan_runs_the_notebooks_own_plan_cell_without_loading_a_model():
-    from workbook.gpu_check import notebook_plan
+def test_paper_plan_comes_from_the_paper_module_without_loading_a_model():
+    import workbook.papers.one_shot_rlvr as paper
+    from workbook.params import resolve_params
 
     before = set(sys.modules)
-    rec = notebook_plan("one_shot_rlvr")
-    assert rec["ok"] and rec["plan_printed"] and "GPU-hours" in rec["plan_text"]
-    assert rec["plans"]["the_plan"]["gpu_hours"] == pytest.approx(rec["gpu_hours_printed"][0], rel=0.01)
-    assert rec["params"]["model"] == "qwen2.5-math-1.5b"
+    rec = _gpu_check().paper_plan("one_shot_rlvr")
+    assert rec["ok"] and rec["params"]["model"] == "qwen2.5-math-1.5b"
+    assert rec["plan"] == paper.plan(resolve_params("one_shot_rlvr", "paper")[0])
+    assert rec["gpu_hours"] == rec["plan"]["gpu_hours"] > 0
     assert not any(m.startswith("vllm") for m in set(sys.modules) - before)
 
 
 def test_plan_check_refuses_model_loading():
     import workbook.models as models
-    from workbook.gpu_check import _forbid_model_loading
 
     original = models.load_model
-    undo = _forbid_model_loading()
+    undo = _gpu_check()._forbid_model_loading()
     try:
         with pytest.raises(RuntimeError, match="tried to load a model"):
             models.load_model("tiny-random")
     finally:
         undo()
     assert models.load_model is original
+
+
+def test_only_rejects_an_unknown_check(tmp_path):
+    with pytest.raises(SystemExit):
+        _gpu_check().main(["--cpu", "--out", str(tmp_path), "--only", "rl_methods,nonsense"])
+    assert not list(tmp_path.iterdir())
 
 
 def test_carried_wheels_install_offline(tmp_path):

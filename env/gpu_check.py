@@ -1,31 +1,30 @@
-"""Returns (and writes) a JSON summary proving the ``paper`` path on one GPU; ``--cpu`` is the offline dry run.
+"""GPU readiness check: proves the ``paper`` path on one GPU, offline; ``--cpu`` is the rehearsal on CPU.
 
-Issue 12 and ``shared/specs/scale.md`` ("One machine: TRL + vLLM"). Four checks, each recorded with its figures:
+Run through ``env/gpu_check.sh`` (installs carried wheels, points the cache at the carried toy checkpoints; see
+the "GPU check" section of docs/cluster.md). Not part of the library: it drives ``workbook`` from outside.
+Checks, each recorded with its figures in ``gpu_check.json`` (+ ``gpu_check.md``):
 
 (a) ``rl_methods``: every method in ``workbook.rl.methods.METHODS`` trains a few steps through the TRL adapter
-    (``workbook.rl.trainer``) -- on CUDA in bf16 autocast with the carried toy reasoner, on CPU in fp32 with
-    ``toy-reasoner-smoke`` -- asserting that the weights change and every logged metric is finite;
-(b) ``generation``: ``TransformersBackend`` greedy decoding of one batch on CUDA and on CPU (tokens/s of each,
-    identical token ids required); CPU-only in the dry run, where a second CPU pass checks determinism;
-(c) ``paper_plans``: every notebook with a ``paper.yaml`` resolves its parameters and its own plan cell runs
-    (the notebook's code, executed up to the cell that prints the plan, with model loading forbidden);
-(d) ``vllm``: ``VLLMBackend`` generate + logprobs when vllm imports, else skipped with the reason.
-
-Entry point: ``env/gpu_check.sh`` (installs carried wheels, points the cache at the carried toy checkpoints).
+    (``workbook.rl.trainer``) at a paper-shaped batch -- many rollouts per prompt, long completions -- on CUDA in
+    bf16 autocast with the toy reasoner (on CPU: fp32, ``toy-reasoner-smoke``, a small batch), asserting that the
+    weights change and every logged metric is finite, with the step times and memory high-water marks;
+(b) ``rl_step_ratio``: optimizer-step time of the workbook trainer vs stock TRL ``GRPOTrainer`` on the identical
+    config, interleaved in one process (the ``benchmarks/bench_rl.py`` measure on this device);
+(c) ``generation``: ``TransformersBackend`` greedy decoding on CUDA and on CPU (tokens/s of each, identical
+    token ids required); on CPU a second CPU pass checks determinism;
+(d) ``paper_plans``: every paper with a ``paper.yaml`` resolves its parameters and its
+    ``workbook.papers.<paper>.plan(params)`` returns a plan (model loading forbidden while it runs);
+(e) ``vllm``: ``VLLMBackend`` generate + logprobs when vllm imports, else skipped with the reason.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import contextlib
-import io
 import json
 import logging
 import math
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -72,28 +71,63 @@ def _toy(name: str, device: str, allow_train: bool):
     return model, tok, str(recipe_dir(RECIPES[name]))
 
 
-def check_rl_methods(model_name: str, device: str, bf16: bool, steps: int, workdir: Path,
-                     allow_train: bool, max_completion_length: int = 32) -> dict:
-    """Returns per-method results of ``steps`` TRL-adapter steps: weights changed, metrics finite, times, metrics.
+def _peak_memory_mib(device: str) -> float:
+    """Returns the memory high-water mark in MiB: CUDA allocator peak, else this process's peak RSS."""
+    import torch
 
-    Settings mirror ``tests/test_rl_trainer.py`` (parity reward, lr 1e-2, Lp-Reg rho 1 / kappa 0.6 so its term fires).
+    if device == "cuda":
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
+
+
+def _reset_peak(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+class ExactGrader:
+    """Exact-match grader: the check's reward is ``parity_reward``; accuracy only needs to be computable."""
+
+    name = "exact"
+
+    def grade_many(self, completions, golds):
+        return [c.strip() == g for c, g in zip(completions, golds)]
+
+
+def _rl_config(shape: dict, steps: int, bf16: bool, overrides: dict | None = None):
+    from workbook.rl.trainer import RLConfig
+    from workbook.toy import MATH_INSTRUCTION
+
+    return RLConfig(max_steps=steps, prompts_per_step=shape["prompts_per_step"],
+                    num_generations=shape["num_generations"], max_completion_length=shape["max_completion_length"],
+                    learning_rate=1e-2, instruction=MATH_INSTRUCTION, seed=0, bf16=bf16,
+                    method_overrides=overrides or {})  # fmt: skip
+
+
+def check_rl_methods(model_name: str, device: str, bf16: bool, steps: int, workdir: Path, allow_train: bool,
+                     shape: dict) -> dict:
+    """Returns per-method results of ``steps`` TRL-adapter steps at batch ``shape``: weights changed, metrics
+    finite, step times, memory high-water mark.
+
+    ``shape``: prompts_per_step, num_generations, max_completion_length. Parity reward and lr 1e-2 so every method
+    moves the weights; Lp-Reg with rho 1 / kappa 0.6 so its term fires.
     """
     import torch
 
     from workbook.rl.methods import METHODS
-    from workbook.rl.trainer import RLConfig, build_trainer, train
-    from workbook.toy import MATH_INSTRUCTION
+    from workbook.rl.trainer import build_trainer, train
 
-    class ExactGrader:
-        name = "exact"
-
-        def grade_many(self, completions, golds):
-            return [c.strip() == g for c, g in zip(completions, golds)]
-
-    problems = _problems(8)
-    out: dict[str, Any] = {"model": model_name, "device": device, "bf16": bf16, "steps": steps, "prompts_per_step": 2,
+    problems = _problems(max(8, shape["prompts_per_step"]))
+    out: dict[str, Any] = {"model": model_name, "device": device, "bf16": bf16, "steps": steps, **shape,
+                           "rollouts_per_step": shape["prompts_per_step"] * shape["num_generations"],
                            "precision": "bf16 autocast, fp32 weights (paper.yaml bf16: true)" if bf16 else "fp32",
-                           "num_generations": 4, "max_completion_length": max_completion_length, "methods": {}}
+                           "memory": "torch.cuda.max_memory_allocated per method" if device == "cuda"
+                           else "process peak RSS (cumulative)", "methods": {}}  # fmt: skip
     for method in sorted(METHODS):
         t0 = time.perf_counter()
         rec: dict[str, Any] = {}
@@ -101,13 +135,10 @@ def check_rl_methods(model_name: str, device: str, bf16: bool, steps: int, workd
             model, tok, _ = _toy(model_name, "cpu", allow_train)  # the Trainer moves it to the accelerator
             before = {k: v.detach().float().cpu().clone() for k, v in model.named_parameters()}
             overrides = {"rho": 1.0, "kappa": 0.6} if method == "lp_reg" else {}
-            cfg = RLConfig(max_steps=steps, prompts_per_step=2, num_generations=4,
-                           max_completion_length=max_completion_length,
-                           learning_rate=1e-2, instruction=MATH_INSTRUCTION, seed=0, bf16=bf16,
-                           method_overrides=overrides)  # fmt: skip
             run_dir = workdir / "rl" / method
-            tr = build_trainer(method, model, tok, problems, run_dir, cfg, reward_fn=parity_reward,
-                               grader=ExactGrader())  # fmt: skip
+            _reset_peak(device)
+            tr = build_trainer(method, model, tok, problems, run_dir, _rl_config(shape, steps, bf16, overrides),
+                               reward_fn=parity_reward, grader=ExactGrader())  # fmt: skip
             train(tr, resume=False)
             delta = max((v.detach().float().cpu() - before[k]).abs().max().item() for k, v in model.named_parameters())
             logs = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
@@ -116,7 +147,8 @@ def check_rl_methods(model_name: str, device: str, bf16: bool, steps: int, workd
             rec.update(
                 steps_done=tr.state.global_step, weights_changed=delta > 0, max_abs_weight_delta=delta,
                 metrics_finite=finite, non_finite=bad, train_device=str(next(model.parameters()).device),
-                step_time_s=[r.get("step_time") for r in step_logs],
+                step_time_s=[r.get("step_time") for r in step_logs], peak_memory_mib=_peak_memory_mib(device),
+                mean_completion_length=[r.get("completions/mean_length") for r in step_logs],
                 last_step={k: step_logs[-1].get(k) for k in ("loss", "reward", "entropy", "policy_loss", "kl")
                            if step_logs and k in step_logs[-1]},
             )  # fmt: skip
@@ -131,6 +163,40 @@ def check_rl_methods(model_name: str, device: str, bf16: bool, steps: int, workd
         log.info("rl %s: %s", method, "ok" if rec["ok"] else rec.get("error") or rec)
         out["methods"][method] = rec
     out["ok"] = bool(out["methods"]) and all(r["ok"] for r in out["methods"].values())
+    return out
+
+
+def check_rl_step_ratio(model_name: str, device: str, bf16: bool, steps: int, reps: int, workdir: Path,
+                        allow_train: bool, shape: dict) -> dict:
+    """Returns the median optimizer-step time of the workbook trainer (``grpo``) and of stock TRL ``GRPOTrainer``
+    on the identical config, data and reward, runs interleaved (ours, stock, ours, ...); the first step of each
+    run is dropped as warm-up. Target (benchmarks/bench_rl.py): ours / stock <= 1.10."""
+    import statistics
+
+    from trl import GRPOTrainer
+
+    from workbook.rl.trainer import build_trainer
+
+    problems = _problems(max(8, shape["prompts_per_step"]))
+    times: dict[str, list[float]] = {"workbook": [], "stock_trl": []}
+    out: dict[str, Any] = {"model": model_name, "device": device, "method": "grpo", "steps_per_run": steps,
+                           "reps": reps, **shape}  # fmt: skip
+    try:
+        for rep in range(reps):
+            for kind in ("workbook", "stock_trl"):
+                model, tok, _ = _toy(model_name, "cpu", allow_train)
+                tr = build_trainer("grpo", model, tok, problems, workdir / "ratio" / f"{kind}{rep}",
+                                   _rl_config(shape, steps, bf16), reward_fn=parity_reward, grader=ExactGrader(),
+                                   trainer_cls=GRPOTrainer if kind == "stock_trl" else None)  # fmt: skip
+                tr.train()
+                times[kind] += [r["step_time"] for r in tr.state.log_history if "step_time" in r][1:]
+        med = {k: statistics.median(v) for k, v in times.items() if v}
+        out.update(step_time_s=times, median_step_time_s=med)
+        if len(med) == 2:
+            out["ratio_workbook_over_stock"] = round(med["workbook"] / med["stock_trl"], 3)
+        out["ok"] = len(med) == 2
+    except Exception as e:  # noqa: BLE001
+        out.update(ok=False, error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc(limit=6))
     return out
 
 
@@ -151,7 +217,7 @@ def _timed_greedy(backend, prompts: list[str], max_new_tokens: int) -> tuple[lis
 def check_generation(model_name: str, cuda: bool, n_prompts: int, max_new_tokens: int, allow_train: bool) -> dict:
     """Returns tokens/s per device and whether greedy token ids agree (CUDA vs CPU; or CPU vs CPU in the dry run)."""
     from workbook.generation import TransformersBackend
-    from workbook.rl.evaluation import build_prompts
+    from workbook.generation import build_prompts
     from workbook.toy import MATH_INSTRUCTION
 
     out: dict[str, Any] = {"model": model_name, "prompts": n_prompts, "max_new_tokens": max_new_tokens,
@@ -185,17 +251,6 @@ def check_generation(model_name: str, cuda: bool, n_prompts: int, max_new_tokens
     return out
 
 
-def _code_cells(path: Path) -> list[tuple[int, str, bool]]:
-    """Returns (index, source, is_parameters_cell) of each code cell of a py:percent notebook."""
-    cells = re.split(r"^# %%", path.read_text(encoding="utf-8"), flags=re.M)
-    out = []
-    for i, cell in enumerate(cells[1:], start=1):
-        head, _, body = cell.partition("\n")
-        if "[markdown]" not in head:
-            out.append((i, body, "parameters" in head))
-    return out
-
-
 def _forbid_model_loading() -> Callable[[], None]:
     """Patches the model/backends loaders to raise (a plan must not load a model); returns the undo function."""
     import workbook.generation as gen
@@ -204,72 +259,40 @@ def _forbid_model_loading() -> Callable[[], None]:
     saved = [(models, "load_model", models.load_model), (gen, "make_backend", gen.make_backend)]
 
     def refuse(*a, **k):
-        raise RuntimeError("plan check: the notebook tried to load a model before printing its plan")
+        raise RuntimeError("plan check: computing the plan tried to load a model")
 
     for mod, name, _ in saved:
         setattr(mod, name, refuse)
     return lambda: [setattr(mod, name, fn) for mod, name, fn in saved]
 
 
-def notebook_plan(notebook: str, max_cells: int = 4) -> dict:
-    """Returns the paper profile's resolved parameters and the plan the notebook itself prints.
+def paper_plan(paper: str) -> dict:
+    """Returns the ``paper`` profile's resolved parameters and ``workbook.papers.<paper>.plan(params)``."""
+    import importlib
 
-    Runs the notebook's code cells after its parameters cell, statement by statement, with the resolved ``paper``
-    parameters as globals (as papermill injects them), up to the end of the first cell whose source mentions a plan;
-    a statement that fails after the plan printed (e.g. "needs a CUDA GPU") ends the run without failing the check.
-    """
-    from workbook.params import notebooks_dir, resolve_params
-    from workbook.rl.experiments import Plan
+    from workbook.params import resolve_params
 
-    params, runner = resolve_params(notebook, "paper")
+    params, runner = resolve_params(paper, "paper")
     rec: dict[str, Any] = {"resolved": True, "runner": runner,
                            "params": {k: params[k] for k in ("model", "generation_backend", "backend", "device", "bf16",
                                                              "steps", "methods", "eval_benchmarks") if k in params}}
-    cells = _code_cells(notebooks_dir() / f"{notebook}.py")
-    start = next((j + 1 for j, c in enumerate(cells) if c[2]), 0)
-    todo = cells[start:start + max_cells]
-    upto = next((j for j, (_, src, _) in enumerate(todo) if re.search(r"\bplan", src, re.I)), None)
-    if upto is None:
-        rec.update(plan_printed=False, plan_note="the notebook prints no plan before its first heavy cell",
-                   ok=True)  # fmt: skip
-        return rec
-    ns: dict[str, Any] = {"__name__": "__main__", **params}
-    buf, error = io.StringIO(), None
+    module = importlib.import_module(f"workbook.papers.{paper}")
     undo = _forbid_model_loading()
     try:
-        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(buf):
-            old = os.environ.get("WORKBOOK_RESULTS_DIR")
-            os.environ["WORKBOOK_RESULTS_DIR"] = tmp  # RunDir in the setup cell must not touch results/
-            try:
-                for idx, src, _ in todo[: upto + 1]:
-                    for stmt in ast.parse(src).body:
-                        code = compile(ast.Module([stmt], []), f"{notebook}.py cell {idx}", "exec")
-                        exec(code, ns)  # noqa: S102 - the repository's own notebook code
-            except Exception as e:  # noqa: BLE001
-                error = f"{type(e).__name__}: {e}"
-            finally:
-                if old is None:
-                    os.environ.pop("WORKBOOK_RESULTS_DIR", None)
-                else:
-                    os.environ["WORKBOOK_RESULTS_DIR"] = old
+        module.validate(params)
+        plan = module.plan(params)
     finally:
         undo()
-    text = buf.getvalue()
-    plans = {k: {f: getattr(v, f) for f in v.__dataclass_fields__} for k, v in ns.items() if isinstance(v, Plan)}
-    hours = [float(h.replace(",", "")) for h in re.findall(r"~?([\d,]+(?:\.\d+)?) GPU-hours", text)]
-    printed = bool(re.search(r"\bplan\b|GPU-hours", text, re.I))
-    rec.update(plan_printed=printed, plan_text=text.strip()[-3000:], plans=plans, gpu_hours_printed=hours,
-               stopped_at=error, ok=printed)  # fmt: skip
-    if not printed and error:
-        rec["error"] = error
+    rec.update(plan=plan, summary=plan.get("summary"), gpu_hours=plan.get("gpu_hours"),
+               ok=isinstance(plan, dict) and bool(plan.get("summary")))  # fmt: skip
     return rec
 
 
-def check_paper_plans(max_cells: int = 4) -> dict:
-    """Returns ``notebook_plan`` for every notebook that has ``notebooks/params/<nb>/paper.yaml``."""
+def check_paper_plans() -> dict:
+    """Returns ``paper_plan`` for every paper that has ``notebooks/params/<paper>/paper.yaml``."""
     from workbook.params import list_notebooks, profile_path
 
-    out: dict[str, Any] = {"notebooks": {}}
+    out: dict[str, Any] = {"notebooks": {}, "source": "workbook.papers.<paper>.plan(params) on the paper profile"}
     for nb in list_notebooks():
         try:
             if not profile_path(nb, "paper").exists():
@@ -278,7 +301,7 @@ def check_paper_plans(max_cells: int = 4) -> dict:
             continue
         t0 = time.perf_counter()
         try:
-            rec = notebook_plan(nb, max_cells)
+            rec = paper_plan(nb)
         except Exception as e:  # noqa: BLE001
             rec = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=6)}
         rec["wall_s"] = round(time.perf_counter() - t0, 3)
@@ -298,7 +321,7 @@ def check_vllm(model_name: str, run: bool) -> dict:
         return {"skipped": True, "reason": f"vllm does not import ({type(e).__name__}: {e})", "ok": True}
     try:
         from workbook.generation import VLLMBackend
-        from workbook.rl.evaluation import build_prompts
+        from workbook.generation import build_prompts
         from workbook.toy import MATH_INSTRUCTION
 
         _toy(model_name, "cpu", allow_train=False)  # the checkpoint must already be there
@@ -325,7 +348,7 @@ def _versions() -> dict:
     out = {"python": platform.python_version(), "machine": platform.machine()}
     from importlib.metadata import PackageNotFoundError, version
 
-    for dist in ("torch", "transformers", "trl", "accelerate", "datasets", "math-verify", "vllm"):
+    for dist in ("torch", "transformers", "trl", "accelerate", "datasets", "math-verify", "vllm", "deepspeed"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -333,8 +356,38 @@ def _versions() -> dict:
     return out
 
 
-def run_checks(cpu: bool, out_dir: Path, steps: int = 2, only: tuple[str, ...] = ()) -> dict:
-    """Returns the summary dict after running the checks and writing ``gpu_check.json`` (``gpu_check_cpu.json``)."""
+#: Batch shapes: CUDA is paper-shaped (16 rollouts per prompt as in the papers' scripts' 8-16; completions long
+#: enough to fill most of the toy's 512 positions); the CPU rehearsal keeps the same code path at toy size.
+SHAPES = {
+    "cuda": {"prompts_per_step": 4, "num_generations": 16, "max_completion_length": 384},
+    "cpu": {"prompts_per_step": 2, "num_generations": 4, "max_completion_length": 16},
+}
+CHECKS = ("rl_methods", "rl_step_ratio", "generation", "paper_plans", "vllm")
+
+
+def _choose_toy(preferred: str, allow_train: bool) -> dict:
+    """Returns {"model", "was_cached", ...}: ``preferred`` if its checkpoint is cached (carried), else the smoke toy.
+
+    The full toy reasoner takes about an hour to train on CPU and is not trained here; on a machine without its
+    checkpoint the check runs on ``toy-reasoner-smoke`` (same architecture family, trained in seconds) and says so.
+    """
+    from workbook.toy import RECIPES
+    from workbook.toy.train import recipe_dir, verify_checkpoint
+
+    problem = verify_checkpoint(recipe_dir(RECIPES[preferred]))
+    if problem is None:
+        return {"model": preferred, "was_cached": True}
+    rec = {"model": preferred, "was_cached": False, "missing_reason": problem}
+    if preferred != "toy-reasoner-smoke" and allow_train:
+        rec.update(model="toy-reasoner-smoke", note=f"{preferred} is not cached here ({problem}); "
+                   "the checks ran on toy-reasoner-smoke instead (carry it with make gpu-carry)")  # fmt: skip
+    return rec
+
+
+def run_checks(cpu: bool, out_dir: Path, steps: int = 2, only: tuple[str, ...] = (), allow_train: bool | None = None,
+               ratio_reps: int = 2) -> dict:
+    """Returns the summary dict after running the checks and writing ``gpu_check.json`` and ``gpu_check.md``
+    (``gpu_check_cpu.*`` for the rehearsal). ``allow_train``: train a missing toy checkpoint here (default: yes)."""
     import torch
 
     t0 = time.time()
@@ -343,6 +396,9 @@ def run_checks(cpu: bool, out_dir: Path, steps: int = 2, only: tuple[str, ...] =
         raise SystemExit("gpu_check: no CUDA device visible; use --cpu for the dry run")
     torch.set_num_threads(2 if cpu else min(8, os.cpu_count() or 1))
     model = "toy-reasoner-smoke" if cpu else "toy-reasoner"
+    device = "cpu" if cpu else "cuda"
+    shape = SHAPES[device]
+    allow = True if allow_train is None else allow_train
     summary: dict[str, Any] = {
         "mode": "cpu-dry-run" if cpu else "cuda",
         "device": torch.cuda.get_device_name(0) if cuda else f"cpu ({platform.processor() or platform.machine()})",
@@ -351,15 +407,23 @@ def run_checks(cpu: bool, out_dir: Path, steps: int = 2, only: tuple[str, ...] =
         "started_unix": round(t0, 1),
         "earlier_partial_cuda_checks": {
             "files": list(EARLIER_CUDA_RESULTS),
-            "note": "the GEN and RL owners ran partial CUDA checks on an H100 earlier (generation throughput; RL "
-                    "step time of ours vs stock TRL); see those files for their figures",
+            "note": "partial CUDA checks run earlier on an H100 (generation throughput; RL step time of ours vs "
+                    "stock TRL); see those files for their figures",
         },
         "checks": {},
     }  # fmt: skip
+    if cuda:
+        summary["gpu_memory_total_mib"] = round(torch.cuda.get_device_properties(0).total_memory / 2**20)
+    toy = _choose_toy(model, allow)
+    model = toy["model"]
+    summary["toy_checkpoint"] = toy
     checks = {
-        "rl_methods": lambda wd: check_rl_methods(model, "cpu" if cpu else "cuda", bf16=cuda, steps=steps, workdir=wd,
-                                                  allow_train=cpu, max_completion_length=16 if cpu else 32),
-        "generation": lambda wd: check_generation(model, cuda, n_prompts=8, max_new_tokens=64, allow_train=cpu),
+        "rl_methods": lambda wd: check_rl_methods(model, device, bf16=cuda, steps=steps, workdir=wd,
+                                                  allow_train=allow, shape=shape),
+        "rl_step_ratio": lambda wd: check_rl_step_ratio(model, device, bf16=cuda, steps=max(3, steps + 1),
+                                                        reps=ratio_reps, workdir=wd, allow_train=allow, shape=shape),
+        "generation": lambda wd: check_generation(model, cuda, n_prompts=8 if cpu else 64,
+                                                  max_new_tokens=64 if cpu else 256, allow_train=allow),
         "paper_plans": lambda wd: check_paper_plans(),
         "vllm": lambda wd: check_vllm(model, run=cuda),
     }  # fmt: skip
@@ -375,36 +439,86 @@ def run_checks(cpu: bool, out_dir: Path, steps: int = 2, only: tuple[str, ...] =
                 res = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=6)}
             res["wall_s"] = round(time.perf_counter() - c0, 2)
             summary["checks"][name] = res
+            _write(summary, out_dir, cpu, partial=True)  # a run cut short still leaves what it measured
     summary["wall_s"] = round(time.time() - t0, 1)
     summary["ok"] = all(c.get("ok") for c in summary["checks"].values())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / ("gpu_check_cpu.json" if cpu else "gpu_check.json")
-    path.write_text(json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
-    summary["path"] = str(path)
+    summary["path"] = str(_write(summary, out_dir, cpu, partial=False))
     return summary
+
+
+def _write(summary: dict, out_dir: Path, cpu: bool, partial: bool) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "gpu_check_cpu" if cpu else "gpu_check"
+    data = {**summary, "complete": not partial}
+    path = out_dir / f"{stem}.json"
+    path.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
+    (out_dir / f"{stem}.md").write_text(to_markdown(data))
+    return path
+
+
+def _r(x):
+    """Rounds numbers (also inside lists and dicts) to 3 significant digits for the report."""
+    if isinstance(x, float):
+        return float(f"{x:.3g}")
+    if isinstance(x, list):
+        return [_r(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _r(v) for k, v in x.items()}
+    return x
+
+
+def to_markdown(s: dict) -> str:
+    """Returns a one-page Markdown report of a summary: device, versions, each check's status and key numbers."""
+    v = s.get("versions", {})
+    lines = [f"# GPU check ({s.get('mode')}): {'PASS' if s.get('ok') else 'FAIL' if s.get('complete') else 'partial'}",
+             "", f"Device: {s.get('device')}; " + ", ".join(f"{k} {v[k]}" for k in sorted(v)) + ".",
+             f"Wall time: {s.get('wall_s', '?')} s. Toy checkpoint: {s.get('toy_checkpoint')}.", "",
+             "| check | status | figures |", "|---|---|---|"]  # fmt: skip
+    for name, c in s.get("checks", {}).items():
+        status = "skipped" if c.get("skipped") else ("ok" if c.get("ok") else "FAILED")
+        figs = c.get("reason") or c.get("error") or ""
+        if name == "rl_methods" and "methods" in c:
+            figs = (f"{c.get('rollouts_per_step')} rollouts/step, <= {c.get('max_completion_length')} tokens; " +
+                    "; ".join(f"{m}: {r.get('peak_memory_mib')} MiB, step s {_r(r.get('step_time_s'))}"
+                              if r.get("ok") else f"{m}: FAILED {r.get('error', '')[:80]}"
+                              for m, r in c["methods"].items()))  # fmt: skip
+        elif name == "rl_step_ratio" and "median_step_time_s" in c:
+            figs = f"median step s {_r(c['median_step_time_s'])}; ours/stock {c.get('ratio_workbook_over_stock')}"
+        elif name == "generation" and "arms" in c:
+            figs = "; ".join(f"{k} {a['tokens_per_s']} tok/s" for k, a in c["arms"].items())
+            figs += f"; identical greedy: {c.get('identical_greedy')}"
+        elif name == "paper_plans" and "notebooks" in c:
+            figs = "; ".join(f"{nb}: {_r(r.get('gpu_hours'))} GPU-h" if r.get("ok") else f"{nb}: FAILED"
+                             for nb, r in c["notebooks"].items())  # fmt: skip
+        lines.append(f"| {name} | {status} | {figs} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Returns the process exit code (0: every check passed or was skipped with a reason)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cpu", action="store_true", help="dry run without CUDA: (a) CPU fp32 smoke toy, (b) CPU only")
+    ap.add_argument("--cpu", action="store_true", help="rehearsal without CUDA: CPU fp32, smoke toy, small batch")
     ap.add_argument("--out", default=None, help="output folder (default: $OUT, else results/gpu_check)")
     ap.add_argument("--steps", type=int, default=2, help="optimizer steps per RL method")
-    ap.add_argument("--only", default="", help="comma-separated subset of rl_methods,generation,paper_plans,vllm")
+    ap.add_argument("--ratio-reps", type=int, default=2, help="interleaved runs per arm for rl_step_ratio")
+    ap.add_argument("--only", default="", help=f"comma-separated subset of {','.join(CHECKS)}")
+    ap.add_argument("--no-train", action="store_true", help="fail instead of training a missing toy checkpoint")
     a = ap.parse_args(argv)
+    only = tuple(x for x in a.only.split(",") if x)
+    if set(only) - set(CHECKS):
+        ap.error(f"--only: unknown check(s) {sorted(set(only) - set(CHECKS))}; choose from {', '.join(CHECKS)}")
     logging.basicConfig(level=logging.INFO, format="gpu_check %(levelname)s %(message)s", stream=sys.stderr)
     for noisy in ("transformers", "trl", "accelerate", "httpx"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     from workbook.paths import results_root
 
     out = Path(a.out or os.environ.get("OUT") or results_root() / "gpu_check")
-    only = tuple(x for x in a.only.split(",") if x)
-    s = run_checks(a.cpu, out, steps=a.steps, only=only)
+    s = run_checks(a.cpu, out, steps=a.steps, only=only, allow_train=not a.no_train, ratio_reps=a.ratio_reps)
     lines = [f"gpu_check ({s['mode']}) on {s['device']}: {'PASS' if s['ok'] else 'FAIL'} in {s['wall_s']} s"]
     for k, c in s["checks"].items():
         skipped = f" (skipped: {c['reason']})" if c.get("skipped") else ""
         lines.append(f"  {k}: {'ok' if c.get('ok') else 'FAILED'}{skipped}")
-    lines.append(f"  summary: {s['path']}")
+    lines.append(f"  summary: {s['path']} (+ .md)")
     sys.stderr.write("\n".join(lines) + "\n")
     return 0 if s["ok"] else 1
 
