@@ -59,6 +59,7 @@ def test_callable_grader_and_ragged_matrix():
     (dict(problems=[], n=1), ValueError), (dict(problems=PROBLEMS, n=0), ValueError),
     (dict(problems="abc", n=1), TypeError), (dict(problems=[{"answer": "1"}], n=1), TypeError),
     (dict(problems=PROBLEMS, n=1, temprature=1.0), TypeError),
+    (dict(problems=[PROBLEMS[0], PROBLEMS[0]], n=1), ValueError),
 ])
 def test_bad_input_fails_before_generation(kw, err):
     backend = Scripted([["2"], ["4"]])

@@ -19,7 +19,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMNS", "by_problem", "correct_matrix", "grade", "pass_at_k_table", "per_problem", "sample", "sample_and_grade"]
+__all__ = ["COLUMNS", "by_problem", "correct_matrix", "grade", "pass_at_k_table", "per_problem", "sample",
+           "sample_and_grade"]
 
 #: Columns of :func:`sample_and_grade`'s frame, in order (``sample`` gives all but ``correct``).
 COLUMNS = ("problem_id", "dataset", "sample", "text", "n_tokens", "token_ids", "logprobs", "finish_reason", "answer",
@@ -42,6 +43,10 @@ def _check(problems: Sequence, n: int, seed: int, sampling: dict) -> None:
     for i, p in enumerate(problems):
         if not isinstance(_field(p, "problem"), str):
             raise TypeError(f"problems[{i}] has no str field 'problem'")
+    ids = [_field(p, "problem_id", str(i)) for i, p in enumerate(problems)]
+    if len(set(ids)) != len(ids):  # every group-by downstream keys on problem_id
+        dup = sorted({x for x in ids if ids.count(x) > 1})[:5]
+        raise ValueError(f"problem ids must be unique; repeated: {dup}")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
