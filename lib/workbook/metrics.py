@@ -1,8 +1,10 @@
-"""Evaluation metrics: unbiased pass@k, maj@k, mean@k, task-bootstrap CIs, IQM, probability of improvement.
+"""Statistics in one place: unbiased pass@k, maj@k, mean@k, bootstrap CIs over problems and over seeds × problems,
+IQM, probability of improvement, and `Estimate` (a value with its 95% CI).
 
-Spec: ``shared/specs/evaluation.md`` ("pass@k and friends", "Honest uncertainty"). pass@k is the unbiased
-estimator of Chen et al. 2021 (Codex, Eq. 1) in its numerically stable product form; IQM and probability of
-improvement follow rliable (Agarwal et al., NeurIPS 2021).
+pass@k is the unbiased estimator of Chen et al. 2021 (Codex, Eq. 1) in its numerically stable product form; IQM and
+probability of improvement follow rliable (Agarwal et al., NeurIPS 2021), which also motivates interval estimates
+over problems; anything trained with several seeds gets the hierarchical seeds × problems interval
+(`hierarchical_bootstrap`, `hierarchical_difference`), so seed-to-seed variation is part of every CI.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Estimate", "bootstrap_ci", "grouped_estimates", "hierarchical_bootstrap", "hierarchical_difference",
-           "hierarchical_intervals", "iqm", "maj_at_k", "mean_at_k", "pass_at_k", "pass_at_k_curve", "probability_of_improvement"]
+__all__ = ["Estimate", "bootstrap_ci", "grouped_estimates", "hierarchical_bootstrap", "hierarchical_contrast",
+           "hierarchical_difference", "hierarchical_intervals", "iqm", "maj_at_k", "mean_at_k", "pass_at_k",
+           "pass_at_k_curve", "probability_of_improvement", "wilson_interval"]
 
 
 def _as_int_array(x, what: str) -> np.ndarray:
@@ -30,7 +33,7 @@ def _as_int_array(x, what: str) -> np.ndarray:
 def pass_at_k(n, n_correct, k) -> float | np.ndarray:
     """Return the unbiased pass@k = 1 − C(n−c, k)/C(n, k), elementwise over broadcast ``n, n_correct, k``.
 
-    Chen et al. 2021, Eq. (1), in the stable product form 1 − Π_{i=n−c+1}^{n} (1 − k/i) (evaluation.md).
+    Chen et al. 2021, Eq. (1), in the stable product form 1 − Π_{i=n−c+1}^{n} (1 − k/i).
     Needs 0 ≤ n_correct ≤ n and 1 ≤ k ≤ n. Scalars in → float out; arrays in → array of the broadcast shape.
     For many k per problem use `pass_at_k_curve` (one cumulative product; ~100x faster at n = 256).
     """
@@ -88,7 +91,7 @@ def pass_at_k_curve(n_correct: np.ndarray, n: int | np.ndarray, ks: Sequence[int
 def mean_at_k(correct: np.ndarray, k: int) -> np.ndarray:
     """Return the per-problem accuracy averaged over the first k completions, shape (problems,).
 
-    evaluation.md: mean@k (what One-Shot-RLVR's README calls "pass@8" on AIME/AMC). ``correct`` shape (problems, n).
+    mean@k: what the One-Shot-RLVR README calls "pass@8" on AIME/AMC. ``correct`` shape (problems, n).
     """
     arr = np.asarray(correct, dtype=np.float64)
     if arr.ndim != 2:
@@ -118,7 +121,7 @@ def maj_at_k(answers: list[list[str | None]], correct: list[list[bool]], k: int,
              n_subsets: int = 32) -> np.ndarray:
     """Return per-problem maj@k: whether the majority answer of k completions is correct, shape (problems,).
 
-    evaluation.md: majority vote over k samples; ties go to the answer seen first (lowest completion index);
+    Majority vote over k samples (self-consistency); ties go to the answer seen first (lowest completion index);
     ``None`` answers (nothing extracted) do not vote, and a problem with no votes counts wrong. With k = n the
     vote uses all completions; with k < n the value is the mean over ``n_subsets`` random size-k subsets drawn
     with ``seed`` (an estimate of the expected maj@k). Answers are grouped by exact string: normalize first.
@@ -171,9 +174,11 @@ def bootstrap_ci(per_unit: np.ndarray, stat: Callable = np.mean, n_boot: int = 2
                  seed: int = 0, what: str = "") -> Estimate:
     """Return ``stat`` over units with a percentile task-bootstrap CI, as an `Estimate`.
 
-    evaluation.md "Honest uncertainty": resample problems (rows) with replacement; with shape (units, runs) the
-    runs (seeds, chains) are averaged within each row, so the interval is over problems. ``stat`` is called as
-    ``stat(x, axis=1)`` on a (n_boot, units) array when it accepts ``axis``, else once per replicate.
+    Task bootstrap (rliable, Agarwal et al. 2021): resample problems (rows) with replacement; with shape
+    (units, runs) the runs (chains, subsampling seeds) are averaged within each row, so the interval is over
+    problems only. For several *training* seeds use `hierarchical_bootstrap`, whose interval also covers the
+    seeds. ``stat`` is called as ``stat(x, axis=1)`` on a (n_boot, units) array when it accepts ``axis``, else
+    once per replicate.
     """
     x = np.asarray(per_unit, dtype=np.float64)
     if x.ndim == 2:
@@ -362,6 +367,51 @@ def hierarchical_difference(a, b, *, n_boot: int = 2000, seed: int = 0, confiden
     return _finish(value[0], lo[0], hi[0], None, n=xa.shape[1], what=what, n_seeds=int(min(len(xa), len(xb))))
 
 
+def hierarchical_contrast(arms: Sequence, weights: Sequence[float], *, n_boot: int = 2000, seed: int = 0,
+                          confidence: float = 0.95, what: str = "") -> Estimate:
+    """Return Σ weight·mean(arm) over arms on the same problems (each (seeds, problems)), seeds independent.
+
+    For claims that compare more than two arms, e.g. the non-inferiority contrast NSR − (base + GRPO)/2 =
+    ``hierarchical_contrast([nsr, base, grpo], [1, -0.5, -0.5])``; `hierarchical_difference` is the two-arm case.
+    Problems observed in every arm are kept; the interval is that of `hierarchical_bootstrap`.
+    """
+    _check_boot_args(n_boot, confidence)
+    if len(arms) != len(weights) or not arms:
+        raise ValueError(f"need one weight per arm, got {len(arms)} arms and {len(weights)} weights")
+    xs = [np.asarray(a, dtype=np.float64) for a in arms]
+    xs = [x[None, :] if x.ndim == 1 else x for x in xs]
+    if any(x.ndim != 2 or x.shape[1] != xs[0].shape[1] for x in xs):
+        raise ValueError(f"arms must be (seeds, problems) on the same problems, got {[x.shape for x in xs]}")
+    if any(np.isinf(x).any() for x in xs):
+        raise ValueError("an arm contains inf (use NaN for a missing value)")
+    keep = np.logical_and.reduce([(~np.isnan(x)).any(axis=0) for x in xs])
+    xs = [x[:, keep] for x in xs]
+    xs = [x[(~np.isnan(x)).any(axis=1)] for x in xs]
+    if any(x.size == 0 for x in xs):
+        return Estimate(float("nan"), float("nan"), float("nan"), 0, what or "no problem observed in every arm",
+                        n_seeds=0)
+    value, lo, hi = hierarchical_intervals([x[None] for x in xs], [float(w) for w in weights], n_boot=n_boot,
+                                           seed=seed, confidence=confidence)
+    return _finish(value[0], lo[0], hi[0], None, n=xs[0].shape[1], what=what, n_seeds=int(min(len(x) for x in xs)))
+
+
+def wilson_interval(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Wilson score interval (lo, hi) for k successes in n trials, elementwise; (0, 1) where n = 0.
+
+    Wilson 1927 (JASA 22:209): better coverage than the normal interval near 0 and 1 and for small n.
+    """
+    from scipy import stats
+
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    safe_n = np.where(n > 0, n, 1.0)
+    p = k / safe_n
+    denom = 1 + z ** 2 / safe_n
+    centre = (p + z ** 2 / (2 * safe_n)) / denom
+    half = z * np.sqrt(p * (1 - p) / safe_n + z ** 2 / (4 * safe_n ** 2)) / denom
+    return (np.where(n > 0, np.clip(centre - half, 0, 1), 0.0), np.where(n > 0, np.clip(centre + half, 0, 1), 1.0))
+
+
 def grouped_estimates(frame, *, by: str | Sequence[str], y: str, unit: str = "seed",
                       bounds: tuple[float | None, float | None] | None = None, n_boot: int = 1000, seed: int = 0,
                       confidence: float = 0.95):
@@ -434,3 +484,19 @@ def benchmark_average_ci(correct, seed: int = 0, n_boot: int = 2000) -> Estimate
     value = float(np.mean([x.mean() for x in per]))
     return Estimate(value, float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975)), int(len(acc)),
                     f"average over {len(per)} datasets")
+
+
+# added by C2: the answer-level majority vote, shared by DSER's chain votes and sharpening's selectors.
+def majority_vote(answers: Sequence[str | None]) -> str | None:
+    """Return the most frequent non-None answer; ties go to the answer seen first. None when nothing voted.
+
+    The same rule as :func:`maj_at_k` (answers grouped by exact string: normalize first).
+    """
+    counts: dict[str, int] = {}
+    for a in answers:
+        if a is not None:
+            counts[a] = counts.get(a, 0) + 1
+    if not counts:
+        return None
+    best = max(counts.values())
+    return next(a for a in answers if a is not None and counts[a] == best)

@@ -8,14 +8,13 @@ s(0) … s(T). The paper has no public code.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from scipy import stats
 
-from workbook.metrics import Estimate
+from workbook.metrics import Estimate, majority_vote
 
 # --------------------------------------------------------------------------------------------------------------
 # The two-state chain (the paper's Markov-chain analysis)
@@ -265,15 +264,6 @@ def binomial_majority_accuracy(p: float, n_voters: int, tie_credit: float = 0.5)
     k = np.arange(n_voters + 1)
     pmf = stats.binom.pmf(k, n_voters, p)
     return float(pmf[2 * k > n_voters].sum() + tie_credit * pmf[2 * k == n_voters].sum())
-
-
-def majority_vote(answers: Sequence[str | None]) -> str | None:
-    """Return the most frequent non-None answer; ties broken by first appearance (deterministic). None if none."""
-    counts = Counter(a for a in answers if a is not None)
-    if not counts:
-        return None
-    best = max(counts.values())
-    return next(a for a in answers if a is not None and counts[a] == best)
 
 
 def vote_last(chain_answers: Sequence[str | None], window: int = 10) -> str | None:

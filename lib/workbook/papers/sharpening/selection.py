@@ -15,8 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from workbook.generation import MATH_INSTRUCTION
-from workbook.metrics import Estimate
-from workbook.papers.dser.theory import majority_vote
+from workbook.metrics import Estimate, majority_vote
 
 SELECTORS = ("logp", "logp_norm", "self_certainty", "majority", "borda")
 
