@@ -318,3 +318,20 @@ def test_grouped_estimates_hierarchical_and_bounded():
     assert np.allclose(t["value"], tab["value"]) and set(t["n_seeds"]) == {3}
     with pytest.raises(KeyError):
         grouped_estimates(frame, by="nope", y="acc")
+
+
+def test_hierarchical_contrast_and_wilson():
+    from workbook.metrics import hierarchical_contrast, wilson_interval
+
+    rng = np.random.default_rng(5)
+    base, grpo, nsr = rng.random((1, 20)), rng.random((3, 20)), rng.random((3, 20))
+    est = hierarchical_contrast([nsr, base, grpo], [1.0, -0.5, -0.5], n_boot=300)
+    assert est.value == pytest.approx(nsr.mean() - 0.5 * base.mean() - 0.5 * grpo.mean())
+    assert est.lo < est.value < est.hi and est.n == 20
+    two = hierarchical_contrast([nsr, grpo], [1.0, -1.0], n_boot=300, seed=1)
+    assert two == hierarchical_difference(nsr, grpo, n_boot=300, seed=1)
+    with pytest.raises(ValueError):
+        hierarchical_contrast([nsr], [1.0, 2.0])
+    lo, hi = wilson_interval(np.array([0, 5, 10]), np.array([10, 10, 10]))
+    assert lo[0] == 0.0 and 0 < hi[0] < 0.35 and lo[1] < 0.5 < hi[1] and hi[2] == pytest.approx(1.0)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
