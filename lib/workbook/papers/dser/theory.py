@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from workbook.metrics import Estimate, majority_vote
+from workbook.metrics import Estimate, majority_vote, wilson_interval
 
 # --------------------------------------------------------------------------------------------------------------
 # The two-state chain (the paper's Markov-chain analysis)
@@ -106,19 +106,6 @@ def transition_counts(states, per_problem: bool = False) -> TransitionCounts:
 
     return TransitionCounts(n_ic=count(~prev & nxt), n_ii=count(~prev & ~nxt), n_ci=count(prev & ~nxt),
                             n_cc=count(prev & nxt))
-
-
-def wilson_interval(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Return the Wilson score interval (lo, hi) for k successes in n trials; (0, 1) where n = 0."""
-    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    safe_n = np.where(n > 0, n, 1.0)
-    p = k / safe_n
-    denom = 1 + z**2 / safe_n
-    centre = (p + z**2 / (2 * safe_n)) / denom
-    half = z * np.sqrt(p * (1 - p) / safe_n + z**2 / (4 * safe_n**2)) / denom
-    lo, hi = np.where(n > 0, np.clip(centre - half, 0, 1), 0.0), np.where(n > 0, np.clip(centre + half, 0, 1), 1.0)
-    return lo, hi
 
 
 def estimate_rates(counts: TransitionCounts, confidence: float = 0.95) -> tuple[Estimate, Estimate]:
