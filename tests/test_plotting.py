@@ -54,3 +54,9 @@ def test_method_colours_are_fixed_and_distinct_within_a_notebook():
         colours = [plotting.method_color(a) for a in arms]
         assert len(set(colours)) == len(colours), arms
     assert plotting.method_color("something new") == plotting.method_color("something new")
+
+
+def test_display_names_share_the_method_colour():
+    assert plotting.method_color("W-REINFORCE") == plotting.COLORS["w_reinforce"]
+    assert plotting.method_color("Lp-Reg") == plotting.COLORS["lp_reg"]
+    assert plotting.method_color("GRPO") == plotting.COLORS["grpo"]

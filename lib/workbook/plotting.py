@@ -41,9 +41,15 @@ NEUTRAL = "#BBBBBB"
 
 
 def method_color(name: str) -> str:
-    """Return the colour of ``name``: its fixed entry in COLORS, else a stable (hash-chosen) palette colour."""
+    """Return the colour of ``name``: its fixed entry in COLORS, else a stable (hash-chosen) palette colour.
+
+    Display names map onto the same entry ("W-REINFORCE", "Lp-Reg" and "GRPO" are w_reinforce, lp_reg, grpo).
+    """
     if name in COLORS:
         return COLORS[name]
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in COLORS:
+        return COLORS[key]
     digest = int(hashlib.sha1(name.encode("utf-8")).hexdigest(), 16)
     return PALETTE[digest % len(PALETTE)]
 

@@ -35,6 +35,23 @@ One file per paper, ``lib/workbook/reported/<paper>.yaml``::
         scale: any                      # any (testable at every profile) | paper (paper profile only)
 
 Verdict rules: `workbook.reporting.verdicts`. Power of a design: `workbook.reporting.power`.
+
+How a notebook uses it (``params``: its resolved parameters, the dict it records in its provenance)::
+
+    from workbook.metrics import hierarchical_contrast, hierarchical_difference
+    from workbook.reporting import reported_vs_reproduced, requires, untestable
+    from workbook.reporting.power import print_power
+
+    print_power("nsr", params)                                  # before running: each claim's pre-registered power
+    ...
+    reproduced = {
+        "NSR-1a": hierarchical_difference(nsr_pass1, base_pass1),            # (seeds, problems) arrays
+        "NSR-3a": requires(hierarchical_difference(grpo, base), "GRPO beats the base",
+                           hierarchical_contrast([nsr, base, grpo], [1, -0.5, -0.5])),
+        "D1": {"estimate": observed_minus_predicted, "base": observed_minus_p0},   # excludes_base claims
+        "D2": untestable("no problem has p_IC > p_CI"),                       # the run could not decide it
+    }
+    table = reported_vs_reproduced("nsr", reproduced, profile, params=params)
 """
 
 from __future__ import annotations
