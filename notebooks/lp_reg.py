@@ -99,13 +99,14 @@ import pandas as pd
 import torch
 
 from workbook import plotting
-from workbook.metrics import benchmark_average_ci, bootstrap_ci, hierarchical_bootstrap
+from workbook.metrics import bootstrap_ci
 from workbook.papers import lp_reg
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
+# %%
 params = check_params("lp_reg", globals())
 the_plan = lp_reg.plan(params)  # validates the parameters first
 plotting.use_style()
@@ -302,18 +303,10 @@ print(f"{len(specs)} runs; per run: wall seconds {timing['seconds'].to_dict()}, 
 # probe's mean@`probe_n` at T = 1; pass@k is unbiased from the same samples.
 
 # %%
-from workbook.metrics import pass_at_k_curve
-
-pp = res["probe_problems"].copy()
 ks = sorted({1, probe_n})
-pp[[f"pass@{k}" for k in ks]] = pass_at_k_curve(pp["n_correct"].to_numpy(), pp["n"].to_numpy(), ks)
-passk = pp.groupby(["label", "seed", "step"], as_index=False)[[f"pass@{k}" for k in ks]].mean()
-sparks = lp_reg.spark_counts(res["probe_events"], pp)[["label", "seed", "step", "n_sparks", "n_in_correct"]]
-probe = res["probe"].merge(passk, on=["label", "seed", "step"]).merge(sparks, on=["label", "seed", "step"], how="left")
-probe[["n_sparks", "n_in_correct"]] = probe[["n_sparks", "n_in_correct"]].fillna(0)
-probe["sparks_per_1k"] = 1000 * probe["n_sparks"] / probe["tokens"].clip(lower=1)
-probe["low_prob_per_1k"] = 1000 * probe["n_low_prob"] / probe["tokens"].clip(lower=1)
+probe = lp_reg.probe_curves(res["probe"], res["probe_problems"], res["probe_events"], ks)
 run_dir.save_table(probe.drop(columns=["method"]), "probe_curves")
+probe.groupby(["label", "step"])[["entropy", "low_prob_mass", "accuracy", "n_sparks"]].mean().round(4)
 
 # %%
 panels = [("entropy", "entropy (nats / token)", "policy entropy on probe samples"),
@@ -360,59 +353,9 @@ if "lp_reg/n_regularized" in res.train:
 
 # %%
 last_step = int(probe["step"].max())
-per_seed = probe.pivot_table(index=["label", "seed"], columns="step",
-                             values=["entropy", "low_prob_mass", "n_sparks", "tokens"]).sort_index()
-
-
-def seed_est(values: pd.Series, what: str):
-    v = values.dropna()
-    if len(v) < 2:  # one seed gives no interval: no estimate rather than a point posing as a CI
-        return None
-    e = hierarchical_bootstrap(v.to_numpy(float)[:, None], n_boot=n_boot, seed=seed, what=what)
-    return type(e)(e.value, e.lo, e.hi, e.n_seeds, what)  # n = seeds, the unit of this interval
-
-
-def change(label, value):
-    if label not in per_seed.index.get_level_values(0):
-        return None
-    x = per_seed.loc[label][value]
-    return seed_est(x[last_step] - x[0], f"{label} {value}: last probe minus step 0")
-
-
-def final_diff(a, b, value):
-    if a not in per_seed.index.get_level_values(0) or b not in per_seed.index.get_level_values(0):
-        return None
-    x, y = per_seed.loc[a][value][last_step], per_seed.loc[b][value][last_step]
-    return seed_est(x - y, f"{a} - {b} {value}")
-
-
-def sparks_per_1k(label):
-    early = probe.query("label == @label and step < @last_step").groupby("seed")
-    return 1000 * early["n_sparks"].sum() / early["tokens"].sum().clip(lower=1)
-
-
-def final_acc(label):
-    f = res["final"].query("label == @label")
-    return f.assign(acc=f["n_correct"] / f["n"]).pivot(index="problem_id", columns="seed", values="acc").sort_index()
-
-
-def acc_diff(a, b):
-    x, y = final_acc(a), final_acc(b)
-    return bootstrap_ci(x.to_numpy() - y.to_numpy().mean(1, keepdims=True), n_boot=n_boot, seed=seed) if len(x) else None
-
-
-reproduced = {
-    "LP-1a": change("grpo", "entropy"),
-    "LP-1b": change("grpo", "low_prob_mass"),
-    "LP-1c": final_diff("grpo_entropy", "grpo", "entropy"),
-    "LP-2a": final_diff("lp_reg", "grpo", "entropy"),
-    "LP-2b": final_diff("lp_reg", "grpo", "low_prob_mass"),
-    "LP-2c": seed_est(sparks_per_1k("lp_reg") - sparks_per_1k("grpo"), "sparks per 1k tokens, lp_reg - grpo")
-    if last_step > 0 else None,
-    "LP-2d": acc_diff("lp_reg", "grpo"),
-}
-final_tab = pd.DataFrame([{"arm": lab, **bootstrap_ci(final_acc(lab).to_numpy(), n_boot=n_boot, seed=seed).to_dict()}
-                          for lab in methods])
+reproduced = lp_reg.toy_claims(probe, res["final"], n_boot=n_boot, seed=seed)
+final_tab = pd.DataFrame([{"arm": lab, **bootstrap_ci(lp_reg.final_accuracy(res["final"], lab).to_numpy(),
+                                                      n_boot=n_boot, seed=seed).to_dict()} for lab in methods])
 run_dir.save_table(final_tab, "final_heldout_accuracy")
 final_tab
 
@@ -423,15 +366,8 @@ final_tab
 # > whole 95% interval of the change below zero. The sentence below is computed from this run.
 
 # %%
-e0 = float(probe.query("label == 'grpo' and step == 0")["entropy"].mean())
-e_last = float(probe.query("label == 'grpo' and step == @last_step")["entropy"].mean())
 d = reproduced["LP-1a"]
-collapsed = d is not None and d.hi < 0 and e_last < 0.5 * e0
-collapse_sentence = (
-    f"GRPO probe entropy went from {e0:.4f} to {e_last:.4f} nats/token over {last_step} steps "
-    f"(change {d.value:+.4f} [{d.lo:+.4f}, {d.hi:+.4f}], n = {d.n} seeds): "
-    + ("entropy COLLAPSES at this scale." if collapsed else "NO entropy collapse at this scale "
-       "(by the rule above).")) if d is not None else "not measured"
+collapsed, collapse_sentence = lp_reg.collapse_verdict(probe, d)
 print(collapse_sentence)
 
 # %% [markdown]
@@ -443,22 +379,8 @@ print(collapse_sentence)
 
 # %%
 if profile == "paper":
-    f = res["final"]
-    reproduced["LP-3"] = benchmark_average_ci(f.query("label == 'lp_reg'"), seed=seed, n_boot=n_boot)
-    reproduced["LP-3f"] = benchmark_average_ci(f.query("label == 'grpo'"), seed=seed, n_boot=n_boot)
-    if "grpo_entropy" in methods:
-        reproduced["LP-3g"] = benchmark_average_ci(f.query("label == 'grpo_entropy'"), seed=seed, n_boot=n_boot)
-    for cid, bench in zip(["LP-3a", "LP-3b", "LP-3c", "LP-3d", "LP-3e"],
-                          ["aime24", "aime25", "math500", "minerva", "olympiadbench"]):
-        sub = f.query("label == 'lp_reg' and dataset == @bench")
-        if len(sub):
-            reproduced[cid] = benchmark_average_ci(sub, seed=seed, n_boot=n_boot)
-    # LP-3h: per-problem accuracy difference Lp-Reg - GRPO, averaged per benchmark, stratified bootstrap
-    pair = f.query("label in ['lp_reg', 'grpo']").assign(acc=lambda x: x["n_correct"] / x["n"])
-    pair = pair.pivot_table(index=["dataset", "problem_id"], columns="label", values="acc").dropna().reset_index()
-    reproduced["LP-3h"] = benchmark_average_ci(pair.assign(n=1, n_correct=pair["lp_reg"] - pair["grpo"]),
-                                                  seed=seed, n_boot=n_boot)
-table = reported_vs_reproduced("lp_reg", reproduced, profile)
+    reproduced.update(lp_reg.paper_claims(res["final"], n_boot=n_boot, seed=seed))
+table = reported_vs_reproduced("lp_reg", reproduced, profile, params=params)
 run_dir.save_table(table, "reported_vs_reproduced")
 table[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 

@@ -99,6 +99,7 @@ from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
+# %%
 params = check_params("nsr", globals())
 the_plan = nsr.plan(params)  # validates the parameters first
 torch.set_num_threads(max(1, torch_threads))
@@ -183,8 +184,8 @@ cat.groupby("method").tail(1).round(3)
 
 # %% [markdown]
 # One seed of a deterministic toy (no interval): on a single categorical problem, pass@k = 1 − (1 − P(correct))^k
-# rises with P(correct) for every k, so this toy cannot show "PSR hurts large k" (the spec's linear-softmax trial
-# did not either); it shows *where the mass goes*. With seed 0 (the default) P(correct) rises under all four
+# rises with P(correct) for every k, so this toy cannot show "PSR hurts large k" (a linear-softmax trial did not
+# either); it shows *where the mass goes*. With seed 0 (the default) P(correct) rises under all four
 # signals, while NSR keeps the highest entropy and the most correct answers alive, PSR and GRPO collapse fastest
 # and W-REINFORCE sits in between — the paper's mechanism, on a policy with no shared parameters.
 
@@ -258,6 +259,9 @@ curves = nsr.pass_at_k_curves(final, ks, n_boot=n_boot, seed=seed)
 main = curves[curves["label"].isin(["base", *methods])]
 table = main.pivot(index="label", columns="k", values="value").loc[["base", *methods]]
 run_dir.save_table(curves, "pass_at_k")
+table.round(3)
+
+# %%
 per_k = nsr.pass_at_k_frame(final[final["label"].isin(["base", *methods])], ks)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for label, g in per_k.groupby("label", sort=False):
@@ -270,7 +274,6 @@ axes[1].axhline(0, color="grey", lw=0.8); axes[0].legend()
 axes[0].set_title(f"{model}: {int(main['n'].iloc[0])} held-out problems, n = {eval_n}, {len(seeds)} seed(s)")
 headline_figure = "pass_at_k"
 run_dir.save_figure(fig, headline_figure)
-table.round(3)
 
 # %% [markdown]
 # The left panel shows each arm's pass@k with its band over problems; the right panel the difference to the base
@@ -340,22 +343,10 @@ lam_tab.round(3)
 # the verdict is computed by `workbook.reporting.reported_vs_reproduced` from the 95% interval.
 
 # %%
-k1, kmax = [1], [ks[-1]]
-others = [m for m in ("grpo", "psr", "nsr") if m in methods]
-best_other = max(others, key=lambda m: nsr.mean_pass_at_k(final, m, ks)) if others else None
-diff = lambda a, b, kk: nsr.pass_at_k_difference(final, a, b, kk, n_boot=n_boot, seed=seed)  # noqa: E731
-reproduced = {
-    "NSR-1a": diff("nsr", "base", k1), "NSR-1b": diff("nsr", "base", kmax),
-    "NSR-2a": diff("psr", "base", k1), "NSR-2b": diff("psr", "base", kmax),
-    "NSR-3a": diff("nsr", "grpo", ks),
-    "NSR-3b": diff("w_reinforce", best_other, ks) if best_other else None,
-    "NSR-4": Estimate(nsr4_dev, nsr4_dev, nsr4_dev, len(demo_probs) - 1, "exact, categorical policy"),
-}
-if profile == "paper" and "math500" in eval_sets:
-    m500 = final[final["dataset"] == "math500"]
-    reproduced["NSR-1p"] = nsr.pass_at_k_difference(m500, "nsr", "base", kmax, n_boot=n_boot, seed=seed)
-    reproduced["NSR-2p"] = nsr.pass_at_k_difference(m500, "psr", "base", kmax, n_boot=n_boot, seed=seed)
-rvr = reported_vs_reproduced("nsr", reproduced, profile)
+reproduced, best_other = nsr.claims(final, methods, ks, n_boot=n_boot, seed=seed,
+                                    paper_benchmark="math500" if profile == "paper" and "math500" in eval_sets else None)
+reproduced["NSR-4"] = Estimate(nsr4_dev, nsr4_dev, nsr4_dev, len(demo_probs) - 1, "exact, categorical policy")
+rvr = reported_vs_reproduced("nsr", reproduced, profile, params=params)
 run_dir.save_table(rvr, "reported_vs_reproduced")
 print(f"NSR-3b compares W-REINFORCE with the strongest other arm by point estimate: {best_other}")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
@@ -416,7 +407,7 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine; result
 # 2. Repeat the categorical experiment of Section 1 with PPO clipping effectively off
 #    (`clip_low=10, clip_high=10`) and 1 update per batch. Does the ordering of the entropies change? (The authors
 #    report on the official repository's tracker that NSR's advantage needs clipping and off-policy mini-batches.)
-# 3. From `res["train"]`, plot the low-clip ratio (`clip_ratio/low_mean`) per arm over training. Which arm hits the
+# 3. From `res.train`, plot the low-clip ratio (`clip_ratio/low_mean`) per arm over training. Which arm hits the
 #    lower clip most often, and why does that follow from its advantage?
 
 # %% tags=["solution"]
@@ -434,4 +425,4 @@ no_clip.groupby("method").tail(1)[["method", "p_correct", "entropy", "effective_
 # Exercise 3: NSR's advantage is negative on every wrong sample, so only the low clip (ratio < 0.8 with A < 0)
 # can bind for it; PSR's advantage is never negative, so its low-clip ratio is 0.
 clip_col = "clip_ratio/low_mean"
-res["train"].groupby("label")[clip_col].mean().round(4) if clip_col in res["train"] else "not logged"
+res.train.groupby("label")[clip_col].mean().round(4) if clip_col in res.train else "not logged"

@@ -89,7 +89,7 @@ import pandas as pd
 import torch
 
 from workbook import plotting
-from workbook.metrics import benchmark_average_ci, bootstrap_ci, grouped_estimates, hierarchical_bootstrap
+from workbook.metrics import benchmark_average_ci, grouped_estimates
 from workbook.papers import one_shot_rlvr as osr
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
@@ -97,6 +97,7 @@ from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 from workbook.rl.probes import EvalProbe
 
+# %%
 params = check_params("one_shot_rlvr", globals())
 the_plan = osr.plan(params)  # validates the parameters first
 torch.set_num_threads(torch_threads)
@@ -257,45 +258,14 @@ run_dir.save_figure(fig, headline_figure)
 # > `saturation_threshold`; a t-interval over seeds (a seed that never saturates contributes nothing).
 
 # %%
-final = pd.concat([base_correct, res["final"]], ignore_index=True).assign(acc=lambda f: f["n_correct"] / f["n"])
-
-
-def per_problem(label, dataset=None):
-    """(problems, seeds) accuracy matrix of an arm (or the base model), rows sorted by problem_id; None if absent."""
-    f = final.query("label == @label" + ("" if dataset is None else " and dataset == @dataset"))
-    return f.pivot(index="problem_id", columns="seed", values="acc").sort_index().to_numpy() if len(f) else None
-
-
-def diff(a, b, dataset=None):
-    x, y = per_problem(a, dataset), per_problem(b, dataset)
-    return None if x is None or y is None else bootstrap_ci(x - y.mean(1, keepdims=True), n_boot=n_boot, seed=seed)
-
-
-def acc(label, dataset=None):
-    x = per_problem(label, dataset)
-    return None if x is None else bootstrap_ci(x, n_boot=n_boot, seed=seed)
-
-
-# %%
+final = pd.concat([base_correct, res["final"]], ignore_index=True)
 curve_acc = res["curve"].groupby(["label", "seed", "step"], as_index=False)["accuracy"].mean()
 gains = osr.post_saturation_gains(res.train, curve_acc, saturation_threshold)
+reproduced = osr.claims(final, gains, list(eval_sets), n_boot=n_boot, seed=seed)
 n_saturated = len(gains)
-os2 = hierarchical_bootstrap(gains["gain"].to_numpy()[:, None], n_boot=n_boot, seed=seed,
-                             what="post-saturation gain") if n_saturated else None
-reproduced = {
-    "OS-1d": diff("pi1", "full_set"),
-    "OS-2": os2,
-    "OS-3a": diff("pi1", "entropy_only"),
-    "OS-3b": diff("pi1", "no_entropy"),
-    "OS-4t": diff("entropy_only", "base"),
-}
-if "math500" in eval_sets:  # paper scale: the official-protocol numbers
-    reproduced.update({"OS-1a": acc("base", "math500"), "OS-1b": acc("pi1", "math500"),
-                       "OS-4": diff("entropy_only", "base", "math500")})
-    if len(eval_sets) == 6:
-        reproduced["OS-1c"] = benchmark_average_ci(res["final"].query("label == 'pi1'"), seed=seed, n_boot=n_boot)
 print(f"pi1 seeds that saturated (rollout accuracy >= {saturation_threshold}): {n_saturated} of {len(seeds)}")
-final_tab = pd.DataFrame([{"arm": lab, **acc(lab).to_dict()} for lab in ["base", *labels] if per_problem(lab) is not None])
+final_tab = pd.DataFrame([{"arm": lab, **osr.accuracy(final, lab, n_boot=n_boot, seed=seed).to_dict()}
+                          for lab in ["base", *labels] if osr.accuracy_matrix(final, lab) is not None])
 run_dir.save_table(final_tab, "final_heldout_accuracy")
 final_tab
 
@@ -306,7 +276,7 @@ final_tab
 # > read "not run at this scale" on the toy.
 
 # %%
-table = reported_vs_reproduced("one_shot_rlvr", reproduced, profile)
+table = reported_vs_reproduced("one_shot_rlvr", reproduced, profile, params=params)
 run_dir.save_table(table, "reported_vs_reproduced")
 for r in table.query("verdict != 'not run at this scale'").itertuples():
     print(f"{r.claim_id}: {r.reproduced} (n = {r.n}) -> {r.verdict}")

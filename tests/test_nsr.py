@@ -257,5 +257,5 @@ def test_reported_claims_load_and_verdicts_compute():
                                         "NSR-2b": Estimate(0.02, 0.01, 0.03, 16),
                                         "NSR-4": Estimate(1e-7, 1e-7, 1e-7, 5)}, "cpu")
     v = dict(zip(df["claim_id"], df["verdict"]))
-    assert v["NSR-1a"] == "reproduced" and v["NSR-2b"] == "not reproduced" and v["NSR-4"] == "reproduced"
+    assert v["NSR-1a"] == "reproduced" and v["NSR-2b"] == "not reproduced" and v["NSR-4"] == "check passed"
     assert v["NSR-1p"] == "not run at this scale" and v["NSR-3a"] == "not run at this scale"

@@ -30,7 +30,8 @@ import torch
 from workbook.rl.probes import EvalProbe, ProbeContext, policy_backend, read_jsonl
 
 __all__ = ["ARMS", "proxy_distribution", "next_token_logits", "proxy_table", "token_table", "selection_table",
-           "LowProbProbe", "spark_counts", "plan", "validate"]  # fmt: skip
+           "LowProbProbe", "spark_counts", "probe_curves", "final_accuracy", "toy_claims", "collapse_verdict",
+           "paper_claims", "plan", "validate"]  # fmt: skip
 
 ARMS = ("grpo", "grpo_entropy", "lp_reg")
 
@@ -246,6 +247,118 @@ def spark_counts(events: pd.DataFrame, correct: pd.DataFrame, by: Sequence[str] 
                      "n_in_correct": int(g["correct"].sum())})  # fmt: skip
     out = pd.DataFrame(rows)
     return out.assign(spark_rate=out["n_sparks"] / out["n_low_prob"].clip(lower=1))
+
+
+# ---- the notebook's frames and claims -------------------------------------------------------------------------------
+
+def probe_curves(summary: pd.DataFrame, problems: pd.DataFrame, events: pd.DataFrame,
+                 ks: Sequence[int]) -> pd.DataFrame:
+    """Returns ``LowProbProbe``'s per-step frame (label, seed, step, entropy, ...) with, per (label, seed, step),
+    pass@k for ``ks`` (unbiased, mean over problems), n_sparks / n_in_correct (``spark_counts``) and the per-1,000
+    token rates sparks_per_1k and low_prob_per_1k."""
+    from workbook.metrics import pass_at_k_curve
+
+    by = ["label", "seed", "step"]
+    cols = [f"pass@{k}" for k in ks]
+    pp = problems.copy()
+    pp[cols] = pass_at_k_curve(pp["n_correct"].to_numpy(), pp["n"].to_numpy(), list(ks))
+    sparks = spark_counts(events, pp)[[*by, "n_sparks", "n_in_correct"]]
+    out = summary.merge(pp.groupby(by, as_index=False)[cols].mean(), on=by).merge(sparks, on=by, how="left")
+    out[["n_sparks", "n_in_correct"]] = out[["n_sparks", "n_in_correct"]].fillna(0)
+    tokens = out["tokens"].clip(lower=1)
+    return out.assign(sparks_per_1k=1000 * out["n_sparks"] / tokens, low_prob_per_1k=1000 * out["n_low_prob"] / tokens)
+
+
+def _seed_estimate(values: pd.Series, what: str, n_boot: int, seed: int):
+    """An interval over seeds (one value each), or None for fewer than two seeds (no interval to pose as one)."""
+    from workbook.metrics import hierarchical_bootstrap
+
+    v = values.dropna()
+    if len(v) < 2:
+        return None
+    e = hierarchical_bootstrap(v.to_numpy(float)[:, None], n_boot=n_boot, seed=seed, what=what)
+    return type(e)(e.value, e.lo, e.hi, e.n_seeds, what)  # n = seeds, the unit of this interval
+
+
+def final_accuracy(final: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Returns the (problems × seeds) held-out accuracy of ``label`` from a final ``EvalProbe`` frame."""
+    f = final[final["label"] == label]
+    return f.assign(acc=f["n_correct"] / f["n"]).pivot(index="problem_id", columns="seed", values="acc").sort_index()
+
+
+def toy_claims(curves: pd.DataFrame, final: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Returns the estimates of claims LP-1a–LP-2d from ``probe_curves`` and the final greedy evaluation.
+
+    Per seed, a change is last probe minus step 0 and a difference between arms compares the last probes of the same
+    seed (intervals over seeds); sparks per 1,000 tokens are counted over every probe but the last (a spark needs a
+    later probe); LP-2d compares final held-out accuracy per problem, seeds averaged (bootstrap over problems).
+    """
+    from workbook.metrics import bootstrap_ci
+
+    last = int(curves["step"].max())
+    per_seed = curves.pivot_table(index=["label", "seed"], columns="step", values=["entropy", "low_prob_mass"])
+    arms = set(per_seed.index.get_level_values(0))
+
+    def change(label, value):
+        x = per_seed.loc[label][value] if label in arms else None
+        return None if x is None else _seed_estimate(x[last] - x[0], f"{label} {value}: last probe minus step 0",
+                                                     n_boot, seed)  # fmt: skip
+
+    def diff(a, b, value):
+        if not {a, b} <= arms:
+            return None
+        return _seed_estimate(per_seed.loc[a][value][last] - per_seed.loc[b][value][last], f"{a} - {b} {value}",
+                              n_boot, seed)  # fmt: skip
+
+    def sparks(label):
+        early = curves[(curves["label"] == label) & (curves["step"] < last)].groupby("seed")
+        return 1000 * early["n_sparks"].sum() / early["tokens"].sum().clip(lower=1)
+
+    x, y = final_accuracy(final, "lp_reg"), final_accuracy(final, "grpo")
+    return {
+        "LP-1a": change("grpo", "entropy"), "LP-1b": change("grpo", "low_prob_mass"),
+        "LP-1c": diff("grpo_entropy", "grpo", "entropy"), "LP-2a": diff("lp_reg", "grpo", "entropy"),
+        "LP-2b": diff("lp_reg", "grpo", "low_prob_mass"),
+        "LP-2c": _seed_estimate(sparks("lp_reg") - sparks("grpo"), "sparks per 1k tokens, lp_reg - grpo", n_boot,
+                                seed) if last > 0 else None,
+        "LP-2d": bootstrap_ci(x.to_numpy() - y.to_numpy().mean(1, keepdims=True), n_boot=n_boot, seed=seed)
+        if len(x) and len(y) else None,
+    }  # fmt: skip
+
+
+def collapse_verdict(curves: pd.DataFrame, change) -> tuple[bool, str]:
+    """Returns (collapsed, sentence): GRPO's probe entropy collapses when its last-probe value is below half its
+    step-0 value and the whole 95% interval of the change (LP-1a, ``change``) is below zero."""
+    g = curves[curves["label"] == "grpo"]
+    last = int(curves["step"].max())
+    e0, e_last = float(g.loc[g["step"] == 0, "entropy"].mean()), float(g.loc[g["step"] == last, "entropy"].mean())
+    if change is None:
+        return False, "not measured"
+    collapsed = bool(change.hi < 0 and e_last < 0.5 * e0)
+    return collapsed, (f"GRPO probe entropy went from {e0:.4f} to {e_last:.4f} nats/token over {last} steps (change "
+                       f"{change.value:+.4f} [{change.lo:+.4f}, {change.hi:+.4f}], n = {change.n} seeds): "
+                       + ("entropy COLLAPSES at this scale." if collapsed
+                          else "NO entropy collapse at this scale (by the rule above)."))  # fmt: skip
+
+
+def paper_claims(final: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Returns LP-3 (Lp-Reg's benchmark average), LP-3f/g (GRPO, GRPO + entropy), LP-3a–e (per benchmark) and
+    LP-3h (Lp-Reg − GRPO per problem, averaged per benchmark) with stratified bootstrap CIs (Table 1)."""
+    from workbook.metrics import benchmark_average_ci
+
+    def avg(frame):
+        return benchmark_average_ci(frame, seed=seed, n_boot=n_boot) if len(frame) else None
+
+    out = {"LP-3": avg(final[final["label"] == "lp_reg"]), "LP-3f": avg(final[final["label"] == "grpo"]),
+           "LP-3g": avg(final[final["label"] == "grpo_entropy"])}
+    for cid, bench in zip(["LP-3a", "LP-3b", "LP-3c", "LP-3d", "LP-3e"],
+                          ["aime24", "aime25", "math500", "minerva", "olympiadbench"]):
+        out[cid] = avg(final[(final["label"] == "lp_reg") & (final["dataset"] == bench)])
+    pair = final[final["label"].isin(["lp_reg", "grpo"])].assign(acc=lambda x: x["n_correct"] / x["n"])
+    pair = pair.pivot_table(index=["dataset", "problem_id"], columns="label", values="acc").dropna().reset_index()
+    if {"lp_reg", "grpo"} <= set(pair.columns):
+        out["LP-3h"] = avg(pair.assign(n=1, n_correct=pair["lp_reg"] - pair["grpo"]))
+    return {k: v for k, v in out.items() if v is not None}
 
 
 # ---- parameters and cost plans ------------------------------------------------------------------------------------

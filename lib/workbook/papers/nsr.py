@@ -24,7 +24,7 @@ from workbook.rl.probes import EvalProbe, ProbeContext
 __all__ = [
     "ARMS", "categorical_step", "logit_shift", "categorical_training", "normalize_solution", "count_distinct_correct",
     "DiversityProbe", "diversity_rows", "pass_at_k_curves", "pass_at_k_frame", "pass_at_k_difference", "mean_pass_at_k", "seed_mean_ci", "paper_ks",
-    "plan", "validate",
+    "claims", "plan", "validate",
 ]
 
 ARMS = ("grpo", "psr", "nsr", "w_reinforce")
@@ -287,3 +287,28 @@ def pass_at_k_frame(final: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
     wide = pd.DataFrame(curve, columns=list(ks)).assign(**{c: final[c].to_numpy()
                                                           for c in ("label", "seed", "problem_id")})
     return wide.melt(id_vars=["label", "seed", "problem_id"], var_name="k", value_name="pass_at_k")
+
+
+def claims(final: pd.DataFrame, methods: Sequence[str], ks: Sequence[int], n_boot: int = 2000, seed: int = 0,
+           paper_benchmark: str | None = None) -> tuple[dict, str | None]:
+    """Returns (estimates of NSR-1a/1b/2a/2b/3a/3b, the arm NSR-3b compares W-REINFORCE with).
+
+    Paired differences of pass@k over held-out problems (``pass_at_k_difference``): NSR-1/2 at k = 1 and the
+    largest k against the base model (Fig. 2 of the paper), NSR-3a NSR − GRPO and NSR-3b W-REINFORCE − the
+    strongest other arm by mean pass@k (Table 1), both averaged over the k grid. ``paper_benchmark`` (e.g.
+    "math500") adds NSR-1p/2p at the largest k on that benchmark.
+    """
+    k1, kmax = [1], [ks[-1]]
+    others = [m for m in ("grpo", "psr", "nsr") if m in methods]
+    best = max(others, key=lambda m: mean_pass_at_k(final, m, ks)) if others else None
+
+    def diff(a, b, kk, frame=final):
+        return pass_at_k_difference(frame, a, b, kk, n_boot=n_boot, seed=seed) if b else None
+
+    out = {"NSR-1a": diff("nsr", "base", k1), "NSR-1b": diff("nsr", "base", kmax),
+           "NSR-2a": diff("psr", "base", k1), "NSR-2b": diff("psr", "base", kmax),
+           "NSR-3a": diff("nsr", "grpo", ks), "NSR-3b": diff("w_reinforce", best, ks)}  # fmt: skip
+    if paper_benchmark is not None:
+        sub = final[final["dataset"] == paper_benchmark]
+        out.update({"NSR-1p": diff("nsr", "base", kmax, sub), "NSR-2p": diff("psr", "base", kmax, sub)})
+    return out, best

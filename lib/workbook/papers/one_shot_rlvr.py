@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["ARMS", "historical_accuracy", "select_by_variance", "post_saturation_gains", "plan", "validate"]
+__all__ = ["ARMS", "historical_accuracy", "select_by_variance", "post_saturation_gains", "accuracy_matrix", "accuracy",
+           "accuracy_difference", "claims", "plan", "validate"]
 
 ARMS = ("pi1", "full_set", "no_entropy", "entropy_only", "random_example")
 
@@ -60,6 +61,53 @@ def post_saturation_gains(train: pd.DataFrame, curve: pd.DataFrame, threshold: f
             rows.append({"seed": s, "saturated_at": int(hit.iloc[0]),
                          "gain": float(after["accuracy"].iloc[-1] - after["accuracy"].iloc[0])})  # fmt: skip
     return pd.DataFrame(rows, columns=["seed", "saturated_at", "gain"])
+
+
+def accuracy_matrix(final: pd.DataFrame, label: str, dataset: str | None = None) -> np.ndarray | None:
+    """Returns the (problems × seeds) held-out accuracy of ``label`` (rows sorted by problem_id), None if absent.
+    ``final``: the final ``EvalProbe`` frames of the runs and the base model (label, seed, problem_id, n, n_correct)."""
+    f = final[(final["label"] == label) & ((final["dataset"] == dataset) if dataset else True)]
+    f = f.assign(acc=f["n_correct"] / f["n"])
+    return f.pivot(index="problem_id", columns="seed", values="acc").sort_index().to_numpy() if len(f) else None
+
+
+def accuracy(final: pd.DataFrame, label: str, dataset: str | None = None, n_boot: int = 2000, seed: int = 0):
+    """Returns ``label``'s mean held-out accuracy (seeds averaged per problem, bootstrap over problems) or None."""
+    from workbook.metrics import bootstrap_ci
+
+    x = accuracy_matrix(final, label, dataset)
+    return None if x is None else bootstrap_ci(x, n_boot=n_boot, seed=seed)
+
+
+def accuracy_difference(final: pd.DataFrame, a: str, b: str, dataset: str | None = None, n_boot: int = 2000,
+                        seed: int = 0):
+    """Returns mean accuracy of ``a`` − ``b``, paired over problems (b's seeds averaged per problem), or None."""
+    from workbook.metrics import bootstrap_ci
+
+    x, y = accuracy_matrix(final, a, dataset), accuracy_matrix(final, b, dataset)
+    return None if x is None or y is None else bootstrap_ci(x - y.mean(1, keepdims=True), n_boot=n_boot, seed=seed)
+
+
+def claims(final: pd.DataFrame, gains: pd.DataFrame, datasets: list[str], n_boot: int = 2000, seed: int = 0) -> dict:
+    """Returns the estimates of OS-1d (π1 − full set, Table 1), OS-2 (the post-saturation gain over seeds, Sec.
+    3.2), OS-3a/3b (π1 − entropy-only, π1 − no entropy bonus; Sec. 4), OS-4t (entropy-only − base); with MATH500
+    among ``datasets`` also OS-1a/1b/4 on MATH500, and with all six benchmarks OS-1c (their average)."""
+    from workbook.metrics import benchmark_average_ci, hierarchical_bootstrap
+
+    def diff(a, b, dataset=None):
+        return accuracy_difference(final, a, b, dataset, n_boot, seed)
+
+    out = {"OS-1d": diff("pi1", "full_set"), "OS-3a": diff("pi1", "entropy_only"), "OS-3b": diff("pi1", "no_entropy"),
+           "OS-4t": diff("entropy_only", "base"),
+           "OS-2": hierarchical_bootstrap(gains["gain"].to_numpy()[:, None], n_boot=n_boot, seed=seed,
+                                          what="post-saturation gain") if len(gains) else None}  # fmt: skip
+    if "math500" in datasets:
+        out.update({"OS-1a": accuracy(final, "base", "math500", n_boot, seed),
+                    "OS-1b": accuracy(final, "pi1", "math500", n_boot, seed),
+                    "OS-4": diff("entropy_only", "base", "math500")})  # fmt: skip
+        if len(datasets) == 6:
+            out["OS-1c"] = benchmark_average_ci(final[final["label"] == "pi1"], seed=seed, n_boot=n_boot)
+    return out
 
 
 def validate(params: dict) -> None:
