@@ -1,6 +1,6 @@
 """Command line for RL training, so one run can go through ``accelerate launch`` on several GPUs.
 
-    accelerate launch --config_file env/accelerate_zero3.yaml -m workbook.rl.launch \\
+    accelerate launch --config_file env/accelerate_zero3.yaml -m workbook.rl.launch --world-size 8 \\
         --method nsr --model qwen2.5-math-1.5b --train math500 --run-dir results/nsr/paper/rl \\
         --max-steps 100 --prompts-per-step 32 --num-generations 8 --max-completion-length 3072 --backend vllm
 
