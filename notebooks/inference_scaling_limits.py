@@ -346,6 +346,8 @@ metrics = {
                                        "problem_ids": list(code["counts"].task_ids)},
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
 }
+
+# %%
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
 print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")

@@ -269,6 +269,8 @@ train = problems[:sft_problems] if sft_on_eval_prompts else sh.load_problems(dat
                                                                               skip=n_problems, **data)
 lora = sh.LoRASFTConfig(rank=lora_rank, alpha=lora_alpha, lr=lora_lr, weight_decay=lora_weight_decay,
                         epochs=lora_epochs, batch_size=lora_batch_size, max_grad_norm=lora_max_grad_norm)
+
+# %%
 t0 = time.time()
 sft = sh.sft_sharpen(gen, base_model, tok, [make_prompt(p) for p in problems], [p.answer for p in problems],
                      list(greedy.itertuples()), [make_prompt(p) for p in train], grader, sft_seeds, lora,
