@@ -252,29 +252,44 @@ def hierarchical_intervals(arms: Sequence[np.ndarray], signs: Sequence[float], *
     n_data, _, n_problems = arms[0].shape
     rng = np.random.default_rng(seed)
     value = np.zeros(n_data)
-    total = np.zeros(n_data)                                            # variance of the estimate
-    shrunk = np.zeros(n_data)                                           # what the bootstrap sees of it
-    dfden = np.zeros(n_data)                                            # Σ v²/df, Welch–Satterthwaite
+    # Variance of Σ w·mean(arm), per dataset (two-way crossed layout: seed s, problem p of each arm). The seed
+    # means of an arm carry its seed variance plus its cell noise/P; the contrast's problem means carry the problem
+    # variance plus every arm's cell noise/S. Counting the cell noise once (the ANOVA estimate; the crossed
+    # "pigeonhole" bootstrap counts it twice, Owen 2007, Ann. Appl. Stat. 1(2)):
+    #   total = Σ w²·(σ²_seed/S + σ²_cell/(S·P)) + σ²_problem/P.
+    # The bootstrap's own variance is the raw sum with each level shrunk by (n − 1)/n (`shrunk`); its replicates'
+    # spread is rescaled from that to `total`.
     problem_means = np.zeros((n_data, n_problems))
-
-    def add(v: np.ndarray, n: int) -> None:
-        if n > 1:
-            v = np.where(np.isfinite(v), v, 0.0)
-            total[:] += v
-            shrunk[:] += v * (n - 1) / n
-            dfden[:] += v ** 2 / (n - 1)
-
-    for arm, sign in zip(arms, signs):
+    total = np.zeros(n_data)
+    cell_total = np.zeros(n_data)
+    shrunk = np.zeros(n_data)
+    dfden = np.zeros(n_data)                                            # Σ v²/df over the raw components
+    raw_sum = np.zeros(n_data)
+    for arm, w in zip(arms, signs):
         n_seeds = arm.shape[1]
         seed_means = _nanmean(arm, axis=2)                              # (D, S)
-        value += sign * _nanmean(seed_means, axis=1)
-        add(_nanvar(seed_means, axis=1) / n_seeds, n_seeds)
-        problem_means += sign * _nanmean(arm, axis=1)
-    # Seed means and problem means both carry the cell noise, so Σ v counts it twice: conservative when cells
-    # are noisy (the crossed "pigeonhole" bootstrap has the same bias, Owen 2007, Ann. Appl. Stat. 1(2)).
-    # Subtracting it (the ANOVA estimate) shrinks the Satterthwaite df so much that intervals get wider, not
-    # narrower, at 3 seeds; tests/test_verdict_calibration.py keeps the false-positive rate in check either way.
-    add(_nanvar(problem_means, axis=1) / n_problems, n_problems)
+        arm_problem_means = _nanmean(arm, axis=1)                       # (D, P)
+        value += w * _nanmean(seed_means, axis=1)
+        problem_means += w * arm_problem_means
+        if n_seeds > 1:
+            v_seed = _nanvar(seed_means, axis=1) / n_seeds
+            shrunk += w * w * np.nan_to_num(v_seed) * (n_seeds - 1) / n_seeds
+            dfden += (w * w * np.nan_to_num(v_seed)) ** 2 / (n_seeds - 1)
+            raw_sum += w * w * np.nan_to_num(v_seed)
+            v_cell = np.zeros(n_data)
+            if n_problems > 1:
+                resid = arm - seed_means[:, :, None] - arm_problem_means[:, None, :] + \
+                    _nanmean(seed_means, axis=1)[:, None, None]
+                dof = (n_seeds - 1) * (n_problems - 1)
+                v_cell = np.nansum(resid ** 2, axis=(1, 2)) / dof / (n_seeds * n_problems)
+                cell_total += w * w * v_cell
+            total += w * w * np.nan_to_num(np.maximum(v_seed - v_cell, 0.0) + v_cell)
+    if n_problems > 1:
+        v_problem_raw = _nanvar(problem_means, axis=1) / n_problems
+        shrunk += np.nan_to_num(v_problem_raw) * (n_problems - 1) / n_problems
+        dfden += np.nan_to_num(v_problem_raw) ** 2 / (n_problems - 1)
+        raw_sum += np.nan_to_num(v_problem_raw)
+        total += np.nan_to_num(np.maximum(v_problem_raw - cell_total, 0.0))
 
     biggest = max(a.shape[1] for a in arms) * n_problems * n_boot
     chunk = max(1, 4_000_000 // max(biggest, 1))                       # datasets per chunk: ~32 MB per array
@@ -292,7 +307,9 @@ def hierarchical_intervals(arms: Sequence[np.ndarray], signs: Sequence[float], *
         boot_sd[sl] = np.nanstd(reps, axis=1, ddof=1)
     ok = (total > 0) & (shrunk > 0) & np.isfinite(boot_sd)
     se = np.where(ok, boot_sd * np.sqrt(np.where(ok, total / np.where(shrunk > 0, shrunk, 1.0), 1.0)), 0.0)
-    df = np.where(dfden > 0, total ** 2 / np.where(dfden > 0, dfden, 1.0), np.inf)
+    # Welch–Satterthwaite df from the raw components (seed means: S − 1, problem means: P − 1): with the cell
+    # noise left in the seed level this errs towards fewer df (wider intervals) when there are few seeds.
+    df = np.where(dfden > 0, raw_sum ** 2 / np.where(dfden > 0, dfden, 1.0), np.inf)
     half = stats.t.ppf(0.5 + confidence / 2.0, df) * se
     return value, value - half, value + half
 
@@ -325,9 +342,9 @@ def hierarchical_bootstrap(values, *, n_boot: int = 2000, seed: int = 0, confide
 
     The interval is value ± t_df·se, not the percentile interval: with the 3 seeds of an RL notebook a bootstrap
     sees only 10 distinct seed resamples and shrinks the seed variance by (S−1)/S, so percentile intervals
-    under-cover (tests/test_verdict_calibration.py measures it). ``se`` is the replicates' standard deviation with
-    that shrinkage undone per level; df is Welch–Satterthwaite over the seed level (S−1) and the problem level
-    (P−1). ``bounds`` clips the interval to the metric's range (e.g. (0, 1) for accuracy). No observed value →
+    under-cover (tests/test_verdict_calibration.py measures the verdicts built on this interval). ``se`` is the
+    replicates' standard deviation rescaled to the two-way ANOVA variance (shrinkage undone per level, the cell
+    noise counted once); df is Welch–Satterthwaite over the seed level (S−1) and the problem level (P−1). ``bounds`` clips the interval to the metric's range (e.g. (0, 1) for accuracy). No observed value →
     an Estimate of NaN with n = 0 (the verdict layer reads it as "untestable here"), never an exception.
     """
     _check_boot_args(n_boot, confidence)
