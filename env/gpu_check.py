@@ -417,13 +417,18 @@ def run_checks(cpu: bool, out_dir: Path, steps: int = 2, only: tuple[str, ...] =
     toy = _choose_toy(model, allow)
     model = toy["model"]
     summary["toy_checkpoint"] = toy
+    from workbook.toy import RECIPES
+
+    # completions stay inside the toy's trained positions (prompts take well under 128)
+    room = int(getattr(RECIPES[model], "max_positions", 512)) - 128
+    shape = {**shape, "max_completion_length": min(shape["max_completion_length"], max(16, room))}
     checks = {
         "rl_methods": lambda wd: check_rl_methods(model, device, bf16=cuda, steps=steps, workdir=wd,
                                                   allow_train=allow, shape=shape),
         "rl_step_ratio": lambda wd: check_rl_step_ratio(model, device, bf16=cuda, steps=max(3, steps + 1),
                                                         reps=ratio_reps, workdir=wd, allow_train=allow, shape=shape),
         "generation": lambda wd: check_generation(model, cuda, n_prompts=8 if cpu else 64,
-                                                  max_new_tokens=64 if cpu else 256, allow_train=allow),
+                                                  max_new_tokens=64 if cpu else min(256, room), allow_train=allow),
         "paper_plans": lambda wd: check_paper_plans(),
         "vllm": lambda wd: check_vllm(model, run=cuda),
     }  # fmt: skip
