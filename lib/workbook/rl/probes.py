@@ -97,7 +97,9 @@ class Probe:
 
     def callback(self, ctx: ProbeContext):
         """Returns the TRL callback (a ``ProbeCallback``) that runs this probe on its schedule during training."""
-        return probe_callback_class()(self, ctx)
+        base = probe_callback_class()
+        # one class per probe: transformers warns when two callbacks of one class are added to a trainer
+        return type(f"ProbeCallback_{self.name}", (base,), {})(self, ctx)
 
     def collect(self, run_dir: str | Path) -> dict[str, pd.DataFrame]:
         """Returns ``{name: frame}``, one row per record written by this probe's callback in ``run_dir``."""
@@ -221,10 +223,3 @@ class _Recording:
         self.sink.extend(c for per_prompt in out for c in per_prompt)
         return out
 
-
-def accuracy_by_run(frame: pd.DataFrame, by: Sequence[str] = ("label", "seed", "step")) -> pd.DataFrame:
-    """Returns mean@n per ``by`` group of an ``EvalProbe`` frame: the mean over problems of n_correct / n."""
-    return frame.groupby(list(by), as_index=False)["accuracy"].mean()
-
-
-__all__ += ["accuracy_by_run"]
