@@ -1,7 +1,7 @@
 """Sharpening at inference time: self-rewards, best-of-N selectors and best-of-N curves by subsampling.
 
 Huang, Block, Foster et al., "Self-Improvement in Language Models: The Sharpening Mechanism", arXiv 2412.01951
-(ICLR 2025), Sec. 2 (self-rewards r_self = log π(y|x)) and Sec. 5 (best-of-N on MATH, smaller N by subsampling M
+(ICLR 2025), eq. 2 (the self-reward r_self = log π(y|x)) and Sec. 5 (best-of-N on MATH, smaller N by subsampling M
 samples over 10 seeds). Self-certainty and Borda voting: Kang et al., "Scalable Best-of-N Selection for Large Language
 Models via Self-Certainty", arXiv 2502.18581 (official code backprop07/Self-Certainty). See
 ``docs/papers/sharpening.md``.
@@ -20,7 +20,7 @@ from workbook.metrics import Estimate, majority_vote
 SELECTORS = ("logp", "logp_norm", "self_certainty", "majority", "borda")
 
 # --------------------------------------------------------------------------------------------------------------
-# Self-rewards (Huang et al. Sec. 2: r_self = log π(y|x); Kang et al. 2025: self-certainty)
+# Self-rewards (Huang et al. eq. 2: r_self = log π(y|x); Kang et al. 2025: self-certainty)
 
 
 def sequence_logp(logprobs: Sequence[float]) -> float:
