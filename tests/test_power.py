@@ -43,3 +43,14 @@ def test_power_table_and_print(capsys):
     assert "NSR-1a" in out and "power" in out
     missing = power_table("nsr", {"seeds": [0]}, n_sim=50, n_boot=50)
     assert missing["power"].isna().all() and missing["note"].str.startswith("no power").all()
+
+
+@pytest.mark.parametrize("paper", ["nsr", "lp_reg", "one_shot_rlvr", "dser", "sharpening", "quickstart",
+                                   "inference_scaling_limits"])
+def test_every_cpu_claim_has_a_computable_power_at_the_cpu_profile(paper):
+    # the designs in reported/<paper>.yaml name notebook parameters: a renamed parameter must fail here
+    from workbook.params import resolve_params
+
+    params, _ = resolve_params(paper, "cpu")
+    tab = power_table(paper, params, n_sim=30, n_boot=20)
+    assert len(tab) and tab["power"].notna().all(), tab[["claim_id", "note"]].to_string()
