@@ -1,4 +1,4 @@
-"""DSER (Liu et al. 2025, arXiv 2510.17498): the two-state chain, its estimators, simulation, voting, the loop, the plan."""
+"""DSER (Liu et al. 2025, arXiv 2510.17498): the chain, its estimators, simulation, voting, the loop, the plan."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from workbook.papers import dser
 
 
-# ---------------------------------------------------------------- chain mathematics (the worked example p_IC = 0.10, p_CI = 0.08)
+# ------------------------------------------------- chain mathematics (the worked example p_IC = 0.10, p_CI = 0.08)
 
 def test_stationary_worked_example():
     assert dser.stationary_accuracy(0.10, 0.08) == pytest.approx(0.5556, abs=1e-4)

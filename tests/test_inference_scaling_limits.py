@@ -1,4 +1,4 @@
-"""Inference-scaling limits (Stroebl et al., arXiv 2411.17501): hand values, closed form vs official simulation, plan."""
+"""Inference-scaling limits (Stroebl et al., arXiv 2411.17501): hand values, closed form vs the simulation, plan."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sharpening (Huang et al., arXiv 2412.01951): self-rewards, selectors, BoN subsampling, SFT data, LoRA, tabular theory."""
+"""Sharpening (Huang et al., arXiv 2412.01951): self-rewards, selectors, BoN subsampling, LoRA SFT, tabular theory."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """One generation interface with two backends: transformers (CPU, fallback) and vLLM (GPU).
 
-Self-certainty (Kang et al. 2025, arXiv 2502.18581) needs the full next-token distribution, hence ``score``'s teacher-forced
-pass. Prompts are built here and only here: ``MATH_INSTRUCTION`` is Qwen2.5-Math's chain-of-thought
-instruction, which the papers' math evaluations append to the question; ``build_prompt`` and ``prompt_fn`` are the one way to use it.
+Self-certainty (Kang et al. 2025, arXiv 2502.18581) needs the full next-token distribution, hence ``score``'s
+teacher-forced pass. Prompts are built here and only here: ``MATH_INSTRUCTION`` is Qwen2.5-Math's chain-of-thought
+instruction, which the papers' math evaluations append to the question; ``build_prompt``, ``build_prompts`` and
+``prompt_fn`` are the one way to use it.
 
 ``generate(prompts, n, temperature, top_p, max_new_tokens, seed)`` returns ``[prompt][sample]`` Completions.
 Each Completion's ``logprobs`` are the model's *raw* log-probabilities of the sampled tokens: log-softmax of the

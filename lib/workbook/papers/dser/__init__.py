@@ -29,10 +29,10 @@ from workbook.papers.dser.theory import (
 __all__ = [
     "PROMPTS", "BetaPrior", "DSERConfig", "DSERPrompts", "DSERRun", "TransitionCounts", "OneStep",
     "binomial_majority_accuracy", "bootstrap_rates", "chat_prompts", "estimate_rates", "estimate_run_tokens",
-    "accuracy_summary", "hardest", "majority_vote", "one_step_prediction", "per_problem_rates", "plan", "reproduced", "run_dser",
-    "shrunk_rates", "simulate_chains", "simulated_vote_correct", "stationary_accuracy", "strip_reasoning",
-    "theory_votes", "toy_prompts", "transient_accuracy", "transition_counts", "transition_matrix", "validate",
-    "vote_across_chains", "vote_last", "wilson_interval",
+    "accuracy_summary", "hardest", "majority_vote", "one_step_prediction", "per_problem_rates", "plan",
+    "reproduced", "run_dser", "shrunk_rates", "simulate_chains", "simulated_vote_correct", "stationary_accuracy",
+    "strip_reasoning", "theory_votes", "toy_prompts", "transient_accuracy", "transition_counts",
+    "transition_matrix", "validate", "vote_across_chains", "vote_last", "wilson_interval",
 ]
 
 
@@ -106,9 +106,10 @@ class OneStep:
 
     def __str__(self) -> str:
         rel = ">" if self.p_ic.value > self.p_ci.value else "<="
-        return (f"p̂_IC = {self.p_ic}\n       bootstrap over problems: [{self.p_ic_boot.lo:.3f}, {self.p_ic_boot.hi:.3f}]"
-                f"\np̂_CI = {self.p_ci}\n       bootstrap over problems: [{self.p_ci_boot.lo:.3f}, {self.p_ci_boot.hi:.3f}]"
-                f"\npooled prediction: π_C = {self.pi_c:.3f} (p_IC {rel} p_CI)")
+        boot = "\n       bootstrap over problems: [{:.3f}, {:.3f}]"
+        return (f"p̂_IC = {self.p_ic}" + boot.format(self.p_ic_boot.lo, self.p_ic_boot.hi)
+                + f"\np̂_CI = {self.p_ci}" + boot.format(self.p_ci_boot.lo, self.p_ci_boot.hi)
+                + f"\npooled prediction: π_C = {self.pi_c:.3f} (p_IC {rel} p_CI)")
 
 
 def one_step_prediction(states: np.ndarray, p0: np.ndarray, n_iterations: int, prior_strength: float = 2.0,

@@ -52,7 +52,7 @@ def strip_reasoning(text: str, max_chars: int = 8000) -> str:
 
 @dataclass(frozen=True)
 class DSERPrompts:
-    """Prompt builders: solve(problem) → str, verify(problem, solution) → str, refine(problem, solution, report) → str."""
+    """Prompt builders: solve(problem), verify(problem, solution), refine(problem, solution, report), each → str."""
 
     solve: Callable[[str], str]
     verify: Callable[[str, str], str]

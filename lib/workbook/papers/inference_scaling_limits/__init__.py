@@ -25,9 +25,9 @@ __all__ = [
     "CODE_INSTRUCTION", "VERIFIERS", "EasyHardModel", "TaskCounts", "accuracy_ceiling", "bootstrap_k_opt",
     "ceiling_table", "code_summary", "counts_from_code_results", "expected_utility", "fit_easy_hard", "fit_table",
     "k_opt_table", "last_digit_check", "line_length_differences", "linear_fit", "model_optimal_k", "model_utility",
-    "optimal_k", "paper_figure_data", "pass_at_1", "per_task_ceiling", "plan", "plot_paper_line", "prob_any_accept", "reproduced",
-    "simulate_utility", "simulation_table", "task_counts", "theory_table", "utility_curve", "utility_table",
-    "validate",
+    "optimal_k", "paper_figure_data", "pass_at_1", "per_task_ceiling", "plan", "plot_paper_line", "prob_any_accept",
+    "reproduced", "simulate_utility", "simulation_table", "task_counts", "theory_table", "utility_curve",
+    "utility_table", "validate",
 ]
 
 #: The instruction appended to a HumanEval+/MBPP+ prompt for chat models (ours; the paper samples completions).
@@ -230,6 +230,7 @@ def plot_paper_line(ax) -> dict:
     xs = np.linspace(0, 1, 50)
     ax.plot(xs, fit["slope"] * xs + fit["intercept"], color="k", ls="--",
             label=f"paper fit y = {fit['slope']}x + {fit['intercept']} (R² = {fit['r2']}, 17 models)")
-    ax.plot(xs, slope9 * xs + icpt9, color="k", ls=":", label=f"refit to these {len(pts)}: y = {slope9:.2f}x + {icpt9:.2f}")
+    ax.plot(xs, slope9 * xs + icpt9, color="k", ls=":",
+            label=f"refit to these {len(pts)}: y = {slope9:.2f}x + {icpt9:.2f}")
     ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, lw=0.6)
     return fit

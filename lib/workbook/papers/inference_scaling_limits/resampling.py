@@ -101,7 +101,7 @@ def per_task_ceiling(counts: TaskCounts) -> np.ndarray:
 
 
 def accuracy_ceiling(counts: TaskCounts, m0: str = "exclude") -> float:
-    """Return the accuracy ceiling: mean over tasks of a/m. (the paper's per-task ceiling).
+    """Return the paper's accuracy ceiling: the mean over tasks of a/m.
 
     ``m0`` says what a task with m = 0 counts as: ``"exclude"`` (the paper's point estimate), ``"zero"`` or ``"one"``
     (the two ends of the paper's error bars).
@@ -211,8 +211,8 @@ def bootstrap_k_opt(counts: TaskCounts, cost: float, k_max: int = 200, n_boot: i
 class EasyHardModel:
     """Two task types with priors ``p``, per-sample correctness ``r``; verifier completeness ``c_v``, soundness ``s``.
 
-    The theoretical model (official notebook): rejection probability β_t = (1 - c_v)·r_t + s·(1 - r_t); a correct accept has
-    probability c_v·r_t, a false positive (1 - r_t)(1 - s).
+    The theoretical model (official notebook): rejection probability β_t = (1 - c_v)·r_t + s·(1 - r_t); a correct
+    accept has probability c_v·r_t, a false positive (1 - r_t)(1 - s).
     """
 
     r: tuple[float, float]
@@ -272,7 +272,7 @@ def model_optimal_k(model: EasyHardModel, cost: float, k_max: int = 15, form: st
 
 
 def fit_easy_hard(counts: TaskCounts, plus_rate=None, threshold: float = 0.5, form: str = "exact") -> EasyHardModel:
-    """Return the easy/hard model fitted to per-task counts (completeness c_v = 1). (official `calculate_model_params`).
+    """Return the easy/hard model fitted to per-task counts (completeness c_v = 1), as official `calculate_model_params`.
 
     Tasks with correct-rate ≥ ``threshold`` are easy; r_t = mean correct-rate of each group, p_t = group fraction.
     ``plus_rate`` (per-task ground-truth pass rate) defaults to a/n.
@@ -317,7 +317,7 @@ def linear_fit(x, y) -> tuple[float, float, float]:
 
 
 def paper_figure_data() -> dict:
-    """Return the paper's HumanEval+ (pass@1, ceiling) points and fitted lines from reported/inference_scaling_limits.yaml."""
+    """Return the paper's HumanEval+ (pass@1, ceiling) points and fitted lines (reported/inference_scaling_limits.yaml)."""
     from pathlib import Path
 
     import yaml

@@ -33,11 +33,11 @@ __all__ = [
     "ONE_SHOT", "SELECTORS", "BoNCurve", "LoRASFTConfig", "SFTResult", "TabularModel", "base_loglik",
     "best_sequences", "bon_curve", "bon_samples_needed", "bon_success_probability", "bon_table",
     "bootstrap_percent_lift", "borda_power", "choose", "coverage_coefficient", "coverage_curve", "difficulty_table",
-    "greedy_sequences", "length_normalized_logp", "load_problems", "one_shot_prompt", "percent_lift", "plan", "prefix_offset",
-    "random_tabular_model", "reproduced", "rlhf_sharpened", "sample_sequences", "select_borda", "select_majority",
-    "select_max_score", "selection_auroc", "self_rewards", "sequence_logp", "sequence_probabilities",
-    "sft_sharpen", "sft_sharpen_tabular", "sft_sharpening_examples", "sft_table", "simulate_bon_success",
-    "tabular_summary", "train_lora_sft", "validate",
+    "greedy_sequences", "length_normalized_logp", "load_problems", "one_shot_prompt", "percent_lift", "plan",
+    "prefix_offset", "random_tabular_model", "reproduced", "rlhf_sharpened", "sample_sequences", "select_borda",
+    "select_majority", "select_max_score", "selection_auroc", "self_rewards", "sequence_logp",
+    "sequence_probabilities", "sft_sharpen", "sft_sharpen_tabular", "sft_sharpening_examples", "sft_table",
+    "simulate_bon_success", "tabular_summary", "train_lora_sft", "validate",
 ]
 
 
@@ -157,7 +157,7 @@ def reproduced(curves: Mapping[str, BoNCurve], greedy_correct: np.ndarray, sft: 
 
 def load_problems(dataset: str, n: int, split: str, seed: int, *, min_operands: int = 2, max_operands: int = 4,
                   integer_answers_only: bool = False, skip: int = 0) -> list:
-    """Return ``n`` problems: fresh synthetic arithmetic of ``split`` or a benchmark's problems after the first ``skip``.
+    """Return ``n`` problems: fresh synthetic arithmetic of ``split``, or a benchmark's (after ``skip`` for train).
 
     For a benchmark the training problems (``split="train"``) are taken after the ``skip`` evaluation problems, so the
     two sets are disjoint. ``integer_answers_only`` keeps problems with integer answers (the paper's MATH filter).

@@ -118,7 +118,8 @@ class SFTResult:
 
 def sft_sharpen(backend, base_model, tokenizer, prompts: Sequence[str], golds: Sequence[str], greedy: Sequence,
                 train_prompts: Sequence[str], grader, seeds: Sequence[int], config: "LoRASFTConfig", n: int,
-                temperature: float, top_p: float, max_new_tokens: int, seed: int = 0, batch_size: int = 64) -> SFTResult:
+                temperature: float, top_p: float, max_new_tokens: int, seed: int = 0,
+                batch_size: int = 64) -> SFTResult:
     """Return SFT-sharpening measured on the evaluation ``prompts``: one LoRA run per seed in ``seeds``.
 
     Per seed: ``n`` samples per training prompt from ``backend`` (seed ``seed + 10000 + s``), keep each prompt's

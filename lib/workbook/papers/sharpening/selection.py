@@ -103,8 +103,8 @@ def select_majority(answers: Sequence[str | None]) -> int:
 def select_borda(answers: Sequence[str | None], scores: Sequence[float], power: float) -> int:
     """Return the index of the best-scored completion of the answer with the largest Borda weight.
 
-    Kang et al. 2025 (Borda voting, official code backprop07/Self-Certainty): rank N outputs by score (r = 1 best); weight
-    (N − r + 1)^power; sum per answer. power = 0 is majority vote (ties go to the first-seen answer).
+    Kang et al. 2025 (Borda voting; official code backprop07/Self-Certainty): rank N outputs by score (r = 1 best);
+    weight (N − r + 1)^power; sum per answer. power = 0 is majority vote (ties go to the first-seen answer).
     """
     s = np.asarray(scores, dtype=float)
     n = len(s)
