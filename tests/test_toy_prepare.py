@@ -168,3 +168,41 @@ def test_hard_spec_and_guess_prone():
     assert spec.operand_counts == (5, 6) and spec.max_value == 99
     assert guess_prone(parse_expression("85 + 3"), WorldKnobs()) and not guess_prone(parse_expression("8 + 85"),
                                                                                       WorldKnobs())
+
+
+def test_knob_effects_measures_each_mechanism_on_a_scripted_model():
+    """A scripted 'model' that always writes the deficient answer and always says incorrect."""
+    from workbook.generation import Completion
+    from workbook.toy.knobs import knob_effects
+    from workbook.toy.train import make_tokenizer
+
+    class Scripted:
+        tokenizer = make_tokenizer()
+
+        def generate(self, prompts, n=1, temperature=1.0, top_p=1.0, max_new_tokens=96, seed=0):
+            def text(p):
+                if "Check each step" in p:
+                    return "Step 1: 1 + 1 = 2 ok\n\\boxed{incorrect}"
+                return "1 + 1 = 2\nWait, check:\nThe answer is 2." if seed % 2 else "\\boxed{81}"
+            return [[Completion(text(p), [1], [-0.1], "stop") for _ in range(n)] for p in prompts]
+
+    df = knob_effects(Scripted(), n_problems=3, n=4, n_boot=50, seed=1).set_index("quantity")
+    assert df.loc["share of samples answering without \\boxed{}", "value"] == 1.0
+    assert df.loc["share of samples with a spark", "value"] == 1.0
+    assert df.loc["true-negative rate (says incorrect | incorrect)", "value"] == 1.0
+    assert set(df.paper) == {"one_shot_rlvr", "lp_reg", "dser", "nsr", "sharpening"}
+    assert ((df.lo <= df.value + 1e-12) & (df.value <= df.hi + 1e-12) | df.value.isna()).all()
+
+
+def test_noisy_oracle_flips_verdicts_at_rate_eps():
+    from workbook.toy.evaluate import noisy_oracle_report, oracle_report
+    from workbook.toy.world import parse_verdict
+
+    right, wrong = "3 - 1 = 2\n7 * 2 = 14\n\\boxed{14}", "3 - 1 = 2\n7 * 2 = 15\n\\boxed{15}"
+    rng = random.Random(0)
+    assert noisy_oracle_report(right, 0.0, rng) == oracle_report(right)
+    for sol, truth in ((right, "correct"), (wrong, "incorrect")):
+        flips = [parse_verdict(noisy_oracle_report(sol, 0.3, rng)) != truth for _ in range(2000)]
+        assert abs(sum(flips) / 2000 - 0.3) < 0.04
+    with pytest.raises(ValueError, match="eps"):
+        noisy_oracle_report(right, 1.2, rng)

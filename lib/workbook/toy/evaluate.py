@@ -25,19 +25,6 @@ def exact_grade(completion: str, gold: str) -> bool:
     return bool(found) and found[-1].strip() == str(gold).strip()
 
 
-def sample_solutions(backend, tokenizer, problems, n: int, temperature: float = 1.0, seed: int = 0,
-                     max_new_tokens: int = SOLVE_MAX_NEW_TOKENS) -> list[list]:
-    """Return ``[problem][sample]`` completions of the solve prompt."""
-    prompts = [solve_prompt(tokenizer, p.problem) for p in problems]
-    return backend.generate(prompts, n=n, temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens,
-                            seed=seed)
-
-
-def grade_matrix(completions: list[list], problems, grade=exact_grade) -> np.ndarray:
-    """Return the correctness matrix, shape (problems, samples), bool."""
-    return np.array([[bool(grade(c.text, p.answer)) for c in row] for row, p in zip(completions, problems)])
-
-
 def accuracy_by_difficulty(correct: np.ndarray, difficulty) -> dict[int, float]:
     """Return mean per-sample accuracy for each difficulty level (operand count)."""
     difficulty = np.asarray(difficulty)
@@ -99,13 +86,17 @@ def evaluate_base(backend, tokenizer, problems, n: int = 64, seed: int = 0, temp
                   n_verify: int = 4, grade=exact_grade) -> dict:
     """Return the base behaviour of the toy model on ``problems`` (issue 3's documented targets).
 
-    Samples ``n`` solutions per problem; verifies the first ``n_verify`` of each and refines them with the model's
+    Samples ``n`` solutions per problem (``workbook.evaluation.sample_and_grade``); verifies the first ``n_verify`` of each and refines them with the model's
     own report (one DSER step) and, as a control, with an exact (oracle) report. Returns raw arrays
     (``correct`` (P, n), ``logprob`` (P, n), ``verify_truth``, ``verdicts``, ``refined_correct`` ...) and
     scalar ``metrics``.
     """
-    completions = sample_solutions(backend, tokenizer, problems, n, temperature, seed)
-    correct = grade_matrix(completions, problems, grade)
+    from workbook.evaluation import by_problem, correct_matrix, sample_and_grade
+
+    frame = sample_and_grade(backend, problems, n, grader=grade, prompt_fn=lambda p: solve_prompt(tokenizer, p.problem),
+                             seed=seed, temperature=temperature, top_p=1.0, max_new_tokens=SOLVE_MAX_NEW_TOKENS)
+    completions = by_problem(frame)  # rows with .text and .logprobs, [problem][sample]
+    correct = correct_matrix(frame)
     difficulty = np.array([p.metadata["n_operands"] for p in problems])
     logprob = sequence_logprob(completions)
     # one verification + refinement step on the first n_verify samples of every problem
@@ -165,6 +156,36 @@ def oracle_report(solution: str) -> str:
     from workbook.toy.world import verify_report
 
     return verify_report(parse_solution_steps(solution), None, random.Random(0))[0]
+
+
+def noisy_oracle_report(solution: str, eps: float, rng) -> str:
+    """Return the exact step-check report of ``solution`` with its verdict flipped with probability ``eps``.
+
+    DSER's verifier-quality axis as a controlled rate (Sec. 3: the chain's fate depends on p_IC and p_CI, which
+    the verifier's errors move): ``eps = 0`` is the oracle, ``eps = 0.5`` a coin. A flipped wrong solution gets
+    every step "ok" and ``\\boxed{correct}``; a flipped right one gets a false alarm at a random step, with a
+    plausible wrong checker value, that the refiner will act on. Checks steps only (a solution without steps is
+    "correct" for the oracle).
+    """
+    from workbook.toy.world import check_rate, verify_report, wrong_value
+
+    check_rate("eps", eps)
+    steps = parse_solution_steps(solution)
+    exact, flagged, _ = verify_report(steps, None, rng)
+    if rng.random() >= eps:
+        return exact
+    if flagged is not None:
+        lines = [f"Step {i + 1}: {st.left} {st.op} {st.right} = {st.result} ok" for i, st in enumerate(steps)]
+        return "\n".join(lines + ["All steps are correct.", "\\boxed{correct}"])
+    if not steps:
+        return "\\boxed{incorrect}"
+    k = rng.randrange(len(steps))
+    lines = [f"Step {i + 1}: {st.left} {st.op} {st.right} = {st.result} ok" for i, st in enumerate(steps[:k])]
+    st = steps[k]
+    value = wrong_value(st.left, st.op, st.right, st.result, rng)
+    lines += [f"Step {k + 1}: {st.left} {st.op} {st.right} = {value}, not {st.result}",
+              f"The first wrong step is step {k + 1}.", "\\boxed{incorrect}"]
+    return "\n".join(lines)
 
 
 def check_targets(metrics: dict) -> dict[str, tuple[str, bool]]:
