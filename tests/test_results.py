@@ -344,3 +344,20 @@ def test_plotting_style_colors_and_band():
     with pytest.raises(ValueError):
         plotting.band(ax, [1, 2], [E(0.1, 0.0, 0.2)])
     plt.close(fig)
+
+
+def test_paper_verdicts_read_the_runners_parameters(reported_dir, tmp_path, monkeypatch):
+    (reported_dir / "demo.yaml").write_text(DEMO.replace("value: 0.8, unit: acc, source: \"Table 2\"",
+                                                         "value: 0.8, unit: acc, source: \"Table 2\""
+                                                         ).replace("benchmark: b, sampling: s, steps: '—', grader: g},\n     value: 0.8",
+                                                                   "benchmark: b, sampling: s, steps: '—', grader: g, match: {model: big}},\n     value: 0.8"))
+    est = {"D3": E(0.8, 0.79, 0.81)}
+    assert reported_vs_reproduced("demo", est, "paper")["verdict"].tolist()[2] == "not comparable"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "parameters.yaml").write_text("model: big\n")
+    monkeypatch.setenv("WORKBOOK_RUN_DIR", str(run))
+    assert reported_vs_reproduced("demo", est, "paper")["verdict"].tolist()[2] == "reproduced"
+    (run / "parameters.yaml").write_text("model: small\n")
+    row = reported_vs_reproduced("demo", est, "paper").iloc[2]
+    assert row["verdict"] == "not comparable" and "small" in row["note"]

@@ -217,13 +217,31 @@ def format_setting(setting: Mapping | str) -> str:
     return "; ".join(parts)
 
 
+def runner_params() -> dict | None:
+    """Return the resolved parameters the runner wrote for this run (``$WORKBOOK_RUN_DIR/parameters.yaml``), if any."""
+    import os
+
+    import yaml
+
+    from workbook.paths import RUN_DIR_ENV
+
+    path = Path(os.environ.get(RUN_DIR_ENV, "")) / "parameters.yaml" if os.environ.get(RUN_DIR_ENV) else None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def reported_vs_reproduced(method: str, reproduced: Mapping[str, Any], profile: str, *,
                            params: Mapping | None = None):
     """Return the reported-vs-reproduced table (pandas.DataFrame), one row per claim of ``reported/<method>.yaml``.
 
     ``reproduced`` maps claim id → Estimate (value, lo, hi, n; 95% CI), `untestable(reason)`, a dict
     ``{"estimate": ..., "base": ...}`` (claims with ``excludes_base``), or None / absent when not measured.
-    ``params``: the run's resolved parameters, needed at the ``paper`` profile to check each claim's setting.
+    ``params``: the run's resolved parameters, needed at the ``paper`` profile to check each claim's setting
+    (default: what the runner wrote for this run, `runner_params`; without either, paper-profile claims with a
+    ``setting.match`` read "not comparable").
     Columns: claim_id, claim, setting, paper, reproduced ("value [lo, hi]"), n, verdict, check ("passed" /
     "failed" for checks, empty for evidence), kind, note (why a claim is untestable / not comparable), source,
     and the numbers (paper_value, value, lo, hi, unit) for machines.
@@ -232,6 +250,8 @@ def reported_vs_reproduced(method: str, reproduced: Mapping[str, Any], profile: 
     import pandas as pd
 
     claims = load_reported(method)
+    if params is None:
+        params = runner_params()
     known = {c["id"] for c in claims}
     unknown = sorted(set(reproduced) - known)
     if unknown:
