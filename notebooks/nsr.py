@@ -208,7 +208,7 @@ cfg = ex.ExperimentConfig(
     model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
     max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
     micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
-    device=device, bf16=bf16, torch_threads=torch_threads)
+    device=device, bf16=bf16, torch_threads=torch_threads, probe_batch_size=256)
 
 # %% [markdown]
 # > Two probes (`workbook.papers.nsr.DiversityProbe`): `track` samples the tracked problems every `track_every`

@@ -153,3 +153,15 @@ def test_plan_needs_no_gpu_and_scales_with_steps():
     if not small.gpu_found:  # a named GPU is only used when none is visible
         with pytest.raises(ValueError, match="unknown GPU"):
             rl_plan.detect_gpu("Z9000")
+
+
+def test_read_jsonl_drops_only_a_truncated_last_line(tmp_path):
+    from workbook.rl.probes import read_jsonl
+
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"step": 1}\n{"step": 2}\n{"st')
+    assert read_jsonl(p) == [{"step": 1}, {"step": 2}]
+    p.write_text('{"step": 1}\n{"st\n{"step": 2}\n')
+    with pytest.raises(ValueError):
+        read_jsonl(p)
+    assert read_jsonl(tmp_path / "missing.jsonl") == []

@@ -30,9 +30,19 @@ log = logging.getLogger(__name__)
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """Returns the records of a jsonl file (none if it does not exist)."""
+    """Returns the records of a jsonl file (none if it does not exist). A last line cut short (a run killed while
+    writing it) is dropped; a broken line anywhere else is an error."""
     path = Path(path)
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    lines = [x for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    out = []
+    for i, line in enumerate(lines):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1:
+                raise
+            log.warning("%s: dropping a truncated last line", path)
+    return out
 
 
 @dataclass(frozen=True)
