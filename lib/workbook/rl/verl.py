@@ -18,7 +18,8 @@ Two choices, both recorded in docs/cluster.md:
   does the same, so summed over micro-batches and averaged over ranks it equals the mini-batch token mean.
 - no dual-clip: verl's ``vanilla`` loss bounds the loss of negative-advantage tokens at -A * clip_ratio_c (3); the
   papers' official verl forks do not (RLVR-Decomposed and One-Shot-RLVR ``core_algos.compute_policy_loss``: plain
-  max of the two surrogates; Lp-Reg-dev: the dual-clip lines are commented out). The exported loss and
+  max of the two surrogates; Lp-Reg-dev: the dual-clip lines are commented out and the ``clip_ratio_c`` its
+  recipes set is passed to no loss). The exported loss and
   ``workbook.rl.objectives.ppo_clip_loss`` follow the papers.
 Lp-Reg is refused: its loss needs pi_old's full logits, which verl's loss signature does not carry.
 """
