@@ -7,6 +7,9 @@ A notebook that finds a checkpoint missing stops at once with "run `make toy`" i
     workbook prepare              # every toy checkpoint (full world, its control world, the smoke world)
     workbook prepare --smoke      # the smoke world only (seconds; what the tests and smoke runs need)
     workbook prepare --list       # what would be trained, and what is cached
+
+Thread policy: one per process, set once — the recipe's ``num_threads`` (2), or ``--threads`` /
+``$WORKBOOK_THREADS``; benchmarks/bench_toy.py measures 1 vs 2 threads side by side.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--list", action="store_true", help="print what is cached and what would be trained")
     ap.add_argument("--log-every", type=int, default=None, metavar="N", help="one progress line per N steps")
     ap.add_argument("--threads", type=int, default=None, metavar="N",
-                    help="torch threads for training (default: the recipe's; the bytes of a checkpoint depend on it)")
+                    help="torch threads for training (default: $WORKBOOK_THREADS, else the recipe's 2). The bytes of "
+                         "a checkpoint depend on it; on a machine shared with other jobs, 1 avoids oversubscription")
     return ap
 
 
@@ -51,10 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None and value < 1:
             print(f"workbook prepare: {flag} must be >= 1, got {value}", file=sys.stderr)
             return 2
+    threads = args.threads
+    if threads is None and os.environ.get("WORKBOOK_THREADS", "").strip():
+        try:
+            threads = int(os.environ["WORKBOOK_THREADS"])
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            print(f"workbook prepare: WORKBOOK_THREADS must be an int >= 1, got {os.environ['WORKBOOK_THREADS']!r}",
+                  file=sys.stderr)
+            return 2
     recipes = []
     for name in names:
         recipe = RECIPES[name]
-        execution = {k: v for k, v in (("log_every", args.log_every), ("num_threads", args.threads)) if v}
+        execution = {k: v for k, v in (("log_every", args.log_every), ("num_threads", threads)) if v}
         recipes.append(dataclasses.replace(recipe, **execution) if execution else recipe)
     if args.list:
         for r in recipes:
