@@ -361,3 +361,13 @@ def test_paper_verdicts_read_the_runners_parameters(reported_dir, tmp_path, monk
     (run / "parameters.yaml").write_text("model: small\n")
     row = reported_vs_reproduced("demo", est, "paper").iloc[2]
     assert row["verdict"] == "not comparable" and "small" in row["note"]
+
+
+def test_table_records_the_seeds_behind_a_hierarchical_estimate(reported_dir):
+    from workbook.metrics import hierarchical_difference
+
+    (reported_dir / "demo.yaml").write_text(DEMO)
+    rng = np.random.default_rng(0)
+    est = hierarchical_difference(rng.random((3, 10)) + 0.5, rng.random((1, 10)))
+    df = reported_vs_reproduced("demo", {"D2": est}, "cpu")
+    assert df.loc[1, "n"] == 10 and df.loc[1, "n_seeds"] == 1 and pd.isna(df.loc[0, "n_seeds"])

@@ -242,7 +242,8 @@ def reported_vs_reproduced(method: str, reproduced: Mapping[str, Any], profile: 
     ``params``: the run's resolved parameters, needed at the ``paper`` profile to check each claim's setting
     (default: what the runner wrote for this run, `runner_params`; without either, paper-profile claims with a
     ``setting.match`` read "not comparable").
-    Columns: claim_id, claim, setting, paper, reproduced ("value [lo, hi]"), n, verdict, check ("passed" /
+    Columns: claim_id, claim, setting, paper, reproduced ("value [lo, hi]"), n (problems or units), verdict,
+    n_seeds (seeds behind a hierarchical estimate, else empty), check ("passed" /
     "failed" for checks, empty for evidence), kind, note (why a claim is untestable / not comparable), source,
     and the numbers (paper_value, value, lo, hi, unit) for machines.
     Unknown claim ids in ``reproduced`` are an error (a typo would otherwise silently read "not run").
@@ -279,7 +280,9 @@ def reported_vs_reproduced(method: str, reproduced: Mapping[str, Any], profile: 
             "lo": None if not finite else est.lo,
             "hi": None if not finite else est.hi,
             "unit": c["unit"],
+            "n_seeds": None if est is None else est.n_seeds,
         })
     df = pd.DataFrame(rows)
     df["n"] = df["n"].astype("Int64")
+    df["n_seeds"] = df["n_seeds"].astype("Int64")
     return df

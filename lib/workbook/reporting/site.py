@@ -286,7 +286,9 @@ def rvr_table(rows: list[dict]) -> str:
             elif col == "power":
                 cells.append(f'<td class="num" title="{esc(row.get("power_note", ""))}">{esc(v) if v else "—"}</td>')
             elif col == "n":
-                cells.append(f'<td class="num">{esc(v) if v not in ("", None) else "—"}</td>')
+                seeds = row.get("n_seeds")
+                shown = "—" if v in ("", None) else (f"{seeds} seeds × {v}" if seeds not in ("", None) else v)
+                cells.append(f'<td class="num">{esc(shown)}</td>')
             elif col == "claim_id":
                 src = row.get("source")
                 cells.append(f'<td title="source: {esc(src)}">{esc(v)}</td>')

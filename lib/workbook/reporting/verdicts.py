@@ -80,6 +80,7 @@ class _Est:
     lo: float
     hi: float
     n: int | None
+    n_seeds: int | None = None
 
 
 def as_estimate(est: Any) -> _Est | None:
@@ -98,8 +99,9 @@ def as_estimate(est: Any) -> _Est | None:
     value, lo, hi = float(value), float(lo), float(hi)
     if all(math.isfinite(x) for x in (lo, hi)) and lo > hi:
         raise ValueError(f"estimate has lo > hi: {est!r}")
-    n = get("n")
-    return _Est(value, lo, hi, None if n is None or (isinstance(n, float) and math.isnan(n)) else int(n))
+    n, n_seeds = get("n"), get("n_seeds")
+    return _Est(value, lo, hi, None if n is None or (isinstance(n, float) and math.isnan(n)) else int(n),
+                None if n_seeds is None else int(n_seeds))
 
 
 def _same(want: Any, got: Any) -> bool:
