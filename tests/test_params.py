@@ -205,3 +205,11 @@ def test_run_dir_location(demo, tmp_path, monkeypatch, results_dir):
     rd = RunDir("demo", "cpu")  # an interactive run with edited values: scratch, custom label
     assert rd.path == tmp_path / "scratch" / "demo" / P.run_label("demo", "cpu")
     assert rd.label.startswith("custom-") and rd.provenance({})["label"] == rd.label
+
+
+def test_under_the_runner_check_params_applies_nothing(demo, monkeypatch, tmp_path):
+    """The runner injects every resolved value; one that equals the cell default is an explicit choice, kept."""
+    monkeypatch.setenv("WORKBOOK_RUN_DIR", str(tmp_path))
+    ns = {**P.notebook_defaults("demo"), "profile": "smoke"}  # `-p n=8`: back to the cell default at smoke
+    assert P.check_params("demo", ns)["n"] == 8
+    assert P.run_label("demo", "smoke").startswith("custom-")

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, MutableMapping
 
+from workbook.paths import RUN_DIR_ENV
 from workbook.paths import notebooks_dir as _default_notebooks_dir
 
 PROFILES: tuple[str, ...] = ("smoke", "cpu", "paper")
@@ -301,13 +302,17 @@ def check_params(notebook: str, namespace: MutableMapping[str, Any]) -> dict[str
     values = {k: namespace[k] for k in defaults}
     if "profile" not in defaults:  # a notebook without profiles: validate only
         return validate_params(notebook, values)
-    applied = _applied_profile(notebook, defaults, values)
+    if os.environ.get(RUN_DIR_ENV):  # under the runner every value was resolved and injected: nothing to apply
+        applied = values["profile"]
+    else:
+        applied = _applied_profile(notebook, defaults, values)
     if applied not in PROFILES:
         raise ParameterError(f"{notebook}: profile {applied!r} not in {', '.join(PROFILES)}")
-    profile_values, _ = resolve_params(notebook, applied, None, check_names=False)
-    for key, default in defaults.items():
-        if _same(values[key], default):
-            values[key] = profile_values[key]
+    if not os.environ.get(RUN_DIR_ENV):
+        profile_values, _ = resolve_params(notebook, applied, None, check_names=False)
+        for key, default in defaults.items():
+            if _same(values[key], default):
+                values[key] = profile_values[key]
     values["profile"] = applied
     resolved = validate_params(notebook, values)
     for key, value in resolved.items():

@@ -28,14 +28,10 @@ A run never destroys earlier results:
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import fcntl
 import importlib
 import json
 import logging
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -49,7 +45,11 @@ from workbook.params import (
     ParameterError, course_key, list_notebooks, notebook_path, notebooks_dir, profile_label, resolve_params,
 )
 from workbook.paths import RUN_DIR_ENV, results_root
-from workbook.reporting.io import DIR_MODE, FILE_MODE, _iso, atomic_write_text, ensure_dir, git_state, hardware_info
+from workbook.reporting.io import _iso, atomic_write_text, ensure_dir, git_state, hardware_info
+from workbook.run_guard import (  # noqa: F401 - RunLocked, Interrupted, EXIT_SIGNAL are part of this module's API
+    EXIT_SIGNAL, Interrupted, RunLock, RunLocked, install, kill_tree, publishable, pump_output, signals_raise, stamp,
+    status_of,
+)
 from workbook.reporting.summary import read_headline, read_verdicts, write_summary
 
 log = logging.getLogger(__name__)
@@ -62,34 +62,12 @@ STATUSES = ("passed", "failed", "timeout", "interrupted")
 PUBLISHED_LABELS = ("cpu", "paper")
 #: Exit statuses of the ``workbook`` command (also in its --help and notebooks/README.md).
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 Report = Callable[[str], None]
 
 
-class RunLocked(RuntimeError):
-    """Another live process holds the run directory's lock."""
-
-    def __init__(self, run_dir: str, pid: int | None):
-        self.pid = pid
-        super().__init__(f"{run_dir} is being written by another run (pid {pid if pid else 'unknown'}); "
-                         "wait for it to finish or stop it")
-
-
 class DirtyTree(ParameterError):
     """Published results requested from a git tree with uncommitted changes."""
-
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived; a BaseException so that no ``except Exception`` swallows it."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        super().__init__(signal.Signals(signum).name)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_SIGNAL.get(self.signum, 128 + self.signum)
 
 
 @dataclass
@@ -186,142 +164,18 @@ def plan_run(notebook: str, profile: str, overrides: Mapping[str, Any] | None = 
     return plan
 
 
-# ------------------------------------------------------------------------------------------------ locks
-
-
-class RunLock:
-    """An exclusive ``flock`` on one run directory; the file holds the holder's pid (the kernel frees it on death)."""
-
-    def __init__(self, plan: RunPlan):
-        self.path = plan.root / ".runner" / "locks" / f"{plan.notebook}.{plan.label}.lock"
-        self.run_dir = plan.run_dir
-        self.fd: int | None = None
-
-    def acquire(self) -> RunLock:
-        ensure_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            raise RunLocked(str(self.run_dir), holder) from None
-        stale = _read_pid(fd)
-        if stale:
-            log.warning("%s: stale lock of pid %d (no longer running) taken over", self.run_dir, stale)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {_iso(time.time())}\n".encode(), 0)
-        self.fd = fd
-        return self
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.ftruncate(self.fd, 0)  # an empty file is a free lock, not a stale one
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
-def _read_pid(fd: int) -> int | None:
-    text = os.pread(fd, 100, 0).decode(errors="replace").split()
-    return int(text[0]) if text and text[0].isdigit() else None
-
-
 @contextlib.contextmanager
 def _locked(plans: list[RunPlan]) -> Iterator[None]:
+    """Hold the lock of every plan's run directory (``<results>/.runner/locks/<nb>.<label>.lock``) while the block runs."""
     locks: list[RunLock] = []
     try:
         for plan in plans:
-            locks.append(RunLock(plan).acquire())
+            path = plan.root / ".runner" / "locks" / f"{plan.notebook}.{plan.label}.lock"
+            locks.append(RunLock(path, plan.run_dir).acquire())
         yield
     finally:
         for lock in locks:
             lock.release()
-
-
-# ------------------------------------------------------------------------------------------------ signals
-
-
-@contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
-    """Turn SIGINT/SIGTERM into :class:`Interrupted` while the block runs (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise Interrupted(signum)
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """Terminate papermill's process group and the kernel's (jupyter starts kernels in their own session)."""
-    groups = {proc.pid}
-    try:
-        import psutil
-
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            with contextlib.suppress(OSError, psutil.Error):
-                groups.add(os.getpgid(child.pid))
-    except Exception:  # noqa: BLE001 - psutil missing or papermill already gone: its own group is still killed
-        pass
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-        for pgid in groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=wait)
-            if not any(_group_alive(g) for g in groups - {proc.pid}):
-                return
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
-# ------------------------------------------------------------------------------------------------ output
-
-
-_PROGRESS = re.compile(rb"Executing:.*\|")
-
-
-def _pump(fd: int, log_path: Path, echo: bool) -> None:
-    """Copy papermill's output into ``run.log`` as it comes; progress-bar updates go to the terminal instead."""
-    buf = b""
-    with log_path.open("ab") as log_fh:
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            buf += chunk
-            *parts, buf = re.split(rb"(\r\n|\r|\n)", buf)
-            for seg, sep in zip(parts[0::2], parts[1::2]):
-                if _PROGRESS.search(seg):
-                    if echo:
-                        sys.stderr.write("\r  " + seg.decode(errors="replace").strip()[:150])
-                        sys.stderr.flush()
-                else:
-                    log_fh.write(seg + b"\n")
-            log_fh.flush()
-        if buf and not _PROGRESS.search(buf):
-            log_fh.write(buf + b"\n")
-    if echo:
-        sys.stderr.write("\r" + " " * 152 + "\r")
-        sys.stderr.flush()
-    os.close(fd)
 
 
 def _last_wall(run_dir: Path) -> float | None:
@@ -333,59 +187,6 @@ def _last_wall(run_dir: Path) -> float | None:
     return float(rec["wall_s"]) if rec.get("status") == "passed" and rec.get("wall_s") else None
 
 
-# ------------------------------------------------------------------------------------------------ staging
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two directories (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
-
-
-def _status_of(run_dir: Path) -> tuple[str | None, str]:
-    try:
-        rec = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        return rec.get("status"), _stamp(rec.get("started", ""))
-    except (OSError, ValueError):
-        return None, "unknown"
-
-
-def _stamp(iso_or_ts: str | float) -> str:
-    if isinstance(iso_or_ts, (int, float)):
-        return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(iso_or_ts))
-    return re.sub(r"[^0-9T]", "", iso_or_ts.split("+")[0])[:15] + "Z" if iso_or_ts else "unknown"
-
-
-def _install(staging: Path, run_dir: Path) -> None:
-    """Replace ``run_dir`` by ``staging`` atomically; keep ``attempts/`` and move a replaced non-passed run into it."""
-    ensure_dir(run_dir.parent)
-    if not run_dir.exists():
-        os.rename(staging, run_dir)
-        return
-    if _exchange(staging, run_dir):
-        old = staging  # the swap left the previous results at the staging path
-    else:
-        old = staging.with_name(staging.name + ".old")
-        os.rename(run_dir, old)
-        os.rename(staging, run_dir)
-    if (old / "attempts").is_dir():
-        os.rename(old / "attempts", run_dir / "attempts")
-    status, stamp = _status_of(old)
-    if status is not None and status != "passed":
-        dest = run_dir / "attempts" / stamp
-        if not dest.exists():
-            ensure_dir(dest.parent)
-            os.rename(old, dest)
-            return
-    shutil.rmtree(old, ignore_errors=True)
-
-
 # ------------------------------------------------------------------------------------------------ running
 
 
@@ -395,8 +196,8 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
     import yaml
 
     t0 = time.time()
-    stamp = f"{_stamp(t0)}-{os.getpid()}"
-    staging = ensure_dir(plan.root / ".runner" / "staging" / plan.notebook / f"{plan.label}-{stamp}")
+    attempt_id = f"{stamp(t0)}-{os.getpid()}"
+    staging = ensure_dir(plan.root / ".runner" / "staging" / plan.notebook / f"{plan.label}-{attempt_id}")
     out_nb = staging / f"{plan.notebook}.ipynb"
     params_file = atomic_write_text(staging / "parameters.yaml", yaml.safe_dump(plan.params, sort_keys=True))
     log_path = staging / "run.log"
@@ -423,7 +224,7 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
                                 start_new_session=True)
         os.close(write_fd)
         write_fd = -1
-        pump = threading.Thread(target=_pump, args=(read_fd, log_path, echo), daemon=True)
+        pump = threading.Thread(target=pump_output, args=(read_fd, log_path, echo), daemon=True)
         pump.start()
         try:
             rc = proc.wait(timeout=plan.timeout_s)
@@ -441,14 +242,14 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
             if write_fd >= 0:
                 os.close(write_fd)
             if proc is not None and proc.poll() is None:
-                _kill_tree(proc)
+                kill_tree(proc)
             if pump is not None:
                 pump.join(timeout=30)
             else:
                 os.close(read_fd)
             t1 = time.time()
             record = _finish(plan, staging, *_outcome(plan, log_path, out_nb, rc, interrupted, crash, t1),
-                             t0, t1, stamp, allow_dirty)
+                             t0, t1, attempt_id, allow_dirty)
             report(_end_line(index, plan, record, t1 - t0))
         finally:
             for s, h in old.items():
@@ -488,11 +289,11 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _finish(plan: RunPlan, staging: Path, status: str, error: str | None, sig: str | None, t0: float, t1: float,
-            stamp: str, allow_dirty: bool) -> RunRecord:
+            attempt_id: str, allow_dirty: bool) -> RunRecord:
     """Write run.json into ``staging`` and move it into place (see :func:`_install`); return the record."""
-    prev_status, _ = _status_of(plan.run_dir)
+    prev_status, _ = status_of(plan.run_dir)
     promote = status == "passed" or prev_status != "passed"
-    dest = plan.run_dir if promote else plan.run_dir / "attempts" / stamp
+    dest = plan.run_dir if promote else plan.run_dir / "attempts" / attempt_id
     out_nb = staging / f"{plan.notebook}.ipynb"
     record = RunRecord(
         notebook=plan.notebook, profile=plan.profile, label=plan.label, status=status, wall_s=round(t1 - t0, 2),
@@ -503,21 +304,13 @@ def _finish(plan: RunPlan, staging: Path, status: str, error: str | None, sig: s
         verdicts=read_verdicts(staging),
     )
     write_run_record(staging, record)
-    _publishable(staging)
+    publishable(staging)
     if promote:
-        _install(staging, plan.run_dir)
+        install(staging, plan.run_dir)
     else:
         ensure_dir(dest.parent)
         os.rename(staging, dest)
     return record
-
-
-def _publishable(folder: Path) -> None:
-    """Make every file 0644 and every folder 0755 (papermill and the log honour a strict umask; a web server can't)."""
-    for p in [folder, *folder.rglob("*")]:
-        with contextlib.suppress(OSError):
-            if not p.is_symlink():
-                os.chmod(p, DIR_MODE if p.is_dir() else FILE_MODE)
 
 
 def _running_cell(executed: Path) -> str:
@@ -567,7 +360,7 @@ def run_notebook(notebook: str, profile: str, overrides: Mapping[str, Any] | Non
     nb_dir = (Path(nb_dir) if nb_dir else notebooks_dir()).resolve()
     plan = plan_run(notebook, profile, overrides, root=root, nb_dir=nb_dir, timeout_s=timeout_s,
                     allow_dirty=allow_dirty)
-    with _signals_raise(), _locked([plan]):
+    with signals_raise(), _locked([plan]):
         return _execute(plan, nb_dir=nb_dir, kernel_name=kernel_name, allow_dirty=allow_dirty,
                         report=report or _log_report)
 
@@ -595,7 +388,7 @@ def run_all(profile: str, overrides: Mapping[str, Any] | None = None, *, noteboo
     plans = sorted({p.notebook: p for p in plans}.values(), key=lambda p: course_key(p.notebook))
     report = report or _log_report
     records: list[RunRecord] = []
-    with _signals_raise(), _locked(plans):
+    with signals_raise(), _locked(plans):
         for i, plan in enumerate(plans, 1):
             try:
                 records.append(_execute(plan, nb_dir=nb_dir, kernel_name=kernel_name, allow_dirty=allow_dirty,
