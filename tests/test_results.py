@@ -370,4 +370,4 @@ def test_table_records_the_seeds_behind_a_hierarchical_estimate(reported_dir):
     rng = np.random.default_rng(0)
     est = hierarchical_difference(rng.random((3, 10)) + 0.5, rng.random((1, 10)))
     df = reported_vs_reproduced("demo", {"D2": est}, "cpu")
-    assert df.loc[1, "n"] == 10 and df.loc[1, "n_seeds"] == 1 and pd.isna(df.loc[0, "n_seeds"])
+    assert df.loc[1, "n"] == 10 and df.loc[1, "n_seeds"] == 3 and pd.isna(df.loc[0, "n_seeds"])

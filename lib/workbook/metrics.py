@@ -381,7 +381,7 @@ def hierarchical_difference(a, b, *, n_boot: int = 2000, seed: int = 0, confiden
                         n_seeds=0)
     value, lo, hi = hierarchical_intervals([xa[None], xb[None]], [1.0, -1.0], n_boot=n_boot, seed=seed,
                                            confidence=confidence)
-    return _finish(value[0], lo[0], hi[0], None, n=xa.shape[1], what=what, n_seeds=int(min(len(xa), len(xb))))
+    return _finish(value[0], lo[0], hi[0], None, n=xa.shape[1], what=what, n_seeds=int(max(len(xa), len(xb))))
 
 
 def hierarchical_contrast(arms: Sequence, weights: Sequence[float], *, n_boot: int = 2000, seed: int = 0,
@@ -409,7 +409,7 @@ def hierarchical_contrast(arms: Sequence, weights: Sequence[float], *, n_boot: i
                         n_seeds=0)
     value, lo, hi = hierarchical_intervals([x[None] for x in xs], [float(w) for w in weights], n_boot=n_boot,
                                            seed=seed, confidence=confidence)
-    return _finish(value[0], lo[0], hi[0], None, n=xs[0].shape[1], what=what, n_seeds=int(min(len(x) for x in xs)))
+    return _finish(value[0], lo[0], hi[0], None, n=xs[0].shape[1], what=what, n_seeds=int(max(len(x) for x in xs)))
 
 
 def wilson_interval(k, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
