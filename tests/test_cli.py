@@ -37,3 +37,13 @@ def test_missing_delegate_is_one_clear_error(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "workbook.toy.prepare", None)  # import fails as if the module were absent
     assert cli.main(["prepare"]) == 2
     assert "workbook.toy.prepare is not available" in capsys.readouterr().err
+
+
+def test_progress_bars_are_split_from_log_lines():
+    from workbook.run_guard import split_progress
+
+    seg = "  Executing:   5%|▌         | 1/19 [00:01<00:19,  1.10s/cell]Executing Cell 2-----".encode()
+    bars, rest = split_progress(seg)
+    assert bars == ["Executing:   5%|▌         | 1/19 [00:01<00:19,  1.10s/cell]".encode()]
+    assert rest.strip() == b"Executing Cell 2-----"
+    assert split_progress(b"hello from a cell") == ([], b"hello from a cell")

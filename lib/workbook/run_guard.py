@@ -143,11 +143,17 @@ def _group_alive(pgid: int) -> bool:
 # ------------------------------------------------------------------------------------------------ output
 
 
-_PROGRESS = re.compile(rb"Executing:.*\|")
+#: papermill's tqdm bar, e.g. "Executing:  5%|▌         | 1/19 [00:01<00:19,  1.10s/cell]" (no newline after it).
+_PROGRESS = re.compile(rb"Executing:\s*\d+%\|[^|\r\n]*\|[^\]\r\n]*\]")
+
+
+def split_progress(segment: bytes) -> tuple[list[bytes], bytes]:
+    """Return ``(progress bars, the rest)`` of one line of papermill output (a bar and a log line can share one)."""
+    return _PROGRESS.findall(segment), _PROGRESS.sub(b"", segment)
 
 
 def pump_output(fd: int, log_path: Path, echo: bool) -> None:
-    """Copy papermill's output into ``run.log`` as it comes; progress-bar updates go to the terminal instead."""
+    """Copy papermill's output into ``run.log`` as it comes; progress-bar updates go to the terminal (``echo``)."""
     buf = b""
     with log_path.open("ab") as log_fh:
         while True:
@@ -155,20 +161,21 @@ def pump_output(fd: int, log_path: Path, echo: bool) -> None:
                 chunk = os.read(fd, 65536)
             except OSError:
                 chunk = b""
+            if chunk:
+                buf += chunk
+                *parts, buf = re.split(rb"\r\n|\r|\n", buf)
+            else:
+                parts, buf = [buf], b""
+            for seg in parts:
+                bars, rest = split_progress(seg)
+                if bars and echo:
+                    sys.stderr.write("\r  " + bars[-1].decode(errors="replace").strip()[:150])
+                    sys.stderr.flush()
+                if rest.strip():
+                    log_fh.write(rest + b"\n")
+            log_fh.flush()
             if not chunk:
                 break
-            buf += chunk
-            *parts, buf = re.split(rb"(\r\n|\r|\n)", buf)
-            for seg, sep in zip(parts[0::2], parts[1::2]):
-                if _PROGRESS.search(seg):
-                    if echo:
-                        sys.stderr.write("\r  " + seg.decode(errors="replace").strip()[:150])
-                        sys.stderr.flush()
-                else:
-                    log_fh.write(seg + b"\n")
-            log_fh.flush()
-        if buf and not _PROGRESS.search(buf):
-            log_fh.write(buf + b"\n")
     if echo:
         sys.stderr.write("\r" + " " * 152 + "\r")
         sys.stderr.flush()
