@@ -115,7 +115,7 @@ def test_plan_is_computed_in_code_without_loading_a_model(name, profile, monkeyp
     mod = paper_module(name)
     mod.validate(params)
     plan = mod.plan(params)
-    assert isinstance(plan, dict) and "gpu_hours" in plan
+    assert isinstance(plan, dict) and "gpu_hours" in plan and isinstance(plan.get("summary"), str) and plan["summary"]
     assert json.loads(json.dumps(plan)) == plan, "a plan must be plain JSON (numbers, strings, lists, dicts)"
     assert ".plan(params)" in (NB_DIR / f"{name}.py").read_text(), f"{name}.py should show papers.{name}.plan(params)"
 
