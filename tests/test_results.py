@@ -187,9 +187,14 @@ def test_equivalence_must_exclude_the_base():
 
 def test_requires_turns_a_failed_precondition_into_untestable():
     est = E(0.05, 0.01, 0.09)
-    assert results.requires(E(0.02, 0.01, 0.03), "GRPO beats base", est) is est
+    ok = results.requires(E(0.02, 0.01, 0.03), "GRPO beats base", est)
+    assert ok.estimate is est and verdict(DIRECTION, ok, "cpu") == "reproduced"
     u = results.requires(E(0.0, -0.01, 0.01), "GRPO beats base", est)
     assert verdict(DIRECTION, u, "cpu") == "untestable here" and "GRPO beats base" in u.reason
+    # a claim that states a precondition is never decided on an estimate that skipped the check
+    guarded = {**DIRECTION, "requires": "GRPO beats the base"}
+    assert verdict(guarded, est, "cpu") == "untestable here"
+    assert verdict(guarded, ok, "cpu") == "reproduced"
 
 
 def test_paper_scale_claim_not_run_at_toy_profiles():

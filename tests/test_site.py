@@ -394,3 +394,21 @@ def test_summary_counts_checks_apart_and_leaves_smoke_out(tmp_path):
     assert "Checks (identities, theorems, exact computations; never counted as evidence): 1 passed of 1" in md
     md_all = write_summary(root, include_smoke=True)[0].read_text()
     assert "| nsr | smoke |" in md_all
+
+
+def test_recompute_trusts_preconditions_checked_by_the_run_itself():
+    from workbook.reporting.stored import recompute
+
+    row = {"claim_id": "NSR-3a", "paper": "> 0 (mean over k of pass@k: NSR − (base + GRPO)/2)",
+           "unit": "mean over k of pass@k: NSR − (base + GRPO)/2", "value": "0.02", "lo": "0.01", "hi": "0.03",
+           "n": "12", "verdict": "reproduced"}
+    assert recompute("nsr", "cpu", [row])[0]["verdict"] == "reproduced"
+    failed = {**row, "verdict": "untestable here", "note": "GRPO beats the base (0.001 [-0.01, 0.01])"}
+    out = recompute("nsr", "cpu", [failed])[0]
+    assert out["verdict"] == "untestable here" and "GRPO" in out["note"]
+    d1 = {"claim_id": "D1", "unit": "observed − predicted accuracy, averaged over iterations 1..T (fraction of chains)",
+          "paper": "", "value": "0.01", "lo": "-0.02", "hi": "0.03", "n": "16", "verdict": "reproduced"}
+    assert recompute("dser", "cpu", [d1])[0]["verdict"] == "reproduced"
+    old_d1 = {k: v for k, v in d1.items() if k != "unit"} | {"paper": "0 ± 0.05 (observed − predicted accuracy, "
+                                                                      "averaged over iterations 1..T (fraction of chains))"}
+    assert recompute("dser", "cpu", [old_d1])[0]["verdict"] == "untestable here"

@@ -28,7 +28,7 @@ One file per paper, ``lib/workbook/reported/<paper>.yaml``::
         why: "..."                      # REQUIRED: where tolerance / min_effect come from, in the paper's terms
         relation: "="                   # check only: "=", ">=" or "<="
         excludes_base: false            # the untrained base must fail the claim, else "untestable here"
-        requires: "GRPO beats the base" # optional: a precondition the notebook checks (`requires`), for readers
+        requires: "GRPO beats the base" # optional precondition: decided only on estimates passed through `requires`
         expected_effect:                # REQUIRED for scale: any (non-check) claims: pre-registered, for power
           value: 0.05                   #   the effect expected at toy scale, in `unit`
           why: "..."                    #   the reason, stated before running

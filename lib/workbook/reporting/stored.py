@@ -5,7 +5,9 @@ it was given when it ran. The summary and the site show the verdict the *current
 `workbook.reporting.verdicts` give that stored estimate, so that a stricter rule or a re-specified claim never
 leaves an old, looser verdict on display. When a claim's quantity changed since the run (its ``unit`` no longer
 matches what the table recorded) the stored estimate measures something else: the row reads
-``needs rerun (claim re-specified)`` instead. Checks and evidence are counted apart; a check is never evidence.
+``needs rerun (claim re-specified)`` instead. Preconditions (``requires``) and base exclusions (``excludes_base``)
+checked by a run under these rules are taken as the run found them (the table keeps only our estimate). Checks
+and evidence are counted apart; a check is never evidence.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 from collections import Counter
 from typing import Any, Mapping
 
-from workbook.reporting.verdicts import CHECK_VERDICTS, EVIDENCE_VERDICTS, decide
+from workbook.reporting.verdicts import CHECK_VERDICTS, EVIDENCE_VERDICTS, Checked, decide
 
 STALE = "needs rerun (claim re-specified)"
 
@@ -65,9 +67,15 @@ def recompute(notebook: str, profile: str, rows: list[Mapping], params: Mapping 
         else:
             est = None if value is None or lo is None or hi is None else \
                 {"value": value, "lo": lo, "hi": hi, "n": None if n is None else int(n)}
-            if est is None and row.get("verdict") == "untestable here":
-                r["note"] = row.get("note", "")
+            if row.get("verdict") == "untestable here" and (est is None or c.get("requires")):
+                r["note"] = row.get("note", "")                 # the run's own reason (e.g. a failed precondition)
             else:
+                if est is not None and c.get("requires"):
+                    est = Checked(est, "checked when the run was made")
+                if c.get("excludes_base") and row.get("unit"):
+                    # a table written by these rules: the run compared the base (its table keeps only our
+                    # estimate); older tables never did, so for them the rule applies and reads "untestable"
+                    c = {**c, "excludes_base": False}
                 v = decide(c, est, profile, params=params)
                 r["verdict"], r["note"] = v.verdict, v.reason
         r["check"] = r["verdict"].removeprefix("check ") if r["verdict"] in CHECK_VERDICTS else ""

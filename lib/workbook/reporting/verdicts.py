@@ -54,16 +54,25 @@ def untestable(reason: str) -> Untestable:
     return Untestable(str(reason))
 
 
-def requires(condition: Any, reason: str, estimate: Any) -> Any:
-    """Return ``estimate`` when ``condition``'s 95% CI lies above 0, else `untestable` with ``reason``.
+@dataclass(frozen=True)
+class Checked:
+    """An estimate whose claim's precondition was checked and held (what `requires` returns)."""
 
-    For claims that presuppose an effect (e.g. "NSR keeps GRPO's gain over the base" needs GRPO − base > 0).
+    estimate: Any
+    condition: str
+
+
+def requires(condition: Any, reason: str, estimate: Any) -> Checked | Untestable:
+    """Return ``estimate`` marked `Checked` when ``condition``'s 95% CI lies above 0, else `untestable`.
+
+    For claims that presuppose an effect (e.g. "NSR keeps GRPO's gain over the base" needs GRPO − base > 0). A
+    claim whose file states ``requires:`` reads "untestable here" unless its estimate came through here.
     """
     c = as_estimate(condition)
     if c is None or not (c.lo > 0):
         shown = "not measured" if c is None else f"{c.value:.3g} [{c.lo:.3g}, {c.hi:.3g}]"
         return Untestable(f"{reason} ({shown})")
-    return estimate
+    return Checked(estimate, reason)
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,8 @@ def as_estimate(est: Any) -> _Est | None:
     """
     if est is None or isinstance(est, Untestable):
         return None
+    if isinstance(est, Checked):
+        return as_estimate(est.estimate)
     if isinstance(est, Mapping) and "estimate" in est:
         return as_estimate(est["estimate"])
     get = est.get if isinstance(est, Mapping) else (lambda k, d=None: getattr(est, k, d))
@@ -178,6 +189,9 @@ def decide(claim: Mapping, estimate: Any, profile: str, *, params: Mapping | Non
             return Verdict("not comparable", "; ".join(diffs))
     if isinstance(estimate, Untestable):
         return Verdict("untestable here", estimate.reason)
+    if claim.get("requires") and not isinstance(estimate, Checked):
+        return Verdict("untestable here", f"its precondition ({claim['requires']}) was not checked: pass the "
+                                          "estimate through workbook.reporting.requires")
     base = as_estimate(estimate.get("base")) if isinstance(estimate, Mapping) and "estimate" in estimate else None
     est = as_estimate(estimate)
     if est is None:
