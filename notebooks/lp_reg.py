@@ -174,9 +174,9 @@ pd.DataFrame([{k: v for k, v in vars(get_method(m, **arm_overrides[m])).items() 
 # > threshold κ · max p, which tokens the proxy keeps, and their renormalised proxy probabilities.
 
 # %%
-from workbook.generation import TransformersBackend, build_prompt
 from workbook.grading import Grader
 from workbook.models import load_model
+from workbook.rl.probes import EvalProbe, ProbeContext
 
 train_problems = ex.load_problems(train_set, n_train_problems, "train", seed)
 eval_sets = {b: ex.load_problems(b, n_eval_problems, "test", seed + 1000) for b in eval_benchmarks}
@@ -185,15 +185,17 @@ probe_problems = eval_problems[:n_probe_problems]
 grader = Grader(mode=grading_mode)
 print(f"{len(train_problems)} training problems ({train_set}); {len(eval_problems)} held-out problems; "
       f"probe set: {len(probe_problems)}; grader: {grader.name}")
-base_model, base_tok = load_model(model, device=device)
-backend = TransformersBackend(base_model, base_tok)  # token ids of the samples are needed below: generate directly
-demo = train_problems[:demo_prompts]
-demo_prompts_text = [build_prompt(base_tok, p.problem, instruction) for p in demo]
-demo_out = backend.generate(demo_prompts_text, n=num_generations, temperature=1.0,
-                            max_new_tokens=max_completion_length, seed=seed)
 
 # %%
-comp = demo_out[0][0]
+base_model, base_tok = load_model(model, device=device)
+ctx = ProbeContext(None, base_tok, grader, instruction, seed)
+demo, demo_comps = train_problems[:demo_prompts], []  # demo_comps: the samples' token ids and log-probs
+demo_frame = EvalProbe(demo, n=num_generations, temperature=1.0, max_new_tokens=max_completion_length).sample(
+    base_model, ctx, 0, completions=demo_comps)
+demo_prompts_text = [ctx.prompt(p) for p in demo]
+
+# %%
+comp = demo_comps[0]
 logits0 = lp_reg.next_token_logits(base_model, base_tok, demo_prompts_text[0], comp.token_ids)
 tokens0 = lp_reg.token_table(logits0, comp.token_ids, base_tok, kappa=kappa)
 where = int(tokens0["entropy"].idxmax())
@@ -235,9 +237,7 @@ tokens0.round(4)
 # > always has log π_θ < log π_proxy (renormalising only raises kept probabilities).
 
 # %%
-demo_golds = [p.answer for p in demo for _ in range(num_generations)]
-demo_comps = [c for outs in demo_out for c in outs]
-rewards = torch.tensor(grader.grade_many([c.text for c in demo_comps], demo_golds), dtype=torch.float32)
+rewards = torch.tensor(demo_frame["correct"].to_numpy(), dtype=torch.float32)
 adv = get_method("grpo").advantages(rewards, num_generations)
 tables = [lp_reg.token_table(lp_reg.next_token_logits(base_model, base_tok, demo_prompts_text[i // num_generations],
                                                 c.token_ids), c.token_ids, base_tok, kappa=kappa)
@@ -260,7 +260,7 @@ sel.loc[sel["bottom_rho"], ["completion", "position", "token", "adv", "p", "max_
 # > at all — on the toy's ~35-token completions that is about 12 wrong completions per micro-batch.
 
 # %%
-del base_model, backend
+del base_model
 
 # %% [markdown]
 # ## 3. The runs: GRPO, GRPO + entropy bonus, Lp-Reg — same budget, same seeds

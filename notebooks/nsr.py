@@ -92,7 +92,7 @@ import pandas as pd
 import torch
 
 from workbook import plotting
-from workbook.metrics import Estimate
+from workbook.metrics import Estimate, grouped_estimates
 from workbook.papers import nsr
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
@@ -164,8 +164,9 @@ pd.concat({"NSR, wrong sample y=0": nsr_shift, "PSR, correct sample y=0": psr_sh
 # %% [markdown]
 # Training the categorical policy for a few dozen steps shows what the two signals do over time. Answers 0–3 are
 # correct (prior mass 0.40 spread unevenly), 4–6 are wrong. Each step samples 8 answers and splits them into 4
-# disjoint mini-batches of 2, one clipped update each, as the official recipe splits its rollout batch. "Effective correct answers" is exp(entropy) of the policy restricted to the
-# correct answers: how many distinct correct solutions it still produces.
+# disjoint mini-batches of 2, one clipped update each, as the official recipe splits its rollout batch. "Effective
+# correct answers" is exp(entropy) of the policy restricted to the correct answers: how many distinct correct
+# solutions it still produces.
 
 # %%
 prior = np.log([0.20, 0.10, 0.06, 0.04, 0.30, 0.20, 0.10])
@@ -301,13 +302,13 @@ for ax, (frame, col, title) in zip(axes[0], panels):
     ax.set(xlabel="optimizer update", title=title)
 axes[0, 0].legend()
 run_dir.save_figure(fig, "entropy_and_diversity")
-diversity = nsr.seed_mean_ci(final.assign(step=-1), "n_distinct_correct", by=("label",), n_boot=n_boot, seed=seed)
+diversity = grouped_estimates(final, by="label", y="n_distinct_correct", bounds=(0, eval_n), n_boot=n_boot, seed=seed)
 run_dir.save_table(diversity, "distinct_correct_final")
 diversity.round(2)
 
 # %% [markdown]
 # The table gives the distinct correct completions per held-out problem out of n = `eval_n` samples after
-# training (95% CI over problems). Compare each arm with `base`: the paper's account predicts PSR lowest.
+# training (95% CI over seeds and problems). Compare each arm with `base`: the paper's account predicts PSR lowest.
 
 # %% [markdown]
 # ## 6. λ sweep for W-REINFORCE
@@ -343,8 +344,8 @@ lam_tab.round(3)
 # the verdict is computed by `workbook.reporting.reported_vs_reproduced` from the 95% interval.
 
 # %%
-reproduced, best_other = nsr.claims(final, methods, ks, n_boot=n_boot, seed=seed,
-                                    paper_benchmark="math500" if profile == "paper" and "math500" in eval_sets else None)
+m500 = "math500" if profile == "paper" and "math500" in eval_sets else None
+reproduced, best_other = nsr.claims(final, methods, ks, n_boot=n_boot, seed=seed, paper_benchmark=m500)
 reproduced["NSR-4"] = Estimate(nsr4_dev, nsr4_dev, nsr4_dev, len(demo_probs) - 1, "exact, categorical policy")
 rvr = reported_vs_reproduced("nsr", reproduced, profile, params=params)
 run_dir.save_table(rvr, "reported_vs_reproduced")

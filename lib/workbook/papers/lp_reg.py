@@ -39,7 +39,8 @@ ARMS = ("grpo", "grpo_entropy", "lp_reg")
 # ---- the proxy on one distribution ----------------------------------------------------------------------------
 
 def proxy_distribution(logits: torch.Tensor, kappa: float = 0.02, temperature: float = 1.0):
-    """Returns (p, kept, proxy_p), each of logits' shape (..., V): the policy, the min-p kept set, the renormalised proxy.
+    """Returns (p, kept, proxy_p), each of logits' shape (..., V): the policy, the min-p kept set, the renormalised
+    proxy.
 
     Huang et al. 2025, Sec. 3 (the min-p proxy): keep v iff p(v) >= kappa * max_u p(u); pi_proxy(v) = p(v) /
     sum_kept p on the kept set and 0 elsewhere (``core_algos.py::compute_policy_loss_lp_reg`` sets filtered logits

@@ -23,7 +23,8 @@ from workbook.rl.probes import EvalProbe, ProbeContext
 
 __all__ = [
     "ARMS", "categorical_step", "logit_shift", "categorical_training", "normalize_solution", "count_distinct_correct",
-    "DiversityProbe", "diversity_rows", "pass_at_k_curves", "pass_at_k_frame", "pass_at_k_difference", "mean_pass_at_k", "seed_mean_ci", "paper_ks",
+    "DiversityProbe", "diversity_rows", "pass_at_k_curves", "pass_at_k_frame", "pass_at_k_difference",
+    "mean_pass_at_k", "paper_ks",
     "claims", "plan", "validate",
 ]
 
@@ -53,7 +54,7 @@ def categorical_step(logits: torch.Tensor, actions: torch.Tensor, rewards: torch
     actions = torch.as_tensor(actions, dtype=torch.long).reshape(-1)
     rewards = torch.as_tensor(rewards, dtype=torch.float32).reshape(-1)
     if actions.shape != rewards.shape or actions.numel() == 0:
-        raise ValueError(f"actions {tuple(actions.shape)} and rewards {tuple(rewards.shape)} must match and be non-empty")
+        raise ValueError(f"actions {tuple(actions.shape)} and rewards {tuple(rewards.shape)} must match, non-empty")
     if updates < 1 or len(actions) % updates:
         raise ValueError(f"a batch of {len(actions)} samples cannot be split into {updates} equal mini-batches")
     adv = m.advantages(rewards, len(rewards)).double()
@@ -72,7 +73,8 @@ def categorical_step(logits: torch.Tensor, actions: torch.Tensor, rewards: torch
 
 def logit_shift(probs: Sequence[float], sampled: int, reward: float, method: str = "nsr", lr: float = 0.1,
                 **method_overrides) -> pd.DataFrame:
-    """Returns one row per candidate: p_before, p_after, dlogit, dlogit / (lr * p_before), after one update on one sample.
+    """Returns one row per candidate: p_before, p_after, dlogit, dlogit / (lr * p_before), after one update on one
+    sample.
 
     Sec. 4 of Zhu et al. 2025: for NSR on a wrong sample y the gradient step lowers z_y by lr * (1 - p_y) and raises
     every other logit z_v by lr * p_v, i.e. in proportion to the model's prior: ``dlogit / (lr * p)`` is exactly 1 for
@@ -216,20 +218,6 @@ def pass_at_k_difference(final: pd.DataFrame, a: str, b: str, ks: Sequence[int],
 def mean_pass_at_k(final: pd.DataFrame, label: str, ks: Sequence[int]) -> float:
     """Returns the mean over problems and ``ks`` of the seed-averaged pass@k of ``label`` (for ranking arms)."""
     return float(_per_problem_pass(final, label, ks).mean())
-
-
-def seed_mean_ci(frame: pd.DataFrame, value: str, by: Sequence[str] = ("label", "step"),
-                 n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Returns per group ``by``: mean of ``value`` over problems (seeds averaged per problem first), lo, hi (95%
-    bootstrap over problems), n. ``frame`` has columns ``by``, problem_id, seed and ``value``."""
-    from workbook.metrics import bootstrap_ci
-
-    rows = []
-    for key, g in frame.dropna(subset=[value]).groupby(list(by), sort=True):
-        e = bootstrap_ci(g.groupby("problem_id")[value].mean().to_numpy(float), n_boot=n_boot, seed=seed)
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "value": e.value, "lo": e.lo,
-                     "hi": e.hi, "n": e.n})  # fmt: skip
-    return pd.DataFrame(rows)
 
 
 def paper_ks(n: int) -> list[int]:

@@ -295,7 +295,8 @@ def build_trainer(
 
     ``reward_fn(completions, answers, completion_ids) -> list[float]`` defaults to the 0/1 grader reward; accuracy is
     always the grader's. Checkpoints go to ``run_dir/checkpoints``, per-step logs to ``run_dir/train_log.jsonl``,
-    the held-out evaluation (every ``cfg.eval_steps``, an ``EvalProbe``) to ``run_dir/probe_eval.jsonl``. ``grader`` (an object with
+    the held-out evaluation (every ``cfg.eval_steps``, an ``EvalProbe``) to ``run_dir/probe_eval.jsonl``. ``grader``
+    (an object with
     ``grade_many(completions, golds)``) defaults to ``workbook.grading.Grader(cfg.grading_mode)``.
     ``trainer_cls=trl.GRPOTrainer`` builds stock TRL on the identical config, data and reward (the benchmark's baseline).
     """
