@@ -299,8 +299,9 @@ votes_vs_chains = pd.DataFrame([{"chains": m, "DSER vote accuracy": run.vote_cor
 summary = dser.accuracy_summary(run, base_correct, base_maj, k_equal, window)
 run_dir.save_table(summary, "accuracy_summary")
 run_dir.save_table(votes_vs_chains, "vote_vs_chains")
-print(f"never-solved problems: {int(never_solved.sum())}; solved by the DSER vote: "
-      f"{int(dser_vote[never_solved].sum())}; reached a correct s(n) at least once: {int(any_correct[never_solved].sum())}")
+never = {"n": int(never_solved.sum()), "solved_by_vote": int(dser_vote[never_solved].sum()),
+         "reached": int(any_correct[never_solved].sum())}  # reached: a correct s(n) at least once
+print(f"never-solved problems: {never}")
 summary
 
 # %% [markdown]
@@ -341,9 +342,7 @@ metrics = {
                "predicted": one.predicted.mean(0).tolist(), "p_ic": vars(chain_ic), "p_ci": vars(chain_ci),
                "n_generated_tokens": run.n_generated_tokens},
     "improving_problems": int(improving.sum()),
-    "never_solved": {"n": int(never_solved.sum()), "solved_by_vote": int(dser_vote[never_solved].sum()),
-                     "reached": int(any_correct[never_solved].sum())},
-    "k_equal": k_equal, "vote_vs_chains": votes_vs_chains.to_dict("list"),
+    "never_solved": never, "k_equal": k_equal, "vote_vs_chains": votes_vs_chains.to_dict("list"),
     "theory": {"max_abs_sim_minus_analytic": float(np.max(np.abs(sim_acc - analytic))),
                "votes": theory_votes.to_dict("list")},
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
