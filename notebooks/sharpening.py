@@ -272,9 +272,8 @@ lora = sh.LoRASFTConfig(rank=lora_rank, alpha=lora_alpha, lr=lora_lr, weight_dec
 
 # %%
 t0 = time.time()
-sft = sh.sft_sharpen(gen, base_model, tok, [make_prompt(p) for p in problems], [p.answer for p in problems],
-                     list(greedy.itertuples()), [make_prompt(p) for p in train], grader, sft_seeds, lora,
-                     n=sft_n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+sft = sh.sft_sharpen(gen, base_model, tok, problems, train, make_prompt, greedy, grader, sft_seeds, lora, n=sft_n,
+                     temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
                      batch_size=batch_size)
 print(f"SFT-sharpening: {time.time() - t0:.0f} s for {len(sft_seeds)} seeds; final losses "
       f"{[round(l[-1], 3) for l in sft.losses]}; greedy accuracy per seed {sft.correct_after.mean(0).round(3)}")

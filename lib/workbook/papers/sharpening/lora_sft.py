@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -116,32 +116,36 @@ class SFTResult:
     losses: list[list[float]]     # per seed, per optimizer step
 
 
-def sft_sharpen(backend, base_model, tokenizer, prompts: Sequence[str], golds: Sequence[str], greedy: Sequence,
-                train_prompts: Sequence[str], grader, seeds: Sequence[int], config: "LoRASFTConfig", n: int,
-                temperature: float, top_p: float, max_new_tokens: int, seed: int = 0,
+def sft_sharpen(backend, base_model, tokenizer, problems: Sequence, train_problems: Sequence,
+                prompt_fn: Callable[[Any], str], greedy, grader, seeds: Sequence[int], config: "LoRASFTConfig", *,
+                n: int, temperature: float, top_p: float, max_new_tokens: int, seed: int = 0,
                 batch_size: int = 64) -> SFTResult:
-    """Return SFT-sharpening measured on the evaluation ``prompts``: one LoRA run per seed in ``seeds``.
+    """Return SFT-sharpening measured on the evaluation ``problems``: one LoRA run per seed in ``seeds``.
 
-    Per seed: ``n`` samples per training prompt from ``backend`` (seed ``seed + 10000 + s``), keep each prompt's
-    max-likelihood sample, LoRA-SFT a copy of ``base_model`` on them (``config`` with ``seed=s``), decode the
-    evaluation prompts greedily, grade them, and score the greedy responses under π_base. ``greedy``: the base
-    model's greedy Completions on ``prompts`` (the "before").
+    Per seed: ``n`` samples per training problem from ``backend`` (seed ``seed + 10000 + s``), keep each problem's
+    max-likelihood sample, LoRA-SFT a copy of ``base_model`` on them (``config`` with ``seed=s``), then decode and
+    grade the evaluation problems greedily and score those responses under π_base. Sampling and grading go through
+    ``workbook.evaluation``; ``greedy`` is the base model's greedy ``sample_and_grade`` frame (the "before").
     """
+    from workbook.evaluation import by_problem, sample, sample_and_grade
     from workbook.generation import TransformersBackend
 
+    prompts = [prompt_fn(p) for p in problems]
+    train_prompts = [prompt_fn(p) for p in train_problems]
     scorer = TransformersBackend(base_model, tokenizer, batch_size=32)
-    before = base_loglik(scorer, prompts, [c.token_ids for c in greedy])
+    before = base_loglik(scorer, prompts, greedy["token_ids"].tolist())
     correct, after_ll, losses = [], [], []
     for s in seeds:
-        src = backend.generate(list(train_prompts), n=n, temperature=temperature, top_p=top_p,
-                               max_new_tokens=max_new_tokens, seed=seed + 10_000 + s)
-        examples = sft_sharpening_examples(train_prompts, [[c.text for c in row] for row in src],
-                                           self_rewards(src)["logp"])
+        pool = sample(backend, train_problems, n, prompt_fn=prompt_fn, seed=seed + 10_000 + s,
+                      temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+        logp = self_rewards(by_problem(pool))["logp"]  # the max-likelihood pick of each training problem
+        examples = sft_sharpening_examples(train_prompts, by_problem(pool, "text"), logp)
         model, loss = train_lora_sft(copy.deepcopy(base_model), tokenizer, examples,
                                      LoRASFTConfig(**{**vars(config), "seed": s}))
-        after = [row[0] for row in TransformersBackend(model.merge_and_unload(), tokenizer, batch_size=batch_size)
-                 .generate(list(prompts), n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)]
-        correct.append(np.asarray(grader.grade_many([c.text for c in after], list(golds)), dtype=float))
-        after_ll.append(base_loglik(scorer, prompts, [c.token_ids for c in after]))
+        after = sample_and_grade(TransformersBackend(model.merge_and_unload(), tokenizer, batch_size=batch_size),
+                                 problems, 1, grader=grader, prompt_fn=prompt_fn, seed=seed, temperature=0.0,
+                                 max_new_tokens=max_new_tokens)
+        correct.append(after["correct"].to_numpy(dtype=float))
+        after_ll.append(base_loglik(scorer, prompts, after["token_ids"].tolist()))
         losses.append(loss)
     return SFTResult(np.stack(correct, 1), before, np.stack(after_ll, 1), losses)
