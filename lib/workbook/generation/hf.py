@@ -288,7 +288,7 @@ class TransformersBackend:
         Teacher-forced: one forward pass over prompt + completion, in chunks of rows bounded by
         ``score_max_logit_bytes`` of float32 logits. A completion may be a str (tokenized without special tokens),
         a list of token ids, or a Completion (its token ids are used). Entropy is of the raw (T=1) distribution;
-        self-certainty is KL(Uniform || p) per token (``shared/specs/evaluation.md``).
+        self-certainty is KL(Uniform || p) per token (Kang et al. 2025, arXiv 2502.18581).
         """
         if isinstance(prompts, str) or len(prompts) != len(completions):
             raise ValueError("score() needs two lists of equal length: prompts and completions")

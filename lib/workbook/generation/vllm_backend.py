@@ -1,6 +1,6 @@
 """vLLM backend (GPU): same interface as TransformersBackend; vllm is imported only when one is constructed.
 
-Spec: ``shared/specs/scale.md`` ("Evaluation with vLLM"). Logprobs are vLLM's default raw logprobs of the sampled
+Logprobs are vLLM's default raw logprobs of the sampled
 token (``logprobs=1`` always includes the sampled token), i.e. the same quantity as the transformers backend.
 vLLM sampling is not bit-reproducible across batch compositions: report means with CIs over seeds and problems.
 """
@@ -8,6 +8,8 @@ vLLM sampling is not bit-reproducible across batch compositions: report means wi
 from __future__ import annotations
 
 import logging
+import json
+from pathlib import Path
 from typing import Any, Sequence
 
 from workbook.generation.hf import sample_seed
@@ -16,34 +18,49 @@ logger = logging.getLogger(__name__)
 
 
 class VLLMBackend:
-    """Generation through ``vllm.LLM``; ``score`` runs a teacher-forced transformers pass (full distributions)."""
+    """Generation through ``vllm.LLM``; ``score`` runs a teacher-forced transformers pass (full distributions).
 
-    def __init__(self, model_name: str, seed: int = 0, gpu_memory_utilization: float = 0.85,
+    ``model`` is a preset name or a local checkpoint directory (a saved RL policy: config, weights, tokenizer).
+    Prompts are encoded with the project's own tokenizer (the one ``TransformersBackend`` uses) and passed as
+    ``prompt_token_ids``; completions are decoded with it too. vLLM's AutoTokenizer turns the toy's character
+    tokenizer into a byte-level Qwen2Tokenizer that drops spaces and newlines, and the two backends must see the
+    same ids anyway. Stop tokens are the tokenizer's and generation_config's EOS ids, passed explicitly.
+    """
+
+    def __init__(self, model_name: str | Path, seed: int = 0, gpu_memory_utilization: float = 0.85,
                  max_model_len: int | None = None, dtype: str = "auto", **llm_kwargs):
-        from workbook.models import get_preset, model_path
-
-        preset = get_preset(model_name)
+        source, self._preset = _resolve_source(model_name)  # unknown name / missing folder: fail before vllm
         try:
             import vllm
         except ImportError as err:
             raise ImportError(
-                "the vLLM backend needs vllm (a GPU machine): pip install -r env/gpu.txt, "
+                "the vLLM backend needs vllm: pip install -r env/gpu.txt (GPU) or make vllm-env (CPU), "
                 "or use backend='transformers'") from err
-        self.model_name = model_name
+        self.model_name = str(model_name)
+        self.source = source
         self._vllm = vllm
-        source = preset.hub_id if preset.kind == "hub" else str(model_path(model_name))
         kwargs = dict(model=source, trust_remote_code=False, seed=seed, dtype=dtype,
                       gpu_memory_utilization=gpu_memory_utilization, **llm_kwargs)
         if max_model_len is not None:
             kwargs["max_model_len"] = max_model_len
+        self.tokenizer = _load_tokenizer(source, self._preset)
         self.llm = vllm.LLM(**kwargs)
-        self.tokenizer = self.llm.get_tokenizer()
+        self.stop_token_ids = sorted(_eos_ids(self.tokenizer, source))
         self._scorer = None
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        """Return the prompt's token ids exactly as ``TransformersBackend.encode_prompt`` (no second BOS)."""
+        bos = self.tokenizer.bos_token
+        ids = list(self.tokenizer(prompt, add_special_tokens=not (bos and prompt.startswith(bos))).input_ids)
+        if not ids:
+            raise ValueError("a prompt encodes to zero tokens; give every prompt some text")
+        return ids
 
     def sampling_params(self, n: int, temperature: float, top_p: float, max_new_tokens: int, seed: int) -> Any:
         """Return one vllm.SamplingParams (logprobs=1: the sampled token's raw logprob)."""
         return self._vllm.SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
-                                         logprobs=1, seed=seed)
+                                         logprobs=1, seed=seed, stop_token_ids=self.stop_token_ids,
+                                         ignore_eos=False, skip_special_tokens=True)
 
     def generate(self, prompts: list[str], n: int = 1, temperature: float = 1.0, top_p: float = 1.0,
                  max_new_tokens: int = 256, seed: int = 0) -> list[list[Any]]:
@@ -53,7 +70,8 @@ class VLLMBackend:
         check_sampling_args(prompts, n, temperature, top_p, max_new_tokens, seed)
         params = [self.sampling_params(n, temperature, top_p, max_new_tokens, sample_seed(seed, i, 0))
                   for i in range(len(prompts))]
-        outputs = self.llm.generate(list(prompts), params)
+        inputs = [{"prompt_token_ids": self.encode_prompt(p)} for p in prompts]
+        outputs = self.llm.generate(inputs, params, use_tqdm=False)
         result = []
         for request in outputs:
             per_prompt = []
@@ -64,7 +82,8 @@ class VLLMBackend:
                     lp = entry[tok]
                     logps.append(float(getattr(lp, "logprob", lp)))
                 reason = "stop" if o.finish_reason == "stop" else "length"
-                per_prompt.append(Completion(text=o.text, token_ids=ids, logprobs=logps, finish_reason=reason))
+                text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                per_prompt.append(Completion(text=text, token_ids=ids, logprobs=logps, finish_reason=reason))
             result.append(per_prompt)
         return result
 
@@ -72,12 +91,80 @@ class VLLMBackend:
         """Return per completion {"token_ids", "logprobs", "entropies", "self_certainty"} (teacher-forced).
 
         vLLM returns only top-k logprobs, so entropies need the full distribution: a transformers copy of the
-        model is loaded on the GPU on first use (costs its memory; lower gpu_memory_utilization accordingly).
+        model is loaded on first use, on the GPU when there is one (costs its memory; lower
+        gpu_memory_utilization accordingly), else on the CPU.
         """
         if self._scorer is None:
-            from workbook.generation.hf import TransformersBackend
-            from workbook.models import load_model
+            import torch
 
-            model, tok = load_model(self.model_name, device="cuda")
-            self._scorer = TransformersBackend(model, tok, batch_size=8)
+            from workbook.generation.hf import TransformersBackend
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            if self._preset is not None:
+                from workbook.models import load_model
+
+                model, _ = load_model(self._preset, device=device)
+            else:
+                from transformers import AutoModelForCausalLM
+
+                dtype = torch.float32 if device == "cpu" else torch.bfloat16
+                model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype).to(device)
+            self._scorer = TransformersBackend(model, self.tokenizer, batch_size=8)
         return self._scorer.score(prompts, completions)
+
+
+def _resolve_source(model: str | Path) -> tuple[str, str | None]:
+    """Return ``(what vllm.LLM loads, preset name or None)`` for a preset name or a checkpoint directory."""
+    from workbook.models import PRESETS, get_preset, model_path
+
+    if isinstance(model, str) and model in PRESETS:
+        preset = get_preset(model)
+        return (preset.hub_id if preset.kind == "hub" else str(model_path(model))), model
+    path = Path(model).expanduser()
+    if not (path / "config.json").is_file():
+        get_preset(str(model))  # a name that is neither a preset nor a checkpoint: the error lists the presets
+        raise FileNotFoundError(f"{path} is not a checkpoint directory (no config.json)")
+    return str(path.resolve()), None
+
+
+def _load_tokenizer(source: str, preset: str | None):
+    """Return the tokenizer ``TransformersBackend`` would use for ``source`` (padding on the left)."""
+    from workbook.models import get_preset
+
+    if preset is not None and get_preset(preset).kind == "hub":
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    else:  # a local folder: toy, tiny-random, gguf presets and saved checkpoints
+        tok = _checkpoint_tokenizer(Path(source))
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
+def _checkpoint_tokenizer(path: Path):
+    """Return the tokenizer saved with a checkpoint; a toy checkpoint (its ``tokenizers`` backend, no byte-level
+    vocabulary files) loads as ``PreTrainedTokenizerFast``, as ``workbook.toy.tokenizer.load_tokenizer`` does."""
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    try:
+        cls = json.loads((path / "tokenizer_config.json").read_text()).get("tokenizer_class")
+    except (OSError, ValueError):
+        cls = None
+    if cls in ("TokenizersBackend", "PreTrainedTokenizerFast") and not (path / "vocab.json").exists():
+        from workbook.toy.tokenizer import load_tokenizer
+
+        return load_tokenizer(path)
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+
+
+def _eos_ids(tokenizer, source: str) -> set[int]:
+    """Return the stop ids: the tokenizer's EOS and generation_config.json's ``eos_token_id`` (int or list)."""
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    try:
+        eos = json.loads((Path(source) / "generation_config.json").read_text()).get("eos_token_id")
+    except (OSError, ValueError):
+        eos = None
+    ids.update([eos] if isinstance(eos, int) else list(eos or []))
+    return {int(i) for i in ids}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-#: The documented targets of issue 3, measured on held-out problems at temperature 1.
+#: The toy reasoner's documented targets (docs/toy_world.md), measured on held-out problems at temperature 1.
 TARGETS = {
     "pass@1": "between 0.2 and 0.6 overall, with a spread across difficulty levels (we check max − min ≥ 0.15)",
     "pass@64": ">= 0.9",

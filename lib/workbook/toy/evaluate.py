@@ -84,7 +84,7 @@ def sequence_logprob(completions: list[list]) -> np.ndarray:
 
 def evaluate_base(backend, tokenizer, problems, n: int = 64, seed: int = 0, temperature: float = 1.0,
                   n_verify: int = 4, grade=exact_grade) -> dict:
-    """Return the base behaviour of the toy model on ``problems`` (issue 3's documented targets).
+    """Return the base behaviour of the toy model on ``problems`` (its documented targets, ``card.TARGETS``).
 
     Samples ``n`` solutions per problem (``workbook.evaluation.sample_and_grade``); verifies the first ``n_verify`` of each and refines them with the model's
     own report (one DSER step) and, as a control, with an exact (oracle) report. Returns raw arrays
@@ -189,7 +189,7 @@ def noisy_oracle_report(solution: str, eps: float, rng) -> str:
 
 
 def check_targets(metrics: dict) -> dict[str, tuple[str, bool]]:
-    """Return, per documented target of issue 3, (measured text, met) for the model card."""
+    """Return, per documented target (``card.TARGETS``), (measured text, met) for the model card."""
     levels = sorted(int(k.split("ops")[1]) for k in metrics if k.startswith("pass@1_ops"))
     by_level = [metrics[f"pass@1_ops{d}"] for d in levels]
     p1, p64 = metrics.get("pass@1"), metrics.get("pass@64")

@@ -1,6 +1,6 @@
 """Tables and figures of the toy reasoner's base behaviour (notebook toy_reasoner).
 
-Spec: issue 3, item 5. Every estimate carries a 95% task-bootstrap CI over problems (or over verified
+Every estimate carries a 95% task-bootstrap CI over problems (or over verified
 solutions for verification and refinement), from ``workbook.metrics.bootstrap_ci``.
 """
 

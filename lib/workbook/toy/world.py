@@ -122,7 +122,7 @@ def parse_first_wrong_step(report: str) -> int | None:
 
 @dataclass(frozen=True)
 class WorldNoise:
-    """Rates of the controlled imperfections in the training traces (issue 3, "the world").
+    """Rates of the controlled imperfections in the training traces (separate verifier and refiner quality for DSER).
 
     step_error(k) = step_error_base + step_error_per_operand · (k − 2) per step of a k-operand solution.
     """
