@@ -13,7 +13,7 @@ import pytest
 
 from workbook.code_eval import OUTCOMES, build_solution, check_canonical, evaluate, from_plain, outputs_match, to_plain
 from workbook.data import DataNotFoundError, load_benchmark
-from workbook.sandbox import isolation_mode, run_python
+from workbook.sandbox import isolation_mode
 
 try:
     HE = {p.metadata["task_id"]: p for p in load_benchmark("humaneval_plus")}
@@ -23,13 +23,12 @@ except DataNotFoundError as e:  # pragma: no cover - the benchmark files are par
     pytest.skip(f"benchmark files not available: {e}", allow_module_level=True)
 
 
-def _works(mode: str) -> bool:
-    if (mode == "namespaces-root" and os.geteuid() != 0) or (mode == "bubblewrap" and not shutil.which("bwrap")):
-        return False
-    return run_python("print('ok')", isolation=mode).status == "pass"
+def _available(mode: str) -> bool:
+    """True when this machine should offer ``mode`` (root; a bwrap binary); if it then fails, the tests fail."""
+    return os.geteuid() == 0 if mode == "namespaces-root" else shutil.which("bwrap") is not None
 
 
-MODES = [pytest.param(m, marks=pytest.mark.skipif(not _works(m), reason=f"{m} sandbox not available here"))
+MODES = [pytest.param(m, marks=pytest.mark.skipif(not _available(m), reason=f"{m} sandbox not available here"))
          for m in ("namespaces-root", "bubblewrap")]
 
 

@@ -23,16 +23,13 @@ import workbook.sandbox as sb
 from workbook.sandbox import SandboxLimits, isolation_mode, require_isolation, run_many, run_python
 
 
-def _works(mode: str) -> bool:
-    if mode == "namespaces-root" and os.geteuid() != 0:
-        return False
-    if mode == "bubblewrap" and shutil.which("bwrap") is None:
-        return False
-    r = run_python("print('ok')", isolation=mode)
-    return r.status == "pass" and r.stdout.strip() == "ok"
+def _available(mode: str) -> bool:
+    """True when this machine should offer ``mode`` (root; a bwrap binary). A mode that should work but does not
+    fails its tests instead of skipping them."""
+    return os.geteuid() == 0 if mode == "namespaces-root" else shutil.which("bwrap") is not None
 
 
-KERNEL_MODES = [pytest.param(m, marks=pytest.mark.skipif(not _works(m), reason=f"{m} sandbox not available here"))
+KERNEL_MODES = [pytest.param(m, marks=pytest.mark.skipif(not _available(m), reason=f"{m} sandbox not available here"))
                 for m in ("namespaces-root", "bubblewrap")]
 ALL_MODES = KERNEL_MODES + ["rlimits-only"]
 # CPU seconds are the bound; the wall clock is only a backstop (a 1-s CPU budget can take many seconds under load).

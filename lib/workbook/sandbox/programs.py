@@ -146,7 +146,8 @@ def supervise(child):
             full = False
             if cfg["isolation"] != "rlimits-only":  # the work dir is our tmpfs: full means the program filled it
                 try:
-                    full = os.statvfs(cfg["work"]).f_bavail == 0
+                    vfs = os.statvfs(cfg["work"])
+                    full = vfs.f_bavail * vfs.f_frsize < (256 << 10)  # under 256 KiB left: the program hit ENOSPC
                 except OSError:
                     pass
             report(exitcode=os.WEXITSTATUS(st) if os.WIFEXITED(st) else None, disk_full=full,
