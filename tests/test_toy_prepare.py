@@ -206,3 +206,23 @@ def test_noisy_oracle_flips_verdicts_at_rate_eps():
         assert abs(sum(flips) / 2000 - 0.3) < 0.04
     with pytest.raises(ValueError, match="eps"):
         noisy_oracle_report(right, 1.2, rng)
+
+
+def test_guess_prone_traces_are_not_sharp():
+    """On a guess-prone problem the first token is most often a guess, yet the most frequent answer is right
+    and its probability is below one half (the sharpening regime); the control world is sharp."""
+    from workbook.data.synthetic import parse_expression
+    from workbook.toy.world import solve_completion
+
+    tree = parse_expression("85 + 3 - 7")
+    for knobs, sharp in ((WorldKnobs(), False), (WorldKnobs().control(), True)):
+        rng = random.Random(0)
+        traces = [solve_completion(tree, rng.getrandbits(32), WorldNoise(), knobs, rng) for _ in range(3000)]
+        answers = Counter(final for _, final, tags in traces if "deficient" not in tags)
+        starts_with_guess = sum(text.startswith("\\boxed{") for text, _, _ in traces) / len(traces)
+        p_correct = sum(final == 81 and "deficient" not in tags for _, final, tags in traces) / len(traces)
+        assert answers.most_common(1)[0][0] == 81
+        if sharp:
+            assert starts_with_guess == 0 and p_correct > 0.5
+        else:
+            assert starts_with_guess > 0.5 and p_correct < 0.5
