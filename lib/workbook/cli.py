@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from workbook.params import PROFILES, ParameterError, list_notebooks, parse_override
+from workbook.params import OVERLAYS, PROFILES, ParameterError, list_notebooks, parse_override
 from workbook.paths import results_root
 
 EXIT_STATUS_HELP = """\
@@ -151,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             md, html = runner.write_summary(root)
             print(f"wrote {md} and {html}")
             return 0
-        if args.profile not in PROFILES:
-            raise ParameterError(f"unknown profile {args.profile!r}; expected one of {', '.join(PROFILES)}")
+        if args.profile not in PROFILES and args.profile not in OVERLAYS:
+            raise ParameterError(f"unknown profile {args.profile!r}; expected one of "
+                                 f"{', '.join((*PROFILES, *OVERLAYS))}")
         overrides = _overrides(args.param)
         if args.command == "run":
             rec = runner.run_notebook(args.notebook, args.profile, overrides, root=root, timeout_s=args.timeout,

@@ -27,6 +27,10 @@ from workbook.paths import RUN_DIR_ENV
 from workbook.paths import notebooks_dir as _default_notebooks_dir
 
 PROFILES: tuple[str, ...] = ("smoke", "cpu", "paper")
+#: Overlays: a label whose file ``params/<nb>/<label>.yaml`` is applied on top of a base profile's file. The notebook
+#: runs the base profile's code path (it sees ``profile = <base>``); the run directory is named after the overlay.
+#: ``rehearsal``: the paper path on a CPU through real vLLM, with the toy model and shrunk sizes (docs/rehearsal.md).
+OVERLAYS: dict[str, str] = {"rehearsal": "paper"}
 #: The course order (notebooks/README.md): run-all, the summary and the site list notebooks in this order,
 #: any notebook not named here after them, alphabetically.
 COURSE_ORDER: tuple[str, ...] = (
@@ -118,8 +122,8 @@ def notebook_defaults(notebook: str, nb_dir: Path | None = None) -> dict[str, An
 def profile_path(notebook: str, profile: str, nb_dir: Path | None = None) -> Path:
     """Return ``notebooks/params/<notebook>/<profile>.yaml``; ParameterError for an unknown profile."""
     path = notebook_path(notebook, nb_dir)
-    if profile not in PROFILES:
-        raise ParameterError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if profile not in PROFILES and profile not in OVERLAYS:
+        raise ParameterError(f"unknown profile {profile!r}; expected one of {', '.join((*PROFILES, *OVERLAYS))}")
     p = path.parent / "params" / path.stem / f"{profile}.yaml"
     if not p.is_file():
         have = sorted(x.stem for x in p.parent.glob("*.yaml")) if p.parent.is_dir() else []
@@ -192,6 +196,7 @@ def load_profile(notebook: str, profile: str, nb_dir: Path | None = None) -> tup
     """Return ``(overrides, runner_options)`` from the profile YAML; ``overrides`` includes ``profile``. Unvalidated."""
     import yaml
 
+    base = OVERLAYS.get(profile)
     p = profile_path(notebook, profile, nb_dir)
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
@@ -204,6 +209,9 @@ def load_profile(notebook: str, profile: str, nb_dir: Path | None = None) -> tup
         raise ParameterError(f"{p}: '{RUNNER_KEY}' must be a mapping (e.g. {{timeout_s: 900}})")
     if "profile" in doc and doc["profile"] != profile:
         raise ParameterError(f"{p}: sets profile={doc['profile']!r} inside the {profile!r} profile file")
+    if base is not None:  # an overlay: the base profile's values and runner options, then the overlay's
+        base_doc, base_runner = load_profile(notebook, base, nb_dir)
+        return {**base_doc, **doc, "profile": base}, {**base_runner, **runner}
     doc["profile"] = profile
     return doc, runner
 
@@ -247,10 +255,19 @@ def params_hash(params: Mapping[str, Any]) -> str:
 
 
 def profile_label(notebook: str, profile: str, params: Mapping[str, Any], nb_dir: Path | None = None) -> str:
-    """Return ``profile`` when ``params`` are exactly the profile file's values, else ``custom-<hash>``."""
-    expected, _ = resolve_params(notebook, profile, None, nb_dir, check_names=False)
-    if set(params) == set(expected) and all(_same(params[k], expected[k]) for k in expected):
-        return profile
+    """Return ``profile`` when ``params`` are exactly the profile file's values, else the overlay of ``profile``
+    whose values they are (a notebook run by the runner at ``rehearsal`` sees ``profile = "paper"``), else
+    ``custom-<hash>``."""
+    candidates = [profile] + [o for o, b in OVERLAYS.items() if b == profile]
+    for candidate in candidates:
+        try:
+            expected, _ = resolve_params(notebook, candidate, None, nb_dir, check_names=False)
+        except ParameterError:
+            if candidate == profile:
+                raise
+            continue  # this notebook has no such overlay file
+        if set(params) == set(expected) and all(_same(params[k], expected[k]) for k in expected):
+            return candidate
     return f"custom-{params_hash(params)}"
 
 

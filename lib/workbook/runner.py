@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 KERNEL_NAME = "rlvr-workbook"
 #: Default per-notebook timeouts (seconds) by profile; a profile YAML's ``_runner: {timeout_s: ...}`` overrides.
-DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600, "cpu": 3600, "paper": 48 * 3600}
+DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600, "cpu": 3600, "paper": 48 * 3600, "rehearsal": 1800}
 STATUSES = ("passed", "failed", "timeout", "interrupted")
 #: Labels whose run directories are the published results: written from a clean git tree only.
 PUBLISHED_LABELS = ("cpu", "paper")

@@ -87,7 +87,7 @@ def collect_runs(root: Path | None = None, include_smoke: bool | None = None) ->
         except (OSError, ValueError):
             continue
         run_dir = path.parent
-        if run_dir.name == "smoke" and not smoke:
+        if run_dir.name in ("smoke", "rehearsal") and not smoke:  # rehearsal: CI's check of the paper path
             continue
         # Re-read outputs: the summary reflects the files on disk now.
         rec["headline"] = read_headline(run_dir) or rec.get("headline", {})
