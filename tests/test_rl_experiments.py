@@ -103,6 +103,8 @@ def test_duplicate_runs_and_probe_names_rejected():
         ex.run_grid([spec, spec], _cfg())
     with pytest.raises(ValueError, match="unique"):
         ex.run_one(spec, _cfg(), [EvalProbe(_problems(1, "test"))] * 2)
+    with pytest.raises(TypeError, match="Probe"):
+        ex.run_one(spec, _cfg(), ["eval"])
 
 
 def test_bad_config_probe_and_empty_problems_fail_early():

@@ -145,6 +145,8 @@ def run_one(spec: RunSpec, config: ExperimentConfig, probes: Sequence[Probe] = (
     from workbook.models import load_model
     from workbook.rl.trainer import build_trainer, train
 
+    if not all(isinstance(p, Probe) for p in probes):
+        raise TypeError(f"probes must be workbook.rl.probes.Probe instances, got {[type(p).__name__ for p in probes]}")
     names = [p.name for p in probes]
     if len(set(names)) != len(names):
         raise ValueError(f"probe names must be unique (they key the frames), got {names}")
