@@ -141,11 +141,13 @@ def test_original_humaneval_check_runs_outside_the_candidate(mode):
     assert all(r.plus is None for r in res)
 
 
-def test_original_humaneval_check_with_seeded_random_inputs_and_oracle():
-    p = HE_ORIG["HumanEval/32"]  # check() draws 100 seeded polynomials and calls poly() on the candidate's root
-    wrong = "    return 0.0\n"
-    res = evaluate([p], [[p.answer, wrong]])[0]
-    assert [r.base for r in res] == ["pass", "fail"], [r.reason for r in res]
+def test_original_humaneval_check_with_random_inputs_oracles_and_self_reference():
+    # 32: 100 seeded polynomials, poly() of the candidate's root; 38: unseeded random strings (the harness seeds
+    # them so recording and replay agree); 33: check() calls the entry point by name, i.e. the candidate itself.
+    problems = [HE_ORIG["HumanEval/32"], HE_ORIG["HumanEval/38"], HE_ORIG["HumanEval/33"]]
+    wrong = ["    return 0.0\n", "    return s\n", "    return l\n"]
+    res = evaluate(problems, [[p.answer, w] for p, w in zip(problems, wrong)])
+    assert [[r.base for r in row] for row in res] == [["pass", "fail"]] * 3, [[r.reason for r in row] for row in res]
 
 
 def test_canonical_solutions_pass_base_and_plus_on_special_tasks(gt_cache):
