@@ -203,14 +203,20 @@ def test_concurrent_run_is_refused_naming_the_holder(nbs, results_dir, tmp_path,
 
 
 def test_stale_lock_is_taken_over(nbs, results_dir, caplog):
+    """A runner killed outright (SIGKILL) leaves its lock file and its staging folder behind."""
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     lock = results_dir / ".runner" / "locks" / "good.smoke.lock"
     lock.parent.mkdir(parents=True)
     lock.write_text(f"{dead.pid} 2026-01-01T00:00:00+00:00\n")
+    orphan = results_dir / ".runner" / "staging" / "good" / f"smoke-20260101T000000Z-{dead.pid}"
+    orphan.mkdir(parents=True)
+    (orphan / "run.log").write_text("half a run\n")
     assert cli.main(cli_args(results_dir, "run", "good", "--profile", "smoke")) == 0
     assert f"stale lock of pid {dead.pid}" in caplog.text
     assert lock.read_text() == ""  # released
+    kept = results_dir / "good" / "smoke" / "attempts" / f"20260101T000000Z-{dead.pid}-killed" / "run.log"
+    assert kept.read_text() == "half a run\n" and not orphan.exists()
 
 
 def test_plain_papermill_with_a_profile_file_gets_its_label(nbs, results_dir, tmp_path, monkeypatch):

@@ -195,6 +195,7 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
     """Return the record of running ``plan`` (its lock held by the caller); see the module docstring."""
     import yaml
 
+    _adopt_orphans(plan)
     t0 = time.time()
     attempt_id = f"{stamp(t0)}-{os.getpid()}"
     staging = ensure_dir(plan.root / ".runner" / "staging" / plan.notebook / f"{plan.label}-{attempt_id}")
@@ -257,6 +258,21 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
     if interrupted is not None:
         raise interrupted
     return record
+
+
+def _adopt_orphans(plan: RunPlan) -> None:
+    """Move staging folders left by a runner that was killed outright (SIGKILL) into ``attempts/<id>-killed``.
+
+    Called with the run directory's lock held, so no live run is writing them.
+    """
+    staging_root = plan.root / ".runner" / "staging" / plan.notebook
+    for orphan in sorted(staging_root.glob(f"{plan.label}-*")) if staging_root.is_dir() else []:
+        if orphan.name.endswith(".old"):  # the previous results of an install interrupted half-way: not an attempt
+            continue
+        dest = plan.run_dir / "attempts" / f"{orphan.name[len(plan.label) + 1:]}-killed"
+        ensure_dir(dest.parent)
+        os.rename(orphan, dest)
+        log.warning("%s: moved the attempt of a killed runner to %s", plan.run_dir, dest)
 
 
 def _outcome(plan: RunPlan, log_path: Path, out_nb: Path, rc: int | None, interrupted: Interrupted | None,
