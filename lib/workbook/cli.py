@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     except runner.Interrupted as err:
         print(f"workbook: interrupted by {err}; previous results kept", file=sys.stderr)
         return err.exit_code
+    except KeyboardInterrupt:  # Ctrl-C while parameters were being checked: nothing had started
+        print("workbook: interrupted by SIGINT before any notebook started", file=sys.stderr)
+        return runner.EXIT_SIGNAL[signal.SIGINT]
     for rec in records:
         line = f"{rec.notebook:<28} {rec.label or rec.profile:<15} {rec.status:<11} {rec.wall_s:8.1f} s"
         if rec.error:
