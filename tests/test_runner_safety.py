@@ -185,6 +185,14 @@ def test_run_all_runs_in_course_order(nbs, results_dir, capsys, monkeypatch):
     assert out.index("[1/2] other (smoke) started") < out.index("[2/2] good (smoke) started")
 
 
+def test_run_all_skips_notebooks_without_the_profile(nbs, results_dir, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "git_state", lambda *a, **k: {"sha": "abc", "dirty": False})
+    assert cli.main(cli_args(results_dir, "run-all", "--profile", "cpu")) == 0
+    out = capsys.readouterr().out
+    assert "no cpu profile, skipped: other" in out and "[1/1] good (cpu) passed" in out
+    assert cli.main(cli_args(results_dir, "run-all", "--profile", "cpu", "--only", "other")) == 2  # named: an error
+
+
 def test_concurrent_run_is_refused_naming_the_holder(nbs, results_dir, tmp_path, capsys):
     hang = tmp_path / "kernel.pid"
     proc = start_cli(results_dir, "run", "good", "--profile", "smoke", HANG_FILE=str(hang))

@@ -391,7 +391,13 @@ def run_all(profile: str, overrides: Mapping[str, Any] | None = None, *, noteboo
     parameter or unknown name raises one ParameterError listing all problems, and nothing is written.
     """
     nb_dir = (Path(nb_dir) if nb_dir else notebooks_dir()).resolve()
-    names = list_notebooks(nb_dir) if notebooks is None else list(dict.fromkeys(notebooks))
+    if notebooks is None:  # every notebook that has this profile (the toy reasoner has no paper profile)
+        names = [n for n in list_notebooks(nb_dir) if (nb_dir / "params" / n / f"{profile}.yaml").is_file()]
+        skipped = sorted(set(list_notebooks(nb_dir)) - set(names), key=course_key)
+        if skipped:
+            (report or _log_report)(f"no {profile} profile, skipped: {', '.join(skipped)}")
+    else:
+        names = list(dict.fromkeys(notebooks))
     plans, errors = [], []
     for name in names:
         try:
