@@ -412,3 +412,18 @@ def test_recompute_trusts_preconditions_checked_by_the_run_itself():
     old_d1 = {k: v for k, v in d1.items() if k != "unit"} | {"paper": "0 ± 0.05 (observed − predicted accuracy, "
                                                                       "averaged over iterations 1..T (fraction of chains))"}
     assert recompute("dser", "cpu", [old_d1])[0]["verdict"] == "untestable here"
+
+
+def test_custom_and_rehearsal_folders_are_judged_at_their_recorded_profile(tmp_path):
+    from workbook.reporting.stored import recompute
+
+    row = {"claim_id": "NSR-4", "paper": "= 0 ± 0.0001 (max over unsampled v of |Δz_v / (lr·p_v) − 1|)",
+           "value": "0", "lo": "0", "hi": "0", "n": "5", "verdict": "reproduced"}
+    assert recompute("nsr", "custom-1a2b3c", [row], {"profile": "cpu"})[0]["verdict"] == "check passed"
+    assert recompute("nsr", "custom-1a2b3c", [row], {})[0]["verdict"] == "reproduced"   # unknown: as recorded
+    root = tmp_path / "results"
+    _nsr_run(root, profile="rehearsal")
+    _nsr_run(root, profile="custom-1a2b3c")
+    index = build_site(root, include_smoke=False, power=False)
+    ids = _parse(index).ids
+    assert "nsr-rehearsal" not in ids and "nsr-custom-1a2b3c" in ids

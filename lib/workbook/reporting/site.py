@@ -487,7 +487,8 @@ def build_site(results_root: Path | str | None = None, out_dir: Path | str | Non
     smoke = smoke_included(root, include_smoke)
     from workbook.reporting.site_notebooks import notebook_page
 
-    runs = [with_current_verdicts(r, power=power) for r in discover_runs(root) if smoke or r.profile != "smoke"]
+    runs = [with_current_verdicts(r, power=power) for r in discover_runs(root)
+            if smoke or r.profile not in ("smoke", "rehearsal")]       # rehearsal: CI's check of the paper path
     pages: set[str] = set()
     for run in runs:
         if run.executed_notebook is None:
