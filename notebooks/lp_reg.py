@@ -317,8 +317,9 @@ panels = [("entropy", "entropy (nats / token)", "policy entropy on probe samples
           (f"pass@{probe_n}", f"pass@{probe_n}", f"held-out pass@{probe_n} (probe)")]
 fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
 for ax, (value, ylabel, title) in zip(axes.flat, panels):
+    bounds = (0, 1) if value in ("accuracy", f"pass@{probe_n}", "low_prob_mass") else (0, None)
     for lab in methods:
-        plotting.band(ax, probe.query("label == @lab"), x="step", y=value, method=lab, bounds=(0, None), seed=seed)
+        plotting.band(ax, probe.query("label == @lab"), x="step", y=value, method=lab, bounds=bounds, seed=seed)
     ax.set(xlabel="step", ylabel=ylabel, title=title)
 axes[0, 0].legend(fontsize=8)
 fig.suptitle(f"{model}: GRPO vs GRPO + entropy vs Lp-Reg; mean over {len(seeds)} seeds, 95% CI over seeds "
@@ -330,8 +331,8 @@ run_dir.save_figure(fig, headline_figure)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 for lab in methods:
-    for ax, y in zip(axes, ["accuracy", "entropy"]):
-        plotting.band(ax, res.train.query("label == @lab"), x="step", y=y, method=lab, bounds=(0, None), seed=seed)
+    for ax, y, bounds in zip(axes, ["accuracy", "entropy"], [(0, 1), (0, None)]):
+        plotting.band(ax, res.train.query("label == @lab"), x="step", y=y, method=lab, bounds=bounds, seed=seed)
 axes[0].set(xlabel="step", ylabel="rollout accuracy", title="training reward (rollouts, T = 1)")
 axes[1].set(xlabel="step", ylabel="entropy (nats / token)", title="entropy on training rollouts (trainer log)")
 axes[0].legend(fontsize=8)

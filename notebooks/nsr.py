@@ -270,7 +270,8 @@ for label, g in per_k.groupby("label", sort=False):
     axes[1].plot(table.columns, table.loc[label] - table.loc["base"], marker="o", label=label,
                  color=plotting.method_color(label))
 for ax, ylabel in zip(axes, ["pass@k", "pass@k − base"]):
-    ax.set(xscale="log", xlabel="k (samples)", ylabel=ylabel)
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="k (samples)", ylabel=ylabel)
 axes[1].axhline(0, color="grey", lw=0.8); axes[0].legend()
 axes[0].set_title(f"{model}: {int(main['n'].iloc[0])} held-out problems, n = {eval_n}, {len(seeds)} seed(s)")
 headline_figure = "pass_at_k"
