@@ -112,11 +112,12 @@ def bench_sampling(world: World, model, backend_cls=None, backend_kw=None, threa
         backend = (backend_cls or world.backend_cls)(model, tok, **kw)
         backend.generate(prompts[:2], n=2, temperature=1.0, max_new_tokens=4, seed=0)  # warm-up
         load = _load()
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.process_time()
         out = backend.generate(prompts, n=16, temperature=1.0, max_new_tokens=world.mean_len, seed=0)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
         tokens = sum(len(c.token_ids) for row in out for c in row)
-        return {"tokens_per_s": tokens / wall, "completions_per_s": 512 / wall, "wall_s": wall,
+        return {"tokens_per_s": tokens / wall, "completions_per_s": 512 / wall, "wall_s": wall, "cpu_s": cpu,
+                "tokens_per_cpu_s": tokens / cpu, "cpu_share": cpu / wall,
                 "generated_tokens": tokens, "max_new_tokens": world.mean_len, "threads": torch.get_num_threads(),
                 "batch_size": kw.get("batch_size"), "load_before": load, "load_after": _load()}
     finally:
@@ -148,9 +149,12 @@ def bench_grpo(world: World, steps: int) -> dict:
             seed=0, dataloader_num_workers=0, disable_tqdm=True,
         )
         trainer = GRPOTrainer(model=model, processing_class=tok, reward_funcs=reward, args=cfg, train_dataset=data)
+        start, cpu0 = time.perf_counter(), time.process_time()
         trainer.train()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
     times = [r["step_time"] for r in trainer.state.log_history if "step_time" in r][1:]
     return {"step_times_s": times, "median_step_s": statistics.median(times) if times else None,
+            "cpu_s_per_step": cpu / (steps + 1), "cpu_share": cpu / wall,
             "max_completion_length": world.mean_len, "load_before": load, "load_after": _load()}
 
 
@@ -161,9 +165,13 @@ def bench_training(world: World, steps: int, threads: int) -> dict:
     load = _load()
     with tempfile.TemporaryDirectory() as out_dir:
         kwargs = {"progress": False} if world.label == "before" else {"progress": None}
+        cpu0 = time.process_time()
         log = world.train_model(recipe, Path(out_dir), **kwargs)
+        cpu = time.process_time() - cpu0  # includes building and saving the model: an upper bound per step
     rate = log["steps_per_s"]
-    return {"steps_per_s": rate, "recipe_steps": world.recipe.steps, "batch_size": world.recipe.batch_size,
+    return {"steps_per_s": rate, "cpu_s_per_step": cpu / steps, "cpu_share": cpu / log["wall_s"],
+            "projected_cpu_minutes": world.recipe.steps * cpu / steps / 60 / threads,
+            "recipe_steps": world.recipe.steps, "batch_size": world.recipe.batch_size,
             "layers": world.recipe.num_layers, "bf16": world.recipe.bf16, "tokens_per_step": log["tokens"] / steps,
             "projected_minutes": world.recipe.steps / rate / 60, "threads": threads, "load_before": load,
             "load_after": _load()}
@@ -242,7 +250,8 @@ def markdown(r: dict) -> str:
         f"static-cache decoder). {r['threads']} torch threads unless noted, {r['cpu_count']} CPUs, torch "
         f"{r['torch']}; {r['reps']} interleaved repetitions, medians.", "",
         f"Load: `{r['uptime_before']}` → `{r.get('uptime_after', '')}`. The machine is shared: absolute numbers are "
-        "inflated, the ratios are what this benchmark measures.", "",
+        "inflated, the ratios are what this benchmark measures. CPU-seconds (``time.process_time``) are the work "
+        "done, less sensitive to how much of a core the process got.", "",
         f"Mean solve trace (completion cap, + EOS): before {w['before']['mean_solve_tokens']} tokens, after "
         f"{w['after']['mean_solve_tokens']}; solve prompt: {w['before']['solve_prompt_tokens']} → "
         f"{w['after']['solve_prompt_tokens']} tokens.", "",
@@ -253,16 +262,23 @@ def markdown(r: dict) -> str:
         lines.append("| sampling tokens/s (512 completions, batch {} → {}) | {} | {} | {} |".format(
             s["before"][0]["batch_size"], s["after"][0]["batch_size"], *pair("sampling", "tokens_per_s")))
         lines.append("| sampling completions/s | {} | {} | {} |".format(*pair("sampling", "completions_per_s")))
+        lines.append("| sampling tokens per CPU-second | {} | {} | {} |".format(*pair("sampling", "tokens_per_cpu_s")))
         lines.append("| engine only (before world, tokens/s) | {} | {} | {} |".format(
             *pair("sampling", "tokens_per_s", b="after_engine_before_world")))
         lines.append("| after: 1 thread vs 2 threads (tokens/s) | {} | {} | {} |".format(
             *pair("sampling", "tokens_per_s", a="after_1_thread", b="after_2_threads")))
     if r["grpo"].get("before"):
         lines.append("| TRL GRPO step, 16 × 8 (s) | {} | {} | {} |".format(*pair("grpo", "median_step_s", "{:.2f}")))
+        lines.append("| TRL GRPO step, CPU-seconds (first step included) | {} | {} | {} |".format(
+            *pair("grpo", "cpu_s_per_step", "{:.2f}")))
     if r["training"].get("before"):
         lines.append("| training steps/s | {} | {} | {} |".format(*pair("training", "steps_per_s", "{:.2f}")))
-        lines.append("| training from scratch, projected (min) | {} | {} | {} |".format(
+        lines.append("| training CPU-seconds per step | {} | {} | {} |".format(
+            *pair("training", "cpu_s_per_step", "{:.2f}")))
+        lines.append("| training from scratch, projected wall (min) | {} | {} | {} |".format(
             *pair("training", "projected_minutes", "{:.1f}")))
+        lines.append("| training from scratch, projected from CPU time (min, if the threads had their cores) "
+                     "| {} | {} | {} |".format(*pair("training", "projected_cpu_minutes", "{:.1f}")))
         if r["training"].get("after_other_threads"):
             other = r["training"]["after_other_threads"][0]["threads"]
             lines.append("| after: training steps/s, {} vs {} thread(s) | {} | {} | {} |".format(
