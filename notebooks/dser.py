@@ -198,7 +198,7 @@ print(f"--- the refine prompt as {model} sees it:\n{prompts.refine('<problem>', 
 # ## 3. The base model
 #
 # Problems: for the toy, freshly drawn held-out arithmetic with `min_operands`–`max_operands` operands (the
-# hardest level the toy knows); for the paper profile, AIME 2024 + 2025 from the shared data folder. We sample
+# hardest level the toy knows); for the paper profile, AIME 2024 + 2025 (shipped with the workbook). We sample
 # `n_base` solutions per problem: the base pass@1 (our P_0), its majority vote, and the problems it never solves.
 
 # %%

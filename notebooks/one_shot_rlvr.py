@@ -350,7 +350,7 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # - **Saturation.** The paper's π1 reaches ~100% training accuracy; the toy's rollout accuracy at T = 0.6 plateaus
 #   near 0.85–0.9 in the pilot, so OS-2 counts 0.85 as saturated (chosen after the pilot, stated here).
 # - **Selection history.** The accuracy history comes from the full-set arm itself, pooled over seeds (the paper
-#   used one 500-step DSR-sub run, `acc_step_500.json`, which is not in the shared data).
+#   used one 500-step DSR-sub run, `acc_step_500.json`, which the workbook does not ship).
 # - **Paper profile.** 500 steps by default (the step at which 73.6% was reached is unconfirmed; the paper ran
 #   2000 on 8 GPUs), arms π1 and entropy-only, one seed. The in-training curve (100 MATH500 problems, greedy, every
 #   50 steps) and the final official-protocol evaluation are generated with transformers, not vLLM, which makes

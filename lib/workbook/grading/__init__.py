@@ -1,6 +1,6 @@
 """Math answer grading: last-box extraction, strict equivalence, paper-compatible modes, bounded and cached.
 
-Spec: ../shared/specs/evaluation.md "Answer grading"; the written policy is ``POLICY.md`` beside this file.
+The written grading policy is ``POLICY.md`` beside this file.
 Every function here never raises on model output and returns within its time bound; ``Grader.name`` says
 which grader produced a number, so a notebook can print "graded strictly" or "graded as the paper graded".
 
