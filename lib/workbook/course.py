@@ -105,9 +105,10 @@ def _is_percent(path: Path) -> bool:
 def write_student_copies(notebooks_dir: Path | str | None = None, out_dir: Path | str | None = None) -> list[Path]:
     """Return the files written: for each notebook ``<out>/<nb>.ipynb`` and ``<out>/<nb>.py``, solutions removed.
 
-    Issue 11 § Course mode. ``notebooks_dir`` defaults to ``$WORKBOOK_NOTEBOOKS_DIR`` or ``<repo>/notebooks``;
-    ``out_dir`` to ``<repo>/student``. The notebooks folder itself is refused as ``out_dir`` (it would overwrite
-    the instructor's copies). ``params/`` is copied beside the notebooks.
+    Course mode (``notebooks/README.md``, "Instructor guide"). ``notebooks_dir`` defaults to
+    ``$WORKBOOK_NOTEBOOKS_DIR`` or ``<repo>/notebooks``; ``out_dir`` to ``<repo>/student``. The notebooks folder
+    itself is refused as ``out_dir`` (it would overwrite the instructor's copies). ``params/`` is copied beside
+    the notebooks.
     """
     import jupytext
     import nbformat

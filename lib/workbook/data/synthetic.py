@@ -381,7 +381,7 @@ def generate_problems(n: int, seed: int, spec: ArithmeticSpec | None = None, *, 
                       unique: bool = True) -> list[Problem]:
     """Return ``n`` seeded arithmetic problems of ``split`` with step-by-step reference solutions.
 
-    Issue 2 (synthetic generator). Operand counts cycle evenly through ``spec.operand_counts`` (so every
+    Operand counts cycle evenly through ``spec.operand_counts`` (so every
     difficulty level gets n / levels problems). Each ``Problem.metadata`` holds ``solution`` (one reference
     solution ending in ``\\boxed{answer}``), ``n_operands``, ``difficulty`` (= n_operands), ``expression``,
     ``split`` and ``seed``. The same (n, seed, spec, split) always gives the same list; ``unique=True`` never
