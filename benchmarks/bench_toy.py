@@ -265,7 +265,7 @@ def markdown(r: dict) -> str:
         lines.append("| sampling tokens per CPU-second | {} | {} | {} |".format(*pair("sampling", "tokens_per_cpu_s")))
         lines.append("| engine only (before world, tokens/s) | {} | {} | {} |".format(
             *pair("sampling", "tokens_per_s", b="after_engine_before_world")))
-        lines.append("| after: 1 thread vs 2 threads (tokens/s) | {} | {} | {} |".format(
+        lines.append("| after, thread policy: tokens/s at 1 thread (left) vs 2 threads (right) | {} | {} | {} |".format(
             *pair("sampling", "tokens_per_s", a="after_1_thread", b="after_2_threads")))
     if r["grpo"].get("before"):
         lines.append("| TRL GRPO step, 16 × 8 (s) | {} | {} | {} |".format(*pair("grpo", "median_step_s", "{:.2f}")))
@@ -281,7 +281,7 @@ def markdown(r: dict) -> str:
                      "| {} | {} | {} |".format(*pair("training", "projected_cpu_minutes", "{:.1f}")))
         if r["training"].get("after_other_threads"):
             other = r["training"]["after_other_threads"][0]["threads"]
-            lines.append("| after: training steps/s, {} vs {} thread(s) | {} | {} | {} |".format(
+            lines.append("| after, thread policy: training steps/s at {} (left) vs {} thread(s) (right) | {} | {} | {} |".format(
                 other, r["threads"], *pair("training", "steps_per_s", "{:.2f}", a="after_other_threads", b="after")))
     lines += ["", "Targets on 2 idle cores: sampling ≥ 15,000 tokens/s at batch ≥ 256; GRPO step ≤ 1 s; training "
               "from scratch ≤ 8 min. Read them against the load above; the TRL step includes TRL's own "
