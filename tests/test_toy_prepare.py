@@ -119,6 +119,8 @@ def test_bad_knobs_fail_before_training():
         WorldKnobs(hard_operands=(6, 5))
     with pytest.raises(ValueError, match="no control setting"):
         WorldKnobs().control("hard_operands")
+    with pytest.raises(ValueError, match="head dimension >= 32"):
+        dataclasses.replace(SMOKE_RECIPE, num_heads=4)
 
 
 def _solve_traces(knobs, n=4000, seed=0):

@@ -80,8 +80,9 @@ class ToyRecipe:
             raise ValueError(f"mixture must weight tasks from {TASKS}, got {self.mixture!r}")
         if min(self.steps, self.batch_size, self.num_threads, self.checkpoint_every, self.micro_batches) < 1:
             raise ValueError("steps, batch_size, num_threads, checkpoint_every and micro_batches must be >= 1")
-        if self.hidden_size % self.num_heads:
-            raise ValueError("hidden_size must be divisible by num_heads")
+        if self.hidden_size % self.num_heads or self.hidden_size // self.num_heads < 32:
+            raise ValueError("hidden_size must be divisible by num_heads with a head dimension >= 32 (vLLM's CPU "
+                             f"attention supports no smaller head), got {self.hidden_size} / {self.num_heads}")
         if any(not 0 < s < self.steps for s in self.snapshots) or list(self.snapshots) != sorted(set(self.snapshots)):
             raise ValueError(f"snapshots must be increasing steps in (0, {self.steps}), got {self.snapshots!r}")
         if not isinstance(self.knobs, WorldKnobs) or not isinstance(self.noise, WorldNoise):
