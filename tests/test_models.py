@@ -33,6 +33,13 @@ def test_presets_listed_with_hub_ids():
     assert get_preset("deepseek-r1-0528-qwen3-8b").kind == "hub"
 
 
+def test_every_toy_recipe_is_a_lazily_registered_preset():
+    from workbook.toy import RECIPES
+
+    for name in RECIPES:  # the control world too: every knob's control arm loads by name
+        assert get_preset(name).kind == "toy" and models._LAZY_REGISTER.get(name, "workbook.toy:register")
+
+
 def test_unknown_model_lists_valid_names_before_loading(monkeypatch):
     monkeypatch.setattr(models, "model_path", lambda name: pytest.fail("nothing may load"))
     with pytest.raises(UnknownModelError) as err:
