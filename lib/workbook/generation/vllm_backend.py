@@ -45,6 +45,7 @@ class VLLMBackend:
         max_model_len = max_model_len if max_model_len is not None else max_model_len_override()
         if max_model_len is not None:
             kwargs["max_model_len"] = max_model_len
+            kwargs.update(_position_overrides(source, max_model_len, kwargs.get("hf_overrides")))
         self.tokenizer = _load_tokenizer(source, self._preset)
         self.llm = vllm.LLM(**kwargs)
         self.stop_token_ids = sorted(_eos_ids(self.tokenizer, source))
@@ -131,6 +132,58 @@ def max_model_len_override() -> int | None:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{MAX_MODEL_LEN_ENV} must be a positive int, got {raw!r}")
     return int(raw)
+
+
+def _position_overrides(source: str, max_model_len: int, hf_overrides: dict | None) -> dict:
+    """Return ``{"hf_overrides": ...}`` raising the config's ``max_position_embeddings`` to ``max_model_len`` when
+    it is smaller, else ``{}``. vLLM sizes its RoPE cos/sin cache by that field: a longer context alone (allowed by
+    ``VLLM_ALLOW_LONG_MAX_MODEL_LEN``) reads past the cache and kills the process without a Python error."""
+    try:
+        known = json.loads((Path(source) / "config.json").read_text()).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return {}  # a hub id: vLLM reads the config itself; its positions are the paper model's own
+    if not isinstance(known, int) or known >= max_model_len:
+        return {}
+    return {"hf_overrides": {**(hf_overrides or {}), "max_position_embeddings": int(max_model_len)}}
+
+
+def prepare_cpu_colocate() -> bool:
+    """Adapt vLLM on the CPU platform to TRL's colocate mode (the CPU rehearsal, docs/rehearsal.md); return whether
+    anything was changed (never on a GPU, where neither problem exists). Must run before TRL builds its engine, in
+    the engine's process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``, as the rehearsal sets).
+
+    1. vLLM 0.31 on CPU prepacks every linear layer's weight into a oneDNN (or AMX) handle after loading and replaces
+       the Parameter with an empty one (``dispatch_cpu_unquantized_gemm(remove_weight=True)``). TRL pushes the policy
+       into the engine after every step through the layers' ``weight_loader`` (``VLLMGeneration.sync_weights``),
+       which then fails (``'Parameter' object has no attribute 'weight_loader'``), and a prepacked copy (the tied
+       lm_head's) would go stale. Here every CPU linear layer computes ``F.linear`` on its own Parameter, as on CUDA
+       (slower kernels; correct weights).
+    2. TRL builds ``vllm.LLM`` itself, with no ``hf_overrides``: with ``$WORKBOOK_VLLM_MAX_MODEL_LEN`` above the
+       model's positions, its engine gets the same RoPE-cache override as :class:`VLLMBackend`.
+    """
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return False
+    import torch
+    import trl.generation.vllm_generation as trl_vllm
+    import vllm.model_executor.layers.utils as layer_utils
+
+    def plain_linear(layer, remove_weight: bool) -> None:
+        layer.cpu_linear = lambda x, weight, bias: torch.nn.functional.linear(x, weight, bias)
+
+    layer_utils.dispatch_cpu_unquantized_gemm = plain_linear  # both layer types import it when they finish loading
+    base_llm = getattr(trl_vllm.LLM, "_workbook_base", trl_vllm.LLM)
+
+    def llm(*args, **kwargs):
+        limit = kwargs.get("max_model_len")
+        if limit and "model" in kwargs:
+            kwargs.update(_position_overrides(str(kwargs["model"]), int(limit), kwargs.get("hf_overrides")))
+        return base_llm(*args, **kwargs)
+
+    llm._workbook_base = base_llm
+    trl_vllm.LLM = llm
+    return True
 
 
 def _resolve_source(model: str | Path) -> tuple[str, str | None]:

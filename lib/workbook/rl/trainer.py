@@ -88,6 +88,11 @@ def make_grpo_config(method: Method, cfg: RLConfig, output_dir: str | Path) -> G
             import vllm  # noqa: F401
         except ImportError as e:
             raise ImportError("generation_backend='vllm' needs vLLM (GPU only): pip install 'trl[vllm]'") from e
+        from workbook.generation.vllm_backend import prepare_cpu_colocate
+
+        prepare_cpu_colocate()  # vLLM on CPU only (the rehearsal, docs/rehearsal.md); nothing on a GPU
+    from workbook.generation.vllm_backend import max_model_len_override
+
     kw = method.trl_overrides()
     if cfg.learning_rate is not None:
         kw["learning_rate"] = cfg.learning_rate
@@ -102,6 +107,7 @@ def make_grpo_config(method: Method, cfg: RLConfig, output_dir: str | Path) -> G
         use_vllm=cfg.generation_backend == "vllm",
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+        vllm_max_model_length=max_model_len_override(),  # None unless set (the CPU rehearsal: docs/rehearsal.md)
         save_strategy="steps" if cfg.save_steps else "no",
         save_steps=cfg.save_steps or 500,
         save_total_limit=cfg.save_total_limit,
