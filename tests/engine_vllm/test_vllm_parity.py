@@ -13,6 +13,7 @@ The same fp32 weights, the same prompt ids (the project's tokenizer, passed as `
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import textwrap
@@ -167,3 +168,21 @@ def test_bf16_sampling_logprobs_within_bf16_tolerance():
     assert res["n"] > 100
     assert res["max"] < BF16_MAX_TOL and res["mean"] < BF16_MEAN_TOL, res
     assert res["max"] > 1e-4, "bf16 sampled logprobs equal fp32 ones: the engine did not run in bf16"
+
+
+def test_context_beyond_the_models_positions_with_the_override():
+    """$WORKBOOK_VLLM_MAX_MODEL_LEN above the toy's 256 positions (the rehearsal: the paper's prompts are longer)
+    must raise vLLM's RoPE cache too; without it a prompt past 256 tokens kills the process with no Python error."""
+    script = textwrap.dedent(f"""
+        from workbook.generation import VLLMBackend
+        vl = VLLMBackend({MODEL!r})
+        prompt = "<|user|>" + "Compute 1 + 2. " * 50 + "\\n<|assistant|>"
+        n_prompt = len(vl.encode_prompt(prompt))
+        out = vl.generate([prompt], n=2, temperature=1.0, max_new_tokens=40)
+        print("RESULT", n_prompt, min(len(c.token_ids) for c in out[0]))
+    """)
+    env = {**os.environ, "VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1", "WORKBOOK_VLLM_MAX_MODEL_LEN": "512"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    n_prompt, shortest = map(int, next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:].split())
+    assert n_prompt > 256 and shortest >= 1  # the prompt alone is past the trained positions
