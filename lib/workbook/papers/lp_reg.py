@@ -213,6 +213,8 @@ class LowProbProbe(EvalProbe):
         rows = read_jsonl(self.path(run_dir))
         part = {k: pd.DataFrame([{c: v for c, v in r.items() if c != "kind"} for r in rows if r["kind"] == k])
                 for k in ("summary", "problem", "event")}  # fmt: skip
+        if part["event"].empty:  # no low-probability token sampled (tiny runs): keep the columns readers query
+            part["event"] = pd.DataFrame(columns=["step", "problem_id", "prefix", "token_id", "correct"])
         return {self.name: part["summary"], f"{self.name}_problems": part["problem"],
                 f"{self.name}_events": part["event"]}
 
