@@ -62,9 +62,10 @@ def test_prompt_ids_are_the_project_tokenizers(backends, prompts):
 
 def test_greedy_tokens_equal(backends, prompts):
     vl, hf = backends
-    a = vl.generate(prompts, n=1, temperature=0.0, max_new_tokens=48, seed=0)
-    b = hf.generate(prompts, n=1, temperature=0.0, max_new_tokens=48, seed=0)
+    a = vl.generate(prompts, n=2, temperature=0.0, max_new_tokens=48, seed=0)  # n > 1: copies (vLLM refuses it)
+    b = hf.generate(prompts, n=2, temperature=0.0, max_new_tokens=48, seed=0)
     for x, y in zip(a, b):
+        assert len(x) == 2 and x[0].token_ids == x[1].token_ids
         assert x[0].token_ids == y[0].token_ids
         assert x[0].text == y[0].text
         assert x[0].finish_reason == y[0].finish_reason

@@ -71,7 +71,9 @@ class VLLMBackend:
         from workbook.generation import Completion, check_sampling_args
 
         check_sampling_args(prompts, n, temperature, top_p, max_new_tokens, seed)
-        params = [self.sampling_params(n, temperature, top_p, max_new_tokens, sample_seed(seed, i, 0))
+        # vLLM refuses n > 1 at temperature 0; greedy gives n identical copies, as TransformersBackend does
+        n_run = 1 if temperature == 0 else n
+        params = [self.sampling_params(n_run, temperature, top_p, max_new_tokens, sample_seed(seed, i, 0))
                   for i in range(len(prompts))]
         inputs = [{"prompt_token_ids": self.encode_prompt(p)} for p in prompts]
         outputs = self.llm.generate(inputs, params, use_tqdm=False)
@@ -87,6 +89,9 @@ class VLLMBackend:
                 reason = "stop" if o.finish_reason == "stop" else "length"
                 text = self.tokenizer.decode(ids, skip_special_tokens=True)
                 per_prompt.append(Completion(text=text, token_ids=ids, logprobs=logps, finish_reason=reason))
+            while len(per_prompt) < n:
+                c = per_prompt[0]
+                per_prompt.append(Completion(c.text, list(c.token_ids), list(c.logprobs), c.finish_reason))
             result.append(per_prompt)
         return result
 
