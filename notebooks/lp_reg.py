@@ -100,9 +100,10 @@ import torch
 
 from workbook import plotting
 from workbook.metrics import bootstrap_ci
-from workbook.papers import lp_reg
+from workbook.papers import claim_records, lp_reg, power_note
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
+from workbook.reporting.power import print_power
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
@@ -115,6 +116,7 @@ t_start = time.time()
 print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
 print("PAPER RECIPE (Qwen3-14B-Base, GRPO / GRPO+entropy / Lp-Reg, 1 seed):", the_plan["paper_recipe"]["summary"])
 print("THIS PROFILE:", the_plan["summary"])
+power_tab = print_power("lp_reg", params)  # pre-registered: each claim's chance of "reproduced" with this design
 if profile == "paper":
     print("DEVIATION: the paper profile runs the one-GPU variant above (a small base model, fewer prompts per step, "
           "shorter responses), not the 64-GPU recipe.")
@@ -363,8 +365,9 @@ final_tab
 # %% [markdown]
 # ### Does entropy collapse at this scale?
 #
-# > "Collapse" is read here as GRPO's probe entropy at the last probe falling below half its step-0 value with the
-# > whole 95% interval of the change below zero. The sentence below is computed from this run.
+# > "Collapse" is read here as GRPO's probe entropy at the last probe falling below half its step-0 value: per seed,
+# > the relative change last ÷ step 0 − 1 (LP-1a), with its whole 95% interval below −0.5. The sentence below is
+# > computed from this run.
 
 # %%
 d = reproduced["LP-1a"]
@@ -389,7 +392,7 @@ table[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 final_probe = probe.query("step == @last_step").groupby("label")[["entropy", "low_prob_mass", "accuracy"]].mean()
 metrics = {
     "headline_figure": headline_figure,
-    "headline": {"grpo_entropy_change": None if d is None else d.value,
+    "headline": {"grpo_entropy_relative_change": None if d is None else d.value,
                  "lp_reg_minus_grpo_entropy": None if reproduced["LP-2a"] is None else reproduced["LP-2a"].value,
                  "lp_reg_heldout_accuracy": float(final_tab.set_index("arm").loc["lp_reg", "value"])},
     "collapse_at_this_scale": bool(collapsed),
@@ -397,7 +400,7 @@ metrics = {
     "final_accuracy": {r["arm"]: {"value": r["value"], "lo": r["lo"], "hi": r["hi"], "n": r["n"]}
                        for r in final_tab.to_dict("records")},
     "final_probe": final_probe.round(6).to_dict("index"),
-    "claims": {k: None if v is None else v.to_dict() for k, v in reproduced.items()},
+    "claims": claim_records(reproduced),
     "verdicts": dict(zip(table["claim_id"], table["verdict"])),
     "demo_selection": {k: int(v) for k, v in summary_sel.items()},
     "steps": steps, "seeds": list(seeds), "methods": list(methods),
@@ -437,6 +440,11 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # - **Paper profile.** What runs is the one-GPU variant: Qwen3-1.7B-Base, 32 × 8 rollouts, 4,096-token responses,
 #   300 steps, DSR-sub (1,209 problems) as training set because DAPO-Math-17k is not shipped. The 14B recipe's plan
 #   prints but needs 64 GPUs; the verl export refuses Lp-Reg (a worker hook for `minp_old_log_probs` is needed).
+# - **Power.** Each claim's expected toy-scale effect was written down before running; the table printed at the
+#   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
+
+# %%
+print(power_note(power_tab))
 
 # %% [markdown]
 # ## 8. Exercises

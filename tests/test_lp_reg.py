@@ -220,3 +220,18 @@ def test_reported_numbers_load_and_paper_rows_need_the_paper_profile():
     one_gpu = reported_vs_reproduced("lp_reg", {"LP-3": est}, "paper", params=variant).set_index("claim_id")
     full = reported_vs_reproduced("lp_reg", {"LP-3": est}, "paper", params=recipe).set_index("claim_id")
     assert one_gpu.loc["LP-3", "verdict"] == "not comparable" and full.loc["LP-3", "verdict"] == "reproduced"
+
+
+def test_lp1a_is_the_relative_entropy_change_per_seed():
+    rows = []
+    for s, (e0, e1) in enumerate([(0.2, 0.05), (0.1, 0.03), (0.4, 0.08)]):
+        for step, e in ((0, e0), (10, e1)):
+            rows.append({"label": "grpo", "seed": s, "step": step, "entropy": e, "low_prob_mass": 0.01,
+                         "n_sparks": 0, "tokens": 100})
+    curves = pd.DataFrame(rows)
+    final = pd.DataFrame(columns=["label", "seed", "problem_id", "n", "n_correct"])
+    est = lpa.toy_claims(curves, final, n_boot=200)["LP-1a"]
+    assert est.value == pytest.approx((0.05 / 0.2 - 1 + 0.03 / 0.1 - 1 + 0.08 / 0.4 - 1) / 3)
+    assert est.n == 3 and est.hi < 0
+    collapsed, sentence = lpa.collapse_verdict(curves, est)
+    assert collapsed == (est.hi < -0.5) and "relative change" in sentence

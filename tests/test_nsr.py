@@ -259,3 +259,31 @@ def test_reported_claims_load_and_verdicts_compute():
     v = dict(zip(df["claim_id"], df["verdict"]))
     assert v["NSR-1a"] == "reproduced" and v["NSR-2b"] == "not reproduced" and v["NSR-4"] == "check passed"
     assert v["NSR-1p"] == "not run at this scale" and v["NSR-3a"] == "not run at this scale"
+
+
+def test_nsr3a_is_the_noninferiority_contrast_and_needs_grpo_to_beat_the_base():
+    from workbook.reporting.verdicts import Checked, Untestable
+
+    rng = np.random.default_rng(0)
+    probs = [f"p{i}" for i in range(30)]
+    base_c = rng.integers(0, 5, 30)
+
+    def arm(label, seeds, lift):
+        return [(label, s, p, 16, int(min(16, c + lift + (s + i) % 2))) for s in seeds for i, (p, c) in
+                enumerate(zip(probs, base_c))]
+
+    final = _final([("base", 0, p, 16, int(c)) for p, c in zip(probs, base_c)]
+                   + arm("grpo", [0, 1, 2], 6) + arm("nsr", [0, 1, 2], 5))
+    ks = [1, 2, 4]
+    est = na.noninferiority(final, "nsr", "grpo", ks, n_boot=200)
+    assert isinstance(est, Checked)
+    x, b, g = (na.seed_problem_pass(final, lab, ks) for lab in ("nsr", "base", "grpo"))
+    assert x.shape == (3, 30) and b.shape == (1, 30)
+    assert est.estimate.value == pytest.approx(x.mean() - 0.5 * b.mean() - 0.5 * g.mean())
+    df = reported_vs_reproduced("nsr", {"NSR-3a": est}, "cpu")
+    assert df.set_index("claim_id").loc["NSR-3a", "verdict"] == "reproduced"   # NSR keeps most of GRPO's gain
+    flat = _final([("base", 0, p, 16, int(c)) for p, c in zip(probs, base_c)]
+                  + [("grpo", s, p, 16, int(c)) for s in range(3) for p, c in zip(probs, base_c)]
+                  + arm("nsr", [0, 1, 2], 5))
+    assert isinstance(na.noninferiority(flat, "nsr", "grpo", ks, n_boot=200), Untestable)  # no gain to keep
+    assert na.noninferiority(final, "w_reinforce", "grpo", ks) is None

@@ -83,3 +83,23 @@ def test_validate_rejects_bad_arms_and_training_sets():
 def test_reported_numbers_load():
     ids = {c["id"] for c in load_reported("one_shot_rlvr")}
     assert {"OS-1b", "OS-2", "OS-3a", "OS-3b", "OS-4", "OS-4t"} <= ids
+
+
+def test_os1d_is_pi1_minus_half_of_base_plus_full_set_and_needs_a_full_set_gain():
+    from workbook.reporting.verdicts import Checked, Untestable
+
+    probs = [f"p{i}" for i in range(40)]
+
+    def arm(label, seeds, solved):
+        return [{"label": label, "seed": s, "problem_id": p, "dataset": "toy", "n": 1,
+                 "n_correct": int(i < solved + s)} for s in seeds for i, p in enumerate(probs)]
+
+    final = pd.DataFrame(arm("base", [0], 10) + arm("full_set", [0, 1, 2], 30) + arm("pi1", [0, 1, 2], 28))
+    est = osr.noninferiority(final, "pi1", "full_set", n_boot=200)
+    assert isinstance(est, Checked)
+    expect = np.mean([(28 + s) / 40 for s in range(3)]) - 0.5 * 10 / 40 - 0.5 * np.mean([(30 + s) / 40 for s in range(3)])
+    assert est.estimate.value == pytest.approx(expect) and est.estimate.n == 40 and est.estimate.n_seeds == 3
+    assert osr.claims(final, pd.DataFrame(columns=["seed", "gain"]), ["toy"], n_boot=200)["OS-1d"].estimate.value \
+        == pytest.approx(expect)
+    flat = pd.DataFrame(arm("base", [0], 30) + arm("full_set", [0, 1, 2], 28) + arm("pi1", [0, 1, 2], 28))
+    assert isinstance(osr.noninferiority(flat, "pi1", "full_set", n_boot=200), Untestable)

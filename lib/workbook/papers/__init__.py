@@ -20,7 +20,7 @@ from typing import Any, Mapping
 PAPERS: tuple[str, ...] = ("quickstart", "sharpening", "inference_scaling_limits", "nsr", "one_shot_rlvr", "lp_reg",
                            "dser")
 
-__all__ = ["PAPERS", "paper_module", "require", "token_plan"]
+__all__ = ["PAPERS", "claim_records", "paper_module", "power_note", "require", "token_plan"]
 
 
 def paper_module(name: str) -> ModuleType:
@@ -56,3 +56,37 @@ def token_plan(stages: Mapping[str, int], gpu_tokens_per_s: float | None, what: 
         summary += f" ≈ {hours:.2f} GPU-hours at {gpu_tokens_per_s:.0f} tokens/s"
     return {"what": what, "stages": {k: int(v) for k, v in stages.items()}, "max_generated_tokens": total,
             "gpu_tokens_per_s": gpu_tokens_per_s, "gpu_hours": hours, "summary": summary}
+
+
+def claim_records(reproduced: Mapping[str, Any]) -> dict[str, dict | None]:
+    """Return the JSON form of a notebook's ``reproduced`` map for its metrics.json.
+
+    An Estimate (or an estimate passed through ``workbook.reporting.requires``) becomes its fields, a
+    ``{"estimate": ..., "base": ...}`` pair keeps both, ``untestable(reason)`` becomes ``{"untestable": reason}``.
+    """
+    from dataclasses import asdict
+
+    from workbook.reporting.verdicts import Untestable, as_estimate
+
+    def one(v: Any) -> dict | None:
+        if isinstance(v, Untestable):
+            return {"untestable": v.reason}
+        if isinstance(v, Mapping) and "estimate" in v:
+            return {"estimate": one(v["estimate"]), "base": one(v.get("base"))}
+        if hasattr(v, "to_dict"):
+            return v.to_dict()
+        e = as_estimate(v)
+        return None if e is None else asdict(e)
+
+    return {str(k): one(v) for k, v in reproduced.items()}
+
+
+def power_note(table: Any) -> str:
+    """Return the sentence a notebook's deviations print from `workbook.reporting.power.print_power`'s table:
+    which claims this design tests with under 80% power for their own pre-registered effect."""
+    low = [f"{r.claim_id} ({'—' if r.power != r.power else f'{r.power:.0%}'})"
+           for r in table.itertuples() if str(r.note).startswith(("under", "no power"))]
+    if not low:
+        return "Every claim testable here has at least 80% power for its pre-registered effect."
+    return (f"Under 80% power for the pre-registered effect: {', '.join(low)}. For these claims 'inconclusive' (or "
+            f"'not reproduced') says as much about the size of this design as about the paper.")

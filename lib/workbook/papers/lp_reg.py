@@ -292,8 +292,9 @@ def final_accuracy(final: pd.DataFrame, label: str) -> pd.DataFrame:
 def toy_claims(curves: pd.DataFrame, final: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict:
     """Returns the estimates of claims LP-1a–LP-2d from ``probe_curves`` and the final greedy evaluation.
 
-    Per seed, a change is last probe minus step 0 and a difference between arms compares the last probes of the same
-    seed (intervals over seeds); sparks per 1,000 tokens are counted over every probe but the last (a spark needs a
+    Per seed, LP-1a is GRPO's relative entropy change, last probe ÷ step 0 − 1 (so "collapse", entropy below half its
+    step-0 value, is a change below −0.5), LP-1b the change last probe minus step 0, and a difference between arms
+    compares the last probes of the same seed (intervals over seeds); sparks per 1,000 tokens are counted over every probe but the last (a spark needs a
     later probe); LP-2d compares final held-out accuracy per problem, seeds averaged (bootstrap over problems).
     """
     from workbook.metrics import bootstrap_ci
@@ -307,6 +308,13 @@ def toy_claims(curves: pd.DataFrame, final: pd.DataFrame, n_boot: int = 2000, se
         return None if x is None else _seed_estimate(x[last] - x[0], f"{label} {value}: last probe minus step 0",
                                                      n_boot, seed)  # fmt: skip
 
+    def relative(label, value):
+        x = per_seed.loc[label][value] if label in arms else None
+        if x is None:
+            return None
+        rel = (x[last] / x[0].where(x[0] > 0)) - 1.0                     # a seed with zero step-0 entropy: no ratio
+        return _seed_estimate(rel, f"{label} {value}: last probe / step 0 - 1", n_boot, seed)
+
     def diff(a, b, value):
         if not {a, b} <= arms:
             return None
@@ -319,7 +327,7 @@ def toy_claims(curves: pd.DataFrame, final: pd.DataFrame, n_boot: int = 2000, se
 
     x, y = final_accuracy(final, "lp_reg"), final_accuracy(final, "grpo")
     return {
-        "LP-1a": change("grpo", "entropy"), "LP-1b": change("grpo", "low_prob_mass"),
+        "LP-1a": relative("grpo", "entropy"), "LP-1b": change("grpo", "low_prob_mass"),
         "LP-1c": diff("grpo_entropy", "grpo", "entropy"), "LP-2a": diff("lp_reg", "grpo", "entropy"),
         "LP-2b": diff("lp_reg", "grpo", "low_prob_mass"),
         "LP-2c": _seed_estimate(sparks("lp_reg") - sparks("grpo"), "sparks per 1k tokens, lp_reg - grpo", n_boot,
@@ -330,16 +338,16 @@ def toy_claims(curves: pd.DataFrame, final: pd.DataFrame, n_boot: int = 2000, se
 
 
 def collapse_verdict(curves: pd.DataFrame, change) -> tuple[bool, str]:
-    """Returns (collapsed, sentence): GRPO's probe entropy collapses when its last-probe value is below half its
-    step-0 value and the whole 95% interval of the change (LP-1a, ``change``) is below zero."""
+    """Returns (collapsed, sentence): GRPO's probe entropy collapses when the whole 95% interval of its relative
+    change (LP-1a, ``change``: last probe ÷ step 0 − 1 per seed) lies below −0.5, i.e. below half its step-0 value."""
     g = curves[curves["label"] == "grpo"]
     last = int(curves["step"].max())
     e0, e_last = float(g.loc[g["step"] == 0, "entropy"].mean()), float(g.loc[g["step"] == last, "entropy"].mean())
     if change is None:
         return False, "not measured"
-    collapsed = bool(change.hi < 0 and e_last < 0.5 * e0)
-    return collapsed, (f"GRPO probe entropy went from {e0:.4f} to {e_last:.4f} nats/token over {last} steps (change "
-                       f"{change.value:+.4f} [{change.lo:+.4f}, {change.hi:+.4f}], n = {change.n} seeds): "
+    collapsed = bool(change.hi < -0.5)
+    return collapsed, (f"GRPO probe entropy went from {e0:.4f} to {e_last:.4f} nats/token over {last} steps (relative "
+                       f"change {change.value:+.1%} [{change.lo:+.1%}, {change.hi:+.1%}], n = {change.n} seeds): "
                        + ("entropy COLLAPSES at this scale." if collapsed
                           else "NO entropy collapse at this scale (by the rule above)."))  # fmt: skip
 
