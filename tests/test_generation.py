@@ -242,29 +242,38 @@ def test_vllm_backend_maps_parameters_and_outputs(monkeypatch):
         def __init__(self, **kw):
             calls["llm"] = kw
 
-        def get_tokenizer(self):
-            return None
-
-        def generate(self, prompts, params):
-            calls["params"] = [p.kw for p in params]
+        def generate(self, prompts, params, use_tqdm=True):
+            calls["prompts"], calls["params"] = prompts, [p.kw for p in params]
             lp = types.SimpleNamespace
             outs = []
             for prompt, p in zip(prompts, params):
                 outs.append(types.SimpleNamespace(outputs=[
-                    types.SimpleNamespace(text=f"{prompt}-{j}", token_ids=[5, 2],
-                                          logprobs=[{5: lp(logprob=-0.5), 9: lp(logprob=-1.0)}, {2: lp(logprob=-0.1)}],
+                    types.SimpleNamespace(text="vLLM's own decoding", token_ids=[ord("x"), 2],
+                                          logprobs=[{120: lp(logprob=-0.5), 9: lp(logprob=-1.0)}, {2: lp(logprob=-0.1)}],
                                           finish_reason="stop" if j == 0 else "length")
                     for j in range(p.kw["n"])]))
             return outs
 
+    class Tokenizer:  # the project's tokenizer: one id per character, EOS = 2
+        bos_token, eos_token_id, pad_token_id = None, 2, 0
+
+        def __call__(self, text, add_special_tokens=True):
+            return types.SimpleNamespace(input_ids=[ord(c) for c in text])
+
+        def decode(self, ids, skip_special_tokens=True):
+            return "".join(chr(i) for i in ids if i != 2)
+
     monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams))
     monkeypatch.setattr("workbook.models.model_path", lambda name: "/models/tiny")
+    monkeypatch.setattr("workbook.generation.vllm_backend._load_tokenizer", lambda source, preset: Tokenizer())
     be = VLLMBackend("tiny-random", seed=1)
     assert calls["llm"]["trust_remote_code"] is False and calls["llm"]["model"] == "/models/tiny"
     out = be.generate(["a", "b"], n=2, temperature=0.6, top_p=0.9, max_new_tokens=7, seed=4)
+    # prompts go as the project tokenizer's ids (vLLM's AutoTokenizer may differ), text is decoded by it too
+    assert calls["prompts"] == [{"prompt_token_ids": [97]}, {"prompt_token_ids": [98]}]
     assert [len(per) for per in out] == [2, 2]
-    assert out[0][0] == Completion("a-0", [5, 2], [-0.5, -0.1], "stop") and out[1][1].finish_reason == "length"
+    assert out[0][0] == Completion("x", [120, 2], [-0.5, -0.1], "stop") and out[1][1].finish_reason == "length"
     p0, p1 = calls["params"]
-    assert {k: p0[k] for k in ("n", "temperature", "top_p", "max_tokens", "logprobs")} == dict(
-        n=2, temperature=0.6, top_p=0.9, max_tokens=7, logprobs=1)
+    assert {k: p0[k] for k in ("n", "temperature", "top_p", "max_tokens", "logprobs", "stop_token_ids")} == dict(
+        n=2, temperature=0.6, top_p=0.9, max_tokens=7, logprobs=1, stop_token_ids=[2])
     assert p0["seed"] != p1["seed"]  # each prompt its own stream
