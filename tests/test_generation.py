@@ -249,7 +249,8 @@ def test_vllm_backend_maps_parameters_and_outputs(monkeypatch):
             for prompt, p in zip(prompts, params):
                 outs.append(types.SimpleNamespace(outputs=[
                     types.SimpleNamespace(text="vLLM's own decoding", token_ids=[ord("x"), 2],
-                                          logprobs=[{120: lp(logprob=-0.5), 9: lp(logprob=-1.0)}, {2: lp(logprob=-0.1)}],
+                                          logprobs=[{120: lp(logprob=-0.5), 9: lp(logprob=-1.0)},
+                                                    {2: lp(logprob=-0.1)}],
                                           finish_reason="stop" if j == 0 else "length")
                     for j in range(p.kw["n"])]))
             return outs
