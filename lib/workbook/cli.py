@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp):
-        sp.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)} (default: cpu)")
+        sp.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)} (default: cpu), or an overlay: "
+                        f"{', '.join(f'{o} (on {b})' for o, b in OVERLAYS.items())}, docs/rehearsal.md")
         sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                         help="override a parameter (value parsed as YAML); repeatable. A run whose values differ "
                              "from the profile file goes to results/<notebook>/custom-<hash>/")
