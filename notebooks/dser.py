@@ -82,9 +82,10 @@ import pandas as pd
 
 from workbook import evaluation, plotting
 from workbook.metrics import bootstrap_ci, maj_at_k
-from workbook.papers import dser
+from workbook.papers import claim_records, dser, power_note
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
+from workbook.reporting.power import print_power
 
 params = check_params("dser", globals())
 dser.validate(params)
@@ -92,6 +93,7 @@ plotting.use_style()
 run_dir = RunDir("dser", profile)
 t_start = time.time()
 print(f"profile={profile}  model={model}  benchmarks={benchmarks}  run_dir={run_dir.path}")
+power_tab = print_power("dser", params)  # pre-registered: each claim's chance of "reproduced" with this design
 
 # %% [markdown]
 # ### The plan
@@ -312,10 +314,12 @@ summary
 # ## Reported vs reproduced
 #
 # - **D1**: per problem, the mean over iterations 1..T of (observed − predicted) accuracy; bootstrap over problems.
+#   The same mean of observed − P_0 (no dynamics) goes with it: D1 is decided only when that one falls outside
+#   the tolerance.
 # - **D2**: per problem, accuracy at iteration T minus at iteration 0 (chains averaged), over the problems whose
 #   one-step rates say improvement beats degradation (p̃_IC > p̃_CI); bootstrap over those problems. Where no
-#   problem meets the condition the claim is not tested ("not run at this scale"): the theory then predicts
-#   decline, which D1 checks.
+#   problem meets the condition the claim reads "untestable here": the theory then predicts decline, which D1
+#   checks.
 # - **D3 / D5**: fraction of the never-solved problems whose DSER vote is correct; bootstrap over those problems.
 # - **D4**: per problem, DSER vote correct minus base maj@k at about equal tokens; bootstrap over problems.
 # - **D6 / D7**: 100 × (DSER accuracy at the last iteration − base pass@1) on AIME 2024 / 2025 (paper profile).
@@ -326,7 +330,7 @@ summary
 obs, improving = run.correct.mean(1), one.pp_ic > one.pp_ci       # obs: (problems, iterations + 1)
 print(f"problems with p̃_IC > p̃_CI (one step, shrunk): {int(improving.sum())} of {len(problems)}")
 reproduced = dser.reproduced(run, one, p0, base_maj, window, [p.dataset for p in problems], n_boot=n_boot, seed=seed)
-rvr = reported_vs_reproduced("dser", reproduced, profile)
+rvr = reported_vs_reproduced("dser", reproduced, profile, params=params)
 run_dir.save_table(rvr, "reported_vs_reproduced")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
@@ -345,6 +349,7 @@ metrics = {
     "never_solved": never, "k_equal": k_equal, "vote_vs_chains": votes_vs_chains.to_dict("list"),
     "theory": {"max_abs_sim_minus_analytic": float(np.max(np.abs(sim_acc - analytic))),
                "votes": theory_votes.to_dict("list")},
+    "claims": claim_records(reproduced),
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
 }
 
@@ -371,6 +376,14 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 #   set, which biases those numbers low (regression to the mean favours DSER).
 # - Answer strings are voted as extracted from `\boxed{}`; equivalent forms of one answer (e.g. `1/2`, `0.5`)
 #   split their votes.
+# - **D1 against no dynamics**: D1 passes observed − P_0 (accuracy that never moves from the base pass@1) as the
+#   base; when that no-dynamics prediction would also sit within the tolerance, D1 reads "untestable here".
+#   **D2** reads "untestable here" when no problem has p̂_IC > p̂_CI.
+# - **Power.** Each claim's expected toy-scale effect was written down before running; the table printed at the
+#   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
+
+# %%
+print(power_note(power_tab))
 
 # %% [markdown]
 # ## Exercises

@@ -299,3 +299,21 @@ def test_one_step_prediction_and_claims_on_simulated_chains():
     assert one.p_ic.value == pytest.approx(0.3, abs=0.1) and one.p_ci.value == pytest.approx(0.1, abs=0.1)
     assert one.predicted.shape == (40, 6) and np.allclose(one.predicted[:, 0], p0)
     assert "π_C" in str(one)
+
+
+def test_d1_passes_the_no_dynamics_base_and_d2_is_untestable_without_improving_problems():
+    from workbook.papers.dser.loop import DSERRun
+    from workbook.reporting.verdicts import Untestable
+
+    p_ic, p_ci, p0 = np.full(30, 0.05), np.full(30, 0.3), np.full(30, 0.6)
+    diag = dser.simulate_chains(p_ic, p_ci, p0, n_chains=8, n_iterations=1, seed=0)
+    one = dser.one_step_prediction(diag, p0, n_iterations=4, n_boot=200)
+    states = dser.simulate_chains(p_ic, p_ci, p0, n_chains=8, n_iterations=4, seed=1)
+    answers = [[["1" if ok else "2" for ok in ch] for ch in prob] for prob in states]
+    run = DSERRun([f"p{i}" for i in range(30)], [], [], answers, states)
+    out = dser.reproduced(run, one, p0, np.zeros(30), 2, ["toy"] * 30, n_boot=200)
+    obs = states.mean(1)
+    assert out["D1"]["estimate"].value == pytest.approx((obs - one.predicted)[:, 1:].mean())
+    assert out["D1"]["base"].value == pytest.approx((obs - p0[:, None])[:, 1:].mean())
+    assert out["D1"]["base"].value < -0.1                  # accuracy falls from 0.6: no dynamics is excluded
+    assert isinstance(out["D2"], Untestable)               # p_IC < p_CI everywhere

@@ -159,3 +159,19 @@ def test_last_digit_verifier_and_tables():
     assert ceiling.value == pytest.approx((2 / 3 + 1 / 2) / 2) and pass1.value == pytest.approx(0.25)
     kopt, bands = isl.utility_table(counts, [0.0, 4.0], ks=[1, 2, 4], n_boot=100)
     assert list(kopt["cost c"]) == [0.0, 4.0] and len(bands[4.0]) == 3
+
+
+def test_l1_uses_the_code_models_base_tests_and_l1t_the_toy_verifier():
+    from workbook.papers.inference_scaling_limits import reproduced
+    from workbook.reporting.verdicts import Untestable
+
+    toy = TaskCounts(np.array([3, 5, 0]), np.array([1, 0, 0]), np.array([8, 8, 8]))
+    code = {"counts": TaskCounts(np.array([1, 0, 2]), np.array([1, 0, 0]), np.array([4, 4, 4]))}
+    out = reproduced(toy, code, "cpu", "smollm2", "humaneval_plus", n_boot=200)
+    assert out["L1"].value == pytest.approx(np.mean([1 - 1 / 2, 1 - 2 / 2]))     # tasks with m > 0 only
+    assert out["L1t"].value == pytest.approx(np.mean([1 - 3 / 4, 1 - 5 / 5]))
+    none = {"counts": TaskCounts(np.array([0, 0]), np.array([0, 0]), np.array([4, 4]))}
+    assert isinstance(reproduced(toy, none, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L1"], Untestable)
+    assert reproduced(toy, None, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L1"] is None
+    silent = TaskCounts(np.array([0, 0]), np.array([0, 0]), np.array([8, 8]))
+    assert isinstance(reproduced(silent, code, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L1t"], Untestable)
