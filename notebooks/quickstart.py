@@ -69,7 +69,7 @@ import pandas as pd
 
 from workbook.params import check_params
 
-from workbook.papers import quickstart
+from workbook.papers import power_note, quickstart
 
 params = check_params("quickstart", globals())
 quickstart.validate(params)
@@ -78,6 +78,7 @@ import torch
 
 from workbook import evaluation, plotting
 from workbook.reporting import RunDir, reported_vs_reproduced
+from workbook.reporting.power import print_power
 
 torch.set_num_threads(torch_threads)
 plotting.use_style()
@@ -85,6 +86,7 @@ run_dir = RunDir("quickstart", profile)
 t_start = time.time()
 print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
 print("plan:", quickstart.plan(params)["summary"])
+power_tab = print_power("quickstart", params)  # pre-registered: each claim's chance of "reproduced" with this design
 
 # %% [markdown]
 # ## Data
@@ -196,6 +198,11 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 # - At the `cpu` profile completions stop at 64 tokens (to stay within minutes on a laptop), so most MATH
 #   completions are cut off before any `\boxed{}`: the cpu-profile MATH numbers measure the pipeline, not the model.
 # - Grading uses the workbook's strict grader (last `\boxed{}` + normalization + math-verify), not the paper's.
+# - **Power.** Each claim's expected effect was written down before running; the table printed at the top gives this
+#   design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
+
+# %%
+print(power_note(power_tab))
 
 # %% [markdown]
 # ## Exercises

@@ -88,9 +88,11 @@ import pandas as pd
 
 from workbook import evaluation, plotting
 from workbook.metrics import bootstrap_ci
+from workbook.papers import power_note
 from workbook.papers import sharpening as sh
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
+from workbook.reporting.power import print_power
 
 params = check_params("sharpening", globals())
 sh.validate(params)
@@ -99,6 +101,7 @@ run_dir = RunDir("sharpening", profile)
 t_start = time.time()
 print(f"profile={profile}  model={model}  dataset={dataset}  run_dir={run_dir.path}")
 print("plan:", sh.plan(params)["summary"])
+power_tab = print_power("sharpening", params)  # pre-registered: each claim's chance of "reproduced" with this design
 
 # %% [markdown]
 # ## 1. The exact tabular check
@@ -345,6 +348,11 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 # - Table 1's digits were reconstructed from a garbled text extraction; the tolerance is twice the paper's ±.
 # - BoN intervals in the figure are over subsampling seeds (as the paper's ±); the claim rows use the stricter
 #   bootstrap over problems.
+# - **Power.** Each claim's expected toy-scale effect was written down before running; the table printed at the
+#   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
+
+# %%
+print(power_note(power_tab))
 
 # %% [markdown]
 # ## Exercises

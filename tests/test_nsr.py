@@ -287,3 +287,13 @@ def test_nsr3a_is_the_noninferiority_contrast_and_needs_grpo_to_beat_the_base():
                   + arm("nsr", [0, 1, 2], 5))
     assert isinstance(na.noninferiority(flat, "nsr", "grpo", ks, n_boot=200), Untestable)  # no gain to keep
     assert na.noninferiority(final, "w_reinforce", "grpo", ks) is None
+
+
+def test_the_rl_notebooks_default_instruction_is_the_one_math_instruction():
+    # parameters cells hold literals only (workbook.params), so the string is repeated there; this keeps the copies
+    # equal to the one prompt-building constant
+    from workbook.generation import MATH_INSTRUCTION
+    from workbook.params import notebook_defaults
+
+    for nb in ("nsr", "one_shot_rlvr", "lp_reg"):
+        assert notebook_defaults(nb)["instruction"] == MATH_INSTRUCTION, nb
