@@ -25,7 +25,8 @@
 # **What this notebook replicates** (numbered as in the reported-vs-reproduced table at the end)
 #
 # - **L1** with an imperfect verifier, resampling until it accepts has an accuracy ceiling — the mean over tasks of
-#   a/m (correct among accepted samples) — well below 1;
+#   a/m (correct among accepted samples) — well below 1, tested with a small code model's HumanEval+ base tests as
+#   the verifier; **L1t** the same on the toy's last-digit verifier (a check: true by its construction);
 # - **L2** (paper scale) a model's pass@1 and its ceiling lie on one line (HumanEval+: ceiling = 0.22·pass@1 + 0.72),
 #   so a weak model cannot resample its way to a strong model's single-sample accuracy; **L4–L5** Llama 3.1 8B's
 #   point on it;
