@@ -3,8 +3,8 @@
 The knobs (``workbook.toy.world.WorldKnobs``, ``docs/toy_world.md``) put a mechanism into the *training traces*;
 whether the trained model carries it is an empirical question this module answers, one row per quantity:
 
-* hard tier (NSR): pass@1 and pass@n on the held-out hard pool, and the share of hard problems whose pass@n lies
-  in [0.3, 0.9] (NSR's large-k regime, Sec. 4);
+* hard tier (NSR): pass@1 and pass@k (k = n/4, unbiased from n samples) on the held-out hard pool, and the share
+  of hard problems whose pass@k lies in [0.3, 0.9] (NSR's large-k regime, Sec. 4);
 * deficiency (1-shot RLVR): the share of samples that write the answer without ``\\boxed{}``;
 * spark and noise tail (Lp-Reg): teacher-forced P(spark | branch context) and the noise tail's mass at the branch
   point after a solution's last step, the top token's probability there, and accuracy with vs without a spark;
@@ -130,11 +130,12 @@ def knob_effects(backend, knobs: WorldKnobs | None = None, *, spec: ArithmeticSp
     hard = generate_problems(n_problems, seed=seed, spec=hard_spec(spec or ArithmeticSpec(), knobs), split="test")
     hframe, _ = run(hard, seed + 2)
     hc = correct_matrix(hframe)
-    p_at_n = pass_at_k(n, hc.sum(1), n)
+    k = max(1, n // 4)  # pass@n from n samples is 0 or 1 per problem: the regime needs k well below n
+    p_at_k = pass_at_k(n, hc.sum(1), k)
     rows.append(_row("hard_share", "pass@1 on the hard pool", hc.mean(1), "nsr", n_boot, seed))
-    rows.append(_row("hard_share", f"pass@{n} on the hard pool", p_at_n, "nsr", n_boot, seed))
-    rows.append(_row("hard_share", f"share of hard problems with pass@{n} in [0.3, 0.9]",
-                     (p_at_n >= 0.3) & (p_at_n <= 0.9), "nsr", n_boot, seed))
+    rows.append(_row("hard_share", f"pass@{k} on the hard pool (from {n} samples)", p_at_k, "nsr", n_boot, seed))
+    rows.append(_row("hard_share", f"share of hard problems with pass@{k} in [0.3, 0.9]",
+                     (p_at_k >= 0.3) & (p_at_k <= 0.9), "nsr", n_boot, seed))
     # guess-prone problems: greedy vs the most frequent sampled answer, π̂(y*|x)
     prone = [p for p in generate_problems(8 * n_problems, seed=seed + 3, spec=spec, split="test")
              if is_guess_prone(p.problem, knobs)][:n_problems]
