@@ -38,7 +38,7 @@
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
-model = "smollm2-135m-instruct"  # a workbook.models preset; the lead may switch cpu to "toy-reasoner"
+model = "smollm2-135m-instruct"  # a workbook.models preset (cpu.yaml may choose another)
 backend = "transformers"         # "transformers" | "vllm" (paper profile)
 device = "cpu"
 benchmark = "math500"
