@@ -59,7 +59,7 @@ num_generations = 8               # rollouts per prompt (paper: 8)
 max_completion_length = 64        # toy solutions are < 60 characters (paper: 3072)
 micro_batch_size = 0              # completions per forward/backward (0: a whole update at once)
 learning_rate = 1e-4              # toy: 1e-6 moves a 1.3M-parameter model nowhere in 16 steps (paper: 1e-6)
-entropy_coef = 0.001              # the official yaml default, for every arm (issue #23 says 1e-4: unconfirmed)
+entropy_coef = 0.001              # the official yaml default, for every arm (RLVR-Decomposed GitHub issue #23 says 1e-4: unconfirmed)
 updates_per_rollout = 4           # optimizer updates per rollout batch, for every arm (official: 1024 / 256)
 track_every = 8                   # sample the tracked problems every this many updates (0: never)
 track_n = 32                      # samples per tracked problem (at the rollout temperature 1.0)
@@ -133,7 +133,7 @@ if device == "cuda" and not torch.cuda.is_available():
 #
 # > Our engine implements these advantages in `workbook.rl.objectives` and registers the methods in
 # > `workbook.rl.methods`. The paper's GRPO/PPO baselines ran with the same script; so that only the advantage
-# > differs between arms, we give GRPO the same 4 updates per rollout batch and the same entropy bonus (issue #6 of
+# > differs between arms, we give GRPO the same 4 updates per rollout batch and the same entropy bonus (GitHub issue #6 of
 # > the official repository: NSR's gains appear only with clipping *and* off-policy mini-batches). The settings of
 # > every arm as this run uses them (each rollout batch is split into `updates_per_rollout` disjoint mini-batches):
 
