@@ -200,9 +200,16 @@ def test_bad_input_raises_before_running():
         evaluate([HE["HumanEval/0"]], [])
 
 
+#: `make test` checks a fixed quarter of the canonical solutions (every 4th task of each set, ~180 programs: the
+#: whole set took ~5 min, a third of the suite); WORKBOOK_TEST_FULL=1 checks all 706 (CI does, in its unprivileged
+#: bubblewrap pass of this file, so every canonical solution is still judged on every CI run).
+FULL = os.environ.get("WORKBOOK_TEST_FULL") == "1"
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(3600)  # 706 programs plus ground truth: minutes of CPU, many more on a loaded 2-core machine
+@pytest.mark.timeout(3600)  # 706 programs plus ground truth with WORKBOOK_TEST_FULL=1: minutes of CPU, more under load
 def test_all_canonical_solutions_pass(gt_cache):
-    problems = list(HE.values()) + list(MBPP.values()) + list(HE_ORIG.values())
+    sets = [list(HE.values()), list(MBPP.values()), list(HE_ORIG.values())]
+    problems = [p for s in sets for p in (s if FULL else s[::4])]
     bad = [r for r in check_canonical(problems, gt_cache=gt_cache) if r.base != "pass" or r.plus not in ("pass", None)]
     assert bad == []
