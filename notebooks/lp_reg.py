@@ -411,7 +411,7 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 
 # %% [markdown]
 # **What the toy shows.** Read the verdict column and the collapse sentence above: both are computed from this
-# run. The toy reasoner is a character-level model that has nearly memorised its world's format: most positions
+# run. The toy reasoner is a small model that has nearly memorised its world's format: most positions
 # have entropy near zero, the mass below κ · max p is a fraction of a percent, and only a few sampled tokens per
 # thousand fall outside the proxy's support. With ρ = 1% and ~35-token completions, Lp-Reg touches a handful of
 # tokens per step. The paper's claims are about 14B-parameter models over ~1,000 steps of 2,048 rollouts with

@@ -58,7 +58,7 @@ prompts_per_step = 6              # prompts per update (paper: 256 of a 1024-pro
 num_generations = 8               # rollouts per prompt (paper: 8)
 max_completion_length = 64        # toy solutions are < 60 characters (paper: 3072)
 micro_batch_size = 0              # completions per forward/backward (0: a whole update at once)
-learning_rate = 1e-4              # toy: 1e-6 moves a 1.3M-parameter model nowhere in 16 steps (paper: 1e-6)
+learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 16 steps (paper: 1e-6)
 entropy_coef = 0.001              # the official yaml default, for every arm (RLVR-Decomposed GitHub issue #23 says 1e-4: unconfirmed)
 updates_per_rollout = 4           # optimizer updates per rollout batch, for every arm (official: 1024 / 256)
 track_every = 8                   # sample the tracked problems every this many updates (0: never)
@@ -378,7 +378,7 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine; result
 # %% [markdown]
 # ## 8. Deviations from the paper
 #
-# - **Model and data (cpu).** The workbook's toy reasoner (~1.3M parameters, character-level arithmetic) instead of
+# - **Model and data (cpu).** The workbook's toy reasoner (~0.9M parameters, step-by-step arithmetic in phrase tokens) instead of
 #   Qwen2.5-Math-7B / Qwen3-4B; synthetic arithmetic instead of MATH; 16 updates of 6 prompts × 8 rollouts (4
 #   rollout batches) instead of ~110 rollout batches of 1024 × 8; lr 1e-4 instead of 1e-6 (a tiny model moves
 #   nowhere at 1e-6 in 16 steps); 12 held-out problems; evaluation at T = 1.0 (the toy's rollout temperature)

@@ -57,7 +57,7 @@ prompts_per_step = 4              # copies of pi1 per step (paper: 128)
 num_generations = 8               # rollouts per prompt (paper: 8)
 max_completion_length = 72        # toy solutions are < 60 characters (paper: 3072)
 micro_batch_size = 0              # completions per forward/backward (0: a whole step at once)
-learning_rate = 1e-4              # toy: 1e-6 moves a 1.3M-parameter model nowhere in 20 steps (paper: 1e-6)
+learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 20 steps (paper: 1e-6)
 eval_every = 5
 eval_n = 1
 eval_temperature = 0.0            # held-out curve greedy, as the official MATH500 evaluation
@@ -327,7 +327,7 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   broke π1's sampled accuracy at T = 0.6 (0.34–0.53 at step 1, ≤ 0.04 over the last five steps) while
 #   leaving greedy held-out accuracy where it was.
 #
-# The toy is 1.3M parameters trained from scratch on one arithmetic world; the paper's mechanism — RL on one
+# The toy is ~0.9M parameters trained from scratch on one arithmetic world; the paper's mechanism — RL on one
 # example unlocking reasoning a pretrained model already has — may simply not exist in it. These rows say what
 # happens at this scale, not that the paper is wrong.
 
@@ -348,7 +348,7 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   user-turn prompt as training.
 # - **π1's label.** The paper's π1 (DSR-sub index 124, the wind-pressure problem) is labelled "12.8"; the exact
 #   answer is 2048^{1/3} ≈ 12.70. We keep the inexact label, as the paper trained on it.
-# - **Toy settings.** lr 1e-4 instead of 1e-6 (a 1.3M-parameter model does not move at 1e-6 in 20 steps), chosen
+# - **Toy settings.** lr 1e-4 instead of 1e-6 (a 0.9M-parameter model does not move at 1e-6 in 20 steps), chosen
 #   from a one-seed pilot of π1 runs at 1e-4 and 1e-3 (1e-3 collapsed: rollout accuracy 0.31 → 0 in one step; 1e-4
 #   raised it to ~0.85 in six steps). 4 copies × 8 rollouts per step instead of 128 × 8, 72-token completions,
 #   20 steps instead of 2000, greedy held-out evaluation every 5 steps (the paper's in-training validation sampled

@@ -68,7 +68,7 @@ torch_threads = 2
 # a checker that misses errors and raises false alarms, refinements that break correct solutions. The model adds
 # its own errors on top.
 #
-# > **Where it differs from a real LLM.** It is character-level, has ~1.3M parameters and knows nothing but this
+# > **Where it differs from a real LLM.** It reads short phrase tokens, has ~0.9M parameters and knows nothing but this
 # > task; its "reasoning" is short and its errors are arithmetic slips, not conceptual mistakes; the training
 # > distribution is known exactly, so "what the base model already knows" is not a mystery as it is for a
 # > pre-trained LLM. Results on the toy show whether a mechanism *can* work as claimed, not how large the effect is
