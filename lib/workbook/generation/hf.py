@@ -160,15 +160,8 @@ class TransformersBackend:
         from transformers import DynamicCache
 
         dev = self.device
-        unique = list(dict.fromkeys(i for i, _ in chunk))
-        slot = {p: k for k, p in enumerate(unique)}
-        width = max(len(encoded[p]) for p in unique)
-        ids = torch.full((len(unique), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(unique), width), dtype=torch.long)
-        for k, p in enumerate(unique):  # left padding: every prompt ends at the last column
-            ids[k, width - len(encoded[p]):] = torch.tensor(encoded[p])
-            mask[k, width - len(encoded[p]):] = 1
-        ids, mask = ids.to(dev), mask.to(dev)
+        ids, mask, expand = self._prompt_batch(encoded, chunk)
+        width = ids.shape[1]
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         try:
             cache = DynamicCache(config=self.model.config)
@@ -178,7 +171,6 @@ class TransformersBackend:
         if cache.get_seq_length() != width:  # never decode silently without the prompt in the cache
             raise RuntimeError(f"the model did not fill the KV cache passed as {self._cache_kwarg}=")
         # Prefill each prompt once, then copy its cache to its samples.
-        expand = torch.tensor([slot[i] for i, _ in chunk], device=dev)
         cache.batch_select_indices(expand)  # the cache was filled in place
         logits = res.logits[:, -1, :][expand]
         mask = mask[expand]
