@@ -48,12 +48,50 @@ def test_band_accepts_precomputed_estimates_in_the_older_form():
     plt.close(fig)
 
 
-def test_method_colours_are_fixed_and_distinct_within_a_notebook():
-    for arms in (["base", "grpo", "psr", "nsr", "w_reinforce"], ["grpo", "grpo_entropy", "lp_reg"],
-                 ["pi1", "full_set", "no_entropy", "entropy_only", "random_example"]):
-        colours = [plotting.method_color(a) for a in arms]
-        assert len(set(colours)) == len(colours), arms
-    assert plotting.method_color("something new") == plotting.method_color("something new")
+# Parameters that name the series a notebook plots, one colour each (RL arms, best-of-N selectors).
+SERIES_PARAMS = ("methods", "arms", "selectors")
+
+
+def _notebook_series() -> dict[str, list[str]]:
+    """Every notebook's plotted method names, from its parameters cell and every profile file, plus "base"."""
+    import yaml
+
+    from workbook.params import COURSE_ORDER, notebook_defaults
+    from workbook.paths import repo_root
+
+    out = {}
+    for nb in COURSE_ORDER:
+        names = {"base"}
+        sources = [notebook_defaults(nb)]
+        sources += [yaml.safe_load(f.read_text()) or {}
+                    for f in sorted((repo_root() / "notebooks" / "params" / nb).glob("*.yaml"))]
+        for src in sources:
+            for key in SERIES_PARAMS:
+                names |= set(src.get(key) or [])
+        out[nb] = sorted(names)
+    return out
+
+
+def test_every_notebooks_methods_have_fixed_distinct_colours():
+    series = _notebook_series()
+    assert {"grpo", "nsr", "pi1", "lp_reg", "majority"} <= set().union(*series.values())  # the lists were found
+    for nb, names in series.items():
+        colours = {n: plotting.method_color(n) for n in names}   # KeyError: a method without a fixed colour
+        assert len(set(colours.values())) == len(colours), (nb, colours)
+    assert plotting.method_color("synthetic-hard") != plotting.method_color("synthetic")
+    assert set(plotting.COLORS.values()) <= set(plotting.PALETTE) | {"#555555"}
+
+
+def test_series_without_a_method_take_unused_colours_never_a_repeat():
+    with pytest.raises(KeyError, match="no fixed colour"):
+        plotting.method_color("something new")
+    fig, ax = plt.subplots()
+    plotting.estimate_band(ax, [0, 1], [Estimate(0.5, 0.4, 0.6, 3)] * 2, "grpo")
+    for i in range(len(plotting.PALETTE) - 1):
+        plotting.estimate_band(ax, [0, 1], [Estimate(0.5, 0.4, 0.6, 3)] * 2, f"{i + 2} operands")
+    colours = [line.get_color() for line in ax.get_lines()]
+    assert colours[0] == plotting.COLORS["grpo"] and len(set(colours)) == len(colours) == len(plotting.PALETTE)
+    plt.close(fig)
 
 
 def test_display_names_share_the_method_colour():

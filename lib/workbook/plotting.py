@@ -7,7 +7,6 @@ The palette is Paul Tol's "muted" scheme (colour-blind safe, distinct in greysca
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,9 +15,12 @@ import numpy as np
 PALETTE: tuple[str, ...] = (
     "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499",
 )
-#: Fixed colour per method, identical in every notebook (keys are the method names used in metrics.json).
+#: Fixed colour per method (and per problem set), identical in every notebook (keys are the names used in
+#: metrics.json). Within one notebook's methods no two share a colour (tests/test_plotting.py checks every notebook's
+#: method lists); the same arm under two names (pi1 = one_shot_rlvr) shares its colour on purpose.
 COLORS: dict[str, str] = {
     "base": "#555555",
+    # RL methods (nsr, lp_reg, one_shot_rlvr, dser)
     "grpo": "#332288",
     "ppo": "#882255",
     "grpo_entropy": "#DDCC77",
@@ -33,25 +35,52 @@ COLORS: dict[str, str] = {
     "no_entropy": "#88CCEE",
     "random_example": "#CC6677",
     "dser": "#882255",
+    # sharpening: the self-reward selectors of best-of-N
     "sharpening": "#999933",
+    "logp": "#332288",
+    "logp_norm": "#88CCEE",
+    "self_certainty": "#117733",
+    "majority": "#CC6677",
+    "borda": "#AA4499",
+    # problem sets (quickstart)
     "math500": "#332288",
     "synthetic": "#44AA99",
+    "synthetic_hard": "#882255",
 }
 NEUTRAL = "#BBBBBB"
 
 
-def method_color(name: str) -> str:
-    """Return the colour of ``name``: its fixed entry in COLORS, else a stable (hash-chosen) palette colour.
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def method_color(name: str, ax=None) -> str:
+    """Return the fixed colour of method ``name`` from COLORS (the same in every notebook).
 
     Display names map onto the same entry ("W-REINFORCE", "Lp-Reg" and "GRPO" are w_reinforce, lp_reg, grpo).
+    A name that is not a method (e.g. "2 operands") has no fixed colour: with ``ax`` it gets the first palette
+    colour not yet used by a line on ``ax`` (so no two series of one axes share a colour); without ``ax`` it is a
+    KeyError, rather than a colour that could silently repeat another series'.
     """
     if name in COLORS:
         return COLORS[name]
-    key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    if key in COLORS:
-        return COLORS[key]
-    digest = int(hashlib.sha1(name.encode("utf-8")).hexdigest(), 16)
-    return PALETTE[digest % len(PALETTE)]
+    if _key(name) in COLORS:
+        return COLORS[_key(name)]
+    if ax is None:
+        raise KeyError(f"no fixed colour for {name!r}: add it to workbook.plotting.COLORS (methods) or pass ax= "
+                       "(other series take the first palette colour unused on the axes)")
+    return free_color(ax)
+
+
+def free_color(ax) -> str:
+    """Return the first PALETTE colour that no line or band on ``ax`` uses yet (wrapping round after nine)."""
+    from matplotlib.colors import to_hex
+
+    used = {to_hex(line.get_color()).lower() for line in ax.get_lines()}
+    used |= {to_hex(c.get_facecolor()[0], keep_alpha=False).lower() for c in ax.collections
+             if len(c.get_facecolor())}
+    free = [c for c in PALETTE if c.lower() not in used]
+    return free[0] if free else PALETTE[len(ax.get_lines()) % len(PALETTE)]
 
 
 def use_style() -> None:
@@ -122,7 +151,7 @@ def band(ax, frame, *legacy, x: str | None = None, y: str | None = None, unit: s
     table = grouped_estimates(frame, by=x, y=y, unit=unit, bounds=bounds, n_boot=n_boot, seed=seed)
     table = table[np.isfinite(table["value"].to_numpy(dtype=float))]
     label = label if label is not None else method
-    c = color or method_color(method or label) if (method or label) else color
+    c = color or (method_color(method or label, ax) if (method or label) else None)
     return estimate_band(ax, table[x].tolist(), table.to_dict("records"), label=label, color=c, alpha=alpha,
                          marker=marker, bounds=bounds, **line_kw)
 
@@ -143,7 +172,7 @@ def estimate_band(ax, x: Sequence[float], est_list: Sequence[Any], label: str | 
         b_lo = -np.inf if bounds[0] is None else bounds[0]
         b_hi = np.inf if bounds[1] is None else bounds[1]
         lo, hi = np.clip(lo, b_lo, b_hi), np.clip(hi, b_lo, b_hi)
-    c = color or (method_color(label) if label else None)
+    c = color or (method_color(label, ax) if label else None)
     (line,) = ax.plot(x, values, marker=marker, label=label, color=c, **line_kw)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=alpha, linewidth=0)
     return line
@@ -154,6 +183,6 @@ def errorbars(ax, x: Sequence[float], est_list: Sequence[Any], label: str | None
     """Return the ErrorbarContainer of points at ``est.value`` with 95% CI error bars (STYLE.md: points get bars)."""
     triples = np.array([_triple(e) for e in est_list], dtype=float).reshape(-1, 3)
     yerr = np.vstack([triples[:, 0] - triples[:, 1], triples[:, 2] - triples[:, 0]])
-    c = color or (method_color(label) if label else None)
+    c = color or (method_color(label, ax) if label else None)
     return ax.errorbar(x, triples[:, 0], yerr=yerr, fmt=kw.pop("fmt", "o"), capsize=kw.pop("capsize", 3),
                        label=label, color=c, **kw)
