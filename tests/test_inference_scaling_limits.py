@@ -140,7 +140,9 @@ def test_plan_and_validate():
 
     params, _ = resolve_params("inference_scaling_limits", "cpu")
     out = isl.plan(params)
-    assert out["stages"]["toy samples"] == params["n_problems"] * params["n_samples"] * params["max_new_tokens"]
+    samples = len(params["strengths"]) * len(params["temperatures"]) * params["n_problems"] * params["n_samples"]
+    assert out["stages"]["toy samples"] == samples * params["max_new_tokens"]
+    assert out["stages"]["toy verification reports"] == samples * params["verify_max_new_tokens"]
     assert out["test_programs"] == (params["code_problems"] * params["code_samples"] if params["run_code"] else 0)
     assert isl.plan({**params, "run_code": False})["test_programs"] == 0
     isl.validate(params)
@@ -161,17 +163,119 @@ def test_last_digit_verifier_and_tables():
     assert list(kopt["cost c"]) == [0.0, 4.0] and len(bands[4.0]) == 3
 
 
-def test_l1_uses_the_code_models_base_tests_and_l1t_the_toy_verifier():
+def _point(label, correct, **accepted):
+    from workbook.papers.inference_scaling_limits import Point
+
+    correct = np.asarray(correct, dtype=bool)
+    return Point(label, 1.0, correct, {"exact": correct.copy(),
+                                       **{k: np.asarray(v, dtype=bool) for k, v in accepted.items()}})
+
+
+def test_l1_uses_the_verify_skill_l1c_the_code_models_base_tests_and_l1t_the_toy_verifier():
     from workbook.papers.inference_scaling_limits import reproduced
     from workbook.reporting.verdicts import Untestable
 
     toy = TaskCounts(np.array([3, 5, 0]), np.array([1, 0, 0]), np.array([8, 8, 8]))
     code = {"counts": TaskCounts(np.array([1, 0, 2]), np.array([1, 0, 0]), np.array([4, 4, 4]))}
-    out = reproduced(toy, code, "cpu", "smollm2", "humaneval_plus", n_boot=200)
-    assert out["L1"].value == pytest.approx(np.mean([1 - 1 / 2, 1 - 2 / 2]))     # tasks with m > 0 only
+    # main model: task 0 right on 2 of 4 samples; the verify skill accepts one right and one wrong sample there,
+    # and one wrong sample on task 1 (ceilings 1/2 and 0)
+    main = _point("main", [[1, 1, 0, 0], [0, 0, 0, 0]], verify_skill=[[1, 0, 1, 0], [1, 0, 0, 0]],
+                  last_digit=[[1, 1, 0, 0], [0, 0, 0, 0]])
+    weak = _point("weak", [[0, 0, 0, 0], [1, 0, 0, 0]], verify_skill=[[1, 0, 0, 0], [1, 1, 0, 0]],
+                  last_digit=[[0, 0, 0, 0], [1, 0, 0, 0]])
+    out = reproduced(toy, code, "cpu", "smollm2", "humaneval_plus", n_boot=200, main=main, weak=weak)
+    assert out["L1"].value == pytest.approx(np.mean([1 - 1 / 2, 1 - 0]))
+    assert out["L1c"].value == pytest.approx(np.mean([1 - 1 / 2, 1 - 2 / 2]))     # tasks with m > 0 only
     assert out["L1t"].value == pytest.approx(np.mean([1 - 3 / 4, 1 - 5 / 5]))
+    # L2t: weak ceilings 0 and 1/2 (mean 0.25) minus the main model's pass@1 (2/8 = 0.25)
+    assert out["L2t"].value == pytest.approx(0.25 - 0.25)
+    assert out["L2u"].value == pytest.approx(1.0 - 0.25)                          # only task 1 has m > 0
     none = {"counts": TaskCounts(np.array([0, 0]), np.array([0, 0]), np.array([4, 4]))}
-    assert isinstance(reproduced(toy, none, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L1"], Untestable)
-    assert reproduced(toy, None, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L1"] is None
+    assert isinstance(reproduced(toy, none, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L1c"], Untestable)
+    assert "L1c" not in reproduced(toy, None, "cpu", "smollm2", "humaneval_plus", n_boot=200)
     silent = TaskCounts(np.array([0, 0]), np.array([0, 0]), np.array([8, 8]))
     assert isinstance(reproduced(silent, code, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L1t"], Untestable)
+
+
+def test_empty_or_nan_estimates_are_untestable_never_a_crash():
+    """A run where nothing is accepted, or no task was measured at all, reads 'untestable here' (no ValueError)."""
+    from workbook.papers.inference_scaling_limits import ceiling_table, reproduced, safe_mean_ci
+    from workbook.reporting import reported_vs_reproduced
+    from workbook.reporting.verdicts import Untestable
+
+    assert isinstance(safe_mean_ci([], what="x"), Untestable)
+    assert isinstance(safe_mean_ci([np.nan, np.nan], what="x"), Untestable)
+    assert safe_mean_ci([np.nan, 1.0, 0.0], n_boot=50).value == pytest.approx(0.5)
+    empty = TaskCounts(np.array([], dtype=int), np.array([], dtype=int), np.array([], dtype=int))
+    _, pass1, ceiling = ceiling_table(empty, n_boot=50)
+    assert np.isnan(pass1.value) and np.isnan(ceiling.value)
+    silent = _point("silent", np.zeros((3, 4)), verify_skill=np.zeros((3, 4)), last_digit=np.zeros((3, 4)))
+    code = {"counts": empty, "pass1": pass1, "ceiling": ceiling, "line_length_diffs": np.array([])}
+    for profile in ("cpu", "paper"):
+        out = reproduced(empty, code, profile, "llama-3.1-8b-instruct", "humaneval_plus", n_boot=50,
+                         main=silent, weak=silent)
+        for cid in ("L1", "L1c", "L1t", "L2t", "L2u", "L3"):
+            assert isinstance(out[cid], Untestable), (profile, cid, out[cid])
+        table = reported_vs_reproduced("inference_scaling_limits", out, profile)
+        verdicts = dict(zip(table["claim_id"], table["verdict"]))
+        assert verdicts["L1"] == verdicts["L2t"] == "untestable here"
+        assert verdicts["L10"] == "check passed"
+
+
+def test_point_table_hand_values_and_the_exact_control():
+    from workbook.papers.inference_scaling_limits import point_table
+
+    # 2 tasks × 4 samples; verifier accepts 2 of 2 right and 1 of 6 wrong samples
+    p = _point("m", [[1, 1, 0, 0], [0, 0, 0, 0]], verify_skill=[[1, 1, 1, 0], [0, 0, 0, 0]])
+    tab = point_table([p], verifiers=("exact", "verify_skill"), n_boot=200).set_index("verifier")
+    assert tab.loc["verify_skill", "pass@1"] == pytest.approx(0.25)
+    assert tab.loc["verify_skill", "ceiling"] == pytest.approx(2 / 3)             # task 1 has m = 0: excluded
+    assert tab.loc["verify_skill", "false-positive rate"] == pytest.approx(1 / 6)
+    assert tab.loc["verify_skill", "true-positive rate"] == pytest.approx(1.0)
+    assert tab.loc["verify_skill", "tasks with m > 0"] == 1
+    # the control: without false positives the ceiling is 1 wherever a sample is accepted
+    assert tab.loc["exact", "ceiling"] == 1.0 and tab.loc["exact", "false-positive rate"] == 0.0
+    lo, hi = tab.loc["verify_skill", "false-positive rate lo"], tab.loc["verify_skill", "false-positive rate hi"]
+    assert lo <= 1 / 6 <= hi
+
+
+def test_line_fit_recovers_a_known_line_and_is_nan_without_spread():
+    from workbook.papers.inference_scaling_limits import line_fit
+
+    points = []
+    for rate in (0.2, 0.4, 0.6, 0.8):                       # pass@1 exactly `rate` on every task (10 samples each)
+        correct = np.zeros((30, 10), dtype=bool)
+        correct[:, : int(rate * 10)] = True
+        # accept every right sample and enough wrong ones that a/m = 0.5·rate + 0.4 on every task
+        a, target = int(rate * 10), 0.5 * rate + 0.4
+        f = int(round(a / target - a))
+        acc = correct.copy()
+        acc[:, a: a + f] = True
+        points.append(_point(f"r{rate}", correct, verify_skill=acc))
+    fit = line_fit(points, "verify_skill", n_boot=100)
+    ceilings = [p.per_problem("verify_skill")["a"][0] / p.per_problem("verify_skill")["m"][0] for p in points]
+    slope, intercept, _ = linear_fit([0.2, 0.4, 0.6, 0.8], ceilings)
+    assert fit["slope"].value == pytest.approx(slope) and fit["intercept"].value == pytest.approx(intercept)
+    assert fit["slope"].lo == pytest.approx(slope) and fit["points"] == 4   # identical tasks: no spread to resample
+    flat = line_fit(points[:1] * 2, "verify_skill", n_boot=20)             # two points with the same pass@1
+    assert np.isnan(flat["slope"].value)
+    with pytest.raises(ValueError):
+        line_fit([points[0], _point("short", np.zeros((3, 10)), verify_skill=np.zeros((3, 10)))], "verify_skill")
+
+
+def test_strengths_and_their_parameters_are_checked():
+    from workbook.papers import inference_scaling_limits as isl
+    from workbook.params import ParameterError, resolve_params
+
+    assert isl.parse_strength("toy-reasoner@250") == isl.Strength("toy-reasoner", 250)
+    assert isl.parse_strength("toy-reasoner@2000") == isl.Strength("toy-reasoner", None)  # the final step
+    for bad in ("toy-reasoner@300", "no-such-toy", "toy-reasoner@x"):
+        with pytest.raises(ValueError):
+            isl.parse_strength(bad)
+    params, _ = resolve_params("inference_scaling_limits", "cpu")
+    assert len(params["strengths"]) >= 4 and isl.plan(params)["points"] == 10
+    for bad in ({"weak_model": "toy-reasoner@300"}, {"weak_model": "toy-reasoner-control@2000", "strengths": ["x"]},
+                {"temperature": 0.5}, {"weak_model": params["model"]}, {"strengths": ["toy-reasoner"]},
+                {"temperatures": []}):
+        with pytest.raises(ParameterError):
+            isl.validate({**params, **bad})

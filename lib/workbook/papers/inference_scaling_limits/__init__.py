@@ -2,8 +2,9 @@
 
 arXiv 2411.17501; official code benediktstroebl/inference-scaling-limits @ 11a8f6e. ``resampling``: per-task counts,
 the accuracy ceiling a/m, the exact expected utility U(k) and the official simulation it equals, k_opt, and the
-easy/hard theoretical model. This module: the cost plan, parameter checks, the weak verifier of the toy task, and the
-tables the notebook shows. The mapping from the paper to this code is in ``docs/papers/inference_scaling_limits.md``.
+easy/hard theoretical model. ``strengths``: model strengths × temperatures, each judged by several verifiers, and the
+pass@1-vs-ceiling line (Sec. 3, Fig. 2). This module: the cost plan, parameter checks, the weak verifiers of the toy
+task, and the tables the notebook shows. The mapping from the paper to this code is in ``docs/papers/inference_scaling_limits.md``.
 """
 
 from __future__ import annotations
@@ -20,15 +21,22 @@ from workbook.papers.inference_scaling_limits.resampling import (
     fit_easy_hard, k_opt_table, last_digit_check, linear_fit, model_optimal_k, model_utility, optimal_k,
     paper_figure_data, pass_at_1, per_task_ceiling, prob_any_accept, simulate_utility, task_counts, utility_curve,
 )
+from workbook.papers.inference_scaling_limits.strengths import (
+    VERIFIER_NAMES, Point, Strength, ceiling_gap, collect_points, line_fit, line_table, load_strength,
+    parse_strength, point_table, safe_mean_ci, sample_point, verify_skill_accepts,
+)
 from workbook.reporting import untestable
 
 __all__ = [
-    "CODE_INSTRUCTION", "VERIFIERS", "EasyHardModel", "TaskCounts", "accuracy_ceiling", "bootstrap_k_opt",
-    "ceiling_table", "code_summary", "counts_from_code_results", "expected_utility", "fit_easy_hard", "fit_table",
-    "k_opt_table", "last_digit_check", "line_length_differences", "linear_fit", "model_optimal_k", "model_utility",
-    "optimal_k", "paper_figure_data", "pass_at_1", "per_task_ceiling", "plan", "plot_paper_line", "prob_any_accept",
-    "reproduced", "simulate_utility", "simulation_table", "task_counts", "theory_table", "utility_curve",
-    "utility_table", "validate",
+    "CODE_INSTRUCTION", "VERIFIERS", "VERIFIER_NAMES", "EasyHardModel", "Point", "Strength", "TaskCounts",
+    "accuracy_ceiling", "bootstrap_k_opt", "ceiling_gap", "ceiling_table", "code_summary", "collect_points",
+    "counts_from_code_results", "expected_utility", "fit_easy_hard", "fit_table", "k_opt_table", "last_digit_check",
+    "line_fit",
+    "line_length_differences", "line_table", "linear_fit", "load_strength", "model_optimal_k", "model_utility",
+    "optimal_k", "paper_figure_data", "parse_strength", "pass_at_1", "per_task_ceiling", "plan", "plot_paper_line",
+    "plot_points", "point_table", "prob_any_accept", "reproduced", "safe_mean_ci", "sample_point", "simulate_utility",
+    "simulation_table", "task_counts", "theory_table", "utility_curve", "utility_table", "validate",
+    "verify_skill_accepts",
 ]
 
 #: The instruction appended to a HumanEval+/MBPP+ prompt for chat models (ours; the paper samples completions).
@@ -54,6 +62,25 @@ def validate(params: Mapping[str, Any]) -> None:
         raise ParameterError(f"code_backend must be 'transformers' or 'vllm', got {backend!r}")
     if params.get("min_operands", 1) > params.get("max_operands", 1):
         raise ParameterError("min_operands must not exceed max_operands")
+    strengths, temps = params.get("strengths", []), params.get("temperatures", [])
+    try:
+        labels = [parse_strength(s).label for s in strengths]
+        main, weak = (parse_strength(params[k]).label for k in ("model", "weak_model") if k in params)
+    except ValueError as err:
+        raise ParameterError(str(err)) from err
+    except KeyError as err:
+        raise ParameterError(f"missing parameter {err}") from err
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise ParameterError(f"strengths must list at least two different model strengths, got {strengths!r}")
+    if not temps or any(not isinstance(t, (int, float)) or t <= 0 for t in temps):
+        raise ParameterError(f"temperatures must be a non-empty list of positive numbers, got {temps!r}")
+    for key, label in (("model", main), ("weak_model", weak)):
+        if label not in labels:
+            raise ParameterError(f"{key} {params[key]!r} must be one of strengths {strengths!r}")
+    if main == weak:
+        raise ParameterError("weak_model must differ from model (the contrast compares two strengths)")
+    if params.get("temperature") not in temps:
+        raise ParameterError(f"temperature {params.get('temperature')!r} must be one of temperatures {temps!r}")
     try:
         get_preset(code_model)
     except Exception as err:  # one clear error for an unknown model name, before any loading
@@ -61,19 +88,23 @@ def validate(params: Mapping[str, Any]) -> None:
 
 
 def plan(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the plan: toy samples (tokens), code samples (tokens) and the sandboxed test programs."""
-    n_problems, n_samples, tok, run_code, bench, n_code, code_n, code_tok = require(
-        params, "n_problems n_samples max_new_tokens run_code code_benchmark code_problems code_samples "
-                "code_max_new_tokens", "inference_scaling_limits")
+    """Return the plan: toy samples and their verification reports (tokens), code samples, sandboxed test programs."""
+    n_problems, n_samples, tok, verify_tok, run_code, bench, n_code, code_n, code_tok = require(
+        params, "n_problems n_samples max_new_tokens verify_max_new_tokens run_code code_benchmark code_problems "
+                "code_samples code_max_new_tokens", "inference_scaling_limits")
+    points = len(params.get("strengths", [])) * len(params.get("temperatures", []))
     tasks = n_code or _N_CODE_TASKS.get(bench, 0)
-    stages = {"toy samples": n_problems * n_samples * tok}
+    samples = points * n_problems * n_samples
+    stages = {"toy samples": samples * tok, "toy verification reports": samples * verify_tok}
     if run_code:
         stages["code samples"] = tasks * code_n * code_tok
-    what = (f"(a) theory, exact; (b) {n_problems} arithmetic problems × {n_samples} samples; (c) "
+    what = (f"(a) theory, exact; (b) {points} points (model strength × temperature) × {n_problems} arithmetic "
+            f"problems × {n_samples} samples, each verified once by the trained verify skill; (c) "
             + (f"{tasks} {bench} tasks × {code_n} samples, {tasks * code_n} sandboxed test programs" if run_code
                else "skipped"))
     out = token_plan(stages, params.get("gpu_tokens_per_s"), what)
     out["test_programs"] = tasks * code_n if run_code else 0
+    out["points"] = points
     return out
 
 
@@ -96,12 +127,13 @@ def ceiling_table(counts: TaskCounts, n_boot: int = 2000, seed: int = 0) -> tupl
     has_m = ~np.isnan(per_task)
     ceiling = (bootstrap_ci(per_task[has_m], n_boot=n_boot, seed=seed, what="accuracy ceiling (tasks with m > 0)")
                if has_m.any() else Estimate(float("nan"), float("nan"), float("nan"), 0, "ceiling (no m > 0)"))
-    pass1 = bootstrap_ci(pass_at_1(counts), n_boot=n_boot, seed=seed, what="pass@1")
     nan = float("nan")
+    pass1 = (bootstrap_ci(pass_at_1(counts), n_boot=n_boot, seed=seed, what="pass@1") if len(counts)
+             else Estimate(nan, nan, nan, 0, "pass@1 (no task)"))
     table = pd.DataFrame([
         {"quantity": "pass@1 (a/n)", "value": pass1.value, "lo": pass1.lo, "hi": pass1.hi, "tasks": len(counts)},
-        {"quantity": "coverage: any correct among n", "value": float((counts.a > 0).mean()), "lo": nan, "hi": nan,
-         "tasks": len(counts)},
+        {"quantity": "coverage: any correct among n", "value": float((counts.a > 0).mean()) if len(counts) else nan,
+         "lo": nan, "hi": nan, "tasks": len(counts)},
         {"quantity": "ceiling: mean a/m (m > 0)", "value": ceiling.value, "lo": ceiling.lo, "hi": ceiling.hi,
          "tasks": int(has_m.sum())},
         {"quantity": "ceiling, m = 0 tasks as 0", "value": accuracy_ceiling(counts, "zero"), "lo": nan, "hi": nan,
@@ -180,51 +212,59 @@ def line_length_differences(problems: Sequence, texts: Sequence[Sequence[str]], 
 
 
 def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: str, code_benchmark: str,
-               n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Return the estimate of each claim L1–L10 tested at this scale (bootstrap 95% CIs over tasks).
+               n_boot: int = 2000, seed: int = 0, main: Point | None = None, weak: Point | None = None
+               ) -> dict[str, Any]:
+    """Return the estimate of each claim tested at this scale (bootstrap 95% CIs over tasks), or `untestable`.
 
-    ``code``: None, or {"counts", "pass1", "ceiling", "line_length_diffs"} of the code model. L1 is 1 − the
-    ceiling (Sec. 3: mean over tasks with m > 0 of a/m) with the code model's HumanEval+ base tests as the verifier
-    (``untestable`` when no task had an accepted sample); L1t the same on the toy's last-digit verifier (a check).
-    At ``paper`` on HumanEval+ the code model's counts are the main ones for L3; otherwise the toy's. L10 is exact
-    (the official demo).
+    ``counts``: the main toy point under the last-digit verifier (L1t, and L3 unless the code model's counts are the
+    main ones). ``main`` / ``weak``: the main model and a weaker model strength (`strengths.Point`, same problems):
+    L1 is 1 − the ceiling (Sec. 3: mean over tasks with m > 0 of a/m) of ``main`` with the toy's trained verify skill
+    as the verifier; L2t (verify skill) and L2u (last digit) are ceiling(weak) − pass@1(main). ``code``: None, or
+    {"counts", "pass1", "ceiling", "line_length_diffs"} of the code model: L1c is 1 − its ceiling with HumanEval+
+    base tests as the verifier; L2, L4–L8 at ``paper``. L10 is exact (the official demo). Every estimate that has no
+    measurable unit (no task, no accepted sample, NaN) is `untestable` with the reason: this never raises on data.
     """
-    def point(x: float, what: str) -> Estimate:
-        return Estimate(float(x), float(x), float(x), 1, what)
+    def point(x: float, what: str) -> Any:
+        return Estimate(float(x), float(x), float(x), 1, what) if np.isfinite(x) else untestable(f"{what} is NaN")
 
-    def one_minus_ceiling(c: TaskCounts, what: str) -> Estimate | None:
-        ceil = per_task_ceiling(c)
-        ok = ~np.isnan(ceil)                 # a task with no accepted sample has no ceiling
-        return bootstrap_ci(1 - ceil[ok], n_boot=n_boot, seed=seed, what=what) if ok.any() else None
+    def one_minus_ceiling(c: TaskCounts, what: str, why: str) -> Any:
+        return safe_mean_ci(1 - per_task_ceiling(c), n_boot=n_boot, seed=seed, what=what, reason=why)
+
+    def k_opt_at(c: TaskCounts, cost: float, what: str) -> Any:
+        if len(c) == 0:
+            return untestable(f"no task to compute {what} on")
+        k, lo, hi = bootstrap_k_opt(c, cost, k_max=int(c.n.max()), n_boot=min(n_boot, 1000), seed=seed)
+        return Estimate(float(k), lo, hi, len(c), what)
 
     use_code = profile == "paper" and code is not None and code_benchmark == "humaneval_plus"
-    main = code["counts"] if use_code else counts
-    ceil = per_task_ceiling(main)
-    k4, lo4, hi4 = bootstrap_k_opt(main, 4.0, k_max=int(main.n.max()), n_boot=min(n_boot, 1000), seed=seed)
-    l1: Any = None
-    if code is not None and code_benchmark == "humaneval_plus":
-        l1 = one_minus_ceiling(code["counts"], "1 − ceiling, base tests")
-        if l1 is None:
-            l1 = untestable("no HumanEval+ task had a sample accepted by its base tests, so the ceiling is undefined")
+    main_counts = code["counts"] if use_code else counts
     out: dict[str, Any] = {
-        "L1": l1,
-        "L1t": one_minus_ceiling(counts, "1 − ceiling, last-digit verifier")
-        or untestable("no toy task had a sample accepted by the last-digit verifier, so the ceiling is undefined"),
-        "L3": Estimate(float(k4), lo4, hi4, len(main), "k_opt at c = 4"),
+        "L1t": one_minus_ceiling(counts, "1 − ceiling, last-digit verifier",
+                                 "no toy task had a sample accepted by the last-digit verifier: no ceiling"),
+        "L3": k_opt_at(main_counts, 4.0, "k_opt at c = 4"),
         "L10": point(model_optimal_k(EasyHardModel(r=(0.87, 0.13), p=(0.58, 0.42), s=0.75), 0.7)[0], "k_opt (exact)"),
     }
+    if main is not None:
+        skill = TaskCounts(*(main.per_problem("verify_skill")[k] for k in ("a", "f", "n")))
+        out["L1"] = one_minus_ceiling(skill, "1 − ceiling, trained verify skill",
+                                      "the verify skill accepted no sample of the main model: no ceiling")
+        if weak is not None:
+            out["L2t"] = ceiling_gap(weak, main, "verify_skill", n_boot=n_boot, seed=seed)
+            out["L2u"] = ceiling_gap(weak, main, "last_digit", n_boot=n_boot, seed=seed)
+    if code is not None and code_benchmark == "humaneval_plus":
+        out["L1c"] = one_minus_ceiling(code["counts"], "1 − ceiling, base tests",
+                                       "no HumanEval+ task had a sample accepted by its base tests: no ceiling")
     if not use_code or not np.isfinite(code["ceiling"].value):
         return out
+    ceil = per_task_ceiling(main_counts)
     fit = paper_figure_data()["fits"]["humaneval_plus"]
-    resid = ceil[~np.isnan(ceil)] - (fit["slope"] * code["pass1"].value + fit["intercept"])
-    out["L2"] = bootstrap_ci(resid, n_boot=n_boot, seed=seed, what="ceiling − line")
+    out["L2"] = safe_mean_ci(ceil - (fit["slope"] * code["pass1"].value + fit["intercept"]), n_boot=n_boot,
+                             seed=seed, what="ceiling − line", reason="no task with an accepted sample")
     if code_model == "llama-3.1-8b-instruct":
-        k2, lo2, hi2 = bootstrap_k_opt(main, 2.0, k_max=int(main.n.max()), seed=seed)
-        out.update(L4=code["pass1"], L5=code["ceiling"], L6=out["L3"],
-                   L7=Estimate(float(k2), lo2, hi2, len(main), "k_opt at c = 2"))
+        out.update(L4=code["pass1"], L5=code["ceiling"], L6=out["L3"], L7=k_opt_at(main_counts, 2.0, "k_opt at c = 2"))
     diffs = code.get("line_length_diffs")
     if diffs is not None and len(diffs) >= 2:
-        out["L8"] = bootstrap_ci(diffs, n_boot=n_boot, seed=seed, what="FP − TP line-length share")
+        out["L8"] = safe_mean_ci(diffs, n_boot=n_boot, seed=seed, what="FP − TP line-length share")
     return out
 
 
@@ -249,3 +289,24 @@ def plot_paper_line(ax) -> dict:
             label=f"refit to these {len(pts)}: y = {slope9:.2f}x + {icpt9:.2f}")
     ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, lw=0.6)
     return fit
+
+
+def plot_points(ax, rows: pd.DataFrame, fit: dict) -> None:
+    """Draw one verifier's points (pass@1, ceiling) with 95% CIs — colour per model strength in listed order, marker
+    per temperature — and the fitted line with its slope and intercept intervals (``strengths.line_fit``)."""
+    models = list(dict.fromkeys(rows["model"]))
+    temps = sorted(set(rows["temperature"]))
+    markers = "os^Dv"
+    for r in rows.to_dict("records"):
+        x, y = r["pass@1"], r["ceiling"]
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue  # no accepted sample: this point has no ceiling
+        ax.errorbar([x], [y], xerr=[[x - r["pass@1 lo"]], [r["pass@1 hi"] - x]],
+                    yerr=[[y - r["ceiling lo"]], [r["ceiling hi"] - y]],
+                    fmt=markers[temps.index(r["temperature"]) % len(markers)], ms=5, capsize=2,
+                    color=f"C{models.index(r['model'])}", label=f"{r['model']}, T = {r['temperature']:g}")
+    s, i = fit["slope"], fit["intercept"]
+    if np.isfinite(s.value):
+        xs = np.linspace(0, 1, 50)
+        ax.plot(xs, s.value * xs + i.value, color="C3", lw=1.2,
+                label=f"toy fit y = {s.value:.2f}x + {i.value:.2f} (slope [{s.lo:.2f}, {s.hi:.2f}])")

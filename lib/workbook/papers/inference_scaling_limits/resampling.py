@@ -111,7 +111,7 @@ def accuracy_ceiling(counts: TaskCounts, m0: str = "exclude") -> float:
         r = r[~np.isnan(r)]
         return float(r.mean()) if r.size else float("nan")
     if m0 in ("zero", "one"):
-        return float(np.where(np.isnan(r), 0.0 if m0 == "zero" else 1.0, r).mean())
+        return float(np.where(np.isnan(r), 0.0 if m0 == "zero" else 1.0, r).mean()) if r.size else float("nan")
     raise ValueError(f"m0 must be 'exclude', 'zero' or 'one', got {m0!r}")
 
 
