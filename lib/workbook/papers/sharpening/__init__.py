@@ -2,7 +2,8 @@
 
 ``tabular``: the theory, exactly, on an enumerable model (Prop. 3.1, Prop. C.1, C_cov of Thm 4.1, the RLHF optimum).
 ``selection``: self-rewards, best-of-N selectors and curves (Sec. 5; self-certainty and Borda of Kang et al. 2025).
-``lora_sft``: SFT-sharpening with LoRA (Sec. 4.1). This module: the cost plan, parameter checks and the tables the
+``lora_sft``: SFT-sharpening with LoRA (Sec. 4.1). ``regimes``: the theory's quantities (π̂(y*|x), greedy = y*, BoN
+against coverage, SFT before/after) on a real model in a non-sharp regime and a sharp control. This module: the cost plan, parameter checks and the tables the
 notebook shows. The mapping from the paper to this code is in ``docs/papers/sharpening.md``.
 """
 
@@ -13,10 +14,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from workbook.metrics import Estimate, bootstrap_ci
+from workbook.metrics import Estimate, bootstrap_ci, hierarchical_difference
 from workbook.papers import require, token_plan
 from workbook.papers.sharpening.lora_sft import (
     LoRASFTConfig, SFTResult, sft_sharpen, sft_sharpening_examples, train_lora_sft,
+)
+from workbook.papers.sharpening.regimes import (
+    RegimeSamples, measure_regime, regime_metrics, regime_rows, regime_table, theory_bon_curve,
 )
 from workbook.papers.sharpening.selection import (
     ONE_SHOT, SELECTORS, BoNCurve, base_loglik, bon_curve, bootstrap_percent_lift, borda_power, choose,
@@ -26,18 +30,19 @@ from workbook.papers.sharpening.selection import (
 from workbook.papers.sharpening.tabular import (
     TabularModel, best_sequences, bon_samples_needed, bon_success_probability, coverage_coefficient,
     greedy_sequences, prefix_offset, random_tabular_model, rlhf_sharpened, sample_sequences, sequence_probabilities,
-    sft_sharpen_tabular, simulate_bon_success,
+    sft_sharpen_tabular, simulate_bon_success, simulate_bon_success_at,
 )
 
 __all__ = [
-    "ONE_SHOT", "SELECTORS", "BoNCurve", "LoRASFTConfig", "SFTResult", "TabularModel", "base_loglik",
+    "ONE_SHOT", "SELECTORS", "BoNCurve", "LoRASFTConfig", "RegimeSamples", "SFTResult", "TabularModel", "base_loglik",
+    "measure_regime", "regime_metrics", "regime_rows", "regime_table", "theory_bon_curve",
     "best_sequences", "bon_curve", "bon_samples_needed", "bon_success_probability", "bon_table",
-    "bootstrap_percent_lift", "borda_power", "choose", "coverage_coefficient", "coverage_curve", "difficulty_table",
+    "bootstrap_percent_lift", "borda_power", "choose", "coverage_coefficient", "coverage_curve",
     "greedy_sequences", "length_normalized_logp", "load_problems", "one_shot_prompt", "percent_lift", "plan",
     "prefix_offset", "random_tabular_model", "reproduced", "rlhf_sharpened", "sample_sequences", "select_borda",
     "select_majority", "select_max_score", "selection_auroc", "self_rewards", "sequence_logp",
-    "sequence_probabilities", "sft_sharpen", "sft_sharpen_tabular", "sft_sharpening_examples", "sft_table",
-    "simulate_bon_success", "tabular_summary", "train_lora_sft", "validate",
+    "sequence_probabilities", "sft_sharpen", "sft_sharpen_tabular", "sft_sharpening_examples",
+    "simulate_bon_success", "simulate_bon_success_at", "tabular_summary", "train_lora_sft", "validate",
 ]
 
 
@@ -51,24 +56,37 @@ def validate(params: Mapping[str, Any]) -> None:
     bad = sorted(set(selectors) - set(SELECTORS))
     if bad:
         raise ParameterError(f"sharpening: unknown selectors {bad}; valid: {', '.join(SELECTORS)}")
+    if params.get("problem_pool", "all") not in ("all", "guess_prone"):
+        raise ParameterError(f"sharpening: problem_pool must be 'all' or 'guess_prone', got {params['problem_pool']!r}")
+    if params.get("problem_pool") == "guess_prone" and params.get("dataset", "synthetic") != "synthetic":
+        raise ParameterError("sharpening: problem_pool 'guess_prone' exists only in the synthetic toy world")
     if params.get("min_operands", 1) > params.get("max_operands", 1):
         raise ParameterError("sharpening: min_operands must not exceed max_operands")
 
 
 def plan(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the token plan: M samples per evaluation problem, greedy before/after per seed, and the SFT samples."""
+    """Return the token plan per regime (treatment and, if any, control): M samples and greedy per evaluation
+    problem, then per SFT seed the training samples, greedy and ``sft_eval_n`` samples after sharpening."""
     n_problems, n_samples, tok, seeds, sft_problems, sft_n, gpu = require(
         params, "n_problems n_samples max_new_tokens sft_seeds sft_problems sft_n gpu_tokens_per_s", "sharpening")
-    stages = {"evaluation samples": n_problems * n_samples * tok,
-              "greedy (before + after per seed)": n_problems * tok * (1 + len(seeds)),
-              "SFT samples": len(seeds) * sft_problems * sft_n * tok}
-    what = (f"{n_problems} problems × {n_samples} samples; SFT-sharpening on {sft_problems} prompts × {sft_n} samples "
-            f"× {len(seeds)} seeds")
+    arms = 2 if params.get("control_model") else 1
+    after = int(params.get("sft_eval_n", 0))
+    stages = {"evaluation samples": arms * n_problems * n_samples * tok,
+              "greedy (before + after per seed)": arms * n_problems * tok * (1 + len(seeds)),
+              "samples after SFT": arms * len(seeds) * n_problems * after * tok,
+              "SFT samples": arms * len(seeds) * sft_problems * sft_n * tok}
+    what = (f"{arms} regime(s) × {n_problems} problems × {n_samples} samples; SFT-sharpening on {sft_problems} prompts"
+            f" × {sft_n} samples × {len(seeds)} seeds")
     return token_plan(stages, gpu, what)
 
 
-def tabular_summary(model: TabularModel, rho: float) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Return the exact checks of Prop. 3.1, Prop. C.1 and C_cov on ``model`` as a table and as numbers."""
+def tabular_summary(model: TabularModel, rho: float, mc_trials: int = 200, seed: int = 0
+                    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Return the exact checks of Prop. 3.1, Prop. C.1 and C_cov on ``model`` as a table and as numbers.
+
+    Beside Prop. C.1's closed form 1 − (1 − π*)^N at the bound's N, a Monte-Carlo run (``mc_trials`` BoN draws per
+    prompt: sample N, keep the most likely, compare with y*) gives the mean success over prompts.
+    """
     y_star, pi_star = best_sequences(model)
     greedy_ok = greedy_sequences(model) == y_star
     confident = pi_star > 0.5
@@ -77,12 +95,18 @@ def tabular_summary(model: TabularModel, rho: float) -> tuple[pd.DataFrame, dict
             "greedy_ok_confident": float(greedy_ok[confident].mean()),
             "greedy_ok_unconfident": float(greedy_ok[~confident].mean()),
             "c_cov": float(coverage_coefficient(pi_star)), "median_n_at_bound": float(np.median(n_needed)),
-            "min_success_at_bound": float(bon_success_probability(pi_star, n_needed).min())}
+            "min_success_at_bound": float(bon_success_probability(pi_star, n_needed).min()),
+            "mean_success_at_bound": float(bon_success_probability(pi_star, n_needed).mean()),
+            "mc_mean_success_at_bound": float(simulate_bon_success_at(model, n_needed, mc_trials, seed).mean()),
+            "mc_trials": mc_trials}
     labels = {"prompts": "prompts", "confident": "prompts with π* > 1/2",
               "greedy_ok_confident": "greedy = y* among π* > 1/2 (Prop. 3.1)",
               "greedy_ok_unconfident": "greedy = y* among π* ≤ 1/2", "c_cov": "C_cov = E[1/π*]",
               "median_n_at_bound": f"median N at the bound, ρ = {rho}",
-              "min_success_at_bound": "min over prompts of P(BoN = y*) at the bound (Prop. C.1: ≥ 1 − ρ)"}
+              "min_success_at_bound": "min over prompts of P(BoN = y*) at the bound, closed form (Prop. C.1: ≥ 1 − ρ)",
+              "mean_success_at_bound": "mean over prompts of P(BoN = y*) at the bound, closed form",
+              "mc_mean_success_at_bound": "mean over prompts of P(BoN = y*) at the bound, Monte Carlo",
+              "mc_trials": "Monte-Carlo BoN draws per prompt"}
     return pd.DataFrame([{"quantity": labels[k], "value": v} for k, v in nums.items()]), nums
 
 
@@ -96,41 +120,14 @@ def bon_table(curves: Mapping[str, BoNCurve], greedy_accuracy: float, seed: int 
     return pd.DataFrame(rows)
 
 
-def difficulty_table(curves: Mapping[str, BoNCurve], correct: np.ndarray, greedy_correct: np.ndarray,
-                     level: np.ndarray) -> pd.DataFrame:
-    """Return the BoN curves split by problem difficulty (``level`` per problem), with greedy and coverage."""
-    rows = []
-    for lv in sorted(set(np.asarray(level).tolist())):
-        sel_rows = np.asarray(level) == lv
-        for sel, curve in curves.items():
-            rows.append({"difficulty": lv, "selector": sel, "problems": int(sel_rows.sum()),
-                         "greedy": greedy_correct[sel_rows].mean(),
-                         **{f"N={n}": curve.per_problem[:, sel_rows, j].mean() for j, n in enumerate(curve.ns)},
-                         f"coverage N={curve.ns[-1]}": float(correct[sel_rows].any(1).mean())})
-    return pd.DataFrame(rows)
+def reproduced(regime: RegimeSamples, tab: Mapping[str, float], on_paper_setting: bool, n_boot: int = 2000,
+               seed: int = 0) -> dict[str, Estimate | None]:
+    """Return the estimate of each claim (None where not tested) from the treatment ``regime`` and the tabular check.
 
-
-def sft_table(sft: SFTResult, greedy_correct: np.ndarray, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Return greedy accuracy before/after SFT-sharpening, its % lift and the gain in log π_base (bootstrap CIs)."""
-    lift = bootstrap_percent_lift(sft.correct_after, greedy_correct, n_boot=n_boot, seed=seed)
-    gain = bootstrap_ci(sft.loglik_after - sft.loglik_before[:, None], n_boot=n_boot, seed=seed,
-                        what="Δ log π_base(greedy)")
-    return pd.DataFrame([
-        {"quantity": "greedy accuracy before", "value": greedy_correct.mean(), "lo": np.nan, "hi": np.nan},
-        {"quantity": "greedy accuracy after (mean over seeds)", "value": sft.correct_after.mean(), "lo": np.nan,
-         "hi": np.nan},
-        {"quantity": "% lift in accuracy", "value": lift.value, "lo": lift.lo, "hi": lift.hi},
-        {"quantity": "Δ log π_base of the greedy response (nats)", "value": gain.value, "lo": gain.lo, "hi": gain.hi},
-    ])
-
-
-def reproduced(curves: Mapping[str, BoNCurve], greedy_correct: np.ndarray, sft: SFTResult, tab: Mapping[str, float],
-               on_paper_setting: bool, n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate | None]:
-    """Return the estimate of each claim S1–S5, S8, S9 (None where not tested); bootstrap 95% CIs over problems.
-
-    S1: BoN-by-log-likelihood at N = 16 − greedy; S2: BoN at the largest N − at N = 16; S3: greedy after SFT − before;
-    S4/S5: % lift in accuracy / in base log-likelihood (Table 1; only on the paper's setting); S8/S9: exact tabular
-    values (Prop. 3.1, Prop. C.1), whose interval is the point.
+    S1: BoN-by-log-likelihood at N = 16 − greedy (per problem, subsampling seeds averaged; bootstrap over problems);
+    S2: BoN at the largest N − at N = 16; S3: greedy accuracy after SFT − before and S10: π̂(ŷ*|x) after − before
+    (seeds × problems, `hierarchical_difference`); S4: % lift in accuracy (Table 1; paper setting only);
+    S8, S9, S9mc: the tabular checks (Prop. 3.1; Prop. C.1 closed form and Monte Carlo), whose interval is the point.
     """
     def ci(x: np.ndarray) -> Estimate:
         return bootstrap_ci(x, n_boot=n_boot, seed=seed)
@@ -138,42 +135,59 @@ def reproduced(curves: Mapping[str, BoNCurve], greedy_correct: np.ndarray, sft: 
     def exact(x: float, n: int) -> Estimate:
         return Estimate(float(x), float(x), float(x), int(n), "exact")
 
-    logp = curves.get("logp")
+    logp, sft, g = regime.curves.get("logp"), regime.sft, regime.greedy_correct
     j16 = logp.ns.index(16) if logp is not None and 16 in logp.ns else None
     at = (lambda j: logp.per_problem[:, :, j].mean(0)) if j16 is not None else None
-    ll_pct = bootstrap_percent_lift(-sft.loglik_after, -sft.loglik_before, n_boot=n_boot, seed=seed)
+    diff = (lambda a, b: hierarchical_difference(a, b, n_boot=n_boot, seed=seed))  # noqa: E731
     return {
-        "S1": ci(at(j16) - greedy_correct) if at else None,
+        "S1": ci(at(j16) - g) if at else None,
         "S2": ci(at(-1) - at(j16)) if at else None,
-        "S3": ci(sft.correct_after - greedy_correct[:, None]),
-        "S4": bootstrap_percent_lift(sft.correct_after, greedy_correct, n_boot=n_boot, seed=seed)
-        if on_paper_setting else None,
-        "S5": Estimate(-ll_pct.value, -ll_pct.hi, -ll_pct.lo, ll_pct.n, "% lift in base log-likelihood")
-        if on_paper_setting else None,
+        "S3": diff(sft.correct_after.T, g) if sft is not None else None,
+        "S10": diff(sft.pi_star_after.T, regime.pi_star) if sft is not None and sft.pi_star_after is not None
+        else None,
+        "S4": bootstrap_percent_lift(sft.correct_after, g, n_boot=n_boot, seed=seed)
+        if on_paper_setting and sft is not None else None,
         "S8": exact(tab["greedy_ok_confident"], tab["confident"]),
         "S9": exact(tab["min_success_at_bound"], tab["prompts"]),
+        "S9mc": exact(tab["mc_mean_success_at_bound"], tab["prompts"]),
     }
 
 
 def load_problems(dataset: str, n: int, split: str, seed: int, *, min_operands: int = 2, max_operands: int = 4,
-                  integer_answers_only: bool = False, skip: int = 0) -> list:
+                  integer_answers_only: bool = False, skip: int = 0, pool: str = "all") -> list:
     """Return ``n`` problems: fresh synthetic arithmetic of ``split``, or a benchmark's (after ``skip`` for train).
 
-    For a benchmark the training problems (``split="train"``) are taken after the ``skip`` evaluation problems, so the
-    two sets are disjoint. ``integer_answers_only`` keeps problems with integer answers (the paper's MATH filter).
+    Synthetic: ``pool="guess_prone"`` keeps the toy world's guess-prone problems (``workbook.toy.world.is_guess_prone``:
+    first operand ≥ the knob's threshold), the regime where the toy reasoner is not sharp. Benchmark: the evaluation
+    problems (``split="test"``) are the first ``n`` (with integer answers if ``integer_answers_only``: the paper's
+    MATH filter); the training problems (``split="train"``) are every *other* problem of the benchmark in file
+    order, answers of any form (SFT-sharpening reads no labels), so the two sets are disjoint.
     """
     from workbook.data import load_benchmark
     from workbook.data.synthetic import ArithmeticSpec, generate_problems
     from workbook.params import ParameterError
 
+    if pool not in ("all", "guess_prone"):
+        raise ParameterError(f"problem_pool must be 'all' or 'guess_prone', got {pool!r}")
     if dataset == "synthetic":
-        return generate_problems(n, seed=seed, spec=ArithmeticSpec(n_operands=max_operands, min_operands=min_operands),
-                                 split=split)
+        spec = ArithmeticSpec(n_operands=max_operands, min_operands=min_operands)
+        if pool == "all":
+            return generate_problems(n, seed=seed, spec=spec, split=split)
+        from workbook.toy.world import is_guess_prone
+
+        for factor in (12, 24, 48):  # about one problem in ten is guess-prone
+            out = [p for p in generate_problems(factor * n, seed=seed, spec=spec, split=split)
+                   if is_guess_prone(p.problem)][:n]
+            if len(out) == n:
+                return out
+        raise ParameterError(f"only {len(out)} guess-prone problems found for n = {n}")
     probs = load_benchmark(dataset)
-    if integer_answers_only:
-        probs = [p for p in probs if p.answer.strip().lstrip("-").isdigit()]
-    start = 0 if split == "test" else skip
-    if split != "test" and len(probs) <= skip:
-        raise ParameterError(f"{dataset}: no problems left for SFT after the {skip} evaluation problems; "
-                             "set sft_on_eval_prompts = True")
-    return probs[start:start + n]
+    evaluation = [p for p in probs if p.answer.strip().lstrip("-").isdigit()] if integer_answers_only else probs
+    if split == "test":
+        return evaluation[:n]
+    held = {p.problem_id for p in evaluation[:skip]}
+    rest = [p for p in probs if p.problem_id not in held]
+    if len(rest) < n:
+        raise ParameterError(f"{dataset}: only {len(rest)} problems left for SFT outside the {skip} evaluation "
+                             f"problems (asked for {n}); lower sft_problems or set sft_on_eval_prompts = True")
+    return rest[:n]

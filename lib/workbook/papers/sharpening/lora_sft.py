@@ -108,33 +108,43 @@ def train_lora_sft(model, tokenizer, examples: Sequence[dict], config: LoRASFTCo
 
 @dataclass
 class SFTResult:
-    """Greedy correctness after SFT-sharpening and the base log-likelihood of greedy responses, per problem × seed."""
+    """What SFT-sharpening changed on the evaluation problems, per problem × seed.
+
+    ``correct_after``: greedy correctness; ``loglik_before/after``: log π_base of the greedy response;
+    ``t1_after``: accuracy at T = 1 (mean of ``n_after`` samples); ``pi_star_after``: π̂(ŷ*|x), the sharpened model's
+    probability of the base model's maximum-likelihood response ŷ* (teacher-forced; NaN when ŷ* was not given).
+    """
 
     correct_after: np.ndarray     # (problems, seeds) 0/1
     loglik_before: np.ndarray     # (problems,) log π_base of the greedy response before sharpening
     loglik_after: np.ndarray      # (problems, seeds)
     losses: list[list[float]]     # per seed, per optimizer step
+    t1_after: np.ndarray | None = None       # (problems, seeds)
+    pi_star_after: np.ndarray | None = None  # (problems, seeds)
 
 
 def sft_sharpen(backend, base_model, tokenizer, problems: Sequence, train_problems: Sequence,
                 prompt_fn: Callable[[Any], str], greedy, grader, seeds: Sequence[int], config: "LoRASFTConfig", *,
                 n: int, temperature: float, top_p: float, max_new_tokens: int, seed: int = 0,
-                batch_size: int = 64) -> SFTResult:
+                batch_size: int = 64, n_after: int = 0, ystar_token_ids: Sequence | None = None) -> SFTResult:
     """Return SFT-sharpening measured on the evaluation ``problems``: one LoRA run per seed in ``seeds``.
 
     Per seed: ``n`` samples per training problem from ``backend`` (seed ``seed + 10000 + s``), keep each problem's
     max-likelihood sample, LoRA-SFT a copy of ``base_model`` on them (``config`` with ``seed=s``), then decode and
     grade the evaluation problems greedily and score those responses under π_base. Sampling and grading go through
     ``workbook.evaluation``; ``greedy`` is the base model's greedy ``sample_and_grade`` frame (the "before").
+    ``n_after`` > 0 also samples that many completions per problem at ``temperature`` (T = 1 accuracy after);
+    ``ystar_token_ids`` (one per problem: the base model's maximum-likelihood response ŷ*) are scored under the
+    sharpened model, giving π̂(ŷ*|x) after sharpening (Def. 3.1's quantity).
     """
-    from workbook.evaluation import by_problem, sample, sample_and_grade
+    from workbook.evaluation import by_problem, correct_matrix, sample, sample_and_grade
     from workbook.generation import TransformersBackend
 
     prompts = [prompt_fn(p) for p in problems]
     train_prompts = [prompt_fn(p) for p in train_problems]
     scorer = TransformersBackend(base_model, tokenizer, batch_size=32)
     before = base_loglik(scorer, prompts, greedy["token_ids"].tolist())
-    correct, after_ll, losses = [], [], []
+    correct, after_ll, losses, t1, pi_star = [], [], [], [], []
     for s in seeds:
         pool = sample(backend, train_problems, n, prompt_fn=prompt_fn, seed=seed + 10_000 + s,
                       temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
@@ -142,10 +152,18 @@ def sft_sharpen(backend, base_model, tokenizer, problems: Sequence, train_proble
         examples = sft_sharpening_examples(train_prompts, by_problem(pool, "text"), logp)
         model, loss = train_lora_sft(copy.deepcopy(base_model), tokenizer, examples,
                                      LoRASFTConfig(**{**vars(config), "seed": s}))
-        after = sample_and_grade(TransformersBackend(model.merge_and_unload(), tokenizer, batch_size=batch_size),
-                                 problems, 1, grader=grader, prompt_fn=prompt_fn, seed=seed, temperature=0.0,
+        sharp = TransformersBackend(model.merge_and_unload(), tokenizer, batch_size=batch_size)
+        after = sample_and_grade(sharp, problems, 1, grader=grader, prompt_fn=prompt_fn, seed=seed, temperature=0.0,
                                  max_new_tokens=max_new_tokens)
         correct.append(after["correct"].to_numpy(dtype=float))
         after_ll.append(base_loglik(scorer, prompts, after["token_ids"].tolist()))
         losses.append(loss)
-    return SFTResult(np.stack(correct, 1), before, np.stack(after_ll, 1), losses)
+        if n_after > 0:
+            t1_frame = sample_and_grade(sharp, problems, n_after, grader=grader, prompt_fn=prompt_fn,
+                                        seed=seed + 20_000 + s, temperature=temperature, top_p=top_p,
+                                        max_new_tokens=max_new_tokens)
+            t1.append(correct_matrix(t1_frame).mean(1))
+        if ystar_token_ids is not None:
+            pi_star.append(np.exp(base_loglik(sharp, prompts, list(ystar_token_ids))))
+    stack = (lambda xs: np.stack(xs, 1) if xs else None)  # noqa: E731
+    return SFTResult(np.stack(correct, 1), before, np.stack(after_ll, 1), losses, stack(t1), stack(pi_star))

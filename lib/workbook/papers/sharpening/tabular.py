@@ -144,3 +144,29 @@ def sft_sharpen_tabular(model: TabularModel, n: int, n_train: int, seed: int) ->
     tot = counts.sum(-1, keepdims=True)
     probs = np.where(tot > 0, counts / np.maximum(tot, 1), model.probs)
     return TabularModel(v, h_max, probs)
+
+
+def simulate_bon_success_at(model: TabularModel, n_per_prompt, n_trials: int, seed: int,
+                            chunk: int = 50) -> np.ndarray:
+    """Return the Monte-Carlo frequency, per prompt x, that BoN-by-likelihood over ``n_per_prompt[x]`` samples
+    returns y*(x): Prop. C.1 simulated (sample, pick the most likely, compare with y*) beside its closed form.
+
+    Prompts are processed ``chunk`` at a time so that memory stays (chunk × n_trials × max N).
+    """
+    n_per_prompt = np.asarray(n_per_prompt, dtype=int)
+    n_prompts = model.probs.shape[0]
+    if n_per_prompt.shape != (n_prompts,) or np.any(n_per_prompt < 1):
+        raise ValueError(f"n_per_prompt must hold one N >= 1 per prompt ({n_prompts})")
+    out = np.empty(n_prompts)
+    for start in range(0, n_prompts, chunk):
+        sl = slice(start, min(start + chunk, n_prompts))
+        sub = TabularModel(model.vocab_size, model.horizon, model.probs[sl])
+        n, n_max = n_per_prompt[sl], int(n_per_prompt[sl].max())
+        p = sequence_probabilities(sub)
+        y_star = p.argmax(-1)
+        draws = sample_sequences(sub, n_max * n_trials, seed + start).reshape(len(y_star), n_trials, n_max)
+        lik = np.take_along_axis(p[:, None, :].repeat(n_trials, 1), draws, -1)
+        lik = np.where(np.arange(n_max)[None, None, :] < n[:, None, None], lik, -1.0)  # only the first N count
+        pick = np.take_along_axis(draws, lik.argmax(-1)[..., None], -1)[..., 0]
+        out[sl] = (pick == y_star[:, None]).mean(-1)
+    return out
