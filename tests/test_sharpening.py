@@ -213,7 +213,7 @@ def test_plan_and_validate():
     params, _ = resolve_params("sharpening", "paper")
     out = sh.plan(params)
     tok = params["max_new_tokens"]
-    assert out["stages"]["evaluation samples"] == params["n_problems"] * params["n_samples"] * tok
+    assert out["stages"]["evaluation samples"] == params["n_problems"] * params["n_samples"] * tok  # no control
     assert out["stages"]["SFT samples"] == len(params["sft_seeds"]) * params["sft_problems"] * params["sft_n"] * tok
     assert out["max_generated_tokens"] == sum(out["stages"].values()) and out["gpu_hours"] > 0
     sh.validate(params)
@@ -233,7 +233,104 @@ def test_reported_file_follows_schema():
 
     claims = {c["id"]: c for c in load_reported("sharpening")}
     assert claims["S4"]["value"] == pytest.approx(19.24) and claims["S4"]["scale"] == "paper"
-    assert {"S1", "S3", "S8", "S9"} <= set(claims)
+    assert {"S1", "S3", "S8", "S9", "S9mc", "S10"} <= set(claims)
+    assert all(claims[c]["kind"] == "check" for c in ("S8", "S9", "S9mc"))
+    assert "S5" not in claims  # Table 1's "lift in log-likelihood" has no defined unit (see the file's header)
+
+
+def test_monte_carlo_bon_at_the_bound_matches_closed_form():
+    m = sh.random_tabular_model(120, vocab_size=3, horizon=3, concentration=0.5, seed=3)
+    _, pi = sh.best_sequences(m)
+    n = sh.bon_samples_needed(pi, 0.1)
+    sim = sh.simulate_bon_success_at(m, n, n_trials=2000, seed=0, chunk=25)
+    exact = sh.bon_success_probability(pi, n)
+    assert np.max(np.abs(sim - exact)) < 0.05 and abs(sim.mean() - exact.mean()) < 0.005
+    assert sim.mean() >= 0.9 - 0.01
+    # N = 1 everywhere: BoN is one sample, so success is π* itself
+    one = sh.simulate_bon_success_at(m, np.ones(len(pi), dtype=int), n_trials=4000, seed=1)
+    assert abs(one.mean() - pi.mean()) < 0.01
+    with pytest.raises(ValueError):
+        sh.simulate_bon_success_at(m, n[:5], n_trials=10, seed=0)
+
+
+def _regime(pi, ystar_correct, greedy_is_ystar, greedy_correct, correct):
+    p = len(pi)
+    curve = sh.bon_curve([[str(int(c)) for c in row] for row in correct], correct,
+                         np.where(correct, 0.0, -1.0), [1, 2], "logp", n_seeds=2, seed=0)
+    return sh.RegimeSamples(name="r", model="m", correct=correct, answers=[["1"] * correct.shape[1]] * p,
+                            rewards={"logp": np.zeros(correct.shape)}, greedy_correct=np.asarray(greedy_correct, float),
+                            greedy_logp=np.zeros(p), ystar_logp=np.log(pi), ystar_correct=np.asarray(ystar_correct, float),
+                            greedy_is_ystar=np.asarray(greedy_is_ystar), curves={"logp": curve})
+
+
+def test_theory_curve_and_regime_table_on_hand_made_regime():
+    correct = np.array([[True, False], [False, False], [True, True]])
+    r = _regime(np.array([0.2, 0.6, 0.9]), [1, 0, 1], [False, True, True], [0, 0, 1], correct)
+    # Prop. C.1 with π̂: E[1{ŷ* correct}(1 − (1 − π)^N)] = ((1 − 0.8^N) + (1 − 0.1^N)) / 3
+    np.testing.assert_allclose(sh.theory_bon_curve(r, [1, 2]), [(0.2 + 0.9) / 3, (0.36 + 0.99) / 3])
+    t = sh.regime_table([r], n_bon=2, n_boot=200).set_index("quantity")
+    assert t.loc["share of problems with π̂(ŷ*|x) > 1/2", "value"] == pytest.approx(2 / 3)
+    assert t.loc["share where greedy = ŷ* (the maximum-likelihood response)", "value"] == pytest.approx(2 / 3)
+    assert t.loc["T = 1 accuracy (pass@1)", "value"] == pytest.approx(0.5)
+    # the score ranks correct completions first, so BoN at N = 2 is right wherever one of the 2 is: problems 0, 2
+    assert t.loc["BoN (N = 2) − greedy", "value"] == pytest.approx(2 / 3 - 1 / 3)
+    r.sft = sh.SFTResult(correct_after=np.array([[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]), loglik_before=np.zeros(3),
+                         loglik_after=np.zeros((3, 2)), losses=[[1.0], [1.0]],
+                         t1_after=np.full((3, 2), 0.75), pi_star_after=np.full((3, 2), 0.9))
+    t = sh.regime_table([r], n_bon=2, n_boot=200).set_index("quantity")
+    assert t.loc["after − before SFT: π̂(ŷ*|x)", "value"] == pytest.approx(0.9 - np.mean([0.2, 0.6, 0.9]))
+    assert t.loc["after − before SFT: greedy accuracy", "value"] == pytest.approx(5 / 6 - 1 / 3)
+    est = sh.reproduced(r, {"greedy_ok_confident": 1.0, "confident": 5, "min_success_at_bound": 0.96,
+                            "prompts": 9, "mc_mean_success_at_bound": 0.97}, False, n_boot=200)
+    assert est["S3"].value == pytest.approx(5 / 6 - 1 / 3) and est["S10"].value > 0
+    assert est["S4"] is None and est["S9mc"].value == pytest.approx(0.97) and est["S1"] is None  # no N = 16
+
+
+def test_guess_prone_pool_and_disjoint_sft_prompts():
+    from workbook.params import ParameterError
+    from workbook.toy.world import is_guess_prone
+
+    ev = sh.load_problems("synthetic", 12, "test", 1, pool="guess_prone")
+    tr = sh.load_problems("synthetic", 12, "train", 2, pool="guess_prone")
+    assert len(ev) == 12 and all(is_guess_prone(p.problem) for p in ev + tr)
+    assert not {p.problem for p in ev} & {p.problem for p in tr}
+    m_ev = sh.load_problems("math500", 256, "test", 0, integer_answers_only=True)
+    m_tr = sh.load_problems("math500", 244, "train", 0, integer_answers_only=True, skip=256)
+    assert all(p.answer.strip().lstrip("-").isdigit() for p in m_ev)
+    assert not {p.problem_id for p in m_ev} & {p.problem_id for p in m_tr}
+    with pytest.raises(ParameterError):
+        sh.load_problems("math500", 245, "train", 0, integer_answers_only=True, skip=256)
+    with pytest.raises(ParameterError):
+        sh.load_problems("synthetic", 3, "test", 0, pool="hard")
+
+
+def test_selectors_have_distinct_colours():
+    from workbook.plotting import method_color
+
+    assert len({method_color(s) for s in sh.SELECTORS} | {method_color("sharpening"), method_color("base")}) == \
+        len(sh.SELECTORS) + 2
+
+
+def test_measure_regime_picks_the_most_likely_response():
+    import torch
+
+    from workbook.generation import TransformersBackend
+
+    torch.set_num_threads(1)
+    model, tok = _tiny_model_and_tokenizer()
+    gen = TransformersBackend(model, tok, batch_size=8)
+    probs = [{"problem": q, "answer": a, "problem_id": f"p{i}", "dataset": "t"}
+             for i, (q, a) in enumerate([("1+2=", "3"), ("2*3=", "6")])]
+    r = sh.measure_regime("r", "tiny", gen, probs, lambda p: p["problem"], lambda text, ans: text.strip() == ans,
+                          n_samples=6, temperature=1.0, top_p=1.0, max_new_tokens=3, seed=0)
+    assert r.correct.shape == (2, 6) and len(r.ystar_token_ids) == 2 and len(r.greedy_token_ids) == 2
+    # ŷ* is at least as likely as the greedy response and as every sample (same teacher-forced pass)
+    assert np.all(r.ystar_logp >= r.greedy_logp - 1e-6)
+    again = sh.base_loglik(gen, [p["problem"] for p in probs], r.ystar_token_ids)
+    np.testing.assert_allclose(again, r.ystar_logp, atol=1e-4)
+    # where greedy is ŷ*, their likelihoods agree; the greedy answer's correctness is ŷ*'s there
+    assert np.all(np.abs(r.greedy_logp - r.ystar_logp)[r.greedy_is_ystar] < 1e-6)
+    assert np.all(r.greedy_correct[r.greedy_is_ystar] == r.ystar_correct[r.greedy_is_ystar])
 
 
 def test_self_rewards_from_completions_and_scores():
