@@ -192,7 +192,8 @@ def test_paper_profile_plans_both_without_loading_a_model():
 def test_every_profile_resolves_and_plans(profile):
     params, _ = resolve_params("lp_reg", profile)
     assert params["profile"] == profile and "lp_reg" in params["methods"] and "grpo" in params["methods"]
-    assert lpa.plan(params)["runs"] == len(params["seeds"]) * len(params["methods"])
+    worlds = 2 if params["control_model"] else 1
+    assert lpa.plan(params)["runs"] == worlds * len(params["seeds"]) * len(params["methods"])
 
 
 def test_validate_needs_grpo_and_lp_reg():
@@ -203,15 +204,25 @@ def test_validate_needs_grpo_and_lp_reg():
         lpa.validate({**params, "probe_every": 0})
 
 
-def test_cpu_profile_has_three_seeds():
+def test_cpu_profile_runs_the_spark_world_and_its_control_with_seeds():
     params, _ = resolve_params("lp_reg", "cpu")
-    assert len(params["seeds"]) >= 3 and params["model"] == "toy-reasoner"
+    assert len(params["seeds"]) >= 2 and params["model"] == "toy-reasoner"
+    assert params["control_model"] == "toy-reasoner-control" and params["n_branch_problems"] >= 16
+    assert params["kappa"] == 0.02 and params["lp_reg_coef"] == 1.0 and params["rho"] > 0.01  # rho: a deviation
+    paper, _ = resolve_params("lp_reg", "paper")
+    assert paper["control_model"] == "" and paper["n_branch_problems"] == 0
+
+
+def test_comparable_setting_is_the_14b_recipe():
+    match = lpa.comparable_setting()
+    assert match["model"] == "qwen3-14b-base" and match["prompts_per_step"] == 256
 
 
 def test_reported_numbers_load_and_paper_rows_need_the_paper_profile():
     claims = {c["id"]: c for c in load_reported("lp_reg")}
     assert claims["LP-3"]["value"] == pytest.approx(0.6017) and claims["LP-3"]["scale"] == "paper"
-    assert {"LP-1a", "LP-1b", "LP-1c", "LP-2a", "LP-2b", "LP-2c", "LP-2d"} <= set(claims)
+    assert {"LP-1a", "LP-1b", "LP-1c", "LP-1d", "LP-2a", "LP-2b", "LP-2c", "LP-2d", "LP-2e", "LP-2f"} <= set(claims)
+    assert claims["LP-1a"]["min_effect"] == 0.5 and claims["LP-2f"]["kind"] == "check"
     est = {"value": 0.6, "lo": 0.59, "hi": 0.61, "n": 1507}
     cpu = reported_vs_reproduced("lp_reg", {"LP-3": est}, "cpu").set_index("claim_id")
     assert cpu.loc["LP-3", "verdict"] == "not run at this scale"
@@ -235,3 +246,59 @@ def test_lp1a_is_the_relative_entropy_change_per_seed():
     assert est.n == 3 and est.hi < 0
     collapsed, sentence = lpa.collapse_verdict(curves, est)
     assert collapsed == (est.hi < -0.5) and "relative change" in sentence
+
+
+# ---- the mechanism: the spark at its branch point -----------------------------------------------------------------
+
+def test_branch_probe_measures_the_spark_on_the_smoke_toy(smoke_model):
+    from workbook.data.synthetic import generate_problems
+    from workbook.grading import Grader
+    from workbook.papers.lp_reg_sparks import BranchProbe
+    from workbook.rl.probes import ProbeContext
+
+    model, tok = smoke_model
+    problems = generate_problems(3, 0, split="test")
+    model.train()
+    rows = BranchProbe(problems).measure(model, ProbeContext(None, tok, Grader(), "", seed=0), 0)
+    assert model.training  # the probe measures in eval mode and restores the mode it found
+    model.eval()
+    assert [r["problem_id"] for r in rows] == [p.problem_id for p in problems]
+    assert all(0 < r["p_spark"] < r["p_max"] <= 1 and 0 < r["p_noise"] < 1 for r in rows)
+
+
+def _sel(tokens, logp, proxy, adv, regularized):
+    return pd.DataFrame({"token": tokens, "logp": logp, "proxy_logp": proxy, "adv": adv,
+                         "bottom_rho": regularized, "regularized": regularized, "noise_excluded": False})
+
+
+def test_selection_composition_and_the_rho_that_reaches_the_sparks():
+    from workbook.papers import lp_reg_sparks as sp
+
+    tokens = ["Wait, check:", "Hmm.", "7", "+", "Wait, check:", "Okay."]
+    sel = _sel(tokens, [-3.0, -4.6, -5.0, -0.01, -3.0, -4.6], [-2.9, -1e4, -4.9, 0.0, -2.9, -1e4],
+               [-1.0, -1.0, -1.0, -1.0, 1.0, 1.0], [True, False, True, False, False, False])
+    comp = sp.selection_composition(sel)
+    assert comp.loc["spark", "sampled"] == 2 and comp.loc["spark", "negative"] == 1
+    assert comp.loc["noise", "negative"] == 1 and comp.loc["noise", "regularized"] == 0
+    assert comp.loc["other", "regularized"] == 1
+    # 4 negative tokens; the spark (-3.0) is above the noise (-4.6) and the digit (-5.0): k = 3 reaches it
+    assert sp.rho_to_reach_sparks(sel) == pytest.approx(4 / 4)
+    assert sp.token_kind(" Hmm.") == "noise" and sp.token_kind("x") == "other"
+    pull = sp.regulariser_pull(sel)
+    assert len(pull) == 1 and pull["pull_per_beta"].iloc[0] == pytest.approx(torch.exp(torch.tensor(0.1)).item() - 1)
+
+
+def test_spark_claims_see_grpo_drain_the_spark_and_lp_reg_keep_it():
+    from workbook.papers.lp_reg_sparks import spark_claims
+
+    rows = []
+    for label, end in (("grpo", 0.01), ("lp_reg", 0.02)):
+        for s in (0, 1, 2):
+            for j in range(8):
+                for step, p in ((0, 0.05), (10, end + 0.001 * s + 0.0005 * j)):
+                    rows.append({"label": label, "seed": s, "step": step, "problem_id": f"p{j}", "p_spark": p,
+                                 "p_noise": 0.08, "p_max": 0.6})
+    out = spark_claims(pd.DataFrame(rows), n_boot=200)
+    assert out["grpo_change"].hi < 0 and out["grpo_change"].value == pytest.approx(0.01 + 0.001 + 0.00175 - 0.05)
+    assert out["lp_reg_minus_grpo"].lo > 0 and out["lp_reg_minus_grpo"].value == pytest.approx(0.01)
+    assert out["noise_lp_reg_minus_grpo"].value == pytest.approx(0.0)

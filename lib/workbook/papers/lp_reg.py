@@ -31,7 +31,7 @@ from workbook.rl.probes import EvalProbe, ProbeContext, policy_backend, read_jso
 
 __all__ = ["ARMS", "proxy_distribution", "next_token_logits", "proxy_table", "token_table", "selection_table",
            "LowProbProbe", "spark_counts", "probe_curves", "final_accuracy", "toy_claims", "collapse_verdict",
-           "paper_claims", "plan", "validate"]  # fmt: skip
+           "paper_claims", "comparable_setting", "plan", "validate"]  # fmt: skip
 
 ARMS = ("grpo", "grpo_entropy", "lp_reg")
 
@@ -372,6 +372,15 @@ def paper_claims(final: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict
     return {k: v for k, v in out.items() if v is not None}
 
 
+def comparable_setting(method: str = "lp_reg", claim_id: str = "LP-3") -> dict:
+    """Returns the parameters a run needs for its paper-scale verdicts to be comparable with the paper's numbers
+    (``setting.match`` of ``claim_id`` in ``workbook/reported/<method>.yaml``; ``workbook.reporting.verdicts``
+    reads any other setting as "not comparable")."""
+    from workbook.reporting.claims import load_reported
+
+    return dict(next(c for c in load_reported(method) if c["id"] == claim_id)["setting"]["match"])
+
+
 # ---- parameters and cost plans ------------------------------------------------------------------------------------
 
 def validate(params: dict) -> None:
@@ -388,7 +397,8 @@ def validate(params: dict) -> None:
 
 
 def plan(params: dict) -> dict:
-    """Returns this profile's cost plan (``workbook.rl.plan.Plan`` as a dict with ``summary``) with the paper's
+    """Returns this profile's cost plan (``workbook.rl.plan.Plan`` as a dict with ``summary``; the control world,
+    when ``control_model`` is set, doubles the runs) with the paper's
     Qwen3-14B-Base recipe (``params["paper_recipe"]``: three arms, one seed) under ``"paper_recipe"``. Loads no
     model and needs no GPU."""
     from workbook.rl.plan import plan as rl_plan
@@ -401,7 +411,8 @@ def plan(params: dict) -> dict:
                      runs=r["runs"], prompt_tokens=r["prompt_tokens"], eval_every=r["eval_every"],
                      eval_problems=r["n_eval_problems"], eval_n=r["eval_n"], with_reference=False,
                      gpu=params.get("gpu") or None)  # fmt: skip
-    profile = plan_from_params({**params, "arms": params["methods"], "eval_every": params["probe_every"],
+    worlds = 2 if params.get("control_model") else 1  # the control world repeats every run
+    profile = plan_from_params({**params, "arms": list(params["methods"]) * worlds, "eval_every": params["probe_every"],
                                 "n_curve_problems": params["n_probe_problems"], "eval_n": params["probe_n"],
                                 "eval_max_new_tokens": params["probe_max_new_tokens"]}, with_reference=False)
     return {**profile.to_dict(), "paper_recipe": recipe.to_dict()}
