@@ -32,15 +32,21 @@
 # 3. **LP-3** Lp-Reg reaches a 60.17% five-benchmark average on Qwen3-14B-Base, +2.66 over the best prior method
 #    (the table's rows LP-3a–i; paper scale only).
 #
-# **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: 9 runs (3 methods × 3 seeds) of 80 steps
-# of 4 × 8 rollouts on the toy reasoner, a 32-problem probe every 10 steps, two single-threaded worker processes:
-# about 13 minutes on an unloaded 2-core machine. That figure is extrapolated from *measured CPU time* (which on a
-# single-threaded process is its wall time on an unloaded core): a 30-step run with 4 probes consumed ≈ 66 CPU-s,
-# the rest of the notebook ≈ 26 CPU-s; the whole 30-step grid ≈ 6 minutes. The development machine was shared by eight engineers (load ≈ 15 on 2
-# cores), where the same 30-step run took 9 minutes of wall time; the committed `cpu` results were produced there
-# with `-p steps=30` (see their `provenance.json`). Hundreds of steps do not fit the 15-minute budget at this batch.
-# `paper`: one GPU; the plan and GPU-hour estimate of both the paper's recipe and the one-GPU variant print before
-# anything loads.
+# 4. **The mechanism, measured directly** on the toy world, whose traces carry a rare helpful token at one branch
+#    point (the spark `Wait, check:`, p ≈ 0.05) and a noise tail (8 fillers, 1% each): P(spark | branch context)
+#    over training per arm (LP-1d: GRPO drives it out; LP-2e: Lp-Reg keeps it above GRPO), which tokens Lp-Reg
+#    selects (LP-2f: never noise), and the same three arms in a control world without spark and noise.
+#
+# **What the toy decides and what it cannot.** It decides the token-level mechanism: whether GRPO's updates drain
+# the spark's probability, whether Lp-Reg's proxy term slows that, and whether the proxy spares noise. It cannot
+# decide the paper's accuracy claims (LP-2d, LP-3): in the trained toy the spark's self-check is near chance, so
+# the spark does not raise accuracy (`docs/toy_world.md`), and LP-3 needs the 14B recipe.
+#
+# **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: 12 runs (3 methods × 2 seeds × 2 worlds)
+# of 20 steps of 8 × 8 rollouts on the toy reasoner, a branch-point probe every 4 steps, two single-threaded worker
+# processes: about 5 minutes on an unloaded 2-core machine (≈ 500 CPU-s; the measured CPU and wall time of the
+# committed run are in its `provenance.json` and printed in section 3). `paper`: one GPU; the plan and GPU-hour
+# estimate of both the paper's recipe and the one-GPU variant print before anything loads.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -50,25 +56,29 @@ train_set = "synthetic"            # "synthetic" (toy) | a shipped training file
 eval_benchmarks = ["synthetic"]    # held-out sets for the final evaluation; paper: the five benchmarks
 n_train_problems = 256             # training problems (0: the whole file)
 n_eval_problems = 64               # held-out problems per benchmark for the final greedy evaluation (0: all)
-n_probe_problems = 32              # held-out problems sampled by the probe (entropy, low-prob mass, sparks, pass@k)
+n_probe_problems = 16              # held-out problems sampled by the probe (entropy, low-prob mass, sparks, pass@k)
+n_branch_problems = 32             # held-out problems whose branch point is probed teacher-forced (toy world only; 0: off)
+branch_every = 4                   # steps between branch-point probes (P(spark), noise-tail mass; also step 0)
+control_model = "toy-reasoner-control"  # the same recipe with the spark and noise knobs at 0 ("": no control world)
 methods = ["grpo", "grpo_entropy", "lp_reg"]
-seeds = [0, 1, 2]
-steps = 80                         # optimizer steps per run (paper: ~1000)
-prompts_per_step = 4               # paper: 256
+seeds = [0, 1]
+steps = 20                         # optimizer steps per run (paper: ~1000)
+prompts_per_step = 8               # paper: 256
 num_generations = 8                # paper: 8
 max_completion_length = 64         # toy solutions are < 60 characters (paper: 8192)
 micro_batch_size = 0               # completions per forward/backward (0: a whole step at once)
 learning_rate = 2e-4               # toy: 1e-6 does not move a 0.9M-parameter model (paper: 1e-6)
 kappa = 0.02                       # min-p threshold of the proxy (paper 0.02)
-rho = 0.01                         # fraction of negative-advantage tokens considered (paper 1% for Qwen3-14B)
+rho = 0.05                         # fraction of negative-advantage tokens considered (paper 1% for Qwen3-14B;
+                                   # toy: the bottom-1% set never reaches the spark, see section 2)
 lp_reg_coef = 1.0                  # beta (paper 1)
 entropy_coef = 0.001               # GRPO + entropy bonus coefficient (paper's value unconfirmed; verl default)
-probe_every = 10                   # steps between probes of the held-out probe set (also one at step 0)
+probe_every = 20                   # steps between sampling probes of the held-out probe set (also one at step 0)
 probe_n = 4                        # samples per probe problem at temperature 1; pass@k up to k of probe_n
 probe_max_new_tokens = 64
 eval_max_new_tokens = 64
 official_protocol = {}             # final evaluation per dataset: {name: [n, temperature]}; others greedy
-demo_prompts = 4                   # prompts of the proxy/selection demonstration batch (x num_generations)
+demo_prompts = 8                   # prompts of the proxy/selection demonstration batch (x num_generations)
 instruction = "Please reason step by step, and put your final answer within \\boxed{}."
 generation_backend = "transformers"  # "transformers" (CPU) | "vllm" (paper, colocate)
 device = "cpu"
@@ -101,6 +111,7 @@ import torch
 from workbook import plotting
 from workbook.metrics import bootstrap_ci
 from workbook.papers import claim_records, lp_reg, power_note
+from workbook.papers import lp_reg_sparks as lp_sparks
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.reporting.power import print_power
@@ -119,7 +130,8 @@ print("THIS PROFILE:", the_plan["summary"])
 power_tab = print_power("lp_reg", params)  # pre-registered: each claim's chance of "reproduced" with this design
 if profile == "paper":
     print("DEVIATION: the paper profile runs the one-GPU variant above (a small base model, fewer prompts per step, "
-          "shorter responses), not the 64-GPU recipe.")
+          "shorter responses), not the 64-GPU recipe. Its LP-3 verdicts therefore read 'not comparable' to the "
+          "14B numbers; comparable would be:", lp_reg.comparable_setting("lp_reg"))
 
 # %%
 if device == "cuda" and not torch.cuda.is_available():
@@ -252,14 +264,28 @@ summary_sel = pd.Series({"completions": len(demo_comps), "correct": int(rewards.
                          "bottom-rho": int(sel["bottom_rho"].sum()), "regularized": int(sel["regularized"].sum()),
                          "noise excluded": int(sel["noise_excluded"].sum())})
 print(summary_sel.to_string())
+print(f"smallest rho whose bottom set reaches every negative-advantage spark: {lp_sparks.rho_to_reach_sparks(sel):.3f}")
+lp_sparks.selection_composition(sel)
 
 # %%
 sel.loc[sel["bottom_rho"], ["completion", "position", "token", "adv", "p", "max_p", "logp", "proxy_logp",
                             "regularized", "noise_excluded"]]
 
 # %% [markdown]
-# > With ρ = 1%, a batch needs more than 200 negative-advantage tokens before k ≥ 2 and anything is regularised
-# > at all — on the toy's ~35-token completions that is about 12 wrong completions per micro-batch.
+# > Per token kind (the world's spark `Wait, check:`, its eight noise fillers, everything else): how many were
+# > sampled, had a negative advantage, fell in the bottom-ρ set, were regularised, and were excluded as noise.
+# > At the paper's ρ = 1% the bottom set of a toy batch holds noise and rare digits but never reaches the spark
+# > (p ≈ 0.05 sits above them): that is why this profile uses ρ = 5% (the smallest ρ that reaches every negative
+# > spark is printed above). The noise fillers (1% each) lie below κ · max p ≈ 0.013 and are always excluded.
+# >
+# > How hard does the regulariser pull? On-policy (π_θ = π_old at the update) a selected token's k3 term has
+# > gradient −(e^{lq−lp} − 1) = −(1/Σ_kept p − 1) on log π, against the surrogate's +|A|: for the batch's
+# > negative-advantage sparks (push = A, pull per unit of β):
+
+# %%
+pull = lp_sparks.regulariser_pull(sel)
+print(pull.round(3).to_string() if len(pull) else "no negative-advantage spark in this batch")
+regularized_noise = int(lp_sparks.selection_composition(sel).loc["noise", "regularized"])
 
 # %%
 del base_model
@@ -281,6 +307,8 @@ del base_model
 # > in the few regularised tokens per step, GRPO + entropy only in the bonus.
 
 # %%
+from dataclasses import replace
+
 from workbook.rl.probes import EvalProbe
 
 cfg = ex.ExperimentConfig(
@@ -292,14 +320,63 @@ probe_cfg = lp_reg.LowProbProbe(probe_problems, every=probe_every, n=probe_n, ka
                                 max_new_tokens=probe_max_new_tokens, name="probe")
 final_probe = EvalProbe(eval_problems, at_start=False, max_new_tokens=eval_max_new_tokens, name="final",
                         protocol={k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()})
+branch_problems = eval_problems[:n_branch_problems]
+probes = [probe_cfg, final_probe] + ([lp_sparks.BranchProbe(branch_problems, every=branch_every, name="branch")]
+                                     if n_branch_problems else [])
 specs = [ex.RunSpec(m, m, train_problems, s, arm_overrides[m]) for s in seeds for m in methods]
-res = ex.run_grid(specs, cfg, [probe_cfg, final_probe], run_root=run_dir.path / "runs", workers=workers)
-timing = res.timing.groupby("label")[["seconds", "cpu_seconds"]].mean().round(1)
-print(f"{len(specs)} runs; per run: wall seconds {timing['seconds'].to_dict()}, CPU seconds of the run's process "
-      f"(~ its wall time on an unloaded core) {timing['cpu_seconds'].to_dict()}")
+res = ex.run_grid(specs, cfg, probes, run_root=run_dir.path / "runs", workers=workers)
+worlds = {model: res}
+if control_model:  # the same runs in the world without the spark and noise knobs
+    worlds[control_model] = ex.run_grid(specs, replace(cfg, model=control_model), probes,
+                                        run_root=run_dir.path / "runs_control", workers=workers)
+timing = pd.concat([r.timing.assign(world=w) for w, r in worlds.items()])
+print(f"{len(timing)} runs; CPU seconds of the runs' processes: {timing['cpu_seconds'].sum():.0f} in all, per run "
+      f"{timing.groupby(['world', 'label'])['cpu_seconds'].mean().round(1).to_dict()}")
 
 # %% [markdown]
-# ## 4. Dynamics
+# ## 4. The mechanism: the spark's probability at its branch point
+#
+# > Teacher-forced on each of `n_branch_problems` held-out problems, at the branch point after its reference
+# > solution's last step, every `branch_every` steps: P(spark), the noise tail's mass and the top token's probability
+# > (`workbook.papers.lp_reg_sparks.BranchProbe`). Left: the world with the spark; right: the control world (both
+# > knobs at 0, so P(spark) ≈ 0 from the start). Bands: 95% intervals over seeds.
+
+# %%
+branch = {w: r["branch"] for w, r in worlds.items() if "branch" in r.probes}
+if branch:
+    fig, axes = plt.subplots(2, len(branch), figsize=(6 * len(branch), 7), squeeze=False)
+    for j, (w, b) in enumerate(branch.items()):
+        per_seed = b.groupby(["label", "seed", "step"], as_index=False)[["p_spark", "p_noise"]].mean()
+        for i, (y, ylabel) in enumerate([("p_spark", "P(spark | branch context)"), ("p_noise", "noise-tail mass")]):
+            for lab in methods:
+                plotting.band(axes[i, j], per_seed.query("label == @lab"), x="step", y=y, method=lab,
+                              bounds=(0, 1), seed=seed)
+            axes[i, j].set(xlabel="step", ylabel=ylabel, title=f"{w}: {ylabel}")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    run_dir.save_figure(fig, "sparks")
+    run_dir.save_table(pd.concat([b.assign(world=w) for w, b in branch.items()]), "branch_probe")
+
+# %% [markdown]
+# > The mechanism's quantities with 95% intervals over seeds × problems (`workbook.metrics.hierarchical_bootstrap`
+# > for a change, `hierarchical_difference` between arms): GRPO's change in P(spark) from step 0 to the last probe,
+# > each arm's P(spark) minus GRPO's at the last probe, and Lp-Reg's noise-tail mass minus GRPO's. In the control
+# > world the same estimates should be ≈ 0: there is no spark to lose or keep.
+
+# %%
+mech = {w: lp_sparks.spark_claims(b, world=w, n_boot=n_boot, seed=seed) for w, b in branch.items()}
+mech_tab = pd.DataFrame([{"world": w, "quantity": k, **e.to_dict()} for w, m in mech.items() for k, e in m.items()])
+if len(mech_tab):
+    run_dir.save_table(mech_tab, "mechanism")
+mech_tab
+
+# %%
+if "lp_reg/n_regularized" in res.train:
+    reg_tab = pd.concat([r.train.query("label == 'lp_reg'").assign(world=w) for w, r in worlds.items()])
+    print(reg_tab.groupby("world")[["lp_reg/n_regularized", "lp_reg/low_prob_mass"]].mean().round(4).to_string())
+
+# %% [markdown]
+# ## 5. Dynamics
 #
 # Bands: 95% intervals over seeds (`workbook.plotting.band`; n = number of seeds). Held-out accuracy here is the
 # probe's mean@`probe_n` at T = 1; pass@k is unbiased from the same samples.
@@ -346,7 +423,7 @@ if "lp_reg/n_regularized" in res.train:
           f"{(reg > 0).mean():.0%} of steps had any")
 
 # %% [markdown]
-# ## 5. The claims on this profile
+# ## 6. The claims on this profile
 #
 # > Per seed, a change is last probe minus step 0, and a difference between arms compares the final probes of the
 # > same seed; intervals are over seeds (`workbook.metrics.hierarchical_bootstrap` with one value per seed, a
@@ -357,6 +434,10 @@ if "lp_reg/n_regularized" in res.train:
 # %%
 last_step = int(probe["step"].max())
 reproduced = lp_reg.toy_claims(probe, res["final"], n_boot=n_boot, seed=seed)
+if model in mech:  # the mechanism in the world with the spark (section 4)
+    reproduced.update({"LP-1d": mech[model].get("grpo_change"), "LP-2e": mech[model].get("lp_reg_minus_grpo"),
+                       "LP-2f": {"value": regularized_noise, "lo": regularized_noise, "hi": regularized_noise,
+                                 "n": int(summary_sel["tokens"])}})
 final_tab = pd.DataFrame([{"arm": lab, **bootstrap_ci(lp_reg.final_accuracy(res["final"], lab).to_numpy(),
                                                       n_boot=n_boot, seed=seed).to_dict()} for lab in methods])
 run_dir.save_table(final_tab, "final_heldout_accuracy")
@@ -375,11 +456,11 @@ collapsed, collapse_sentence = lp_reg.collapse_verdict(probe, d)
 print(collapse_sentence)
 
 # %% [markdown]
-# ## 6. Reported vs reproduced
+# ## 7. Reported vs reproduced
 #
 # > Verdicts are computed by `workbook.reporting.reported_vs_reproduced` from the 95% intervals above; the
 # > Qwen3-14B-Base rows read "not run at this scale" except at the `paper` profile, where the five-benchmark average
-# > of the run is filled in (for the one-GPU variant that comparison is itself a deviation: a different model).
+# > of the run is filled in; for the one-GPU variant they read "not comparable" (a different model and recipe).
 
 # %%
 if profile == "paper":
@@ -403,6 +484,7 @@ metrics = {
     "claims": claim_records(reproduced),
     "verdicts": dict(zip(table["claim_id"], table["verdict"])),
     "demo_selection": {k: int(v) for k, v in summary_sel.items()},
+    "mechanism": mech_tab.to_dict("records"),
     "steps": steps, "seeds": list(seeds), "methods": list(methods),
 }
 run_dir.write_metrics(metrics)
@@ -410,15 +492,16 @@ run_dir.write_provenance(params, seed, started=t_start)
 print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 
 # %% [markdown]
-# **What the toy shows.** Read the verdict column and the collapse sentence above: both are computed from this
-# run. The toy reasoner is a small model that has nearly memorised its world's format: most positions
-# have entropy near zero, the mass below κ · max p is a fraction of a percent, and only a few sampled tokens per
-# thousand fall outside the proxy's support. With ρ = 1% and ~35-token completions, Lp-Reg touches a handful of
-# tokens per step. The paper's claims are about 14B-parameter models over ~1,000 steps of 2,048 rollouts with
-# 8,192-token responses; a null result here is a statement about this scale, not about the paper.
+# **What the toy shows.** Read the verdict column, the mechanism table (section 4) and the collapse sentence: all
+# are computed from this run. The spark's probability at its branch point is the paper's mechanism made
+# measurable; the run-level quantities (entropy, low-probability mass over all tokens) are dominated by the many
+# positions where the toy is nearly certain. Lp-Reg acts on the spark only when the spark lands in the bottom-ρ
+# set of a wrong completion, and then pulls by a few hundredths against a push of about |A|: a small effect is
+# what the arithmetic predicts. The accuracy claims stay undecided here by design: the toy's spark does not raise
+# accuracy, and the paper's claims are about 14B-parameter models over ~1,000 steps.
 
 # %% [markdown]
-# ## 7. Deviations from the paper
+# ## 8. Deviations from the paper
 #
 # - **Engine.** TRL 1.16 `GRPOTrainer` with our subclass instead of the verl 0.3.1 fork. The proxy, token
 #   selection (per micro-batch, as the official code) and loss are recomputed by `workbook.rl.objectives`; TRL's
@@ -426,10 +509,17 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # - **KL direction.** We implement what the code computes: a k3 estimate of KL(π_θ ‖ π_proxy) on the selected
 #   tokens; the paper's "forward KL" label is unconfirmed (Sec. 3 names it; the code computes the k3 above).
 # - **Entropy-bonus coefficient.** 0.001 (verl's yaml default); the paper's value is unconfirmed.
-# - **Toy settings (cpu).** The toy reasoner (0.9M parameters, character level) instead of Qwen3-14B-Base;
-#   synthetic arithmetic instead of DAPO-Math-17k; 4 × 8 rollouts per step instead of 256 × 8; 64-token responses
-#   instead of 8,192; lr 2e-4 instead of 1e-6 (the toy does not move at 1e-6); `steps` (default 80; the committed
-#   run used 30, see its provenance) instead of ~1,000. With ρ = 1% of a few hundred negative tokens, k is small.
+# - **Toy settings (cpu).** The toy reasoner (0.9M parameters, phrase tokens) instead of Qwen3-14B-Base;
+#   synthetic arithmetic instead of DAPO-Math-17k; 8 × 8 rollouts per step instead of 256 × 8; 64-token responses
+#   instead of 8,192; lr 2e-4 instead of 1e-6 (the toy does not move at 1e-6); 20 steps instead of ~1,000;
+#   2 seeds per arm and world (the paper: one run per arm).
+# - **ρ = 5% instead of 1%.** At 1% the bottom set of a toy batch (a few hundred negative-advantage tokens) holds
+#   only noise and rare digits and never reaches the spark (section 2 prints the smallest ρ that does, ≈ 2.4% on
+#   the demonstration batch); 5% leaves a margin for batch-to-batch variation. κ = 0.02 and β = 1 are the paper's.
+#   The regulariser stays weak by its own arithmetic: on-policy its pull on a selected spark is 1/Σ_kept p − 1
+#   (a few hundredths) against the surrogate's push |A|.
+# - **Training problems.** The in-distribution training split, not the hard tier: on the hard pool pass@1 ≈ 0.02,
+#   so almost every group of 8 has zero advantage and no gradient.
 # - **Probe.** Entropy, low-probability mass and sparks are measured on a fixed held-out probe set sampled at
 #   T = 1 (the paper plots them on training rollouts). A *spark* is operationalised as a sampled token outside the
 #   min-p support whose prefix + token starts a correct completion of the same problem at a later probe of the same
@@ -447,7 +537,7 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 print(power_note(power_tab))
 
 # %% [markdown]
-# ## 8. Exercises
+# ## 9. Exercises
 #
 # 1. Show on the base model's distribution that raising κ shrinks the proxy's support: for κ ∈ {0.001, 0.02, 0.2}
 #    count the kept tokens at the least certain position above.
