@@ -31,7 +31,7 @@ test: env
 	if [ "$${CI:-}" = "true" ]; then bash env/install_browser.sh; fi
 	# the smoke toy (seconds) that smoke notebook runs load; training it here keeps it out of their timeouts
 	$(PY) -m workbook.toy.prepare --smoke
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 replicate: env toy
 	# run-all exits 1 when a notebook fails; the summary and site are still written so the failure is visible.
