@@ -109,8 +109,9 @@ def _truncate_after(path: Path, step: int) -> None:
 
 
 def _record_rollouts(trainer, path: Path) -> None:
-    """Wraps the trainer's reward to append (step, problem_id, n, n_correct) per rollout group to ``path``
-    (TRL passes every dataset column and ``trainer_state`` to reward functions)."""
+    """Wraps the trainer's reward to append (step, problem_id, n, n_correct, n_distinct_correct: distinct
+    whitespace-normalised correct completions) per rollout group to ``path`` (TRL passes every dataset column and
+    ``trainer_state`` to reward functions)."""
     import json
 
     base = trainer.reward_funcs[0]
@@ -120,10 +121,15 @@ def _record_rollouts(trainer, path: Path) -> None:
         if problem_id is not None:
             step = (trainer_state.global_step if trainer_state is not None else 0) + 1
             per: dict[str, list[float]] = {}
-            for pid, r in zip(problem_id, rewards):
+            right: dict[str, set[str]] = {}
+            for pid, r, c in zip(problem_id, rewards, completions):
                 per.setdefault(pid, []).append(float(r))
+                if float(r) > 0.5:
+                    text = c if isinstance(c, str) else " ".join(str(m.get("content", m)) for m in c)
+                    right.setdefault(pid, set()).add(" ".join(text.split()))
             with path.open("a") as f:
-                f.writelines(json.dumps({"step": step, "problem_id": p, "n": len(v), "n_correct": round(sum(v))})
+                f.writelines(json.dumps({"step": step, "problem_id": p, "n": len(v), "n_correct": round(sum(v)),
+                                         "n_distinct_correct": len(right.get(p, ()))})
                              + "\n" for p, v in per.items())  # fmt: skip
         return rewards
 
