@@ -24,49 +24,63 @@
 #
 # **What this notebook replicates** (numbered as in the reported-vs-reproduced table at the end)
 #
-# - **NSR-1** training only on *negative* samples (NSR) improves pass@k over the base model across the whole
-#   spectrum, k = 1 … 256 (NSR-1a at k = 1, NSR-1b at the largest k; NSR-1p at paper scale);
+# - **NSR-1** training only on *negative* samples (NSR) keeps or improves pass@k over the base model across the
+#   whole spectrum: pass@1 (NSR-1a), the largest k where the base is below its ceiling (NSR-1b) and the mean over
+#   large k (NSR-1c); NSR-1p at paper scale;
 # - **NSR-2** training only on *positive* samples (PSR) improves pass@1 (NSR-2a) but hurts pass@k at large k
-#   (NSR-2b, NSR-2p): the diversity of solutions collapses;
-# - **NSR-3** NSR matches or beats GRPO (NSR-3a); W-REINFORCE with λ = 0.1 is best overall (NSR-3b);
+#   (NSR-2b, NSR-2c, NSR-2p): the diversity of solutions collapses;
+# - **NSR-3** NSR matches or beats GRPO (NSR-3a over the whole curve, NSR-3c/3d at large k); W-REINFORCE with
+#   λ = 0.1 is best overall (NSR-3b);
 # - **NSR-4** the mechanism: NSR lowers the sampled wrong token and raises every other candidate in proportion to
 #   the model's prior.
 #
-# The paper's tables were not at hand when this workbook was written (see `docs/papers/nsr.md`): every claim is tested as
-# the qualitative statement of the abstract and Sec. 4, never against a number we could not check.
+# **The regime.** "PSR hurts and NSR keeps pass@k at large k" can only show where the base model's pass@k is still
+# below 1 at the largest k: problems it solves rarely, but not never. On the toy's in-distribution problems the base
+# reaches pass@k ≈ 1 within a few dozen samples, so every arm sits at the ceiling there; that set is kept as the
+# *control* (and for pass@1). The large-k claims are tested on a **hard pool**: problems of the toy world's hard
+# tier (5–6 operands, seen in 4% of its training traces) screened by separate base samples to base pass@k in
+# [0.3, 0.9]. Evaluation uses the paper's sampling, T = 0.6, top-p 0.95.
 #
-# **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: sized for about 13 minutes on an
-# unloaded 2-core laptop — 13 training runs of 16 updates on the toy reasoner and n = 256 samples on 12 held-out
-# problems per run, in two single-threaded worker processes. That figure is an estimate from CPU seconds measured on
-# a heavily shared machine, where the wall time was several times longer; the run prints both. `paper`: one GPU; the plan and a GPU-hour estimate
-# print first (it is days of an H100).
+# The paper's tables were not at hand when this workbook was written (see `docs/papers/nsr.md`): every claim is
+# tested as the qualitative statement of the abstract and Sec. 3–4, never against a number we could not check.
+#
+# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 5 minutes on an idle 2-core laptop
+# (≈ 500 CPU-seconds measured: the screen, 12 training runs in two single-threaded worker processes, and the
+# final samples of 13 models); the run prints its CPU seconds and wall time. `paper`: one GPU; the plan and a
+# GPU-hour estimate print first (it is days of an H100).
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
 model = "toy-reasoner"            # a workbook.models preset; paper: qwen2.5-math-7b (1.5b: a one-GPU deviation)
-train_set = "synthetic"           # "synthetic" (toy train split) | a workbook.data benchmark name (paper)
-eval_benchmarks = ["synthetic"]   # held-out sets; paper: math500, aime25, amc23
-n_train_problems = 64             # training problems (0: all of the set)
-n_eval_problems = 12              # held-out problems per benchmark for the final pass@k (0: all)
-n_track_problems = 8              # held-out problems sampled during training (entropy, distinct solutions)
+train_set = "synthetic"           # "synthetic" (toy train split) | math_train (paper) | a workbook.data benchmark name
+eval_benchmarks = ["synthetic"]   # held-out sets for pass@1 and the control; paper: math500, aime25, amc23
+n_train_problems = 48             # training problems (0: all of the set)
+train_hard_share = 0.5            # toy: share of training problems from the hard tier (train split)
+n_eval_problems = 32              # in-distribution held-out problems per benchmark (0: all)
+id_n = 16                         # samples per in-distribution problem (pass@1, the control's curve)
+hard_candidates = 192             # toy: hard-tier held-out problems screened for the hard pool (0: no hard pool)
+screen_n = 32                     # base samples per candidate for the screen (not reused to measure the base)
+screen_k = 16                     # the screen keeps base pass@screen_k (unbiased, from screen_n samples) ...
+screen_band = [0.3, 0.9]          # ... inside this band
+n_pool = 64                       # at most this many screened problems form the hard pool
 methods = ["grpo", "psr", "nsr", "w_reinforce"]
 seeds = [0, 1, 2]
-lam_sweep = [1.0]                 # extra W-REINFORCE λ values at seed 0 (λ = 0 is NSR, λ = 0.1 the main arm)
-steps = 16                        # optimizer updates per run (4 per rollout batch, as the official code)
+lam_sweep = []                    # extra W-REINFORCE lambdas at seed 0 (0 is NSR, 0.1 the main arm); none at cpu
+steps = 8                         # optimizer updates per run (4 per rollout batch, as the official code)
 prompts_per_step = 6              # prompts per update (paper: 256 of a 1024-prompt rollout batch)
 num_generations = 8               # rollouts per prompt (paper: 8)
-max_completion_length = 64        # toy solutions are < 60 characters (paper: 3072)
+max_completion_length = 96        # toy hard-tier solutions are ~40 tokens (paper: 3072)
 micro_batch_size = 0              # completions per forward/backward (0: a whole update at once)
-learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 16 steps (paper: 1e-6)
+learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 8 steps (paper: 1e-6)
 entropy_coef = 0.001              # the official yaml default, for every arm (RLVR-Decomposed GitHub issue #23 says 1e-4: unconfirmed)
 updates_per_rollout = 4           # optimizer updates per rollout batch, for every arm (official: 1024 / 256)
-track_every = 8                   # sample the tracked problems every this many updates (0: never)
-track_n = 32                      # samples per tracked problem (at the rollout temperature 1.0)
-eval_n = 256                      # final samples per held-out problem (paper: 256)
-eval_temperature = 1.0            # toy: 1.0, the temperature it was trained and rolled out at (paper: 0.6)
-eval_top_p = 1.0                  # paper: 0.95
-eval_max_new_tokens = 64          # paper: 4096
+eval_n = 32                       # final samples per hard-pool problem (paper: 256 per benchmark problem)
+eval_temperature = 0.6            # paper: 0.6 (the official eval.sh)
+eval_top_p = 0.95                 # paper: 0.95
+eval_max_new_tokens = 96          # paper: 4096
+ceiling = 0.95                    # large-k claims at the largest k where the base's pass@k is below this
+k_min = 8                         # and as the mean over k from k_min up
 instruction = "Please reason step by step, and put your final answer within \\boxed{}."
 generation_backend = "transformers"  # "transformers" (CPU) | "vllm" (paper, colocate, for the rollouts)
 device = "cpu"
@@ -84,6 +98,7 @@ n_boot = 2000
 # Parameters are validated before any model is loaded; the plan (runs, rollouts, tokens, GPU-hours) prints first.
 
 # %%
+import resource
 import time
 
 import matplotlib.pyplot as plt
@@ -99,6 +114,7 @@ from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.reporting.power import print_power
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
+from workbook.rl.probes import EvalProbe
 
 # %%
 params = check_params("nsr", globals())
@@ -193,227 +209,261 @@ cat.groupby("method").tail(1).round(3)
 # and W-REINFORCE sits in between — the paper's mechanism, on a policy with no shared parameters.
 
 # %% [markdown]
-# ## 2. Data and the base model
+# ## 2. Data, the hard pool and the base model
 #
-# > On the toy, training problems come from the synthetic world's train split and the held-out problems from its
-# > test split (disjoint by construction). At paper scale the held-out sets are MATH500, AIME25 and AMC23 as shipped
-# > with the workbook; MATH train is not shipped, so training uses the 1209-problem DSR-sub set (a deviation).
+# > Training problems: the toy world's train split, `train_hard_share` of them from its hard tier, so that the
+# > training set, like MATH train, mixes problems the model mostly solves with problems it mostly fails (where
+# > every rollout of a group is wrong and only NSR's advantage is non-zero). Held-out problems come from the test
+# > split (disjoint by construction): `n_eval_problems` in-distribution problems (pass@1 and the control) and the
+# > hard pool. At paper scale the held-out sets are MATH500, AIME25 and AMC23 and there is no screen.
 
 # %%
-train_problems = ex.load_problems(train_set, n_train_problems, "train", seed)
-eval_sets = {b: ex.load_problems(b, n_eval_problems, "test", seed + 1) for b in eval_benchmarks}
-eval_problems = [p for ps in eval_sets.values() for p in ps]
-track_problems = eval_problems[:n_track_problems]
-ks = nsr.paper_ks(eval_n)
-print(f"{len(train_problems)} training problems ({train_set}); {len(eval_problems)} held-out problems "
-      f"({', '.join(f'{k}: {len(v)}' for k, v in eval_sets.items())}); pass@k for k = {ks}")
 cfg = ex.ExperimentConfig(
     model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
     max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
     micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
     device=device, bf16=bf16, torch_threads=torch_threads, probe_batch_size=256)
+train_problems = nsr.training_problems(train_set, n_train_problems, train_hard_share, seed)
+eval_sets = {b: ex.load_problems(b, n_eval_problems, "test", seed + 1) for b in eval_benchmarks}
+id_problems = [p for ps in eval_sets.values() for p in ps]
+sampling = dict(temperature=eval_temperature, top_p=eval_top_p, max_new_tokens=eval_max_new_tokens)
+print(f"{len(train_problems)} training problems ({train_set}, hard-tier share {train_hard_share}); "
+      f"{len(id_problems)} in-distribution held-out problems ({', '.join(eval_sets)})")
 
 # %% [markdown]
-# > Two probes (`workbook.papers.nsr.DiversityProbe`): `track` samples the tracked problems every `track_every`
-# > updates at the rollout temperature 1.0, `final` draws `eval_n` samples per held-out problem after training.
-# > The base model is measured once by the same probes (a fixed model: more seeds would only add samples).
+# **The screen.** `hard_candidates` hard-tier held-out problems, `screen_n` base samples each at the evaluation
+# sampling; a problem joins the pool when its base pass@`screen_k` (unbiased estimate) lies in `screen_band`.
+# These samples only select problems: the base model is measured afterwards on fresh samples, so its curve is not
+# biased by the selection (a problem picked for a lucky screen regresses to its true rate in both the base and the
+# trained arms alike).
 
 # %%
-track = nsr.DiversityProbe(track_problems, every=track_every, at_start=False, at_end=False, n=track_n,
-                           max_new_tokens=eval_max_new_tokens, name="track") if track_every else None
-final_probe = nsr.DiversityProbe(eval_problems, at_start=False, n=eval_n, temperature=eval_temperature,
-                                 top_p=eval_top_p, max_new_tokens=eval_max_new_tokens, name="final")
-probes = [p for p in (track, final_probe) if p is not None]
-base = ex.evaluate(cfg, probes, seed=seed)
-base_final = base["final"]
-base_final[["n_correct", "n_distinct_correct", "nll", "length"]].describe().round(2)
+candidates = nsr.regime.hard_candidates(hard_candidates, seed + 2) if hard_candidates else []
+if candidates:
+    screen = ex.evaluate(cfg, [EvalProbe(candidates, n=screen_n, name="screen", **sampling)], seed=seed + 1000)
+    screened = nsr.regime.screen_pool(screen["screen"], screen_k, screen_band, limit=n_pool)
+    pool = [p for p, keep in zip(candidates, screened["keep"]) if keep]
+    run_dir.save_table(screened, "hard_pool_screen")
+    print(f"hard pool: {len(pool)} of {len(candidates)} candidates with base pass@{screen_k} in {screen_band} "
+          f"(screen pass@1 of all candidates {screen['screen']['accuracy'].mean():.3f})")
+else:
+    pool = []
+eval_problems = pool + id_problems
+ks = nsr.paper_ks(eval_n)
+
+# %% [markdown]
+# > One probe (`workbook.papers.nsr.DiversityProbe`) draws the final samples: `eval_n` per hard-pool problem and
+# > `id_n` per in-distribution problem (its per-dataset protocol), all at T = `eval_temperature`, top-p
+# > `eval_top_p`. The base model is measured once by the same probe (a fixed model: more seeds would only add
+# > samples).
+
+# %%
+final_probe = nsr.DiversityProbe(eval_problems, at_start=False, n=eval_n, top_p=eval_top_p,
+                                 temperature=eval_temperature, max_new_tokens=eval_max_new_tokens, name="final",
+                                 protocol={b: (id_n, eval_temperature) for b in eval_sets} if pool else {})
+base_final = ex.evaluate(cfg, [final_probe], seed=seed)["final"]
+base_final.groupby("dataset")[["n", "n_correct", "n_distinct_correct", "length"]].mean().round(2)
 
 # %% [markdown]
 # ## 3. Training GRPO, PSR, NSR and W-REINFORCE
 #
-# One fresh copy of the model per (method, seed); the λ sweep adds W-REINFORCE runs at seed 0. Each run logs its
-# per-step training metrics, samples the tracked problems every `track_every` updates, and ends with `eval_n`
-# samples per held-out problem. Runs are independent and seeded, so the worker processes do not change results.
+# One fresh copy of the model per (method, seed); a λ sweep (`lam_sweep`) would add W-REINFORCE runs at seed 0.
+# Each run logs per step its training metrics and every rollout group (n, correct, distinct correct), and ends
+# with the final samples. Runs are independent and seeded, so the worker processes do not change results.
 
 # %%
+overrides = {"updates_per_rollout": updates_per_rollout, "entropy_coef": entropy_coef}
 specs = [ex.RunSpec(m, m, train_problems, seed=s, method_overrides=overrides) for m in methods for s in seeds]
 specs += [ex.RunSpec(f"w_reinforce_lam{lam:g}", "w_reinforce", train_problems, seed=seeds[0],
                      method_overrides={**overrides, "lam": float(lam)}) for lam in lam_sweep]
 t_train = time.time()
-res = ex.run_grid(specs, cfg, probes, run_root=run_dir.path / "rl", workers=workers)
-train_seconds = time.time() - t_train
+res = ex.run_grid(specs, cfg, [final_probe], run_root=run_dir.path / "rl", workers=workers)
 final = pd.concat([base_final, res["final"]], ignore_index=True)
-timing = res.timing
-print(f"{len(specs)} runs in {train_seconds / 60:.1f} min (wall, this machine); idle-machine estimate of this "
-      f"cell: {timing['cpu_seconds'].sum() / max(1, workers) / 60:.1f} min ({timing['cpu_seconds'].sum() / 60:.1f} "
-      f"CPU-minutes over {workers} worker(s): CPU seconds of single-threaded workers ~ their wall time when idle)")
-timing.groupby("label")[["seconds", "cpu_seconds"]].mean().round(1)
+print(f"{len(specs)} runs: {(time.time() - t_train) / 60:.1f} min wall on this machine, "
+      f"{res.timing['cpu_seconds'].sum():.0f} CPU-s in {workers} worker(s)")
 
 # %% [markdown]
-# ## 4. pass@k for k = 1 … n
+# ## 4. pass@k for k = 1 … n, on the hard pool and on the control
 #
-# pass@k per problem with the unbiased estimator 1 − Π_{i=n−c+1}^{n}(1 − k/i) (`calculate_metrics.py`), computed
-# for every k in one vectorised pass from the counts (`workbook.metrics.pass_at_k_curve`), averaged over seeds per
-# problem. The table's intervals are 95% bootstrap intervals over held-out problems (seeds averaged per problem);
-# the figure's bands cover seeds and problems (`workbook.plotting.band`, hierarchical bootstrap).
+# pass@k per problem with the unbiased estimator 1 − Π_{i=n−c+1}^{n}(1 − k/i) (`calculate_metrics.py`), from the
+# counts (`workbook.metrics.pass_at_k_curve`). Every interval is the 95% seeds × problems interval
+# (`workbook.metrics.hierarchical_difference` for differences, paired over problems). k* is the largest k where the
+# base's pass@k on the hard pool is below `ceiling`: the largest k at which a gain can still show.
 
 # %%
-curves = nsr.pass_at_k_curves(final, ks, n_boot=n_boot, seed=seed)
-main = curves[curves["label"].isin(["base", *methods])]
-table = main.pivot(index="label", columns="k", values="value").loc[["base", *methods]]
+sets = {"hard pool": "hard", "in-distribution (control)": eval_benchmarks[0]} if pool else \
+    {b: b for b in eval_benchmarks}
+arms = ["base", *methods]
+diffs, curves = [], []
+for name, ds in sets.items():
+    f = final[final["dataset"] == ds]
+    kk = ks if ds == "hard" or not pool else nsr.paper_ks(id_n)
+    curves.append(nsr.pass_at_k_curves(f[f["label"].isin(arms)], kk, n_boot=n_boot, seed=seed).assign(set=name))
+    diffs += [nsr.regime.curve_differences(f, m, "base", kk, n_boot, seed).assign(set=name) for m in methods]
+    if "grpo" in methods:
+        diffs.append(nsr.regime.curve_differences(f, "nsr", "grpo", kk, n_boot, seed).assign(set=name))
+curves, diffs = pd.concat(curves, ignore_index=True), pd.concat(diffs, ignore_index=True)
 run_dir.save_table(curves, "pass_at_k")
-table.round(3)
+run_dir.save_table(diffs, "pass_at_k_differences")
+curves.pivot_table(index=["set", "label"], columns="k", values="value", sort=False).round(3)
 
 # %%
-per_k = nsr.pass_at_k_frame(final[final["label"].isin(["base", *methods])], ks)
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for label, g in per_k.groupby("label", sort=False):
-    plotting.band(axes[0], g, x="k", y="pass_at_k", method=label, bounds=(0, 1), n_boot=n_boot, seed=seed)
-    axes[1].plot(table.columns, table.loc[label] - table.loc["base"], marker="o", label=label,
-                 color=plotting.method_color(label))
-for ax, ylabel in zip(axes, ["pass@k", "pass@k − base"]):
-    ax.set_xscale("log", base=2)
-    ax.set(xlabel="k (samples)", ylabel=ylabel)
-axes[1].axhline(0, color="grey", lw=0.8); axes[0].legend()
-axes[0].set_title(f"{model}: {int(main['n'].iloc[0])} held-out problems, n = {eval_n}, {len(seeds)} seed(s)")
+reproduced, ctx = nsr.claims(final, methods, ks, hard="hard" if pool else eval_benchmarks[0],
+                             in_dist=eval_benchmarks[0], ceiling=ceiling, k_min=k_min, n_boot=n_boot, seed=seed,
+                             paper_benchmark="math500" if profile == "paper" and "math500" in eval_sets else None)
+k_star = ctx["k_star"]
+fig, axes = plt.subplots(2, 2, figsize=(11, 8), squeeze=False)
+for row, (name, ds) in zip(axes, sets.items()):
+    for label, g in curves[curves["set"] == name].groupby("label", sort=False):
+        plotting.estimate_band(row[0], g["k"].tolist(), g.to_dict("records"), label, bounds=(0, 1))
+    for contrast, g in diffs[diffs["set"] == name].groupby("contrast", sort=False):
+        a, b = contrast.split(" − ")
+        plotting.estimate_band(row[1], g["k"].tolist(), g.to_dict("records"), contrast,
+                               color=plotting.method_color(a), ls="-" if b == "base" else "--")
+    row[0].set(ylabel=f"pass@k, {name}"); row[1].set(ylabel="difference")
+    row[1].axhline(0, color="grey", lw=0.8)
+    for ax in row:
+        ax.set_xscale("log", base=2); ax.set_xlabel("k (samples)")
+        if k_star and ds == "hard":
+            ax.axvline(k_star, color="grey", ls=":", lw=1)
+axes[0, 0].legend(fontsize=8); axes[0, 1].legend(fontsize=7)
+axes[0, 0].set_title(f"{model}: {len(pool)} hard-pool problems, n = {eval_n}, {len(seeds)} seeds")
 headline_figure = "pass_at_k"
 run_dir.save_figure(fig, headline_figure)
+print(f"k* = {k_star} (the largest k with base pass@k < {ceiling} on the hard pool)")
 
 # %% [markdown]
-# The left panel shows each arm's pass@k with its band over problems; the right panel the difference to the base
-# model (point estimates). Whether an arm is above or below the base at small and large k is read off the
-# reported-vs-reproduced table below, which tests each difference with a paired bootstrap.
+# Top row: the hard pool, where the base is below its ceiling up to k* (dotted line); bottom row: the
+# in-distribution problems, where every arm reaches pass@k ≈ 1 within a few samples, so large-k differences
+# vanish whatever the arms do: the regime, not the method, hides them. Right: each arm minus the base (solid) and
+# NSR − GRPO (dashed), with 95% seeds × problems bands. The verdict table below tests the differences at k*, the
+# mean over k ≥ `k_min` and pass@1.
 
 # %% [markdown]
-# ## 5. Entropy and distinct correct solutions over training
+# ## 5. The mechanism: which groups teach each arm, and what happens to diversity
 #
-# Left: the policy's mean token entropy on its own rollouts, as logged by the trainer (mean over seeds, band over
-# seeds). Middle: the mean −log π of sampled tokens on the tracked held-out problems at T = 1 (a Monte Carlo
-# estimate of the same entropy on unseen prompts). Right: distinct correct completions per tracked problem out of
-# `track_n` samples. Bands over seeds and problems, step 0 is the base model.
+# From the rollout log of every run (`Results.history`, one row per group of `num_generations` rollouts):
+# the share of groups that give the arm a **non-zero advantage** (GRPO: groups with some right and some wrong
+# answers; PSR: groups with a right answer; NSR: groups with a wrong answer; W-REINFORCE: all), the share of
+# **all-wrong groups** (where only NSR and W-REINFORCE learn anything) and the **distinct correct solutions** per
+# group; and the policy's token **entropy** on its rollouts as the trainer logs it. Bands: 95% over seeds.
 
 # %%
-tracked = pd.concat([base["track"].drop(columns=["label", "method"]).merge(
-    pd.DataFrame({"label": methods}), how="cross"), res["track"]], ignore_index=True) if track else None
-panels = [(res.train, "entropy", "rollout token entropy (nats)")]
-panels += [(tracked, "nll", "held-out −log π per token (nats)"),
-           (tracked, "n_distinct_correct", f"distinct correct of {track_n} samples")] if track else []
-fig, axes = plt.subplots(1, len(panels), figsize=(4.7 * len(panels), 3.6), squeeze=False)
-for ax, (frame, col, title) in zip(axes[0], panels):
+signal = nsr.regime.group_signal(res.history)
+panels = [(signal, "nonzero_adv", "groups with a non-zero advantage"), (signal, "all_wrong", "all-wrong groups"),
+          (signal, "distinct_correct", "distinct correct solutions per group"),
+          (res.train, "entropy", "rollout token entropy (nats)")]
+fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+for ax, (frame, col, title) in zip(axes.flat, panels):
     for label in methods:
         plotting.band(ax, frame.query("label == @label"), x="step", y=col, method=label, bounds=(0, None), seed=seed)
     ax.set(xlabel="optimizer update", title=title)
-axes[0, 0].legend()
-run_dir.save_figure(fig, "entropy_and_diversity")
-diversity = grouped_estimates(final, by="label", y="n_distinct_correct", bounds=(0, eval_n), n_boot=n_boot, seed=seed)
+axes[0, 0].legend(fontsize=8)
+run_dir.save_figure(fig, "learning_signal")
+mech = grouped_estimates(signal, by="label", y="nonzero_adv", bounds=(0, 1), n_boot=n_boot, seed=seed)
+mech.round(3)
+
+# %% [markdown]
+# The table is each arm's share of groups with a non-zero advantage over the whole run (95% CI over seeds). On
+# the hard-tier training problems most groups are all wrong: GRPO and PSR get nothing from them, NSR gets a
+# gradient from every one. Below: distinct correct solutions and pass@1 on the hard pool after training (out of
+# `eval_n` samples per problem, 95% seeds × problems interval). The paper's account predicts PSR lowest in
+# distinct correct solutions.
+
+# %%
+hard_final = final[final["dataset"] == ("hard" if pool else eval_benchmarks[0])].assign(
+    pass1=lambda d: d["n_correct"] / d["n"])
+diversity = pd.concat([grouped_estimates(hard_final, by="label", y=y, bounds=(0, None), n_boot=n_boot, seed=seed)
+                       .assign(quantity=y) for y in ("n_distinct_correct", "pass1")], ignore_index=True)
 run_dir.save_table(diversity, "distinct_correct_final")
-diversity.round(2)
+diversity.pivot_table(index="label", columns="quantity", values="value", sort=False).round(3)
 
 # %% [markdown]
-# The table gives the distinct correct completions per held-out problem out of n = `eval_n` samples after
-# training (95% CI over seeds and problems). Compare each arm with `base`: the paper's account predicts PSR lowest.
-
-# %% [markdown]
-# ## 6. λ sweep for W-REINFORCE
+# ## 6. Reported vs reproduced
 #
-# λ = 0 is NSR, λ = 0.1 the recommended W-REINFORCE, λ = 1 plain REINFORCE with rewards ±1. Mean pass@k over the
-# k grid and pass@1 / pass@n per λ, seed 0 for the sweep values (all seeds for λ = 0 and 0.1).
+# Each claim is a difference of pass@k with its 95% seeds × problems interval; the verdict is computed by
+# `workbook.reporting.reported_vs_reproduced` from that interval. NSR-3a is the non-inferiority contrast
+# NSR − (base + GRPO)/2, decided only when GRPO beats the base. NSR-3b compares W-REINFORCE with the strongest
+# other arm by point estimate (`ctx["best_other"]`).
 
 # %%
-lam_labels = {0.0: "nsr", 0.1: "w_reinforce", **{float(lam): f"w_reinforce_lam{lam:g}" for lam in lam_sweep}}
-lam_rows = []
-for lam, label in sorted(lam_labels.items()):
-    d = nsr.pass_at_k_difference(final, label, "base", ks, n_boot=n_boot, seed=seed)
-    if d is not None:
-        c = curves[curves["label"] == label].set_index("k")["value"]
-        lam_rows.append({"lam": lam, "label": label, "mean_pass@k − base": d.value, "lo": d.lo, "hi": d.hi,
-                         "pass@1": c[1], f"pass@{ks[-1]}": c[ks[-1]]})
-lam_tab = pd.DataFrame(lam_rows)
-
-# %%
-fig, ax = plt.subplots(figsize=(5, 3.5))
-plotting.errorbars(ax, lam_tab["lam"], [Estimate(r["mean_pass@k − base"], r["lo"], r["hi"], 0)
-                                        for _, r in lam_tab.iterrows()], "W-REINFORCE", plotting.method_color("w_reinforce"))
-ax.set_xscale("symlog", linthresh=0.05); ax.axhline(0, color="grey", lw=0.8)
-ax.set_xlabel("λ (weight of positive samples)"); ax.set_ylabel("mean over k of pass@k − base")
-run_dir.save_figure(fig, "lambda_sweep")
-run_dir.save_table(lam_tab, "lambda_sweep")
-lam_tab.round(3)
-
-# %% [markdown]
-# ## 7. Reported vs reproduced
-#
-# Each claim's estimate is a paired difference over held-out problems (bootstrap, seeds averaged per problem);
-# NSR-3a is the non-inferiority contrast NSR − (base + GRPO)/2 over seeds × problems, decided only when GRPO
-# beats the base. The verdict is computed by `workbook.reporting.reported_vs_reproduced` from the 95% interval.
-
-# %%
-m500 = "math500" if profile == "paper" and "math500" in eval_sets else None
-reproduced, best_other = nsr.claims(final, methods, ks, n_boot=n_boot, seed=seed, paper_benchmark=m500)
 reproduced["NSR-4"] = Estimate(nsr4_dev, nsr4_dev, nsr4_dev, len(demo_probs) - 1, "exact, categorical policy")
 rvr = reported_vs_reproduced("nsr", reproduced, profile, params=params)
 run_dir.save_table(rvr, "reported_vs_reproduced")
-print(f"NSR-3b compares W-REINFORCE with the strongest other arm by point estimate: {best_other}")
-rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
+print(f"k* = {k_star}; NSR-3b compares W-REINFORCE with {ctx['best_other']}")
+rvr[["claim_id", "claim", "reproduced", "n", "verdict"]]
+
+# %% [markdown]
+# **What the toy decides and what it cannot.** The table decides each claim *for this toy world and design*:
+# pass@1 on in-distribution problems, and pass@k up to k* on hard-tier problems the base solves rarely. It cannot
+# decide the paper-scale claims (NSR-1p, NSR-2p: a 7B model on MATH, 256 samples at 4096 tokens), nor whether the
+# effects hold after ~110 rollout batches instead of our 4: a short run shows the direction of the early
+# dynamics, not where they end. A claim with low pre-registered power (printed at the top and again below) that
+# reads "inconclusive" is a statement about this design, not about the paper.
 
 # %%
+cpu_s = sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
+            for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 metrics = {
-    "profile": profile, "model": model, "seeds": list(seeds), "eval_n": eval_n, "ks": ks,
-    "n_eval_problems": len(eval_problems), "methods": list(methods), "lam_sweep": list(lam_sweep),
-    "headline_figure": headline_figure,
-    "pass_at_k": {label: {str(int(r.k)): {"value": r.value, "lo": r.lo, "hi": r.hi}
-                          for r in g.itertuples()} for label, g in curves.groupby("label")},
-    "distinct_correct_final": {r.label: {"value": r.value, "lo": r.lo, "hi": r.hi}
-                               for r in diversity.itertuples()},
+    "profile": profile, "model": model, "seeds": list(seeds), "eval_n": eval_n, "ks": ks, "k_star": k_star,
+    "n_hard_pool": len(pool), "n_hard_candidates": len(candidates), "n_in_distribution": len(id_problems),
+    "methods": list(methods), "headline_figure": headline_figure,
+    "pass_at_k": {f"{r.set}|{r.label}|{r.k}": {"value": r.value, "lo": r.lo, "hi": r.hi} for r in curves.itertuples()},
+    "nonzero_advantage_share": {r.label: {"value": r.value, "lo": r.lo, "hi": r.hi} for r in mech.itertuples()},
     "claims": claim_records(reproduced),
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
-    "nsr4_max_deviation": nsr4_dev,
-    "headline": {f"{m}_pass@1": float(table.loc[m, 1]) for m in ["base", *methods]}
-    | {f"{m}_pass@{ks[-1]}": float(table.loc[m, ks[-1]]) for m in ["base", *methods]},
+    "nsr4_max_deviation": nsr4_dev, "cpu_seconds": cpu_s,
+    "headline": {f"{r.label}_pass@{r.k}": float(r.value) for r in curves.itertuples()
+                 if r.set == next(iter(sets)) and r.k in (1, k_star or ks[-1])},
 }
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
-print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine; results in {run_dir.path}")
+print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine, {cpu_s:.0f} CPU-s (this process and its "
+      f"workers); results in {run_dir.path}")
 
 # %% [markdown]
-# ## 8. Deviations from the paper
+# ## 7. Deviations from the paper
 #
-# - **Model and data (cpu).** The workbook's toy reasoner (~0.9M parameters, step-by-step arithmetic in phrase tokens) instead of
-#   Qwen2.5-Math-7B / Qwen3-4B; synthetic arithmetic instead of MATH; 16 updates of 6 prompts × 8 rollouts (4
-#   rollout batches) instead of ~110 rollout batches of 1024 × 8; lr 1e-4 instead of 1e-6 (a tiny model moves
-#   nowhere at 1e-6 in 16 steps); 12 held-out problems; evaluation at T = 1.0 (the toy's rollout temperature)
-#   instead of T = 0.6, top-p 0.95.
-# - **Ceiling at large k (cpu).** The toy's base model already solves almost every in-distribution held-out problem
-#   within 256 samples (the sampling benchmark measured base pass@256 = 1.0 on 16 problems), so "improves pass@256"
-#   (NSR-1b) cannot show on this held-out set, and "PSR hurts pass@256" (NSR-2b) shows only if PSR loses a problem
-#   entirely. Harder (e.g. out-of-distribution, more operands) held-out problems are the natural next step.
+# - **Model and data (cpu).** The workbook's toy reasoner (~0.9M parameters, step-by-step arithmetic in phrase
+#   tokens) instead of Qwen2.5-Math-7B / Qwen3-4B; synthetic arithmetic instead of MATH (half of the training
+#   problems from the toy's hard tier); 8 updates of 6 prompts × 8 rollouts (2 rollout batches) instead of ~110
+#   rollout batches of 1024 × 8 — the CPU budget allows no more, so PSR's collapse, which the paper sees over a
+#   long run, has little time to develop; lr 1e-4 instead of 1e-6 (a tiny model moves nowhere at 1e-6 in 8 steps).
+# - **Evaluation (cpu).** n = 32 samples per hard-pool problem instead of 256 (the largest k is 32) and 16 per
+#   in-distribution problem; the sampling itself is the paper's (T = 0.6, top-p 0.95). The large-k claims are read
+#   at k*, the largest k where the base is below 0.95, and as the mean over k ≥ 8, instead of at k = 256.
+# - **The hard pool (cpu).** Screened from 192 hard-tier problems by separate base samples (32 each) to base
+#   pass@16 in [0.3, 0.9] (1–3 successes in 32), at most 64 problems, instead of the paper's fixed benchmarks: the
+#   screen puts the test where a large-k difference can show at all; the base is re-measured on fresh samples.
 # - **Identical settings across arms.** GRPO gets the same 4 updates per rollout batch and the same entropy bonus
 #   0.001 as PSR/NSR/W-REINFORCE (the official script ran all arms with one config; our registry's GRPO default
 #   is on-policy with no bonus). The entropy coefficient itself is unconfirmed (yaml default 0.001 vs 1e-4 in an
 #   author's reply on the official repository's tracker); we use 0.001.
 # - **Grader.** The workbook's strict grader (`workbook.grading`), not the official `math_equal`; on the toy the
 #   answers are integers, so the two agree.
-# - **Paper profile.** MATH train is not shipped with the workbook, so the paper profile trains on the 1209-problem
-#   DSR-sub set; 440 updates of 256 prompts (110 rollout batches of 1024, the author's recommendation for
-#   Qwen2.5); one seed. `-p model=qwen2.5-math-1.5b` fits one GPU with room to spare but is not in the paper.
-#   The final n = 256 evaluation runs through the transformers backend inside the notebook (vLLM is used for the
-#   rollouts only), which is slow at 4096 tokens: evaluate the saved models with vLLM for real paper-scale runs.
+# - **Paper profile.** Trains on MATH train (`train_set = "math_train"`: the 7,500 problems of Hendrycks et al.,
+#   loaded by `workbook.papers.nsr.math_train`, from the hub, cached and sha256-checked); the official prompt's
+#   system line ("You are a helpful assistant.", `math_train.official_messages`) is not yet passed through the RL
+#   driver, which keeps the chat template's default system prompt; the 1,209-problem DSR-sub set is a named deviation (`-p train_set=one_shot_rlvr_dsr_sub`) whose
+#   epoch count the plan prints (440 updates × 256 prompts ≈ 93 epochs of DSR-sub against ≈ 15 of MATH train).
+#   One seed. The final n = 256 evaluation runs through the transformers backend inside the notebook (vLLM is used
+#   for the rollouts only), which is slow at 4096 tokens: evaluate the saved models with vLLM for real runs.
 # - **Numbers.** The paper's tables were not available; claims are tested qualitatively (sign of a paired
 #   difference). "NSR matches GRPO" (NSR-3a) is a non-inferiority test: NSR keeps at least half of GRPO's gain over
 #   the base, NSR − (base + GRPO)/2 > 0, and reads "untestable here" when GRPO does not beat the base.
+# - **Mechanism claim (NSR-4).** Tested exactly on a categorical policy with the library's loss, not on the LLM's
+#   token distributions; the LLM's own mechanism quantities (Section 5) are reported, not graded.
 # - **Power.** Each claim's expected toy-scale effect was written down before running; the table printed at the
 #   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
-# - **Mechanism claim (NSR-4).** Tested exactly on a categorical policy with the library's loss, not on the LLM's
-#   token distributions.
 
 # %%
 print(power_note(power_tab))
 
 # %% [markdown]
-# ## 9. Exercises
+# ## 8. Exercises
 #
-# 1. Using `final`, compute for each arm the fraction of held-out problems that are solved by at least one of the
-#    n samples (pass@n per problem > 0). Which arm loses problems the base model could solve?
+# 1. Using `final`, compute for each arm the fraction of hard-pool problems solved by at least one of the n
+#    samples. Which arm loses problems the base model could solve, and which gains some?
 # 2. Repeat the categorical experiment of Section 1 with PPO clipping effectively off
 #    (`clip_low=10, clip_high=10`) and 1 update per batch. Does the ordering of the entropies change? (The authors
 #    report on the official repository's tracker that NSR's advantage needs clipping and off-policy mini-batches.)
@@ -421,8 +471,8 @@ print(power_note(power_tab))
 #    lower clip most often, and why does that follow from its advantage?
 
 # %% tags=["solution"]
-# Exercise 1: problems with at least one correct sample, per arm (seeds pooled).
-solved = final.assign(solved=final["n_correct"] > 0).groupby(["label", "problem_id"])["solved"].max()
+# Exercise 1: hard-pool problems with at least one correct sample, per arm (seeds pooled).
+solved = hard_final.assign(solved=hard_final["n_correct"] > 0).groupby(["label", "problem_id"])["solved"].max()
 solved.groupby("label").mean().round(3)
 
 # %% tags=["solution"]

@@ -249,7 +249,8 @@ def test_parameters_cell_is_literals_and_notebook_pair_in_sync():
 def test_reported_claims_load_and_verdicts_compute():
     claims = load_reported("nsr")
     ids = {c["id"] for c in claims}
-    assert {"NSR-1a", "NSR-1b", "NSR-2a", "NSR-2b", "NSR-3a", "NSR-3b", "NSR-4", "NSR-1p"} <= ids
+    assert {"NSR-1a", "NSR-1b", "NSR-1c", "NSR-2a", "NSR-2b", "NSR-2c", "NSR-3a", "NSR-3b", "NSR-3c", "NSR-3d", "NSR-4",
+            "NSR-1p"} <= ids
     assert all(c["source"] for c in claims)
     from workbook.metrics import Estimate
 
@@ -297,3 +298,134 @@ def test_the_rl_notebooks_default_instruction_is_the_one_math_instruction():
 
     for nb in ("nsr", "one_shot_rlvr", "lp_reg"):
         assert notebook_defaults(nb)["instruction"] == MATH_INSTRUCTION, nb
+
+
+# ---- the large-k regime: hard pool, curve differences, learning signal ---------------------------------------------
+
+def test_hard_candidates_come_from_the_hard_tier_and_differ_from_in_distribution():
+    hard = na.regime.hard_candidates(6, 3)
+    assert all(p.dataset == "hard" and p.problem_id.startswith("hard-") for p in hard)
+    assert all(p.metadata["n_operands"] in (5, 6) for p in hard)
+    assert [p.problem for p in hard] == [p.problem for p in na.regime.hard_candidates(6, 3)]
+
+
+def test_screen_pool_keeps_the_band_and_the_limit():
+    counts = pd.DataFrame({"problem_id": list("abcde"), "n": 32, "n_correct": [0, 1, 3, 4, 2]})
+    s = na.regime.screen_pool(counts, 16, (0.3, 0.9))
+    assert s["pass_at_k"].iloc[1] == pytest.approx(0.5)              # 1 of 32 at k = 16: 1 - C(31,16)/C(32,16)
+    assert s["keep"].tolist() == [False, True, True, False, True]    # 0 -> 0, 4 -> 0.95: outside the band
+    assert na.regime.screen_pool(counts, 16, (0.3, 0.9), limit=2)["keep"].tolist() == [False, True, True, False, False]
+    with pytest.raises(ValueError, match="band"):
+        na.regime.screen_pool(counts, 16, (0.9, 0.3))
+    with pytest.raises(ValueError, match="k = 64"):
+        na.regime.screen_pool(counts, 64)
+
+
+def _two_sets(lift_nsr=3, lift_psr=-1, seeds=(0, 1, 2), n=16, n_problems=24, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(1, 4, n_problems)
+    rows = [("base", 0, f"h{i}", "hard", n, int(c)) for i, c in enumerate(base)]
+    rows += [("base", 0, f"e{i}", "synthetic", n, 12) for i in range(n_problems)]
+    for label, lift in (("nsr", lift_nsr), ("psr", lift_psr), ("grpo", 0), ("w_reinforce", lift_nsr)):
+        for s in seeds:
+            rows += [(label, s, f"h{i}", "hard", n, int(np.clip(c + lift + (s + i) % 2, 0, n)))
+                     for i, c in enumerate(base)]
+            rows += [(label, s, f"e{i}", "synthetic", n, 12 + (lift > 0)) for i in range(n_problems)]
+    return pd.DataFrame(rows, columns=["label", "seed", "problem_id", "dataset", "n", "n_correct"])
+
+
+def test_curve_differences_and_k_star():
+    final = _two_sets()
+    hard = final[final["dataset"] == "hard"]
+    ks = na.paper_ks(16)
+    d = na.regime.curve_differences(hard, "nsr", "base", ks, n_boot=200)
+    assert d["k"].tolist() == ks and (d["lo"] <= d["value"]).all() and (d["value"] <= d["hi"]).all()
+    assert d.loc[d["k"] == 1, "lo"].iloc[0] > 0                     # +3 or +4 successes of 16 on every problem
+    assert d["seeds"].eq(3).all() and d["n"].eq(24).all()
+    k_star = na.regime.largest_k_below(hard, "base", ks, 0.95)
+    assert k_star in ks and float(np.mean(na.regime.k_matrix(hard, "base", [k_star]))) < 0.95
+    assert na.regime.largest_k_below(hard, "base", ks, 0.01) is None
+    tail = na.regime.mean_over_k(hard, "psr", "base", ks, 8, n_boot=200)
+    assert tail.value < 0 and na.regime.mean_over_k(hard, "psr", "base", ks, 32) is None
+
+
+def test_claims_read_pass1_in_distribution_and_large_k_on_the_hard_pool():
+    final = _two_sets()
+    ks = na.paper_ks(16)
+    est, ctx = na.claims(final, list(na.ARMS), ks, n_boot=200)
+    assert ctx["k_star"] == na.regime.largest_k_below(final[final["dataset"] == "hard"], "base", ks)
+    assert est["NSR-1a"].value == pytest.approx(1 / 16)             # in-distribution: 13 vs 12 of 16
+    assert est["NSR-1b"].lo > 0 and est["NSR-2b"].hi < 0 and est["NSR-1c"].value > 0
+    v = dict(zip(*reported_vs_reproduced("nsr", est, "cpu")[["claim_id", "verdict"]].T.values))
+    assert v["NSR-1b"] == "reproduced" and v["NSR-2b"] == "reproduced" and v["NSR-3c"] == "reproduced"
+    flipped, _ = na.claims(_two_sets(lift_nsr=-1, lift_psr=3), list(na.ARMS), ks, n_boot=200)
+    v = dict(zip(*reported_vs_reproduced("nsr", flipped, "cpu")[["claim_id", "verdict"]].T.values))
+    assert v["NSR-1b"] == "not reproduced" and v["NSR-2b"] == "not reproduced"
+
+
+def test_group_signal_uses_each_arms_advantage_rule():
+    hist = pd.DataFrame({"label": ["grpo"] * 3 + ["nsr"] * 3 + ["psr"] * 3, "method": ["grpo"] * 3 + ["nsr"] * 3
+                         + ["psr"] * 3, "seed": 0, "step": 1, "n": 8, "n_correct": [0, 3, 8] * 3,
+                         "n_distinct_correct": [0, 2, 1] * 3})  # fmt: skip
+    g = na.regime.group_signal(hist).set_index("label")
+    assert g.loc["grpo", "nonzero_adv"] == pytest.approx(1 / 3)     # only the mixed group
+    assert g.loc["nsr", "nonzero_adv"] == pytest.approx(2 / 3)      # every group with a wrong answer
+    assert g.loc["psr", "nonzero_adv"] == pytest.approx(2 / 3)      # every group with a right answer
+    assert g["all_wrong"].eq(1 / 3).all() and g["distinct_correct"].eq(1.0).all()
+
+
+def test_training_problems_mix_the_hard_tier():
+    mixed = na.training_problems("synthetic", 8, 0.5, seed=1)
+    assert [p.dataset for p in mixed] == ["hard", "synthetic"] * 4
+    assert all(p.metadata["split"] == "train" for p in mixed)
+    assert [p.dataset for p in na.training_problems("synthetic", 4, 0.0)] == ["synthetic"] * 4
+    with pytest.raises(ValueError, match="n_train_problems"):
+        na.training_problems("synthetic", 0, 0.5)
+
+
+# ---- paper profile: MATH train, its epochs, the official prompt ---------------------------------------------------
+
+def test_math_train_loader_reads_a_local_file_and_checks_its_sha(tmp_path):
+    import json
+
+    from workbook.data.benchmarks import sha256_file
+
+    path = tmp_path / "math_train.jsonl"
+    rows = [{"problem": "What is $1+1$?", "solution": "It is $\\boxed{2}$.", "level": "Level 1"},
+            {"problem": "Simplify $\\frac{2}{4}$.", "solution": "We get \\boxed{\\frac{1}{2}}."}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    probs = na.math_train.load_math_train(path=path, sha256=sha256_file(path))
+    assert [p.answer for p in probs] == ["2", "\\frac{1}{2}"] and probs[0].dataset == "math_train"
+    assert len(na.math_train.load_math_train(limit=1, path=path)) == 1
+    with pytest.raises(ValueError, match="sha256"):
+        na.math_train.load_math_train(path=path, sha256="0" * 64)
+    with pytest.raises(FileNotFoundError):
+        na.math_train.load_math_train(path=tmp_path / "missing.jsonl")
+    path.write_text(json.dumps({"problem": "x", "solution": "no box"}) + "\n")
+    with pytest.raises(ValueError, match="boxed"):
+        na.math_train.load_math_train(path=path)
+
+
+def test_math_train_refuses_to_download_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBOOK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("WORKBOOK_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="downloads are off"):
+        na.math_train.load_math_train()
+
+
+def test_official_prompt_template():
+    msgs = na.math_train.official_messages("What is 2+3?")
+    assert msgs[0] == {"role": "system", "content": "You are a helpful assistant."}
+    assert msgs[1]["content"] == ("What is 2+3?\nPlease reason step by step, and put your final answer within "
+                                  "\\boxed{}.")
+    assert na.math_train.last_boxed("a \\boxed{x^{2}} b \\boxed{\\frac{1}{2}}") == "\\frac{1}{2}"
+    assert na.math_train.last_boxed("no box") is None
+
+
+def test_paper_plan_prints_its_epochs_and_dsr_sub_is_a_named_deviation():
+    params, _ = resolve_params("nsr", "paper")
+    assert params["train_set"] == "math_train"
+    math = na.plan(params)
+    assert math["epochs"] == pytest.approx(440 * 256 / 7500) and "epochs" in math["summary"]
+    dsr = na.plan({**params, "train_set": "one_shot_rlvr_dsr_sub"})
+    assert dsr["epochs"] == pytest.approx(440 * 256 / 1209) and dsr["epochs"] > 90

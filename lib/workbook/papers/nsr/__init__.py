@@ -24,8 +24,8 @@ from workbook.rl.probes import EvalProbe, ProbeContext
 __all__ = [
     "ARMS", "categorical_step", "logit_shift", "categorical_training", "normalize_solution", "count_distinct_correct",
     "DiversityProbe", "diversity_rows", "pass_at_k_curves", "pass_at_k_frame", "pass_at_k_difference",
-    "mean_pass_at_k", "paper_ks", "seed_problem_pass", "noninferiority",
-    "claims", "plan", "validate",
+    "mean_pass_at_k", "paper_ks", "seed_problem_pass", "noninferiority", "training_problems", "TRAIN_SET_SIZES",
+    "claims", "plan", "validate", "regime", "math_train",
 ]
 
 ARMS = ("grpo", "psr", "nsr", "w_reinforce")
@@ -257,7 +257,33 @@ def paper_ks(n: int) -> list[int]:
     return ks + ([n] if ks and ks[-1] != n else [])
 
 
-# ---- 4. parameters and cost plan ----------------------------------------------------------------------------------
+# ---- 4. data, parameters and cost plan ----------------------------------------------------------------------------
+
+def training_problems(train_set: str, n: int, hard_share: float = 0.0, seed: int = 0) -> list:
+    """Returns the training problems: for "synthetic", ``n`` problems of the toy's train split of which
+    ``round(n * hard_share)`` come from its hard tier (`regime.hard_spec` of the default knobs, train split),
+    interleaved so every rollout batch mixes both; "math_train" is MATH train (`math_train.load_math_train`, the
+    paper's set); any other name is a ``workbook.data`` benchmark (``workbook.rl.experiments.load_problems``)."""
+    from workbook.rl.experiments import load_problems
+
+    if train_set == "math_train":
+        from .math_train import load_math_train
+
+        return load_math_train(limit=n or None)
+    if train_set != "synthetic" or not hard_share:
+        return load_problems(train_set, n, "train", seed)
+    if n < 1:
+        raise ValueError("a hard-tier share needs n_train_problems >= 1 (the synthetic world has no 'all')")
+    from workbook.data.synthetic import ArithmeticSpec, generate_problems
+    from workbook.toy.world import WorldKnobs, hard_spec
+
+    n_hard = int(round(n * hard_share))
+    hard = generate_problems(n_hard, seed, spec=hard_spec(ArithmeticSpec(), WorldKnobs()), split="train")
+    hard = [type(p)(f"hard-{p.problem_id}", p.problem, p.answer, "hard", p.metadata) for p in hard]
+    easy = load_problems("synthetic", n - n_hard, "train", seed)
+    mixed = [p for pair in zip(hard, easy) for p in pair]
+    return mixed + hard[len(easy):] + easy[len(hard):]
+
 
 def validate(params: dict) -> None:
     """Raises ``ParameterError`` for arms outside GRPO/PSR/NSR/W-REINFORCE, a negative λ or a batch that the
@@ -271,12 +297,26 @@ def validate(params: dict) -> None:
         raise ParameterError(f"nsr: lam_sweep values must be >= 0, got {params['lam_sweep']}")
     if params.get("updates_per_rollout", 1) < 1 or params.get("eval_n", 1) < 1:
         raise ParameterError("nsr: updates_per_rollout and eval_n must be >= 1")
+    band = params.get("screen_band") or [0.0, 1.0]
+    if len(band) != 2 or not 0.0 <= band[0] <= band[1] <= 1.0:
+        raise ParameterError(f"nsr: screen_band must be [lo, hi] with 0 <= lo <= hi <= 1, got {band}")
+    if params.get("hard_candidates", 0) and not 1 <= params.get("screen_k", 1) <= params.get("screen_n", 1):
+        raise ParameterError("nsr: the screen needs 1 <= screen_k <= screen_n")
+    if not 0.0 <= params.get("train_hard_share", 0.0) <= 1.0 or not 0.0 < params.get("ceiling", 0.95) <= 1.0:
+        raise ParameterError("nsr: train_hard_share must be in [0, 1] and ceiling in (0, 1]")
+
+
+#: Training-set sizes for the plan's epoch count (MATH train: Hendrycks et al. 2021; DSR-sub: the 1-shot RLVR
+#: paper's 1,209-problem subset of DeepScaleR, shipped with the workbook).
+TRAIN_SET_SIZES = {"math_train": 7500, "one_shot_rlvr_dsr_sub": 1209}
 
 
 def plan(params: dict) -> dict:
     """Returns the cost plan (``workbook.rl.plan.Plan`` as a dict, plus ``summary``) of the runs these resolved
-    parameters describe: arms × seeds + the λ sweep, tracked samples during training, ``eval_n`` final samples per
-    held-out problem for every run and the base model. Loads no model and needs no GPU."""
+    parameters describe: arms × seeds + the λ sweep, the hard-pool screen, and the final samples (``eval_n`` per
+    hard-pool problem, ``id_n`` per in-distribution problem; ``eval_n`` per problem when there is no hard pool)
+    for every run and the base model. The summary adds the number of epochs over the training set (updates ×
+    prompts / set size), which matters in a study of diversity. Loads no model and needs no GPU."""
     from workbook.papers import require
     from workbook.rl.plan import BENCHMARK_SIZES
     from workbook.rl.plan import plan as rl_plan
@@ -285,16 +325,23 @@ def plan(params: dict) -> dict:
     methods, seeds, lams, n_eval, benches, eval_n, max_new = require(
         params, "methods seeds lam_sweep n_eval_problems eval_benchmarks eval_n eval_max_new_tokens", "nsr")
     n_runs = len(methods) * len(seeds) + len(lams)
-    n_final = n_eval * len(benches) if n_eval else sum(BENCHMARK_SIZES.get(b, 0) for b in benches)
+    n_id = n_eval * len(benches) if n_eval else sum(BENCHMARK_SIZES.get(b, 0) for b in benches)
+    n_hard, n_screen = int(params.get("n_pool", 0)), int(params.get("hard_candidates", 0))
+    per_model = n_hard * eval_n + n_id * (int(params.get("id_n", eval_n)) if n_screen else eval_n)
+    samples = per_model * (n_runs + 1) + n_screen * int(params.get("screen_n", 0))  # + the base model, the screen
     p = rl_plan(
         model=params["model"], steps=params["steps"], prompts_per_step=params["prompts_per_step"],
         num_generations=params["num_generations"], max_completion_length=params["max_completion_length"],
         runs=n_runs, updates_per_rollout=params["updates_per_rollout"], prompt_tokens=params["prompt_tokens"],
-        with_reference=False, eval_every=params["track_every"], eval_problems=params["n_track_problems"],
-        eval_n=params["track_n"], eval_max_new_tokens=max_new, gpu=params.get("gpu") or None,
-        final_eval_tokens=0.4 * max_new * eval_n * n_final * (n_runs + 1),  # + the base model
-    )  # fmt: skip
-    return p.to_dict()
+        with_reference=False, gpu=params.get("gpu") or None, final_eval_tokens=0.4 * max_new * samples,
+    ).to_dict()  # fmt: skip
+    size = TRAIN_SET_SIZES.get(params.get("train_set"), int(params.get("n_train_problems") or 0))
+    epochs = params["steps"] * params["prompts_per_step"] / size if size else float("nan")
+    p["epochs"] = epochs
+    p["final_samples"] = samples
+    p["summary"] += (f"\ntraining set {params.get('train_set')} ({size} problems): {epochs:.1f} epochs per run; "
+                     f"{samples:,} evaluation samples (screen + final, all models)")
+    return p
 
 
 def pass_at_k_frame(final: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
@@ -308,27 +355,53 @@ def pass_at_k_frame(final: pd.DataFrame, ks: Sequence[int]) -> pd.DataFrame:
     return wide.melt(id_vars=["label", "seed", "problem_id"], var_name="k", value_name="pass_at_k")
 
 
-def claims(final: pd.DataFrame, methods: Sequence[str], ks: Sequence[int], n_boot: int = 2000, seed: int = 0,
-           paper_benchmark: str | None = None) -> tuple[dict, str | None]:
-    """Returns (estimates of NSR-1a/1b/2a/2b/3a/3b, the arm NSR-3b compares W-REINFORCE with).
+def claims(final: pd.DataFrame, methods: Sequence[str], ks: Sequence[int], *, hard: str = "hard",
+           in_dist: str = "synthetic", ceiling: float = 0.95, k_min: int = 8, n_boot: int = 2000, seed: int = 0,
+           paper_benchmark: str | None = None) -> tuple[dict, dict]:
+    """Returns (estimates of the NSR claims, context: k_star, the arm NSR-3b compares W-REINFORCE with).
 
-    Paired differences of pass@k over held-out problems (``pass_at_k_difference``): NSR-1/2 at k = 1 and the
-    largest k against the base model (Fig. 2 of the paper), NSR-3a the non-inferiority contrast
-    NSR − (base + GRPO)/2 (``noninferiority``) and NSR-3b W-REINFORCE − the strongest other arm by mean pass@k
-    (Table 1), both averaged over the k grid. ``paper_benchmark`` (e.g.
-    "math500") adds NSR-1p/2p at the largest k on that benchmark.
+    Every estimate is a seeds × problems interval (`workbook.metrics.hierarchical_difference`, paired over
+    problems). pass@1 claims (NSR-1a, NSR-2a) on the ``in_dist`` problems; large-k claims on the ``hard`` pool
+    (Zhu et al. 2025, abstract and Sec. 3): at k* = the largest k where the base's pass@k is below ``ceiling``
+    (``regime.largest_k_below``; NSR-1b, NSR-2b, NSR-3c) and as the mean over k >= ``k_min`` (NSR-1c, NSR-2c,
+    NSR-3d); NSR-3a is the non-inferiority contrast NSR − (base + GRPO)/2 over the k grid (``noninferiority``),
+    NSR-3b W-REINFORCE − the strongest other arm by mean pass@k over the grid, both on the hard pool.
+    ``paper_benchmark`` (e.g. "math500") adds NSR-1p/2p at the largest k on that benchmark.
     """
-    k1, kmax = [1], [ks[-1]]
+    from workbook.metrics import hierarchical_difference
+
+    from . import regime
+
+    sets = set(final["dataset"]) if "dataset" in final else set()
+    hp = final[final["dataset"] == hard] if hard in sets else final
+    ip = final[final["dataset"] == in_dist] if in_dist in sets else final
+    labels = set(final["label"])
+    k_star = regime.largest_k_below(hp, "base", ks, ceiling) if "base" in labels else None
     others = [m for m in ("grpo", "psr", "nsr") if m in methods]
-    best = max(others, key=lambda m: mean_pass_at_k(final, m, ks)) if others else None
+    best = max(others, key=lambda m: mean_pass_at_k(hp, m, ks)) if others else None
 
-    def diff(a, b, kk, frame=final):
-        return pass_at_k_difference(frame, a, b, kk, n_boot=n_boot, seed=seed) if b else None
+    def at(frame, a, b, kk):
+        if not kk or not {a, b} <= labels:
+            return None
+        return hierarchical_difference(seed_problem_pass(frame, a, kk), seed_problem_pass(frame, b, kk),
+                                       n_boot=n_boot, seed=seed, what=f"pass@{kk} {a} - {b}")
 
-    out = {"NSR-1a": diff("nsr", "base", k1), "NSR-1b": diff("nsr", "base", kmax),
-           "NSR-2a": diff("psr", "base", k1), "NSR-2b": diff("psr", "base", kmax),
-           "NSR-3a": noninferiority(final, "nsr", "grpo", ks, n_boot, seed), "NSR-3b": diff("w_reinforce", best, ks)}  # fmt: skip
+    def tail(a, b):
+        return regime.mean_over_k(hp, a, b, ks, k_min, n_boot, seed) if {a, b} <= labels else None
+
+    ks_star = [k_star] if k_star else []
+    out = {"NSR-1a": at(ip, "nsr", "base", [1]), "NSR-1b": at(hp, "nsr", "base", ks_star),
+           "NSR-1c": tail("nsr", "base"),
+           "NSR-2a": at(ip, "psr", "base", [1]), "NSR-2b": at(hp, "psr", "base", ks_star),
+           "NSR-2c": tail("psr", "base"),
+           "NSR-3a": noninferiority(hp, "nsr", "grpo", ks, n_boot, seed) if "grpo" in labels else None,
+           "NSR-3b": at(hp, "w_reinforce", best, ks) if best else None,
+           "NSR-3c": at(hp, "nsr", "grpo", ks_star), "NSR-3d": tail("nsr", "grpo")}  # fmt: skip
     if paper_benchmark is not None:
         sub = final[final["dataset"] == paper_benchmark]
-        out.update({"NSR-1p": diff("nsr", "base", kmax, sub), "NSR-2p": diff("psr", "base", kmax, sub)})
-    return out, best
+        kmax = [ks[-1]]
+        out.update({"NSR-1p": at(sub, "nsr", "base", kmax), "NSR-2p": at(sub, "psr", "base", kmax)})
+    return out, {"k_star": k_star, "best_other": best}
+
+
+from workbook.papers.nsr import math_train, regime  # noqa: E402  (submodules, re-exported)

@@ -1,0 +1,134 @@
+"""NSR's large-k regime on the toy: the screened hard pool, pass@k differences at every k, and the learning signal.
+
+Zhu et al. 2025 (arXiv 2506.01347) claim that NSR keeps or raises pass@k across the whole spectrum (k up to 256)
+while PSR raises pass@1 and lowers pass@k at large k (abstract, Sec. 3). That can only show where the base model's
+pass@k is still below 1 at the largest k: on problems it solves rarely but not never. This module
+
+- draws the toy world's hard tier (`workbook.toy.world.hard_spec`, 5-6 operands, seen in 4% of the training
+  traces) and screens it by *separate* base samples to the problems whose base pass@k lies in a band
+  (`screen_pool`), so the base measured later on fresh samples is not selected on its own noise;
+- compares two arms at every k with the seeds × problems interval (`curve_differences`, built on
+  `workbook.metrics.hierarchical_difference`), finds the largest k where the base is still below a ceiling
+  (`largest_k_below`) and averages over k >= k_min (`mean_over_k`);
+- measures the learning signal each arm gets per step from the rollout log (`group_signal`): the share of groups
+  with a non-zero advantage under each arm's own rule (official ``compute_psr_nsr_outcome_advantage``: PSR A = r,
+  NSR A = r − 1, W-REINFORCE λ·r − (1 − r); GRPO's group-normalised advantage vanishes on all-right and
+  all-wrong groups), all-wrong groups and distinct correct solutions.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["hard_candidates", "screen_pool", "k_matrix", "curve_differences", "largest_k_below", "mean_over_k",
+           "group_signal", "NONZERO_ADVANTAGE"]
+
+#: Whether a group of n rollouts with c correct gives the arm a non-zero advantage on some rollout (official
+#: ``core_algos.py``: GRPO normalises within the group, so all-equal groups give 0; PSR's A = r is 0 on wrong
+#: samples, NSR's A = r − 1 is 0 on correct ones; W-REINFORCE is non-zero on every sample).
+NONZERO_ADVANTAGE = {
+    "grpo": lambda c, n: (c > 0) & (c < n),
+    "psr": lambda c, n: c > 0,
+    "nsr": lambda c, n: c < n,
+    "w_reinforce": lambda c, n: np.ones_like(c, dtype=bool),
+}
+
+
+def hard_candidates(n: int, seed: int) -> list:
+    """Returns ``n`` held-out (test-split) problems of the toy world's hard tier (`workbook.toy.world.hard_spec`
+    of the default spec and knobs): the candidates `screen_pool` screens."""
+    from workbook.data.synthetic import ArithmeticSpec, generate_problems
+    from workbook.toy.world import WorldKnobs, hard_spec
+
+    problems = generate_problems(n, seed, spec=hard_spec(ArithmeticSpec(), WorldKnobs()), split="test")
+    return [type(p)(f"hard-{p.problem_id}", p.problem, p.answer, "hard", p.metadata) for p in problems]
+
+
+def screen_pool(counts: pd.DataFrame, k: int, band: Sequence[float] = (0.3, 0.9), limit: int = 0) -> pd.DataFrame:
+    """Returns ``counts`` (problem_id, n, n_correct: the screening samples of the base model) with ``pass_at_k``
+    (unbiased, Chen et al. 2021 Eq. 1) and ``keep``: lo <= pass@k <= hi, at most ``limit`` kept (0: all), in the
+    frame's order.
+
+    The screen's samples must not be reused to measure the base: selecting problems on a noisy estimate and then
+    re-using it would bias the base's curve (regression to the mean)."""
+    from workbook.metrics import pass_at_k
+
+    lo, hi = (float(b) for b in band)
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise ValueError(f"band must be 0 <= lo <= hi <= 1, got {band!r}")
+    if int(k) < 1 or (counts["n"] < int(k)).any():
+        raise ValueError(f"screen k = {k} needs k >= 1 and at least k samples per problem")
+    out = counts[["problem_id", "n", "n_correct"]].copy()
+    out["pass_at_k"] = [float(pass_at_k(int(n), int(c), int(k))) for n, c in zip(out["n"], out["n_correct"])]
+    keep = (out["pass_at_k"] >= lo) & (out["pass_at_k"] <= hi)
+    if limit:
+        keep &= keep.cumsum() <= int(limit)
+    return out.assign(keep=keep.to_numpy())
+
+
+def k_matrix(final: pd.DataFrame, label: str, ks: Sequence[int]) -> np.ndarray | None:
+    """Returns pass@k of ``label`` averaged over ``ks``, shape (seeds, problems), problems sorted by id (None when
+    the label has no rows)."""
+    from workbook.papers.nsr import seed_problem_pass
+
+    return seed_problem_pass(final, label, ks)
+
+
+def curve_differences(final: pd.DataFrame, a: str, b: str, ks: Sequence[int], n_boot: int = 2000,
+                      seed: int = 0) -> pd.DataFrame:
+    """Returns one row per k: pass@k(a) − pass@k(b) with the 95% seeds × problems interval
+    (`workbook.metrics.hierarchical_difference`, paired over problems; ``b`` may be the one-seed base model).
+
+    Columns: k, value, lo, hi, n (problems), seeds, contrast."""
+    from workbook.metrics import hierarchical_difference
+
+    rows = []
+    for k in ks:
+        xa, xb = k_matrix(final, a, [k]), k_matrix(final, b, [k])
+        if xa is None or xb is None:
+            raise ValueError(f"no rows for {a!r} or {b!r}; have {sorted(final['label'].unique())}")
+        e = hierarchical_difference(xa, xb, n_boot=n_boot, seed=seed, what=f"pass@{k} {a} - {b}")
+        rows.append({"k": int(k), "value": e.value, "lo": e.lo, "hi": e.hi, "n": e.n, "seeds": len(xa),
+                     "contrast": f"{a} − {b}"})
+    return pd.DataFrame(rows)
+
+
+def largest_k_below(final: pd.DataFrame, label: str, ks: Sequence[int], ceiling: float = 0.95) -> int | None:
+    """Returns the largest k of ``ks`` where ``label``'s pass@k (mean over problems of the seed-averaged value) is
+    below ``ceiling``: the largest k at which a gain can still show. None when even k = min(ks) is at the ceiling."""
+    below = [k for k in ks if float(np.nanmean(k_matrix(final, label, [k]))) < ceiling]
+    return max(below) if below else None
+
+
+def mean_over_k(final: pd.DataFrame, a: str, b: str, ks: Sequence[int], k_min: int = 8, n_boot: int = 2000,
+                seed: int = 0):
+    """Returns the `Estimate` of mean over k >= ``k_min`` (of ``ks``) of pass@k(a) − pass@k(b), seeds × problems
+    (`workbook.metrics.hierarchical_difference`); None when no k qualifies or an arm has no rows."""
+    from workbook.metrics import hierarchical_difference
+
+    kk = [k for k in ks if k >= k_min]
+    if not kk:
+        return None
+    xa, xb = k_matrix(final, a, kk), k_matrix(final, b, kk)
+    if xa is None or xb is None:
+        return None
+    return hierarchical_difference(xa, xb, n_boot=n_boot, seed=seed, what=f"mean pass@k, k >= {k_min}: {a} - {b}")
+
+
+def group_signal(history: pd.DataFrame) -> pd.DataFrame:
+    """Returns per (label, method, seed, step) of a rollout log (``Results.history``: one row per group with n,
+    n_correct): ``nonzero_adv`` (share of groups giving the run's own method a non-zero advantage,
+    `NONZERO_ADVANTAGE`), ``mixed`` (share with 0 < c < n: GRPO's non-zero groups), ``all_wrong`` (c = 0), and
+    ``distinct_correct`` (mean distinct correct completions per group) when the log has it."""
+    if history.empty:
+        return pd.DataFrame(columns=["label", "method", "seed", "step", "nonzero_adv", "mixed", "all_wrong"])
+    c, n = history["n_correct"].to_numpy(), history["n"].to_numpy()
+    rule = history["method"].map(lambda m: NONZERO_ADVANTAGE.get(m, NONZERO_ADVANTAGE["grpo"]))
+    nonzero = np.array([f(np.array([ci]), np.array([ni]))[0] for f, ci, ni in zip(rule, c, n)], dtype=bool)
+    h = history.assign(nonzero_adv=nonzero, mixed=(c > 0) & (c < n), all_wrong=c == 0)
+    cols = ["nonzero_adv", "mixed", "all_wrong"] + (["n_distinct_correct"] if "n_distinct_correct" in h else [])
+    out = h.groupby(["label", "method", "seed", "step"], sort=False)[cols].mean().reset_index()
+    return out.rename(columns={"n_distinct_correct": "distinct_correct"})
