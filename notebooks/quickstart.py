@@ -140,8 +140,13 @@ print(frame["text"].iloc[-1][:400])
 # %% [markdown]
 # ## pass@k with 95% confidence intervals
 #
-# pass@k is the unbiased estimator 1 − C(n−c, k)/C(n, k) per problem, averaged over problems; the interval is a
-# seeded task bootstrap over problems (the problems are the random units; the n completions are fixed per problem).
+# For a problem with $c$ correct completions out of $n$, pass@k is estimated without bias (Chen et al. 2021, Eq. 1) by
+#
+# $$\widehat{\text{pass@}k} = 1 - \binom{n-c}{k} \Big/ \binom{n}{k},$$
+#
+# the chance that $k$ completions drawn without replacement from the $n$ include a correct one; the curve averages
+# it over problems. The interval is a seeded bootstrap over problems (the problems are the random units; the $n$
+# completions are fixed per problem).
 
 # %%
 table = evaluation.pass_at_k_table(frame, ks, n_boot=n_boot, seed=seed)

@@ -1,8 +1,9 @@
 """The report site in a real browser: Debian's headless Chromium driven by Selenium through Debian's chromedriver.
 
 Checks what a reader would hit opening ``results/site/index.html`` from disk: every link on the index resolves,
-every image loads (naturalWidth > 0), each notebook page shows its reported-vs-reproduced table, and no page logs
-a console error (a missing file or a blocked CDN script shows up there as SEVERE).
+every image loads (naturalWidth > 0), each notebook page shows its reported-vs-reproduced table, its maths is
+typeset by the site's own KaTeX (no formula left as a KaTeX parse error, no KaTeX font failing to load), and no page
+logs a console error (a missing file or a blocked CDN script shows up there as SEVERE).
 
 Skipped with the reason when Chromium, chromedriver or selenium is missing, except with CI=true, where it fails:
 ``env/install_browser.sh`` installs the browser (the Makefile's test target runs it in CI).
@@ -89,6 +90,29 @@ def _load(drv, path: Path) -> dict:
     }
 
 
+def _maths(drv) -> dict:
+    """Return the page's typeset maths: KaTeX formulas (inline, display), errors, KaTeX fonts by status.
+
+    With ``throwOnError: false`` KaTeX shows a parse error as a ``.katex-error`` span and an unknown command in its
+    ``errorColor`` (#cc0000) inside the formula: both are errors here.
+    """
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # fonts load lazily once a formula uses them; wait until none is still loading
+    WebDriverWait(drv, 30).until(lambda d: d.execute_script(
+        "return Array.from(document.fonts).every(f => f.status !== 'loading')"))
+    return drv.execute_script(
+        "const fonts = Array.from(document.fonts).filter(f => f.family.includes('KaTeX'));"
+        " return {katex: document.querySelectorAll('.jp-RenderedMarkdown .katex').length,"
+        " display: document.querySelectorAll('.jp-RenderedMarkdown .katex-display').length,"
+        " errors: Array.from(document.querySelectorAll('.katex-error')).map(e => e.title.slice(0, 200)).concat("
+        "   Array.from(document.querySelectorAll('.katex-html [style*=\"#cc0000\"],"  # unknown command, red
+        " .katex-html [style*=\"rgb(204, 0, 0)\"]'))"
+        "     .map(e => 'undefined command ' + e.textContent)),"
+        " fonts_loaded: fonts.filter(f => f.status === 'loaded').length,"
+        " fonts_failed: fonts.filter(f => f.status === 'error').map(f => f.family)}")
+
+
 def check_site(drv, index: Path, screenshot: Path | None = None) -> list[str]:
     """Return every problem found opening the site at ``index`` and following the index's links."""
     problems: list[str] = []
@@ -135,6 +159,9 @@ def check_site(drv, index: Path, screenshot: Path | None = None) -> list[str]:
                                        " return h ? h.dataset.paper : null")
             if status is None:
                 problems.append(f"{name}: no run header (parameters) at the top")
+            maths = _maths(drv)
+            problems.extend(f"{name}: a formula KaTeX could not typeset: {e}" for e in maths["errors"])
+            problems.extend(f"{name}: KaTeX font did not load: {f}" for f in maths["fonts_failed"])
             if status == "passed" and paper != "no" and not n_rows:  # lab 0 checks no paper claims
                 problems.append(f"{name}: the reported-vs-reproduced table is missing or hidden")
     if not pages:
@@ -152,6 +179,11 @@ def test_fake_site_opens_cleanly_in_chromium(browser, tmp_path):
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     visited = _load(browser, index.parent / "notebooks" / "quickstart.cpu.html")
     assert visited["n_images"] >= 1 and visited["broken"] == []  # the notebook's own figure output
+    maths = _maths(browser)  # the Markdown cell's inline and display formulas, typeset offline by KaTeX
+    assert maths["katex"] >= 2 and maths["display"] >= 1 and maths["errors"] == [], maths
+    assert maths["fonts_loaded"] >= 1 and maths["fonts_failed"] == [], maths
+    text = browser.execute_script("return document.querySelector('.jp-RenderedMarkdown').innerText")
+    assert "$" not in text, text  # no formula left as raw TeX
 
 
 def test_checker_catches_broken_image_link_and_console_error(browser, tmp_path):
@@ -171,6 +203,22 @@ def test_checker_catches_broken_image_link_and_console_error(browser, tmp_path):
     assert "anchor #nope has no target" in text
     assert "deliberate" in text
     assert "notebooks/x.cpu.html: the reported-vs-reproduced table is missing" in text
+
+
+def test_checker_catches_a_formula_katex_cannot_typeset(browser, tmp_path):
+    """A notebook page whose Markdown holds an unknown TeX command is reported, not silently shown as red TeX."""
+    import nbformat
+
+    from test_site import make_fake_results
+
+    root = make_fake_results(tmp_path / "results")
+    path = root / "quickstart" / "cpu" / "quickstart.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("Broken: $\\notacommand{x}$ and $\\frac{1}$"))
+    nbformat.write(nb, str(path))
+    problems = check_site(browser, build_site(root))
+    assert any("could not typeset: undefined command" in p and "notacommand" in p for p in problems), problems
+    assert any("could not typeset: ParseError" in p and "frac" in p for p in problems), problems
 
 
 def test_real_site_opens_cleanly_and_screenshot(browser):

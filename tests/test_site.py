@@ -70,6 +70,7 @@ def _executed_notebook(path: Path, title: str) -> None:
     nb.metadata["kernelspec"] = {"name": "rlvr-workbook", "display_name": "Python (rlvr-workbook)", "language": "python"}
     nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
     nb.cells.append(nbformat.v4.new_markdown_cell(f"# {title}\n\nThe loss is $\\mathcal{{L}} = -\\log p$.\n\n"
+                                                  "$$\\mathrm{pass@}k = 1 - \\binom{n-c}{k} \\Big/ \\binom{n}{k}$$\n\n"
                                                   "[arXiv](https://arxiv.org/abs/2407.21787)"))
     params = nbformat.v4.new_code_cell('profile = "cpu"\nseed = 0\nn = 8')
     params.metadata["tags"] = ["parameters"]
@@ -251,8 +252,12 @@ def test_notebook_page_has_parameters_top_table_and_provenance_bottom(site):
     assert "fig = plot_pass_at_k(...)" in visible                  # inputs are visible (highlighted)
     assert "# Parameters" in visible                                # papermill's injected cell too
     assert "data:image/png;base64," in text                        # output figure embedded
-    # offline: no remote script, stylesheet or widget/JS output
-    assert all(s is None for s in c.scripts) or not c.scripts, f"external scripts: {c.scripts}"
+    # offline: no remote script, stylesheet or widget/JS output; the only scripts are the site's own KaTeX
+    local = [s for s in c.scripts if s is not None]
+    assert local == ["../assets/katex/katex.min.js", "../assets/katex/contrib/auto-render.min.js"], c.scripts
+    assert all((page.parent / s).is_file() for s in local)
+    assert (page.parent / "../assets/katex/katex.min.css").is_file()
+    assert (page.parent / "../assets/katex/LICENSE").read_text().startswith("The MIT License")
     assert "console.error" not in text and "widget-view" not in text
     assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', text), "remote resource in page"
     assert "progress 100%" in text                                 # widget's text fallback kept
@@ -427,3 +432,20 @@ def test_custom_and_rehearsal_folders_are_judged_at_their_recorded_profile(tmp_p
     index = build_site(root, include_smoke=False, power=False)
     ids = _parse(index).ids
     assert "nsr-rehearsal" not in ids and "nsr-custom-1a2b3c" in ids
+
+
+def test_vendored_katex_matches_its_readme_and_carries_its_licence():
+    """The site's offline maths: the KaTeX files are the ones its README names (sha256), with the MIT licence."""
+    import hashlib
+
+    from workbook.reporting.site_notebooks import KATEX_DIR
+
+    readme = (KATEX_DIR / "README.md").read_text(encoding="utf-8")
+    named = dict(re.findall(r"- `([^`]+)` ([0-9a-f]{64})", readme))
+    assert set(named) == {"katex.min.js", "katex.min.css", "contrib/auto-render.min.js"}
+    for rel, digest in named.items():
+        assert hashlib.sha256((KATEX_DIR / rel).read_bytes()).hexdigest() == digest, rel
+    assert (KATEX_DIR / "LICENSE").read_text(encoding="utf-8").startswith("The MIT License")
+    css = (KATEX_DIR / "katex.min.css").read_text(encoding="utf-8")
+    woff2 = set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css))
+    assert woff2 and all((KATEX_DIR / f).is_file() for f in woff2)   # every font the stylesheet asks for first

@@ -5,7 +5,7 @@ run.json, metrics.json, provenance.json, figures/*.png, tables/reported_vs_repro
 ``results/benchmarks/*.json|md``). The site works opened from disk with no server and no network: links are
 relative, figures are copied under ``assets/``, notebook pages come from nbconvert's ``lab`` template with every
 remote script (require.js, MathJax, mermaid, widget manager) left out, so an offline browser logs no errors.
-Math in Markdown cells therefore shows as its TeX source.
+Maths in Markdown cells is typeset by the site's own copy of KaTeX (``assets/katex/``, vendored in the package).
 
 Layout::
 
@@ -13,7 +13,7 @@ Layout::
                                              reported-vs-reproduced table (colour-coded verdicts, CIs, n)
     site/notebooks/<nb>.<profile>.html       executed notebook: parameters on top, provenance at the bottom
     site/benchmarks.html                     results/benchmarks/*.json as plots + their Markdown tables
-    site/assets/...                          copied figures and tables, benchmark plots, style.css
+    site/assets/...                          copied figures and tables, benchmark plots, style.css, katex/
 """
 
 from __future__ import annotations
@@ -485,7 +485,9 @@ def build_site(results_root: Path | str | None = None, out_dir: Path | str | Non
     from workbook.reporting.summary import smoke_included
 
     smoke = smoke_included(root, include_smoke)
-    from workbook.reporting.site_notebooks import notebook_page
+    from workbook.reporting.site_notebooks import copy_katex, notebook_page
+
+    copy_katex(site)
 
     runs = [with_current_verdicts(r, power=power) for r in discover_runs(root)
             if smoke or r.profile not in ("smoke", "rehearsal")]       # rehearsal: CI's check of the paper path

@@ -2,25 +2,48 @@
 
 Split from :mod:`workbook.reporting.site` (whose ``build_site`` calls `notebook_page`): parameters on top, the
 executed notebook, then the reported-vs-reproduced table and the provenance; every remote script (require.js,
-MathJax, mermaid, widget manager) is left out, so an offline browser logs no errors.
+MathJax, mermaid, widget manager) is left out, so an offline browser logs no errors. Maths in Markdown cells is
+typeset in the browser by KaTeX, vendored in ``static/katex/`` (MIT, its README gives version and hashes) and
+copied into the site's ``assets/katex/`` by `copy_katex`: no CDN, no network.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from workbook.reporting.site import (
     CSS, Run, _notebook_title, esc, fmt_seconds, kv_table, legend, replicates_paper, rvr_table,
 )
 
-__all__ = ["NB_TEMPLATE", "SCRIPT_MIMES", "notebook_page", "offline_notebook"]
+__all__ = ["KATEX_DIR", "NB_TEMPLATE", "SCRIPT_MIMES", "copy_katex", "notebook_page", "offline_notebook"]
+
+#: The vendored KaTeX build (katex.min.js/.css, contrib/auto-render.min.js, fonts/*.woff2, LICENSE).
+KATEX_DIR = Path(__file__).parent / "static" / "katex"
+#: Where the site keeps it, relative to the site root; notebook pages (one folder down) load ``../`` + this.
+KATEX_ASSETS = "assets/katex"
 
 
-#: nbconvert's ``lab`` page without its remote scripts (require.js, MathJax, mermaid, widget manager: all CDN).
-NB_TEMPLATE = """{%- extends 'index.html.j2' -%}
+#: nbconvert's ``lab`` page without its remote scripts (require.js, MathJax, mermaid, widget manager: all CDN);
+#: the MathJax block loads the site's own KaTeX instead and typesets the page once it is parsed (``throwOnError``
+#: off and ``strict`` ignored: a formula KaTeX cannot parse shows as its TeX source in red, never a console error).
+NB_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
-{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mathjax -%}
+<link rel="stylesheet" href="{{ resources.katex_href }}/katex.min.css">
+<script defer src="{{ resources.katex_href }}/katex.min.js"></script>
+<script defer src="{{ resources.katex_href }}/contrib/auto-render.min.js"></script>
+<script>
+document.addEventListener("DOMContentLoaded", function () {
+  renderMathInElement(document.body, {
+    delimiters: [{left: "$$", right: "$$", display: true}, {left: "\\[", right: "\\]", display: true},
+                 {left: "$", right: "$", display: false}, {left: "\\(", right: "\\)", display: false}],
+    ignoredClasses: ["wb-header", "wb-footer", "jp-OutputArea", "jp-InputArea-editor"],
+    throwOnError: false, errorColor: "#cc0000", strict: "ignore"});
+});
+</script>
+{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block extra_css -%}<link rel="icon" href="data:,">
 <style type="text/css">{{ resources.workbook_css }}</style>{%- endblock extra_css -%}
@@ -30,6 +53,14 @@ NB_TEMPLATE = """{%- extends 'index.html.j2' -%}
 #: Output types that need a JavaScript runtime (widget manager, notebook JS) the offline page does not load.
 SCRIPT_MIMES = frozenset({"application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json",
                           "application/javascript", "text/javascript"})
+
+
+def copy_katex(site: Path) -> Path:
+    """Return the site's copy of the vendored KaTeX (``<site>/assets/katex``), copied from :data:`KATEX_DIR`."""
+    dst = site / KATEX_ASSETS
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(KATEX_DIR, dst, ignore=shutil.ignore_patterns("README.md"))
+    return dst
 
 
 def offline_notebook(nb):
@@ -107,7 +138,8 @@ def notebook_page(run: Run, site: Path) -> Path:
     exporter = HTMLExporter(template_name="lab", template_file="workbook_page.html.j2",
                             extra_loaders=[DictLoader({"workbook_page.html.j2": NB_TEMPLATE})], embed_images=True)
     resources = {"metadata": {"name": f"{title} ({run.profile})", "path": str(notebooks_dir())},
-                 "workbook_css": CSS, "workbook_header": "\n".join(header), "workbook_footer": "\n".join(footer)}
+                 "workbook_css": CSS, "workbook_header": "\n".join(header), "workbook_footer": "\n".join(footer),
+                 "katex_href": f"../{KATEX_ASSETS}"}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     out = site / run.page
     out.parent.mkdir(parents=True, exist_ok=True)
