@@ -429,3 +429,25 @@ def test_paper_plan_prints_its_epochs_and_dsr_sub_is_a_named_deviation():
     assert math["epochs"] == pytest.approx(440 * 256 / 7500) and "epochs" in math["summary"]
     dsr = na.plan({**params, "train_set": "one_shot_rlvr_dsr_sub"})
     assert dsr["epochs"] == pytest.approx(440 * 256 / 1209) and dsr["epochs"] > 90
+
+
+def test_rollout_log_counts_distinct_correct_completions(tmp_path):
+    """The rollout log (``Results.history``) that `regime.group_signal` reads: per group n, n_correct and the
+    distinct correct completions up to whitespace."""
+    import json
+    from types import SimpleNamespace
+
+    from workbook.rl.experiments import _record_rollouts
+
+    def reward(prompts, completions, completion_ids, **kw):
+        return [1.0 if "\\boxed{3}" in c else 0.0 for c in completions]
+
+    trainer = SimpleNamespace(reward_funcs=[reward])
+    path = tmp_path / "rollouts.jsonl"
+    _record_rollouts(trainer, path)
+    completions = ["1+2=3 \\boxed{3}", "1+2=3  \\boxed{3}", "2+1=3 \\boxed{3}", "\\boxed{4}", "\\boxed{5}", "\\boxed{6}"]
+    trainer.reward_funcs[0](prompts=["p"] * 6, completions=completions, completion_ids=[[0]] * 6,
+                            problem_id=["a", "a", "a", "a", "b", "b"], trainer_state=SimpleNamespace(global_step=2))
+    rows = {r["problem_id"]: r for r in map(json.loads, path.read_text().splitlines())}
+    assert rows["a"] == {"step": 3, "problem_id": "a", "n": 4, "n_correct": 3, "n_distinct_correct": 2}
+    assert rows["b"]["n_correct"] == 0 and rows["b"]["n_distinct_correct"] == 0
