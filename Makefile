@@ -43,6 +43,7 @@ benchmarks: env
 
 student: env
 	$(VENV)/bin/workbook student
+	@echo "run a student copy: $(VENV)/bin/workbook run <lab> --notebooks-dir student (results in student/results/)"
 
 # GPU readiness check (docs/cluster.md, "GPU check"): what env/gpu_check.sh needs on a stock CUDA PyTorch image
 # without network (toy checkpoints + wheels missing from that image), in an ignored folder of at most 64 MiB.

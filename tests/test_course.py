@@ -149,3 +149,36 @@ def test_repository_notebooks_strip_cleanly(tmp_path):
             assert all(SOLUTION_TAG not in t for t in _tags(nb)), path.name
         else:
             assert 'tags=["solution"]' not in path.read_text(), path.name
+
+
+@pytest.mark.notebooks
+def test_cli_runs_the_students_own_copies_into_their_folder(tmp_path, monkeypatch, capsys):
+    """`workbook run LAB --notebooks-dir student` executes the student copy (not notebooks/) into student/results."""
+    import json
+
+    from conftest import write_notebook, write_profile
+
+    from workbook import cli
+
+    monkeypatch.delenv("WORKBOOK_RESULTS_DIR", raising=False)
+    monkeypatch.delenv("WORKBOOK_NOTEBOOKS_DIR", raising=False)
+    nb_dir = tmp_path / "notebooks"
+    path = write_notebook(nb_dir / "lab.ipynb", 'profile = "cpu"\nseed = 0\nn = 8\n', [
+        "from workbook.params import check_params\nparams = check_params('lab', globals())",
+        "from workbook.reporting import RunDir\nRunDir('lab', profile).write_metrics({'headline': {'n': n}})",
+        "raise RuntimeError('the instructor solution ran')"])
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[-1].metadata["tags"] = [SOLUTION_TAG]          # the exercise's solution: removed from the copy
+    nbformat.write(nb, str(path))
+    write_profile(nb_dir, "lab", "smoke", "n: 2\n")
+    student = tmp_path / "student"
+    write_student_copies(nb_dir, student)
+
+    assert cli.main(["run", "lab", "--profile", "smoke", "--notebooks-dir", str(student)]) == 0
+    run = json.loads((student / "results" / "lab" / "smoke" / "run.json").read_text())
+    assert run["status"] == "passed" and run["parameters"]["n"] == 2
+    executed = (student / "results" / "lab" / "smoke" / "lab.ipynb").read_text()
+    assert PLACEHOLDER.strip() in executed and "instructor solution" not in executed
+    assert not (nb_dir / "results").exists()
+    assert cli.main(["run", "lab", "--profile", "smoke", "--notebooks-dir", str(tmp_path / "nowhere")]) == 2
+    assert "is not a folder" in capsys.readouterr().err

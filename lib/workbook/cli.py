@@ -1,10 +1,10 @@
 """The ``workbook`` command: run one notebook, run them all, write the summary.
 
-    workbook run NOTEBOOK --profile P [-p key=value ...] [--timeout S] [--allow-dirty]
-    workbook run-all --profile P [-p key=value ...] [--only NB ...] [--allow-dirty]
+    workbook run NOTEBOOK --profile P [-p key=value ...] [--timeout S] [--allow-dirty] [--notebooks-dir DIR]
+    workbook run-all --profile P [-p key=value ...] [--only NB ...] [--allow-dirty] [--notebooks-dir DIR]
     workbook summary
     workbook site [--out DIR]
-    workbook student [--out DIR]
+    workbook student [--out DIR]         then: workbook run LAB --notebooks-dir DIR (the student's own copies)
     workbook list
     workbook prepare [ARGS ...]          train/cache the toy checkpoints (workbook.toy.prepare)
     workbook data fetch NAME [ARGS ...]  download a benchmark file (workbook.data.fetch)
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--timeout", type=float, default=None, help="per-notebook timeout in seconds")
         sp.add_argument("--allow-dirty", action="store_true",
                         help="write cpu/paper results from a git tree with uncommitted changes (recorded in run.json)")
+        sp.add_argument("--notebooks-dir", type=Path, default=None, metavar="DIR",
+                        help="run the notebooks (and params/) in DIR instead of <repo>/notebooks, e.g. the student "
+                             "copies `workbook student` wrote; results then go to DIR/results unless --results-dir "
+                             "or $WORKBOOK_RESULTS_DIR says otherwise")
 
     r = sub.add_parser("run", help="execute one notebook through papermill", epilog=EXIT_STATUS_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     si = sub.add_parser("site", help="render the static report site (results/site/index.html)")
     si.add_argument("--out", type=Path, default=None, help="output folder (default: <results>/site)")
     st = sub.add_parser("student", help="write student copies of the notebooks without solution cells")
-    st.add_argument("--out", type=Path, default=None, help="output folder (default: <repo>/student)")
+    st.add_argument("--out", type=Path, default=None, help="output folder (default: <repo>/student); run a copy "
+                    "with `workbook run LAB --notebooks-dir DIR`")
     pr = sub.add_parser("prepare", help="train/cache the toy reasoner checkpoints (resumable)", add_help=False)
     pr.add_argument("args", nargs=argparse.REMAINDER, help="passed to workbook.toy.prepare (see `prepare --help`)")
     da = sub.add_parser("data", help="benchmark data files")
@@ -133,7 +139,19 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from workbook import runner
 
-    root = args.results_dir.resolve() if args.results_dir else results_root()
+    nb_dir = getattr(args, "notebooks_dir", None)
+    if nb_dir is not None:
+        nb_dir = nb_dir.expanduser().resolve()
+        if not nb_dir.is_dir():
+            print(f"workbook: error: --notebooks-dir {nb_dir} is not a folder (write student copies with "
+                  "`workbook student --out DIR`)", file=sys.stderr)
+            return runner.EXIT_BAD_INPUT
+    if args.results_dir:
+        root = args.results_dir.resolve()
+    elif nb_dir is not None and not os.environ.get("WORKBOOK_RESULTS_DIR"):
+        root = nb_dir / "results"  # a student's runs never replace the published results
+    else:
+        root = results_root()
     try:
         if args.command == "list":
             print("\n".join(list_notebooks()))
@@ -158,13 +176,13 @@ def main(argv: list[str] | None = None) -> int:
                                  f"{', '.join((*PROFILES, *OVERLAYS))}")
         overrides = _overrides(args.param)
         if args.command == "run":
-            rec = runner.run_notebook(args.notebook, args.profile, overrides, root=root, timeout_s=args.timeout,
-                                      allow_dirty=args.allow_dirty, report=_say)
+            rec = runner.run_notebook(args.notebook, args.profile, overrides, root=root, nb_dir=nb_dir,
+                                      timeout_s=args.timeout, allow_dirty=args.allow_dirty, report=_say)
             runner.write_summary(root)
             records = [rec]
         else:
-            records = runner.run_all(args.profile, overrides, notebooks=args.only, root=root, timeout_s=args.timeout,
-                                     allow_dirty=args.allow_dirty, report=_say)
+            records = runner.run_all(args.profile, overrides, notebooks=args.only, root=root, nb_dir=nb_dir,
+                                     timeout_s=args.timeout, allow_dirty=args.allow_dirty, report=_say)
     except ParameterError as err:
         print(f"workbook: error: {err}", file=sys.stderr)
         return runner.EXIT_BAD_INPUT

@@ -1,11 +1,15 @@
 """Student copies of the notebooks: cells tagged ``solution`` removed, outputs cleared, the py:percent pair rewritten.
 
 The course mode of ``notebooks/README.md`` ("Instructor guide"): every notebook ends with exercises whose
-solution cells are tagged ``solution``.
-A removed code solution leaves an empty code cell (``# Your solution here``) so the student knows where to write;
-a removed Markdown solution leaves nothing. Both files of each pair (``<nb>.ipynb`` and ``<nb>.py`` in jupytext's
-py:percent format) are written from the same stripped notebook, so the pair stays consistent. The profiles
-(``params/``) are copied beside them so that the student folder runs on its own.
+solution cells are tagged ``solution``. The copies are made by nbconvert's own preprocessors
+(`student_preprocessors`): ``TagRemovePreprocessor`` drops the solution cells, ``ClearOutputPreprocessor`` the
+outputs and execution counts, ``ClearMetadataPreprocessor`` every cell's metadata except its tags (``parameters``
+must survive for papermill) and the notebook's except kernelspec, jupytext and language_info. The one step
+nbconvert has no preprocessor for is ours: a removed code solution leaves an empty code cell
+(``# Your solution here``) so the student knows where to write; a removed Markdown solution leaves nothing.
+Both files of each pair (``<nb>.ipynb`` and ``<nb>.py`` in jupytext's py:percent format) are written from the same
+stripped notebook, so the pair stays consistent. The profiles (``params/``) are copied beside them so that the
+student folder runs on its own: ``workbook run <lab> --notebooks-dir student`` (results in ``student/results/``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ import os
 import shutil
 from pathlib import Path
 
+from nbconvert.preprocessors import (
+    ClearMetadataPreprocessor, ClearOutputPreprocessor, Preprocessor, TagRemovePreprocessor,
+)
+
 from workbook.paths import repo_root
 
 log = logging.getLogger(__name__)
@@ -23,6 +31,8 @@ log = logging.getLogger(__name__)
 SOLUTION_TAG = "solution"
 PLACEHOLDER = "# Your solution here\n"
 PAIR_FORMATS = "ipynb,py:percent"
+#: Notebook metadata a student copy keeps (the kernel to start, the jupytext pairing, the language).
+KEEP_NB_METADATA = frozenset({"kernelspec", "jupytext", "language_info"})
 
 
 def is_solution(cell) -> bool:
@@ -30,39 +40,59 @@ def is_solution(cell) -> bool:
     return SOLUTION_TAG in (cell.get("metadata", {}).get("tags") or [])
 
 
+class SolutionPlaceholderPreprocessor(Preprocessor):
+    """Insert one untagged ``# Your solution here`` code cell before each run of consecutive solution cells that
+    holds code (`TagRemovePreprocessor` then removes the run itself); count the solution cells in
+    ``resources["n_solutions"]``."""
+
+    def preprocess(self, nb, resources):
+        import nbformat
+
+        cells, n, i = [], 0, 0
+        while i < len(nb.cells):
+            j = i
+            while j < len(nb.cells) and is_solution(nb.cells[j]):
+                j += 1
+            if j > i:
+                run = nb.cells[i:j]
+                if any(c.get("cell_type") == "code" for c in run):
+                    cells.append(nbformat.v4.new_code_cell(PLACEHOLDER.rstrip("\n")))
+                cells += run
+                n += j - i
+                i = j
+            else:
+                cells.append(nb.cells[i])
+                i += 1
+        nb.cells = cells
+        resources["n_solutions"] = resources.get("n_solutions", 0) + n
+        return nb, resources
+
+
+def student_preprocessors() -> list[Preprocessor]:
+    """Return the preprocessors that turn an instructor's notebook into a student copy, in order."""
+    return [
+        SolutionPlaceholderPreprocessor(),
+        TagRemovePreprocessor(remove_cell_tags={SOLUTION_TAG}),
+        ClearOutputPreprocessor(),
+        ClearMetadataPreprocessor(preserve_cell_metadata_mask={"tags"}, preserve_nb_metadata_mask=set(KEEP_NB_METADATA)),
+    ]
+
+
 def strip_solutions(nb):
-    """Return ``(student_nb, n_removed)``: a copy of ``nb`` without solution cells and without outputs.
+    """Return ``(student_nb, n_removed)``: a copy of ``nb`` without solution cells, outputs or run metadata.
 
     Each run of consecutive removed cells that held code is replaced by one empty placeholder code cell.
     """
-    import nbformat
-
-    out = copy.deepcopy(nb)
-    cells, n_removed, pending_code = [], 0, False
-    for cell in out.cells:
-        if is_solution(cell):
-            n_removed += 1
-            pending_code = pending_code or cell.get("cell_type") == "code"
-            continue
-        if pending_code:
-            cells.append(nbformat.v4.new_code_cell(PLACEHOLDER.rstrip("\n")))
-            pending_code = False
-        cells.append(cell)
-    if pending_code:
-        cells.append(nbformat.v4.new_code_cell(PLACEHOLDER.rstrip("\n")))
-    for cell in cells:
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
+    out, resources = copy.deepcopy(nb), {}
+    for pre in student_preprocessors():
+        out, resources = pre.preprocess(out, resources)
+    for cell in out.cells:  # Markdown cells keep their metadata under ClearMetadata: drop a run's records there too
         cell.get("metadata", {}).pop("papermill", None)
         cell.get("metadata", {}).pop("execution", None)
-    out.cells = cells
-    out.metadata.pop("papermill", None)
-    out.metadata.pop("widgets", None)
     out.metadata.setdefault("jupytext", {})["formats"] = PAIR_FORMATS
     out.nbformat_minor = max(int(out.get("nbformat_minor", 0)), 5)  # cell ids exist from 4.5 on
     _assign_ids(out)
-    return out, n_removed
+    return out, resources.get("n_solutions", 0)
 
 
 def _assign_ids(nb) -> None:
