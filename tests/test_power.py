@@ -7,7 +7,7 @@ import pytest
 from workbook.reporting.claims import load_reported
 from workbook.reporting.power import Design, design_for, power, power_table, print_power
 
-NSR_CPU = {"n_eval_problems": 12, "eval_n": 256, "seeds": [0, 1, 2]}
+NSR_CPU = {"n_eval_problems": 12, "eval_n": 256, "seeds": [0, 1, 2], "n_pool": 64, "id_n": 16}
 
 
 def test_design_resolves_parameter_names_and_claim_overrides():
