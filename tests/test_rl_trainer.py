@@ -149,7 +149,9 @@ def test_resume_after_interruption_continues_from_last_checkpoint(tmp_path):
     def dist(a, b):
         return sum((x.detach().cpu() - y.detach().cpu()).pow(2).sum() for x, y in zip(a.parameters(), b.parameters())).sqrt().item()
 
-    assert dist(model2, ref_model) < 0.1 * dist(fresh, ref_model)
+    # (measured: 0.23 with TRL's sampler, 0.66 with the static-cache one, vs 5.4 from the seed-123 init: how far
+    # two runs drift after a re-drawn prompt order depends on the random draws, so the bound is a quarter)
+    assert dist(model2, ref_model) < 0.25 * dist(fresh, ref_model)
 
 
 def test_eval_probe_writes_curve(tmp_path):
@@ -219,3 +221,66 @@ def test_launch_cli_validates_before_loading():
         parse_args(["--method", "ppo_magic", "--model", "m", "--train", "t", "--run-dir", "x"])
     with pytest.raises(SystemExit):
         parse_args(["--method", "grpo", "--model", "m", "--train", "t", "--run-dir", "x", "--set", "novalue"])
+
+
+def _padded_batch(tok, seed: int = 0):
+    """Left-padded prompts of 3-9 tokens and right-padded completions of 1-12 tokens, as TRL builds them."""
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(12):
+        p = torch.randint(3, len(tok), (int(torch.randint(3, 10, (1,), generator=g)),), generator=g)
+        c = torch.randint(3, len(tok), (int(torch.randint(1, 13, (1,), generator=g)),), generator=g)
+        rows.append((p, c))
+    wp, wc = max(len(p) for p, _ in rows), max(len(c) for _, c in rows)
+    ids = torch.zeros(len(rows), wp + wc, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, (p, c) in enumerate(rows):
+        ids[i, wp - len(p):wp], mask[i, wp - len(p):wp] = p, 1
+        ids[i, wp:wp + len(c)], mask[i, wp:wp + len(c)] = c, 1
+    return ids, mask, wc
+
+
+def test_fast_cpu_scoring_equals_trl_scoring(tmp_path, monkeypatch):
+    """The length-sorted, column-trimmed scorer returns TRL's per-token log-probs, entropies and gradients."""
+    import workbook.rl.trainer as rt
+
+    monkeypatch.setattr(rt, "_SCORE_CHUNK_ROWS", 5)  # several chunks with different widths
+    model, tok = tiny_policy()
+    tr = build_trainer("grpo", model, tok, PROBLEMS, tmp_path, small_cfg("grpo"), reward_fn=parity_reward,
+                       grader=ExactGrader())
+    assert tr.fast_cpu
+    ids, mask, width = _padded_batch(tok)
+    comp_mask = mask[:, -width:].float()
+    out = {}
+    for fast in (True, False):
+        tr.fast_cpu = fast
+        model.zero_grad()
+        logp, ent, _ = tr._get_per_token_logps_and_entropies(model, ids, mask, width, compute_entropy=True)
+        ((logp * comp_mask).sum() + 0.1 * (ent * comp_mask).sum()).backward()
+        out[fast] = (logp.detach(), ent.detach(), torch.cat([p.grad.flatten() for p in model.parameters()]))
+    for a, b in zip(out[True], out[False]):
+        assert a.shape == b.shape
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_fast_sampler_draws_from_the_model_distribution():
+    """First tokens follow softmax(logits / T); completions stop at their first EOS; same seed, same samples."""
+    from workbook.generation.static_decode import sample_token_ids
+
+    model, tok = tiny_policy()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(8.0)  # a peaked distribution, so a wrong temperature would show
+    prompt = [3, 7, 11, 19]
+    temperature, n = 0.7, 20000
+    with torch.no_grad():
+        p = torch.softmax(model(input_ids=torch.tensor([prompt])).logits[0, -1] / temperature, -1)
+    torch.manual_seed(0)
+    first = sample_token_ids(model, [prompt] * n, 1, [tok.eos_token_id], tok.pad_token_id, temperature=temperature)
+    freq = torch.bincount(torch.tensor([c[0] for c in first]), minlength=len(p)).float() / n
+    # total variation: sampling noise at n = 20,000 is about 0.02; temperature 1 instead of 0.7 would give 0.19
+    assert 0.5 * (freq - p).abs().sum() < 0.07
+    torch.manual_seed(1)
+    out = sample_token_ids(model, [prompt, [5, 9]] * 200, 6, [tok.eos_token_id], tok.pad_token_id, temperature=1.0)
+    assert all(1 <= len(c) <= 6 and tok.eos_token_id not in c[:-1] for c in out)
+    torch.manual_seed(1)
+    assert sample_token_ids(model, [prompt, [5, 9]] * 200, 6, [tok.eos_token_id], tok.pad_token_id) == out

@@ -155,3 +155,61 @@ class StaticDecoder:
         self.pos = self.pos + 1
         self.length += 1
         return logits
+
+
+@torch.no_grad()
+def sample_token_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, eos_token_ids: list[int],
+                     pad_token_id: int, temperature: float = 1.0, top_p: float = 1.0,
+                     generator: torch.Generator | None = None) -> list[list[int]]:
+    """Return one sampled completion (token ids, up to and including the first EOS) per row of ``prompt_ids``.
+
+    The same distribution as ``model.generate(do_sample=True, temperature, top_p, top_k=0)``: softmax of
+    logits / temperature, nucleus-filtered, sampled by inverse CDF from uniforms of ``generator`` (default: torch's
+    global generator, so a seeded trainer stays reproducible). Identical prompts (GRPO's group of samples) are
+    prefilled once and their cache copied to every sample; finished rows leave the batch once a quarter has
+    finished. Used by ``workbook.rl.trainer`` as TRL's CPU sampler for plain sampling.
+    """
+    from workbook.generation.hf import inverse_cdf_sample, top_p_filter
+
+    if temperature <= 0:
+        raise ValueError(f"sample_token_ids samples at temperature > 0, got {temperature}")
+    if max_new_tokens < 1 or not prompt_ids:
+        raise ValueError("sample_token_ids needs max_new_tokens >= 1 and at least one prompt")
+    dev = next(model.parameters()).device
+    unique = list(dict.fromkeys(tuple(p) for p in prompt_ids))
+    slot = {p: k for k, p in enumerate(unique)}
+    width = max(len(p) for p in unique)
+    ids = torch.full((len(unique), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(unique), width), dtype=torch.long)
+    for k, p in enumerate(unique):  # left padding: every prompt ends at the last column
+        ids[k, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        mask[k, width - len(p):] = 1
+    expand = torch.tensor([slot[tuple(p)] for p in prompt_ids], device=dev)
+    dec = StaticDecoder(model)
+    logits = dec.prefill(ids.to(dev), mask.to(dev), capacity=width + max_new_tokens)[expand]
+    dec.select(expand)
+    n_rows = len(prompt_ids)
+    uniforms = torch.rand((n_rows, max_new_tokens), generator=generator, dtype=torch.float64).to(dev)
+    out = torch.full((n_rows, max_new_tokens), pad_token_id, dtype=torch.long, device=dev)
+    lengths = torch.full((n_rows,), max_new_tokens, dtype=torch.long, device=dev)
+    eos = torch.tensor(sorted(set(eos_token_ids)), device=dev)
+    rows = torch.arange(n_rows, device=dev)  # output row of each decoder row
+    done = torch.zeros(n_rows, dtype=torch.bool, device=dev)
+    for step in range(max_new_tokens):
+        probs = top_p_filter(torch.softmax(logits / temperature, dim=-1), top_p)
+        chosen = inverse_cdf_sample(probs, uniforms[rows, step])
+        live = ~done
+        out[rows[live], step] = chosen[live]
+        ended = torch.isin(chosen, eos) & live
+        if ended.any():
+            lengths[rows[ended]] = step + 1
+            done |= ended
+        if step == max_new_tokens - 1 or bool(done.all()):
+            break
+        if int(done.sum()) * 4 >= len(rows):
+            keep = (~done).nonzero().squeeze(-1)
+            dec.select(keep)
+            chosen, rows, done = chosen[keep], rows[keep], done[keep]
+        logits = dec.step(chosen)
+    toks, lens = out.tolist(), lengths.tolist()
+    return [toks[r][:lens[r]] for r in range(n_rows)]
