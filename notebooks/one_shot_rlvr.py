@@ -26,45 +26,59 @@
 # **What this notebook replicates** (numbered as in the reported-vs-reproduced table at the end)
 #
 # - **OS-1** GRPO on one example lifts Qwen2.5-Math-1.5B on MATH500 from 36.0% to 73.6% (six-benchmark
-#   average 17.6% → 35.7%), **OS-1d** matching the 1.2k-example DSR-sub set (paper scale; OS-1d also on the toy);
+#   average 17.6% → 35.7%), **OS-1d** matching the 1.2k-example DSR-sub set (on the toy: RLVR on the whole pool);
 # - **OS-2** post-saturation generalization: held-out accuracy keeps rising after training accuracy on the one
-#   example has saturated;
-# - **OS-3a** the policy-gradient loss drives the gain, **OS-3b** the entropy bonus matters;
+#   example has saturated; **OS-2m** its mechanism on the toy (the format habit fades on held-out problems) and
+#   **OS-2c** its control (the same run in a world without the habit);
+# - **OS-3a** the policy-gradient loss drives the gain, **OS-3b** the entropy bonus matters (with the paper's
+#   coefficient sweep 0, 1e-3, 1e-2, 3e-2);
 # - **OS-4** the entropy loss alone, with no outcome reward, lifts MATH500 by 27.4 points (OS-4t: on the toy).
 #
-# **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 15 runs of 20 steps on the toy reasoner in
-# two single-threaded worker processes. Measured on the shared 2-core development machine (load average 10–14 from
-# other jobs): 24–41 minutes wall, of which the 15 runs used 602 CPU-seconds — about 5 minutes of wall time on an
-# unloaded 2-core machine, plus under a minute for the base evaluation and imports (an estimate from CPU time, not a
-# measured unloaded run; the run cell prints its own CPU seconds). `paper`: one GPU; the plan and a GPU-hour estimate print
-# first (the paper's 2000 steps of 128 × 8 rollouts are days of one H100; the default here is 500 steps).
+# **The toy world's latent deficiency.** The paper explains part of the 1-shot gain by format: the base model often
+# answers without `\boxed{}` and one example teaches it to box everywhere (Sec. 4). The toy reasoner is trained on
+# a world where 25% of solve traces end in `The answer is N.` instead of `\boxed{N}` (`deficiency_share`,
+# `docs/toy_world.md`): ungradable on every problem alike. `toy-reasoner-control` is the same recipe without the
+# habit. The habit is invisible to greedy decoding (the boxed line is always the most likely), so every held-out
+# number here is sampled at the paper's rollout temperature T = 0.6, where about one answer in ten is unboxed.
+#
+# **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 21 runs of 16 steps on the toy reasoner in
+# two single-threaded worker processes, sized from a pilot to ~500 CPU-seconds (~5 minutes on an idle 2-core
+# machine); the run cell prints the CPU seconds it used, `run.json` records the wall time, and
+# `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers. `paper`: one GPU; the plan and a
+# GPU-hour estimate print first (the paper's 2000 steps of 128 × 8 rollouts are days of one H100; 500 steps here).
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
 model = "toy-reasoner"            # a workbook.models preset
+control_model = "toy-reasoner-control"  # the pi1_control arm: the same world without the format habit
 train_set = "synthetic"           # "synthetic" (toy, pi1 chosen by the selection rule) | "one_shot_rlvr_pi1" (paper)
-full_train_set = "synthetic"      # the full-set arm: toy training set | "one_shot_rlvr_dsr_sub" (paper, 1209 rows)
+full_train_set = "synthetic"      # the full-set arm: toy pool | "one_shot_rlvr_dsr_sub" (paper, 1209 rows)
 eval_benchmarks = ["synthetic"]   # held-out sets; paper: the six official benchmarks
-n_train_problems = 16             # toy training set ("DSR-sub" of the toy) for the selection rule and full-set arm
-n_eval_problems = 64              # held-out problems per benchmark (0: all), evaluated after training
-n_curve_problems = 0              # held-out problems for the in-training curve (0: all of them)
+n_train_problems = 8              # toy pool ("DSR-sub" of the toy): in-distribution problems ...
+n_hard_problems = 4               # ... plus hard-tier problems (5-6 operands, workbook.toy.world.hard_spec)
+n_eval_problems = 64              # held-out problems the arms are scored on (0: all)
+n_select_problems = 32            # further held-out problems, disjoint, on which each run's peak step is chosen
+n_curve_problems = 0              # paper: scoring problems of the in-training curve (0: all of the first set)
 selection_top_index = 0           # rank (by std of historical accuracy) of the chosen example; paper: pi1: 1st
-arms = ["pi1", "full_set", "no_entropy", "entropy_only", "random_example"]
+arms = ["full_set", "pi1", "pi1_control", "no_entropy", "entropy_sweep", "entropy_only"]
+entropy_sweep = [0.01, 0.03]      # entropy coefficients beside pi1's 0.001 and no_entropy's 0 (paper Sec. 4.1)
 seeds = [0, 1, 2]
-steps = 20                        # optimizer steps per run (paper: 2000, validated every 20)
-prompts_per_step = 4              # copies of pi1 per step (paper: 128)
+steps = 16                        # optimizer steps per run (paper: 2000, validated every 20)
+prompts_per_step = 12             # copies of pi1 per step, pool problems per step for full_set (paper: 128)
 num_generations = 8               # rollouts per prompt (paper: 8)
-max_completion_length = 72        # toy solutions are < 60 characters (paper: 3072)
+max_completion_length = 48        # toy solutions are < 45 tokens (paper: 3072)
+max_prompt_tokens = 0             # drop training prompts longer than this (0: no cap; paper: 1024)
 micro_batch_size = 0              # completions per forward/backward (0: a whole step at once)
 learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 20 steps (paper: 1e-6)
-eval_every = 5
-eval_n = 1
-eval_temperature = 0.0            # held-out curve greedy, as the official MATH500 evaluation
-eval_max_new_tokens = 72
-official_protocol = {}            # final evaluation per dataset: {name: [n, temperature]}; others use eval_n / T
+eval_every = 4
+eval_n = 4                        # samples per held-out problem on the curve
+eval_temperature = 0.6            # the rollout temperature: the format habit is invisible to greedy decoding
+eval_max_new_tokens = 48
+eval_system_prompt = ""           # paper: qwen25-math-cot puts the instruction in the system turn
+official_protocol = {}            # paper: final evaluation per dataset {name: [n, temperature]}
 instruction = "Please reason step by step, and put your final answer within \\boxed{}."
-saturation_threshold = 0.85       # rollout accuracy on pi1 counted as "saturated" (OS-2; toy plateaus near 0.85-0.9)
+saturation_threshold = 0.9        # rollout accuracy on pi1 counted as "saturated" (OS-2)
 generation_backend = "transformers"  # "transformers" (CPU) | "vllm" (paper, colocate)
 device = "cpu"
 bf16 = False
@@ -78,10 +92,13 @@ n_boot = 2000
 # %% [markdown]
 # ## Setup
 #
-# Parameters are validated before any model is loaded; the plan (steps, rollouts, tokens, GPU-hours) prints first.
+# Parameters are validated before any model is loaded; the plan (steps, rollouts, tokens, GPU-hours) and each
+# claim's pre-registered power print first.
 
 # %%
+import resource
 import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -89,7 +106,7 @@ import pandas as pd
 import torch
 
 from workbook import plotting
-from workbook.metrics import benchmark_average_ci, grouped_estimates
+from workbook.metrics import grouped_estimates, hierarchical_bootstrap
 from workbook.papers import claim_records, power_note
 from workbook.papers import one_shot_rlvr as osr
 from workbook.params import check_params
@@ -97,7 +114,6 @@ from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.reporting.power import print_power
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
-from workbook.rl.probes import EvalProbe
 
 # %%
 params = check_params("one_shot_rlvr", globals())
@@ -106,7 +122,7 @@ torch.set_num_threads(torch_threads)
 plotting.use_style()
 run_dir = RunDir("one_shot_rlvr", profile)
 t_start = time.time()
-print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
+print(f"profile={profile}  model={model}  control={control_model or '-'}  run_dir={run_dir.path}")
 print(the_plan["summary"])
 power_tab = print_power("one_shot_rlvr", params)  # pre-registered: each claim's chance of "reproduced" here
 
@@ -131,147 +147,175 @@ if device == "cuda" and not torch.cuda.is_available():
 #
 # **How π1 was chosen.** Run GRPO on the full 1209-example DSR-sub set for 500 steps, record each example's
 # training accuracy every epoch, and rank examples by the standard deviation of that history
-# (`data/data_selection.py --method std`). π1 ranks first: an example whose accuracy moved most during training
-# — neither always solved nor never solved.
+# (`data/data_selection.py --method std`). π1 ranks first: an example whose accuracy moved most during training.
 #
 # **Why one example can work.** With 8 rollouts at T = 0.6 and a problem the base model solves sometimes, the
-# group advantage is non-zero on every step, so the policy gradient keeps pushing towards the completions that
-# end in the right boxed answer — and that direction (shorter detours, consistent formatting, more careful
-# arithmetic, self-checks) is shared by many problems. The paper reports that test accuracy keeps improving long
-# after π1 itself is solved every time (post-saturation generalization), and that the entropy bonus — which keeps
-# the rollouts diverse so the advantage does not vanish — matters.
+# group advantage is non-zero, so the policy gradient pushes towards completions that end in the right boxed
+# answer — and part of that direction (consistent formatting, careful arithmetic) is shared by every problem. The
+# paper reports that test accuracy keeps improving after π1 itself is solved every time (post-saturation
+# generalization); with 1024 rollouts a step, a trickle of failed rollouts keeps the gradient alive long after.
 #
-# > Our engine implements exactly this loss (`workbook.rl.objectives`, registered as `one_shot_rlvr` in
-# > `workbook.rl.methods`) inside a TRL 1.16 `GRPOTrainer` subclass. The method's settings as registered:
+# > Our engine implements this loss (`workbook.rl.objectives`, registered as `one_shot_rlvr` and `entropy_only` in
+# > `workbook.rl.methods`) inside a TRL 1.16 `GRPOTrainer` subclass. The settings as registered:
 
 # %%
 pd.DataFrame([{k: v for k, v in vars(get_method(m)).items() if k not in ("description", "source")}
               for m in ("one_shot_rlvr", "entropy_only")])
 
 # %% [markdown]
-# ## 2. Data and the base model
+# ## 2. Data
 #
-# > On the toy, the "DSR-sub" is `n_train_problems` problems of the synthetic arithmetic world (train split) and
-# > the held-out set is the test split (disjoint by construction). At paper scale, π1 comes from the shipped
-# > `pi1_r128.parquet` (128 copies of the wind-pressure problem, label "12.8" kept as the paper has it).
+# > On the toy, the "DSR-sub" is a pool of `n_train_problems` in-distribution problems plus `n_hard_problems`
+# > hard-tier ones (5–6 operands, which the base model rarely solves), so the selection rule has harder problems
+# > to choose from. Held-out problems come from the test split (disjoint by construction) and are split in two:
+# > `n_select_problems` on which each run's best step is chosen (the paper's checkpoint rule) and `n_eval_problems`
+# > on which that step is scored — choosing and scoring on the same problems would inflate every peak.
 
 # %%
-train_problems = ex.load_problems(train_set, n_train_problems, "train", seed)
-full_problems = train_problems if full_train_set == train_set else ex.load_problems(full_train_set, 0, "train")
-eval_sets = {b: ex.load_problems(b, n_eval_problems, "test", seed) for b in eval_benchmarks}
-eval_problems = [p for ps in eval_sets.values() for p in ps]
-print(f"{len(train_problems)} training problems ({train_set}), {len(eval_problems)} held-out problems "
-      f"({', '.join(f'{k}: {len(v)}' for k, v in eval_sets.items())})")
+pool = osr.training_pool(train_set, n_train_problems, n_hard_problems, seed)
+full_problems = pool if full_train_set == train_set else ex.load_problems(full_train_set, 0, "train")
+held_out = {b: ex.load_problems(b, n_select_problems + n_eval_problems if n_eval_problems else 0, "test", seed)
+            for b in eval_benchmarks}  # fmt: skip
+first_set = held_out[eval_benchmarks[0]]  # the in-training curve: the first benchmark (paper: MATH500)
+curve_set = first_set[: n_select_problems + n_curve_problems] if n_curve_problems else first_set
+select_ids, score_ids = osr.split_held_out({eval_benchmarks[0]: curve_set}, n_select_problems)
+cap = osr.prompt_cap(full_problems, model, instruction, max_prompt_tokens)
+full_problems = cap.kept
+print(f"pool: {len(pool)} problems ({n_hard_problems} hard); held-out: {len(select_ids)} to choose the peak, "
+      f"{len(score_ids)} to score it; prompt cap: {cap.summary}")
+
+# %% [markdown]
+# > One probe (`workbook.papers.one_shot_rlvr.FormatProbe`, an `EvalProbe`) measures every run on all held-out
+# > problems every `eval_every` steps: accuracy and the share of completions without `\boxed{}` — the deficiency
+# > itself — from the same `eval_n` samples at T = `eval_temperature`. Step 0 of each π1 run is the base model.
+
+# %%
+system = eval_system_prompt or None
+curve_probe = osr.FormatProbe(curve_set, every=eval_every, n=eval_n, temperature=eval_temperature,
+                              max_new_tokens=eval_max_new_tokens, system=system, name="curve")
+final_probe = osr.FormatProbe([p for ps in held_out.values() for p in ps], at_start=False, n=eval_n,
+                              temperature=eval_temperature, max_new_tokens=eval_max_new_tokens, system=system,
+                              protocol={k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()},
+                              name="final") if official_protocol else None  # paper: the official protocol
+probes = [curve_probe] + ([final_probe] if final_probe else [])
 cfg = ex.ExperimentConfig(
     model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
     max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
     micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
     device=device, bf16=bf16, torch_threads=torch_threads)
-
-# %% [markdown]
-# > Two probes (`workbook.rl.probes.EvalProbe`) measure every run: `curve`, the held-out curve every `eval_every`
-# > steps, and `final`, the held-out set after training, each problem at its dataset's official (n, T). The base
-# > model is measured by the same `final` probe.
-
-# %%
-curve_problems = eval_problems[:n_curve_problems] if n_curve_problems else eval_problems
-protocol = {k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()}
-curve_probe = EvalProbe(curve_problems, every=eval_every, n=eval_n, temperature=eval_temperature,
-                        max_new_tokens=eval_max_new_tokens, name="curve")
-final_probe = EvalProbe(eval_problems, at_start=False, n=eval_n, temperature=eval_temperature,
-                        max_new_tokens=eval_max_new_tokens, protocol=protocol, name="final")
-base_correct = ex.evaluate(cfg, [final_probe], seed=seed)["final"]
-base_acc = benchmark_average_ci(base_correct, seed=seed, n_boot=n_boot)
-print(f"grader: {grading_mode}; base model held-out accuracy (mean over {len(eval_sets)} set(s)): "
-      f"{base_acc.value:.3f} [{base_acc.lo:.3f}, {base_acc.hi:.3f}] (n = {base_acc.n} problems)")
+runs_root, c0 = run_dir.path / "runs", resource.getrusage(resource.RUSAGE_CHILDREN)
 
 # %% [markdown]
 # ## 3. Choosing π1 with the paper's rule, and the runs
 #
 # > The selection rule needs a full-set run; the full-set arm *is* that run (as in the paper, where the DSR-sub
-# > run both supplied the accuracy history and served as the baseline). So the full-set and random-example arms
-# > run first, π1 is chosen from the full-set history pooled over seeds, then the π1 arms run.
-# > On the toy a training "epoch" is `n_train_problems / prompts_per_step` steps.
+# > run both supplied the accuracy history and served as the baseline). It runs first; π1 is the pool problem
+# > whose per-epoch training accuracy, pooled over seeds, varied most. On the toy one step is one epoch of the pool.
 
 # %%
-rng = np.random.default_rng(seed)
-toy = train_set == "synthetic"
 first = [ex.RunSpec("full_set", "one_shot_rlvr", full_problems, s) for s in seeds if "full_set" in arms]
-if "random_example" in arms and toy:
-    picks = rng.choice(len(train_problems), size=len(seeds), replace=True)
-    first += [ex.RunSpec("random_example", "one_shot_rlvr", [train_problems[i]], s) for i, s in zip(picks, seeds)]
-probes, runs_root = [curve_probe, final_probe], run_dir.path / "runs"
 res_first = ex.run_grid(first, cfg, probes, run_root=runs_root, workers=workers) if first else None
-
-# %%
-if toy:  # the selection rule on the full-set arm's history, pooled over seeds
+if train_set == "synthetic":  # the selection rule on the full-set arm's history, pooled over seeds
     steps_per_epoch = max(1, int(np.ceil(len(full_problems) / prompts_per_step)))
     hist = osr.historical_accuracy(res_first.history.query("label == 'full_set'"), steps_per_epoch)
     pi1_id, ranking = osr.select_by_variance(hist, selection_top_index)
-    pi1 = next(p for p in train_problems if p.problem_id == pi1_id)
+    pi1 = next(p for p in pool if p.problem_id == pi1_id)
     run_dir.save_table(ranking, "selection_ranking")
 else:  # paper: pi1 is fixed; the parquet holds it 128 times
-    pi1, ranking = train_problems[0], None
+    pi1, ranking = pool[0], None
 print(f"pi1 = {pi1.problem_id}: {pi1.problem!r} (label {pi1.answer!r})")
-ranking.head(8) if ranking is not None else None
+ranking.head(6) if ranking is not None else None
+
+# %% [markdown]
+# > The π1 arms train on `prompts_per_step` copies of π1 (each copy its own rollout group, so the share of groups
+# > with a non-zero advantage is countable). `pi1_control` is the same run on the control world's model.
 
 # %%
-second = [ex.RunSpec("pi1", "one_shot_rlvr", [pi1], s) for s in seeds]
-second += [ex.RunSpec("no_entropy", "one_shot_rlvr", [pi1], s, {"entropy_coef": 0.0})
-           for s in seeds if "no_entropy" in arms]
-second += [ex.RunSpec("entropy_only", "entropy_only", [pi1], s) for s in seeds if "entropy_only" in arms]
-res_second = ex.run_grid(second, cfg, probes, run_root=runs_root, workers=workers)
-res = ex.Results.concat([r for r in (res_first, res_second) if r is not None])
+copies = osr.copies(pi1, prompts_per_step) if train_set == "synthetic" else [pi1]
+specs = [ex.RunSpec(lab, meth, copies, s, ov) for lab, meth, ov in osr.arm_specs(arms, entropy_sweep) for s in seeds]
+treated = [sp for sp in specs if sp.label != "pi1_control"]
+res_pi1 = ex.run_grid(treated, cfg, probes, run_root=runs_root, workers=workers)
+control = [sp for sp in specs if sp.label == "pi1_control"]
+res_ctl = ex.run_grid(control, replace(cfg, model=control_model), probes, run_root=runs_root,
+                      workers=workers) if control else None
+res = ex.Results.concat([r for r in (res_first, res_pi1, res_ctl) if r is not None])
+c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu_s = res.timing["cpu_seconds"].sum()
-print(f"{len(res.timing)} runs; wall s per run: {res.timing.groupby('label')['seconds'].mean().round(1).to_dict()}; "
-      f"CPU s of all runs {cpu_s:.0f} (on an unloaded machine ~ {cpu_s / max(workers, 1):.0f} s wall with "
-      f"{workers} single-threaded workers)")
+cpu_workers = max(cpu_s, (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime))  # spawned workers, imports incl.
+print(f"{len(res.timing)} runs; CPU s of the runs {cpu_s:.0f}, of their processes {cpu_workers:.0f}; on an idle "
+      f"2-core machine ~ {cpu_workers / max(workers, 1):.0f} s wall with {workers} single-threaded workers")
 
 # %% [markdown]
 # ## 4. Figures
 #
-# Training accuracy is the rollout accuracy of each step (on π1 for the π1 arms; on the step's batch for the
-# full-set arm). Bands: 95% intervals over seeds (`workbook.plotting.band`); on the held-out curve the
-# interval covers seeds and problems (the hierarchical bootstrap of `workbook.metrics`).
+# Top: training rollout accuracy (on π1 for the π1 arms, on the pool for the full set) and the share of rollout
+# groups with a non-zero advantage (0 < correct < 8: the policy gradient is alive). Bottom: held-out accuracy and
+# the held-out share of unboxed answers vs step, T = 0.6, all held-out problems. Bands: 95% hierarchical intervals
+# over seeds × problems (`workbook.plotting.band`); entropy sweep arms are in the second figure.
 
 # %%
-labels = [a for a in osr.ARMS if a in set(res.train["label"])]
-panels = [(res.train, "accuracy", (0, 1), "training rollout accuracy", "training accuracy (the example / batch)"),
-          (res["curve"], "accuracy", (0, 1), "held-out accuracy" + (" (greedy)" if eval_temperature == 0 else ""),
-           f"held-out ({len(curve_problems)} problems)"),
-          (res.train, "entropy", (0, None), "mean token entropy (nats)", "policy entropy on rollouts")]
-fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-for ax, (frame, y, bounds, ylabel, title) in zip(axes, panels):
-    for lab in labels:
-        plotting.band(ax, frame.query("label == @lab"), x="step", y=y, method=lab, bounds=bounds, seed=seed)
-    ax.set(xlabel="step", ylabel=ylabel, title=title)
-axes[1].axhline(base_acc.value, color="grey", ls="--", lw=1, label="base")
-axes[1].legend(fontsize=8)
-fig.suptitle(f"1-shot RLVR on {model}: mean over {len(seeds)} seeds, 95% CI")
+main_arms = [a for a in ("pi1", "pi1_control", "full_set", "no_entropy", "entropy_only") if a in set(res.train["label"])]
+live = osr.live_share(res.history)
+curve = res["curve"].assign(unboxed=lambda d: d["n_unboxed"] / d["n"])
+panels = [(res.train, "accuracy", "training rollout accuracy"), (live, "live", "share of groups with A ≠ 0"),
+          (curve, "accuracy", "held-out accuracy (T = 0.6)"), (curve, "unboxed", "held-out share without \\boxed{}")]
+fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+for ax, (frame, y, title) in zip(axes.flat, panels):
+    for lab in main_arms:
+        plotting.band(ax, frame.query("label == @lab"), x="step", y=y, method=lab, bounds=(0, 1), seed=seed)
+    ax.set(xlabel="step", ylabel=y, title=title)
+axes[0, 0].axhline(saturation_threshold, color="grey", ls=":", lw=1)
+axes[1, 0].legend(fontsize=8)
+fig.suptitle(f"1-shot RLVR on {model} (control: {control_model}): {len(seeds)} seeds, 95% CI")
 fig.tight_layout()
 headline_figure = "training_curves"
 run_dir.save_figure(fig, headline_figure)
 
+# %%
+sweep = [lab for lab in ["no_entropy", "pi1", *[f"entropy_{c:g}" for c in entropy_sweep]]
+         if lab in set(res.train["label"])]
+fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+for ax, (frame, y, title) in zip(axes, [(res.train, "entropy", "policy entropy on rollouts (nats)"),
+                                        (live, "live", "share of groups with A ≠ 0"),
+                                        (curve, "accuracy", "held-out accuracy (T = 0.6)")]):
+    for lab in sweep:
+        plotting.band(ax, frame.query("label == @lab"), x="step", y=y, method=lab, bounds=(0, None), seed=seed)
+    ax.set(xlabel="step", ylabel=y, title=title)
+axes[2].legend(fontsize=8, title="entropy coefficient")
+fig.tight_layout()
+run_dir.save_figure(fig, "entropy_sweep")
+
 # %% [markdown]
 # ## 5. The claims on this profile
 #
-# > Final held-out accuracy of each arm is compared per problem (greedy, one completion per problem), with seeds
-# > averaged inside a bootstrap over problems. OS-1d is the non-inferiority contrast π1 − (base + full set)/2 over
-# > seeds × problems, decided only when the full set beats the base. OS-2 uses the held-out curve: for each π1 seed, accuracy at the last
-# > step minus accuracy at the first evaluation at or after the step where rollout accuracy on π1 first reached
-# > `saturation_threshold`; a t-interval over seeds (a seed that never saturates contributes nothing).
+# > **Post-saturation** (OS-2, OS-2m, OS-2c): per π1 seed, the first evaluation at or after the step where rollout
+# > accuracy on π1 reached `saturation_threshold`; the change from there to the last step, per held-out problem,
+# > with a hierarchical interval over seeds × problems. No checkpoint is chosen, so all held-out problems count.
+# > **Arms** (OS-1d, OS-3a, OS-3b, OS-4t and the sweep table): each run at its peak trained step (step 0 is the
+# > base, not a checkpoint), chosen on the
+# > `n_select_problems` problems and scored on the disjoint `n_eval_problems`; the base is step 0 of the π1 runs.
 
 # %%
-final = pd.concat([base_correct, res["final"]], ignore_index=True)
-curve_acc = res["curve"].groupby(["label", "seed", "step"], as_index=False)["accuracy"].mean()
-gains = osr.post_saturation_gains(res.train, curve_acc, saturation_threshold)
-reproduced = osr.claims(final, gains, list(eval_sets), n_boot=n_boot, seed=seed)
-n_saturated = len(gains)
-print(f"pi1 seeds that saturated (rollout accuracy >= {saturation_threshold}): {n_saturated} of {len(seeds)}")
-final_tab = pd.DataFrame([{"arm": lab, **osr.accuracy(final, lab, n_boot=n_boot, seed=seed).to_dict()}
-                          for lab in ["base", *labels] if osr.accuracy_matrix(final, lab) is not None])
-run_dir.save_table(final_tab, "final_heldout_accuracy")
-final_tab
+sat = osr.saturation_steps(res.train, curve, "pi1", saturation_threshold)
+print(f"pi1 saturated (rollout accuracy >= {saturation_threshold}) at evaluation step {sat} of {len(seeds)} seeds; "
+      f"control: {osr.saturation_steps(res.train, curve, 'pi1_control', saturation_threshold)}")
+final = pd.concat([ex.evaluate(cfg, [final_probe])["final"], res["final"]]) if final_probe else None
+reproduced = osr.claims(curve, res.train, select_ids, score_ids, saturation_threshold, final=final,
+                        datasets=list(eval_benchmarks), n_boot=n_boot, seed=seed)
+peaks = osr.peak_table(curve, select_ids, score_ids, n_boot=n_boot, seed=seed)
+run_dir.save_table(peaks, "arms_at_peak")
+peaks
+
+# %% [markdown]
+# > The live gradient after saturation: the share of π1's rollout groups with a non-zero advantage, averaged over
+# > the steps after each seed's saturation step (a t-interval over seeds of the hierarchical bootstrap).
+
+# %%
+live_after = osr.live_after_saturation(live, res.train, curve, saturation_threshold)
+live_ci = {lab: hierarchical_bootstrap(g.pivot(index="seed", columns="step", values="live").to_numpy(),
+                                       n_boot=n_boot, seed=seed, bounds=(0, 1)).to_dict()
+           for lab, g in live_after.groupby("label")}  # fmt: skip
+pd.DataFrame(live_ci).T
 
 # %% [markdown]
 # ## 6. Reported vs reproduced
@@ -289,15 +333,15 @@ table[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 # %%
 metrics = {
     "headline_figure": headline_figure,
-    "headline": {"pi1_heldout_accuracy": float(final_tab.set_index("arm").loc["pi1", "value"]),
-                 "base_heldout_accuracy": base_acc.value},
+    "headline": {k: reproduced[k].to_dict() if hasattr(reproduced[k], "to_dict") else None
+                 for k in ("OS-2", "OS-2m", "OS-4t") if k in reproduced},
     "pi1_problem_id": pi1.problem_id,
-    "base_accuracy": base_acc.to_dict(),
-    "final_accuracy": {r["arm"]: {k: r[k] for k in ("value", "lo", "hi", "n")} for r in final_tab.to_dict("records")},
+    "saturation_steps": {str(k): v for k, v in sat.items()},
+    "arms_at_peak": peaks.round(6).to_dict("records"),
+    "live_share_after_saturation": live_ci,
     "claims": claim_records(reproduced),
     "verdicts": dict(zip(table["claim_id"], table["verdict"])),
-    "eval_curve": grouped_estimates(curve_acc, by=["label", "step"], y="accuracy").round(6).to_dict("records"),
-    "n_saturated_seeds": n_saturated,
+    "eval_curve": grouped_estimates(curve, by=["label", "step"], y="accuracy").round(6).to_dict("records"),
     "seeds": list(seeds),
 }
 run_dir.write_metrics(metrics)
@@ -305,31 +349,13 @@ run_dir.write_provenance(params, seed, started=t_start)
 print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 
 # %% [markdown]
-# **What the toy shows** (our `cpu` run, `results/one_shot_rlvr/cpu/`: 3 seeds, 64 held-out problems, greedy;
-# your rerun prints its own numbers above).
-#
-# - The selection rule picked `Compute 2 * 43.` (std 0.17 of per-epoch training accuracy over 5 epochs, mean 0.66).
-#   GRPO on it saturated fast: rollout accuracy ≥ 0.85 by step 3–4 in all three seeds, then 1.0, while token
-#   entropy fell from 0.085 to below 0.001 nats. Randomly chosen examples (easier for the toy) saturated too.
-# - **OS-2 is not reproduced on the toy**: after saturation, held-out accuracy *fell* by 0.10 [0.04, 0.16]
-#   (n = 3 seeds); after 20 steps π1 reached 0.64 [0.53, 0.76] against the base model's 0.75 [0.64, 0.84]. Once
-#   every rollout is correct the group advantage is zero, so only the KL, entropy and weight-decay terms move the
-#   weights — yet held-out accuracy kept falling: on the toy, π1 is over-fitted, not generalized from.
-# - OS-3a (π1 vs entropy-only, −0.10 [−0.20, 0.00]) and OS-4t (entropy-only vs base, −0.01 [−0.06, 0.04]) are
-#   inconclusive at this n; their point estimates do not lean the paper's way.
-# - OS-1d now asks whether π1 keeps half of the full set's gain over the base (π1 − (base + full set)/2 > 0).
-#   That run predates the re-specification: it measured π1 − full set = −0.08 [−0.17, 0.01], and the full 16-problem
-#   set itself (0.72 [0.62, 0.82]) did not beat the base (0.75), so there was no gain to keep: a rerun reads
-#   "untestable here" unless the full set beats the base.
-# - OS-3b: removing the entropy bonus changed nothing measurable (−0.005 [−0.016, 0.000]). With 0.001 × entropy of
-#   0.01–0.08 nats the bonus adds at most ~1e-4 to the loss: the toy is a near-deterministic character model, so the paper's
-#   exploration argument has no room to act here. Entropy-only training did raise entropy (0.08 → 0.16 nats) and
-#   broke π1's sampled accuracy at T = 0.6 (0.34–0.53 at step 1, ≤ 0.04 over the last five steps) while
-#   leaving greedy held-out accuracy where it was.
-#
-# The toy is ~0.9M parameters trained from scratch on one arithmetic world; the paper's mechanism — RL on one
-# example unlocking reasoning a pretrained model already has — may simply not exist in it. These rows say what
-# happens at this scale, not that the paper is wrong.
+# **What the toy decides, and what it cannot.** The toy decides, for a world whose only shared deficiency is a
+# format habit: whether RL on one example removes the habit on held-out problems (OS-2m), whether held-out accuracy
+# keeps rising after π1 saturates (OS-2) and whether that needs the habit (OS-2c), and how the entropy bonus and
+# entropy-only training act at this scale (OS-3b, OS-4t, the sweep table). It cannot decide the paper-scale numbers
+# (OS-1a–c, OS-4), nor the paper's second explanation — self-reflection that a pretrained model already has: the toy
+# has no such latent skill, so a toy null on OS-2 says the format route alone does not carry the claim here, not
+# that the paper is wrong. The numbers of our `cpu` run are in the deviations below.
 
 # %% [markdown]
 # ## 7. Deviations from the paper
@@ -339,31 +365,28 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   defaults that differ (loss_type "dapo", ε = 1e-4 in the std, vLLM importance-sampling correction) are pinned
 #   off by the registry. Token-mean is over the micro-batch (verl 0.2), i.e. TRL `bnpo`.
 # - **Grader.** The reward and our accuracy use `workbook.grading` (strict mode), not DeepScaleR's
-#   `grade_answer_mathd or grade_answer_sympy` (training) nor Qwen2.5-Math's `math_equal` (evaluation). Graders
-#   disagree on some MATH answers, so paper-scale numbers can move (by an amount we have not measured here);
-#   `Grader.name` says which grader produced a number.
-# - **Prompt.** Training uses the chat template of "{problem} {instruction}" with the verl instruction ("Let's think
-#   step by step and output the final answer within \boxed{}."); the official evaluation's `qwen25-math-cot` prompt
-#   type (system line "Please reason step by step…") is not reproduced: the paper profile evaluates with the same
-#   user-turn prompt as training.
-# - **π1's label.** The paper's π1 (DSR-sub index 124, the wind-pressure problem) is labelled "12.8"; the exact
-#   answer is 2048^{1/3} ≈ 12.70. We keep the inexact label, as the paper trained on it.
-# - **Toy settings.** lr 1e-4 instead of 1e-6 (a 0.9M-parameter model does not move at 1e-6 in 20 steps), chosen
-#   from a one-seed pilot of π1 runs at 1e-4 and 1e-3 (1e-3 collapsed: rollout accuracy 0.31 → 0 in one step; 1e-4
-#   raised it to ~0.85 in six steps). 4 copies × 8 rollouts per step instead of 128 × 8, 72-token completions,
-#   20 steps instead of 2000, greedy held-out evaluation every 5 steps (the paper's in-training validation sampled
-#   at T = 0.6), 16 training problems (~4 steps per epoch) for the selection rule instead of 1209 problems over
-#   500 steps. Every arm, entropy-only included, uses the same lr.
-# - **Saturation.** The paper's π1 reaches ~100% training accuracy; the toy's rollout accuracy at T = 0.6 plateaus
-#   near 0.85–0.9 in the pilot, so OS-2 counts 0.85 as saturated (chosen after the pilot, stated here).
-# - **Selection history.** The accuracy history comes from the full-set arm itself, pooled over seeds (the paper
-#   used one 500-step DSR-sub run, `acc_step_500.json`, which the workbook does not ship).
-# - **Paper profile.** 500 steps by default (the step at which 73.6% was reached is unconfirmed; the paper ran
-#   2000 on 8 GPUs), arms π1 and entropy-only, one seed. The in-training curve (100 MATH500 problems, greedy, every
-#   50 steps) and the final official-protocol evaluation are generated with transformers, not vLLM, which makes
-#   them slower than the plan's estimate assumes. The paper-profile path has not been executed on a GPU yet.
-# - **Power.** Each claim's expected toy-scale effect was written down before running; the table printed at the
-#   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
+#   `grade_answer_mathd or grade_answer_sympy` (training) nor Qwen2.5-Math's `math_equal` (evaluation).
+# - **Prompt.** Training uses the chat template of "{problem} {instruction}" with the verl instruction. The paper
+#   profile evaluates with the official `qwen25-math-cot` layout (the instruction as the system turn, the bare
+#   question as the user turn) through `eval_system_prompt`, and drops DSR-sub prompts over 1,024 tokens
+#   (`max_prompt_tokens`, verl's `data.max_prompt_length` filter).
+# - **π1's label.** The paper's π1 (DSR-sub index 124) is labelled "12.8"; the exact answer is 2048^{1/3} ≈ 12.70.
+#   We keep the inexact label, as the paper trained on it.
+# - **Toy settings.** lr 1e-4 instead of 1e-6 (a 0.9M-parameter model does not move at 1e-6), 12 copies × 8
+#   rollouts per step instead of 128 × 8 (the budget: 32 copies cost ~2.5 CPU-s a step, and 21 runs must fit in
+#   ~500 CPU-s; a pilot at 16 copies kept 6–40% of π1's groups alive after saturation, the gradient the 1024
+#   rollouts keep alive in the paper), 16 steps instead of 2000, held-out evaluation sampled at T = 0.6 with 4
+#   samples (the paper's MATH500 is greedy; greedy decoding hides the toy's format habit), a 12-problem pool
+#   (8 in-distribution + 4 hard) for the selection rule instead of 1209 problems over 500 steps.
+# - **Saturation.** Rollout accuracy at T = 0.6 on π1 plateaus at 0.9–1.0 in the pilot, so OS-2 counts 0.9 as
+#   saturated (the paper's π1 reaches ~100%).
+# - **Checkpoint choice.** The paper reports each run at its best validation step; here that step is chosen on
+#   held-out problems disjoint from the ones it is scored on.
+# - **Paper profile.** 500 steps by default, arms π1, DSR-sub and entropy-only, one seed; the entropy-only arm is
+#   read at its peak on the in-training curve (the effect peaks near step 60 and fades). The in-training curve and
+#   the final evaluation use transformers generation, not vLLM. The paper-profile path has not run on a GPU yet.
+# - **Power.** Each claim's expected toy-scale effect was written down before the published run (after a
+#   one-seed pilot); the table printed at the top gives this design's chance to read "reproduced" at that effect:
 
 # %%
 print(power_note(power_tab))
@@ -371,19 +394,12 @@ print(power_note(power_tab))
 # %% [markdown]
 # ## 8. Exercises
 #
-# 1. Re-run the selection with `selection_top_index = 5` (a lower-variance example). Does the held-out gain change?
-# 2. Which example has the *lowest* variance of historical accuracy, and what happens if you train on it?
-# 3. Compute the fraction of π1 rollout groups whose advantage is zero (all 8 right or all wrong) per step. How
-#    does it relate to the entropy curve?
-# 4. After saturation only the KL, entropy and weight-decay terms act. Rerun the π1 arm with
-#    `method_overrides={"kl_coef": 0.0, "weight_decay": 0.0}`: does held-out accuracy still fall after saturation?
+# 1. Re-run the selection with `selection_top_index = 5` (a lower-variance example). Does the post-saturation
+#    change differ?
+# 2. Set `eval_temperature = 0.0`. What happens to the unboxed share, and to OS-2m? Why?
+# 3. After saturation, which terms move the weights when every group of a step is all-correct? Rerun the π1 arm
+#    with `method_overrides={"kl_coef": 0.0, "weight_decay": 0.0}` and compare the held-out curve.
 
 # %% tags=["solution"]
-# Exercise 3: a group has zero advantage when all its rollouts share one reward.
-h = res.history.query("label == 'pi1'")
-zero_adv = h.assign(zero=(h["n_correct"] == 0) | (h["n_correct"] == h["n"])).groupby("step")["zero"].mean()
-zero_adv.head(10)
-
-# %% tags=["solution"]
-# Exercise 2: the bottom of the ranking (an example the toy always or never solves).
-ranking.tail(3) if ranking is not None else "paper profile: no ranking"
+# Exercise 2: greedy decoding always takes the most likely final line, which is the boxed one in both worlds.
+curve.groupby(["label", "step"])["unboxed"].mean().unstack(0).round(3)

@@ -31,14 +31,89 @@ def test_selection_rule_picks_highest_variance():
         osr.select_by_variance(hist, top_index=3)
 
 
-def test_post_saturation_gain_starts_at_the_first_evaluation_after_saturation():
+def _curve(rows):
+    return pd.DataFrame(rows, columns=["label", "seed", "step", "problem_id", "n", "n_correct", "n_unboxed",
+                                       "accuracy"])
+
+
+def test_post_saturation_change_starts_at_the_first_evaluation_after_saturation():
     train = pd.DataFrame({"label": "pi1", "seed": [0] * 4 + [1] * 4, "step": [1, 2, 3, 4] * 2,
                           "accuracy": [0.2, 0.9, 1.0, 1.0, 0.1, 0.2, 0.3, 0.4]})  # seed 1 never saturates
-    curve = pd.DataFrame({"label": "pi1", "seed": [0] * 3 + [1] * 3, "step": [0, 2, 4] * 2,
-                          "accuracy": [0.5, 0.6, 0.8, 0.5, 0.5, 0.5]})  # fmt: skip
-    gains = osr.post_saturation_gains(train, curve, threshold=0.85)
-    assert gains["seed"].tolist() == [0] and gains["saturated_at"].tolist() == [2]
-    assert gains["gain"].iloc[0] == pytest.approx(0.8 - 0.6)
+    acc = {0: [0.5, 0.5], 2: [0.5, 0.75], 4: [1.0, 0.75]}                   # seed 0, problems a and b
+    rows = [("pi1", s, st, p, 4, int(4 * a[k] if s == 0 else 2), 4 - int(4 * a[k]), a[k] if s == 0 else 0.5)
+            for s in (0, 1) for st, a in acc.items() for k, p in enumerate("ab")]
+    curve = _curve(rows)
+    assert osr.saturation_steps(train, curve, "pi1", 0.85) == {0: 2}
+    change = osr.post_saturation_change(train, curve, "pi1", 0.85, ["a", "b"])
+    assert change.shape == (1, 2) and change[0].tolist() == pytest.approx([0.5, 0.0])
+    unboxed = osr.post_saturation_change(train, curve, "pi1", 0.85, ["a", "b"], y="unboxed")
+    assert unboxed[0].tolist() == pytest.approx([-0.5, 0.0])
+    assert osr.post_saturation_change(train, curve, "pi1", 1.01, ["a", "b"]).shape == (0, 2)
+
+
+def test_peak_is_chosen_on_the_selection_problems_and_scored_on_the_others():
+    # step 4 is best on the selection problem s; step 8 would be best on the scoring problem t
+    rows = [("arm", 0, st, p, 4, c, 0, c / 4) for st, p, c in
+            [(0, "s", 4), (0, "t", 1), (4, "s", 3), (4, "t", 2), (8, "s", 2), (8, "t", 4)]]  # step 0: the base
+    curve = _curve(rows)
+    assert osr.peak_steps(curve, "arm", ["s"]) == {0: 4}
+    assert osr.at_peak(curve, "arm", ["s"], ["t"]).tolist() == [[0.5]]          # not the 1.0 of step 8
+    tab = osr.peak_table(curve, ["s"], ["t"], n_boot=50)
+    assert tab.loc[0, "peak_steps"] == "4" and tab.loc[0, "accuracy"] == pytest.approx(0.5)
+
+
+def test_copies_are_separate_groups_and_live_share_counts_mixed_groups():
+    from workbook.data.synthetic import generate_problems
+
+    pi1 = generate_problems(1, 0, split="train")[0]
+    cps = osr.copies(pi1, 3)
+    assert [c.problem_id for c in cps] == [f"{pi1.problem_id}#{i}" for i in range(3)]
+    assert all(c.problem == pi1.problem and c.answer == pi1.answer for c in cps)
+    hist = pd.DataFrame({"label": "pi1", "seed": 0, "step": [1, 1, 1, 1, 2, 2],
+                         "problem_id": list("abcdab"), "n": 8, "n_correct": [0, 3, 8, 7, 8, 8]})  # fmt: skip
+    live = osr.live_share(hist)
+    assert live["live"].tolist() == [0.5, 0.0]
+    with pytest.raises(ValueError):
+        osr.copies(pi1, 0)
+
+
+def test_format_probe_counts_answers_without_a_box():
+    from workbook.grading import Grader
+    from workbook.models import load_model
+    from workbook.rl.probes import ProbeContext
+
+    model, tok = load_model("toy-reasoner-smoke")
+    problems = osr.training_pool("synthetic", 2, 1, 0)
+    assert problems[-1].problem_id.endswith("/hard") and len(problems) == 3
+    probe = osr.FormatProbe(problems, n=3, temperature=1.0, max_new_tokens=40, name="f")
+    ctx = ProbeContext(".", tok, Grader(), "Please reason step by step, and put your final answer within \\boxed{}.")
+    frame = probe.sample(model, ctx, 0)
+    rows = probe.measure(model, ctx, 0)
+    assert [r["problem_id"] for r in rows] == [p.problem_id for p in problems]
+    want = (~frame["text"].str.contains("\\boxed{", regex=False)).groupby(frame["problem_id"], sort=False).sum()
+    assert [r["n_unboxed"] for r in rows] == want.tolist()
+    assert all(r["n_unboxed"] + r["n_correct"] <= r["n"] for r in rows)          # an unboxed answer is never right
+    system = osr.FormatProbe(problems, n=1, system=osr.QWEN25_MATH_COT_SYSTEM, name="g")
+    assert system.measure(model, ctx, 0)                                          # the qwen25-math-cot layout runs
+
+
+def test_prompt_cap_drops_long_prompts_and_refuses_to_drop_all():
+    from workbook.data.synthetic import generate_problems
+
+    probs = generate_problems(3, 0, split="train")
+    assert osr.prompt_cap(probs, "toy-reasoner-smoke", "x", 0).kept == probs
+    assert len(osr.prompt_cap(probs, "toy-reasoner-smoke", "x", 10_000).kept) == 3
+    with pytest.raises(ValueError, match="max_prompt_tokens"):
+        osr.prompt_cap(probs, "toy-reasoner-smoke", "x", 2)
+
+
+def test_arm_specs_label_the_entropy_sweep():
+    specs = osr.arm_specs(["full_set", "pi1", "pi1_control", "no_entropy", "entropy_sweep", "entropy_only"],
+                          [0.01, 0.03])
+    assert [s[0] for s in specs] == ["pi1", "pi1_control", "no_entropy", "entropy_0.01", "entropy_0.03",
+                                     "entropy_only"]
+    assert dict((s[0], s[2]) for s in specs)["entropy_0.03"] == {"entropy_coef": 0.03}
+    assert specs[-1][1] == "entropy_only" and osr.arm_specs(["pi1"], [0.01]) == [("pi1", "one_shot_rlvr", {})]
 
 
 def test_paper_profile_resolves_to_the_papers_recipe():
@@ -56,7 +131,7 @@ def test_paper_plan_without_loading_a_model():
     before = set(sys.modules)
     plan = osr.plan(params)
     assert "GPU-hours" in plan["summary"] and "1,024 rollouts" not in plan["summary"]
-    assert plan["total_rollouts"] == 2 * 500 * 128 * 8 and plan["params_b"] == pytest.approx(1.54)
+    assert plan["total_rollouts"] == 3 * 500 * 128 * 8  # DSR-sub, pi1, entropy-only and plan["params_b"] == pytest.approx(1.54)
     assert plan["eval_tokens"] > 0 and plan["gpu_hours"] > 1
     loaded = set(sys.modules) - before
     assert not any(m.startswith(("vllm", "trl", "workbook.models", "transformers")) for m in loaded), sorted(loaded)
@@ -66,7 +141,8 @@ def test_paper_plan_without_loading_a_model():
 def test_every_profile_resolves_and_plans(profile):
     params, _ = resolve_params("one_shot_rlvr", profile)
     assert params["profile"] == profile and "pi1" in params["arms"]
-    assert osr.plan(params)["runs"] == len(params["seeds"]) * len(params["arms"])
+    n_labels = len(osr.arm_specs(params["arms"], params["entropy_sweep"])) + ("full_set" in params["arms"])
+    assert osr.plan(params)["runs"] == len(params["seeds"]) * n_labels
 
 
 def test_validate_rejects_bad_arms_and_training_sets():
@@ -78,28 +154,38 @@ def test_validate_rejects_bad_arms_and_training_sets():
         osr.validate({**params, "train_set": "nope"})
     with pytest.raises(ParameterError, match="full-set"):
         osr.validate({**params, "arms": ["pi1"]})
+    with pytest.raises(ParameterError, match="control_model"):
+        osr.validate({**params, "control_model": ""})
 
 
 def test_reported_numbers_load():
     ids = {c["id"] for c in load_reported("one_shot_rlvr")}
-    assert {"OS-1b", "OS-2", "OS-3a", "OS-3b", "OS-4", "OS-4t"} <= ids
+    assert {"OS-1b", "OS-2", "OS-2m", "OS-2c", "OS-3a", "OS-3b", "OS-4", "OS-4t"} <= ids
 
 
-def test_os1d_is_pi1_minus_half_of_base_plus_full_set_and_needs_a_full_set_gain():
+def test_claims_compare_arms_at_their_peaks_against_the_base():
     from workbook.reporting.verdicts import Checked, Untestable
 
     probs = [f"p{i}" for i in range(40)]
+    select = probs[::4]                                          # p0, p4, ..., p36
+    score = [p for p in probs if p not in select]
 
-    def arm(label, seeds, solved):
-        return [{"label": label, "seed": s, "problem_id": p, "dataset": "toy", "n": 1,
-                 "n_correct": int(i < solved + s)} for s in seeds for i, p in enumerate(probs)]
+    def arm(label, solved_at):  # solved_at: {step: problems solved}; 3 seeds, seed s solves s more
+        return [(label, s, st, p, 1, int(i < k + s), 0, float(i < k + s)) for s in range(3)
+                for st, k in solved_at.items() for i, p in enumerate(probs)]
 
-    final = pd.DataFrame(arm("base", [0], 10) + arm("full_set", [0, 1, 2], 30) + arm("pi1", [0, 1, 2], 28))
-    est = osr.noninferiority(final, "pi1", "full_set", n_boot=200)
-    assert isinstance(est, Checked)
-    expect = np.mean([(28 + s) / 40 for s in range(3)]) - 0.5 * 10 / 40 - 0.5 * np.mean([(30 + s) / 40 for s in range(3)])
-    assert est.estimate.value == pytest.approx(expect) and est.estimate.n == 40 and est.estimate.n_seeds == 3
-    assert osr.claims(final, pd.DataFrame(columns=["seed", "gain"]), ["toy"], n_boot=200)["OS-1d"].estimate.value \
-        == pytest.approx(expect)
-    flat = pd.DataFrame(arm("base", [0], 30) + arm("full_set", [0, 1, 2], 28) + arm("pi1", [0, 1, 2], 28))
-    assert isinstance(osr.noninferiority(flat, "pi1", "full_set", n_boot=200), Untestable)
+    curve = _curve(arm("pi1", {0: 10, 4: 28, 8: 26}) + arm("full_set", {0: 10, 4: 30, 8: 30})
+                   + arm("entropy_only", {0: 10, 4: 9, 8: 10}))
+    train = pd.DataFrame({"label": "pi1", "seed": [0, 1, 2], "step": 1, "accuracy": 0.5})  # never saturates
+    out = osr.claims(curve, train, select, score, 0.9, n_boot=200)
+    assert isinstance(out["OS-1d"], Checked) and isinstance(out["OS-2"], Untestable)
+    def on_score(k):  # share of the scoring problems among the first k
+        return np.mean([np.mean([p in score for p in probs[:k + s]]) * (k + s) / 30 for s in range(3)])
+
+    base, pi1, full = on_score(10), on_score(28), on_score(30)                     # pi1's peak on select: step 4
+    assert out["OS-1d"].estimate.value == pytest.approx(pi1 - 0.5 * base - 0.5 * full)
+    # entropy-only ties on select at steps 4 and 8 (step 0 is the base, not a checkpoint): the earlier one counts
+    assert out["OS-4t"].value == pytest.approx(on_score(9) - base)
+    assert "OS-3b" in out and out["OS-3b"] is None   # no no_entropy arm ran
+    flat = _curve(arm("pi1", {0: 10, 4: 10}) + arm("full_set", {0: 10, 4: 10}))
+    assert isinstance(osr.claims(flat, train, select, score, 0.9, n_boot=200)["OS-1d"], Untestable)

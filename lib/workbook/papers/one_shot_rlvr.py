@@ -10,13 +10,146 @@ checks and the cost plan. See ``docs/papers/one_shot_rlvr.md``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["ARMS", "historical_accuracy", "select_by_variance", "post_saturation_gains", "accuracy_matrix", "accuracy",
-           "accuracy_difference", "noninferiority", "claims", "plan", "validate"]
+from workbook.rl.probes import EvalProbe, ProbeContext
 
-ARMS = ("pi1", "full_set", "no_entropy", "entropy_only", "random_example")
+__all__ = ["ARMS", "QWEN25_MATH_COT_SYSTEM", "arm_specs", "FormatProbe", "PromptCap", "prompt_cap", "training_pool",
+           "split_held_out", "peak_table", "live_after_saturation", "copies", "live_share", "historical_accuracy", "select_by_variance", "accuracy_matrix", "accuracy",
+           "accuracy_difference", "noninferiority", "curve_matrix", "saturation_steps",
+           "post_saturation_change", "peak_steps", "at_peak", "claims", "plan", "validate"]
+
+ARMS = ("full_set", "pi1", "pi1_control", "no_entropy", "entropy_sweep", "entropy_only")
+
+
+def arm_specs(arms: list[str], entropy_sweep: list[float] = ()) -> list[tuple[str, str, dict]]:
+    """Returns (label, method, method_overrides) of the π1 arms: ``pi1`` (entropy 1e-3, the paper's), ``pi1_control``
+    (the same run in the control world), ``no_entropy`` (coefficient 0), ``entropy_<c>`` for each ``c`` of
+    ``entropy_sweep`` (the paper's sweep, Sec. 4.1) and ``entropy_only`` (no policy-gradient loss, Sec. 4.2).
+    ``full_set`` runs first (it supplies the selection history) and is not listed here."""
+    out = [("pi1", "one_shot_rlvr", {})] if "pi1" in arms else []
+    out += [("pi1_control", "one_shot_rlvr", {})] if "pi1_control" in arms else []
+    out += [("no_entropy", "one_shot_rlvr", {"entropy_coef": 0.0})] if "no_entropy" in arms else []
+    out += [(f"entropy_{c:g}", "one_shot_rlvr", {"entropy_coef": float(c)})
+            for c in (entropy_sweep if "entropy_sweep" in arms else [])]  # fmt: skip
+    return out + ([("entropy_only", "entropy_only", {})] if "entropy_only" in arms else [])
+
+
+QWEN25_MATH_COT_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
+
+
+@dataclass(frozen=True)
+class FormatProbe(EvalProbe):
+    """``EvalProbe`` that also counts, per problem, the completions with no ``\\boxed{}`` (``n_unboxed``): the
+    format deficiency the paper names as one source of the 1-shot gain (Sec. 4: "format" and self-reflection),
+    measured on the same samples as the accuracy. ``system``: prompt the bare question under this system turn (the
+    official evaluation's ``qwen25-math-cot`` layout, :data:`QWEN25_MATH_COT_SYSTEM`) instead of the training
+    prompt."""
+
+    system: str | None = None
+
+    def sample(self, model, ctx: ProbeContext, step: int, completions: list | None = None) -> pd.DataFrame:
+        return super().sample(model, _SystemPrompt(ctx, self.system) if self.system else ctx, step, completions)
+
+    def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
+        frame = self.sample(model, ctx, step)
+        frame = frame.assign(unboxed=~frame["text"].fillna("").str.contains("\\boxed{", regex=False))
+        g = frame.groupby(["temperature", "problem_id"], sort=False)
+        out = g.agg(dataset=("dataset", "first"), n=("correct", "size"), n_correct=("correct", "sum"),
+                    n_unboxed=("unboxed", "sum")).reset_index()
+        return [{"problem_id": r.problem_id, "dataset": r.dataset, "n": int(r.n), "n_correct": int(r.n_correct),
+                 "accuracy": r.n_correct / r.n, "n_unboxed": int(r.n_unboxed), "temperature": float(r.temperature)}
+                for r in out.itertuples()]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _SystemPrompt(ProbeContext):
+    """A probe context whose prompt is the bare question under a system turn (``qwen25-math-cot``)."""
+
+    system: str = ""
+
+    def __init__(self, ctx: ProbeContext, system: str):
+        object.__setattr__(self, "system", system)
+        for k in ("run_dir", "tokenizer", "grader", "instruction", "seed", "batch_size"):
+            object.__setattr__(self, k, getattr(ctx, k))
+
+    def prompt(self, problem) -> str:
+        from workbook.generation import build_prompt
+
+        text = problem.problem if hasattr(problem, "problem") else problem["problem"]
+        return build_prompt(self.tokenizer, text, "", system=self.system)
+
+
+@dataclass(frozen=True)
+class PromptCap:
+    """The training problems kept under the prompt cap, and a one-line summary."""
+
+    kept: list
+    dropped: int
+    summary: str
+
+
+def prompt_cap(problems: list, model: str, instruction: str, max_tokens: int) -> PromptCap:
+    """Returns the problems whose chat-formatted training prompt is at most ``max_tokens`` tokens (verl's
+    ``data.max_prompt_length`` = 1024 with ``filter_overlong_prompts``, as the official training scripts run);
+    ``max_tokens`` = 0 keeps all and loads no tokenizer."""
+    if max_tokens <= 0:
+        return PromptCap(list(problems), 0, "none")
+    from transformers import AutoTokenizer
+
+    from workbook.generation import build_prompt
+    from workbook.models import model_path
+
+    tok = AutoTokenizer.from_pretrained(str(model_path(model)))
+    kept = [p for p in problems if len(tok(build_prompt(tok, p.problem, instruction))["input_ids"]) <= max_tokens]
+    if not kept:
+        raise ValueError(f"every training prompt is longer than max_prompt_tokens = {max_tokens}")
+    return PromptCap(kept, len(problems) - len(kept), f"{len(problems) - len(kept)} of {len(problems)} prompts "
+                                                      f"over {max_tokens} tokens dropped")
+
+
+def training_pool(name: str, n: int, n_hard: int, seed: int = 0) -> list:
+    """Returns the training pool: ``n`` problems of ``name``'s train split, plus on the toy ``n_hard`` hard-tier
+    problems (``workbook.toy.world.hard_spec``: 5–6 operands), so the selection rule sees harder problems too."""
+    from workbook.rl.experiments import load_problems
+
+    pool = load_problems(name, n, "train", seed)
+    if name == "synthetic" and n_hard:
+        from workbook.data.synthetic import ArithmeticSpec, generate_problems
+        from workbook.toy.world import WorldKnobs, hard_spec
+
+        hard = generate_problems(n_hard, seed, spec=hard_spec(ArithmeticSpec(), WorldKnobs()), split="train")
+        pool += [replace(p, problem_id=f"{p.problem_id}/hard") for p in hard]
+    return pool
+
+
+def split_held_out(held_out: dict, n_select: int) -> tuple[list[str], list[str]]:
+    """Returns (select, score) problem ids: per benchmark the first ``n_select`` problems choose each run's peak
+    step, the rest score it (disjoint, so the peak's selection bias does not reach the score)."""
+    select = [p.problem_id for ps in held_out.values() for p in ps[:n_select]]
+    score = [p.problem_id for ps in held_out.values() for p in ps[n_select:]]
+    if not select or not score:
+        raise ValueError("the held-out set needs problems both to choose the peak and to score it")
+    return select, score
+
+
+def copies(problem, k: int) -> list:
+    """Returns ``k`` copies of ``problem`` with ids ``<id>#<i>`` (the paper's π1 × 128 parquet): each copy is its
+    own rollout group in ``Results.history``, so the share of groups with a non-zero advantage stays countable."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return [replace(problem, problem_id=f"{problem.problem_id}#{i}") for i in range(k)]
+
+
+def live_share(history: pd.DataFrame) -> pd.DataFrame:
+    """Returns per (label, seed, step) the share of rollout groups with a non-zero GRPO advantage (0 < n_correct
+    < n: some rollouts right, some wrong); with every group all-right or all-wrong the policy gradient is zero and
+    only the KL, entropy and weight-decay terms move the weights."""
+    h = history.assign(live=(history["n_correct"] > 0) & (history["n_correct"] < history["n"]))
+    return h.groupby(["label", "seed", "step"], as_index=False)["live"].mean()
 
 
 def historical_accuracy(history: pd.DataFrame, steps_per_epoch: int) -> pd.DataFrame:
@@ -43,24 +176,94 @@ def select_by_variance(hist_acc: pd.DataFrame, top_index: int = 0) -> tuple[str,
     return str(rank.loc[top_index, "problem_id"]), rank
 
 
-def post_saturation_gains(train: pd.DataFrame, curve: pd.DataFrame, threshold: float,
-                          label: str = "pi1") -> pd.DataFrame:
-    """Returns per seed of ``label`` that saturated: the step where its rollout accuracy first reached
-    ``threshold``, and ``gain`` = held-out accuracy at the last evaluation minus at the first evaluation at or after
-    that step (Sec. 3.2: test accuracy keeps rising after training accuracy saturates).
+def curve_matrix(curve: pd.DataFrame, label: str, steps, problems: list[str], y: str = "accuracy") -> np.ndarray:
+    """Returns the (seeds × problems) matrix of ``y`` (a column, or "unboxed" = n_unboxed / n) of ``label`` on the
+    held-out curve, seed s read at ``steps[s]`` (one step per seed, or one int for all); NaN where missing."""
+    f = curve[curve["label"] == label]
+    seeds = sorted(f["seed"].unique())
+    steps = dict(zip(seeds, steps)) if np.ndim(steps) else {s: steps for s in seeds}
+    out = np.full((len(seeds), len(problems)), np.nan)
+    col = {p: j for j, p in enumerate(problems)}
+    for i, s in enumerate(seeds):
+        g = f[(f["seed"] == s) & (f["step"] == steps[s])]
+        vals = g["n_unboxed"] / g["n"] if y == "unboxed" else g[y]
+        for pid, v in zip(g["problem_id"], vals):
+            if pid in col:
+                out[i, col[pid]] = v
+    return out
 
-    ``train``: ``Results.train`` (label, seed, step, accuracy); ``curve``: held-out accuracy per (label, seed,
-    step). A seed that never saturates, or has fewer than two evaluations after it, contributes no row.
-    """
-    rows = []
+
+def saturation_steps(train: pd.DataFrame, curve: pd.DataFrame, label: str, threshold: float) -> dict:
+    """Returns {seed: the first held-out evaluation step at or after the step where ``label``'s rollout accuracy
+    on π1 first reached ``threshold``} (Sec. 3.2's "training accuracy saturates"); seeds that never saturate, or
+    saturate after their last evaluation, are left out."""
+    out = {}
     for s, tr in train[train["label"] == label].groupby("seed"):
-        ev = curve[(curve["label"] == label) & (curve["seed"] == s)].sort_values("step")
         hit = tr.sort_values("step").loc[tr["accuracy"] >= threshold, "step"]
-        after = ev[ev["step"] >= hit.iloc[0]] if len(hit) else ev.iloc[:0]
+        ev = sorted(curve.loc[(curve["label"] == label) & (curve["seed"] == s), "step"].unique())
+        after = [e for e in ev if len(hit) and e >= hit.iloc[0]]
         if len(after) >= 2:
-            rows.append({"seed": s, "saturated_at": int(hit.iloc[0]),
-                         "gain": float(after["accuracy"].iloc[-1] - after["accuracy"].iloc[0])})  # fmt: skip
-    return pd.DataFrame(rows, columns=["seed", "saturated_at", "gain"])
+            out[int(s)] = int(after[0])
+    return out
+
+
+def post_saturation_change(train: pd.DataFrame, curve: pd.DataFrame, label: str, threshold: float,
+                           problems: list[str], y: str = "accuracy") -> np.ndarray:
+    """Returns (saturated seeds × problems): ``y`` at the last evaluation minus at the first evaluation at or after
+    saturation, per seed and problem (Sec. 3.2, post-saturation generalization), for a hierarchical bootstrap."""
+    sat = saturation_steps(train, curve, label, threshold)
+    f = curve[(curve["label"] == label) & curve["seed"].isin(list(sat))]
+    if not sat:
+        return np.empty((0, len(problems)))
+    last = f.groupby("seed")["step"].max()
+    end = curve_matrix(f, label, [int(last[s]) for s in sorted(sat)], problems, y)
+    start = curve_matrix(f, label, [sat[s] for s in sorted(sat)], problems, y)
+    return end - start
+
+
+def peak_steps(curve: pd.DataFrame, label: str, problems: list[str]) -> dict:
+    """Returns {seed: the trained step (> 0) with the highest mean held-out accuracy on ``problems``}: the paper's
+    checkpoint rule (report each run at its best validation step). ``problems`` must be disjoint from those the
+    chosen step is then scored on, or the peak's selection bias inflates the score. Step 0, the untrained model,
+    is not a checkpoint of the run (it is the base every arm is compared with)."""
+    f = curve[(curve["label"] == label) & curve["problem_id"].isin(problems) & (curve["step"] > 0)]
+    m = f.groupby(["seed", "step"])["accuracy"].mean().reset_index()
+    m = m.sort_values(["seed", "accuracy", "step"], ascending=[True, False, True])  # ties: the earlier step
+    return {int(s): int(g["step"].iloc[0]) for s, g in m.groupby("seed")}
+
+
+def at_peak(curve: pd.DataFrame, label: str, select: list[str], score: list[str], y: str = "accuracy") -> np.ndarray:
+    """Returns the (seeds × ``score`` problems) matrix of ``label`` at each seed's peak step chosen on ``select``."""
+    peaks = peak_steps(curve, label, select)
+    return curve_matrix(curve, label, [peaks[s] for s in sorted(peaks)], score, y)
+
+
+def peak_table(curve: pd.DataFrame, select: list[str], score: list[str], n_boot: int = 2000,
+               seed: int = 0) -> pd.DataFrame:
+    """Returns one row per arm: its peak steps (chosen on ``select``), held-out accuracy and unboxed share there
+    on ``score`` (hierarchical intervals over seeds × problems), and the same at step 0 (the base)."""
+    from workbook.metrics import hierarchical_bootstrap
+
+    rows = []
+    for lab in curve["label"].unique():
+        peaks = peak_steps(curve, lab, select)
+        row = {"arm": lab, "peak_steps": ",".join(str(peaks[s]) for s in sorted(peaks))}
+        for y in ("accuracy", "unboxed"):
+            e = hierarchical_bootstrap(at_peak(curve, lab, select, score, y), n_boot=n_boot, seed=seed, bounds=(0, 1))
+            row.update({y: e.value, f"{y}_lo": e.lo, f"{y}_hi": e.hi})
+        row["n_problems"], row["n_seeds"] = len(score), len(peaks)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def live_after_saturation(live: pd.DataFrame, train: pd.DataFrame, curve: pd.DataFrame, threshold: float,
+                          labels: tuple = ("pi1", "pi1_control")) -> pd.DataFrame:
+    """Returns ``live_share`` rows of ``labels`` after each seed's saturation step (:func:`saturation_steps`)."""
+    parts = []
+    for lab in labels:
+        for s, step in saturation_steps(train, curve, lab, threshold).items():
+            parts.append(live[(live["label"] == lab) & (live["seed"] == s) & (live["step"] > step)])
+    return pd.concat(parts, ignore_index=True) if parts else live.iloc[:0]
 
 
 def accuracy_matrix(final: pd.DataFrame, label: str, dataset: str | None = None) -> np.ndarray | None:
@@ -107,23 +310,57 @@ def noninferiority(final: pd.DataFrame, arm: str, comparator: str, dataset: str 
         [x, b, c], [1.0, -0.5, -0.5], n_boot=n_boot, seed=seed, what=f"{arm} - (base + {comparator})/2"))
 
 
-def claims(final: pd.DataFrame, gains: pd.DataFrame, datasets: list[str], n_boot: int = 2000, seed: int = 0) -> dict:
-    """Returns the estimates of OS-1d (π1 − (base + full set)/2, non-inferiority, Table 1), OS-2 (the post-saturation gain over seeds, Sec.
-    3.2), OS-3a/3b (π1 − entropy-only, π1 − no entropy bonus; Sec. 4), OS-4t (entropy-only − base); with MATH500
-    among ``datasets`` also OS-1a/1b/4 on MATH500, and with all six benchmarks OS-1c (their average)."""
-    from workbook.metrics import benchmark_average_ci, hierarchical_bootstrap
+def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: list[str], threshold: float,
+           final: pd.DataFrame | None = None, datasets: list[str] = (), n_boot: int = 2000, seed: int = 0) -> dict:
+    """Returns the estimates of the toy claims from the held-out curve (label, seed, step, problem_id, accuracy,
+    n_unboxed, n) and the training log, and with MATH500 in ``datasets`` the paper-scale rows from ``final``.
 
-    def diff(a, b, dataset=None):
-        return accuracy_difference(final, a, b, dataset, n_boot, seed)
+    Arms are compared at each run's peak step (the paper's checkpoint rule), chosen on ``select`` and scored on the
+    disjoint ``score`` problems; the base is every π1 run's step 0. OS-1d: π1 − (base + full set)/2 (non-inferiority,
+    Table 1); OS-2/OS-2m: the post-saturation change of accuracy / of the unboxed share on all held-out problems
+    (Sec. 3.2); OS-2c: that gain in the deficient world minus in the control world; OS-3a/3b: π1 − entropy-only,
+    π1 − no entropy bonus (Sec. 4); OS-4t: entropy-only − base. Estimates over seeds × problems
+    (``workbook.metrics``); an arm that did not run gives None."""
+    from workbook.metrics import benchmark_average_ci, hierarchical_bootstrap, hierarchical_difference
+    from workbook.metrics import hierarchical_contrast
+    from workbook.reporting import requires, untestable
 
-    out = {"OS-1d": noninferiority(final, "pi1", "full_set", n_boot=n_boot, seed=seed), "OS-3a": diff("pi1", "entropy_only"), "OS-3b": diff("pi1", "no_entropy"),
-           "OS-4t": diff("entropy_only", "base"),
-           "OS-2": hierarchical_bootstrap(gains["gain"].to_numpy()[:, None], n_boot=n_boot, seed=seed,
-                                          what="post-saturation gain") if len(gains) else None}  # fmt: skip
-    if "math500" in datasets:
+    kw = {"n_boot": n_boot, "seed": seed}
+    have = set(curve["label"])
+    peak = {a: at_peak(curve, a, select, score) for a in have}
+    base = curve_matrix(curve, "pi1", 0, score)
+    everything = list(select) + list(score)
+
+    def diff(a, b, what):
+        return hierarchical_difference(peak[a], peak[b], what=what, **kw) if {a, b} <= have else None
+
+    def change(label, y):
+        x = post_saturation_change(train, curve, label, threshold, everything, y)
+        return x if len(x) else None
+
+    out: dict = {"OS-3a": diff("pi1", "entropy_only", "pi1 - entropy-only (at peaks)"),
+                 "OS-3b": diff("pi1", "no_entropy", "pi1 - no entropy bonus (at peaks)")}
+    if "entropy_only" in have:
+        out["OS-4t"] = hierarchical_difference(peak["entropy_only"], base, what="entropy-only (peak) - base", **kw)
+    if "full_set" in have:
+        gain = hierarchical_difference(peak["full_set"], base, what="full set - base", **kw)
+        out["OS-1d"] = requires(gain, "the full_set arm beats the base", hierarchical_contrast(
+            [peak["pi1"], base, peak["full_set"]], [1.0, -0.5, -0.5], what="pi1 - (base + full set)/2", **kw))
+    acc, unb = change("pi1", "accuracy"), change("pi1", "unboxed")
+    none = untestable(f"no pi1 run reached rollout accuracy {threshold} with two evaluations left")
+    out["OS-2"] = hierarchical_bootstrap(acc, what="post-saturation gain", **kw) if acc is not None else none
+    out["OS-2m"] = hierarchical_bootstrap(unb, what="post-saturation change of the unboxed share",
+                                          **kw) if unb is not None else none  # fmt: skip
+    if "pi1_control" in have:
+        ctl = change("pi1_control", "accuracy")
+        out["OS-2c"] = hierarchical_difference(acc, ctl, what="post-saturation gain: deficient - control world",
+                                               **kw) if acc is not None and ctl is not None else none  # fmt: skip
+    if final is not None and "math500" in datasets:
         out.update({"OS-1a": accuracy(final, "base", "math500", n_boot, seed),
                     "OS-1b": accuracy(final, "pi1", "math500", n_boot, seed),
-                    "OS-4": diff("entropy_only", "base", "math500")})  # fmt: skip
+                    "OS-4": out.get("OS-4t")})  # the curve is MATH500: entropy-only at its peak step
+        if "full_set" in set(final["label"]):
+            out["OS-1d"] = noninferiority(final, "pi1", "full_set", "math500", n_boot, seed)
         if len(datasets) == 6:
             out["OS-1c"] = benchmark_average_ci(final[final["label"] == "pi1"], seed=seed, n_boot=n_boot)
     return out
@@ -142,6 +379,9 @@ def validate(params: dict) -> None:
         name = params.get(key, "synthetic")
         if name != "synthetic" and name not in DATASETS:
             raise ParameterError(f"one_shot_rlvr: unknown {key} {name!r}; valid: synthetic, {', '.join(DATASETS)}")
+    if "pi1_control" in arms and not params.get("control_model"):
+        raise ParameterError("one_shot_rlvr: the pi1_control arm needs a control_model (the world without the "
+                             "deficiency, e.g. toy-reasoner-control)")
     if params.get("train_set", "synthetic") == "synthetic" and "full_set" not in arms:
         raise ParameterError("one_shot_rlvr: on the toy, pi1 is chosen from the full-set arm's history: keep "
                              "'full_set' in arms")  # fmt: skip
@@ -154,5 +394,7 @@ def plan(params: dict) -> dict:
     from workbook.rl.plan import plan_from_params
 
     validate(params)
-    return plan_from_params(params, with_reference=True).to_dict()
+    runs = len(params.get("seeds") or [0]) * (len(arm_specs(params["arms"], params.get("entropy_sweep") or []))
+                                              + ("full_set" in params["arms"]))  # fmt: skip
+    return plan_from_params(params, runs=runs, with_reference=True).to_dict()
 
