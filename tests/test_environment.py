@@ -157,3 +157,16 @@ def test_environment_yml_builds_what_make_env_builds():
 def test_notebooks_name_the_kernel_both_installs_provide(nb):
     meta = json.loads((ROOT / "notebooks" / f"{nb}.ipynb").read_text())["metadata"]
     assert meta["kernelspec"]["name"] == "rlvr-workbook"
+
+
+def test_package_data_ships_every_data_file_the_library_reads():
+    """A pip install (not editable) carries the library's non-Python files: claims, data, the site's KaTeX."""
+    import glob
+
+    lib = ROOT / "lib" / "workbook"
+    patterns = _pyproject()["tool"]["setuptools"]["package-data"]["workbook"]
+    shipped = {Path(p) for pat in patterns for p in glob.glob(pat, root_dir=lib, recursive=True)
+               if (lib / p).is_file()}
+    needed = {p.relative_to(lib) for sub in ("reported", "reporting/static", "data/files")
+              for p in (lib / sub).rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts}
+    assert needed and not needed - shipped, sorted(map(str, needed - shipped))
