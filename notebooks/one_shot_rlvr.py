@@ -333,8 +333,9 @@ table[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 # %%
 metrics = {
     "headline_figure": headline_figure,
-    "headline": {k: reproduced[k].to_dict() if hasattr(reproduced[k], "to_dict") else None
-                 for k in ("OS-2", "OS-2m", "OS-4t") if k in reproduced},
+    "headline": {name: float(reproduced[k].value) for name, k in [("post_saturation_gain", "OS-2"),
+                 ("post_saturation_unboxed_change", "OS-2m"), ("entropy_only_minus_base", "OS-4t")]
+                 if hasattr(reproduced.get(k), "value")},  # fmt: skip
     "pi1_problem_id": pi1.problem_id,
     "saturation_steps": {str(k): v for k, v in sat.items()},
     "arms_at_peak": peaks.round(6).to_dict("records"),
