@@ -449,3 +449,29 @@ def test_vendored_katex_matches_its_readme_and_carries_its_licence():
     css = (KATEX_DIR / "katex.min.css").read_text(encoding="utf-8")
     woff2 = set(re.findall(r"url\((fonts/[^)]+\.woff2)\)", css))
     assert woff2 and all((KATEX_DIR / f).is_file() for f in woff2)   # every font the stylesheet asks for first
+
+
+def test_measured_times_table_comes_from_the_run_records(tmp_path):
+    from workbook.reporting.site_times import BEGIN, END, main, measured_times_markdown, replace_block
+
+    root = make_fake_results(tmp_path / "results")
+    md = measured_times_markdown(root)
+    assert md.splitlines()[2].startswith("| `quickstart` | 95 s | passed | 2026-11-27 15:00 |")
+    assert "| `10_nsr` | 3.5 s | failed |" in md
+    doc = tmp_path / "README.md"
+    doc.write_text(f"intro\n{BEGIN}\n| stale | 1 min |\n{END}\nafter\n")
+    assert main([str(doc), "--results-dir", str(root), "--check"]) == 1 and "stale" in doc.read_text()
+    assert main([str(doc), "--results-dir", str(root)]) == 0
+    assert doc.read_text() == replace_block(f"intro\n{BEGIN}\n{END}\nafter\n", md)
+    assert main([str(doc), "--results-dir", str(root), "--check"]) == 0
+    with pytest.raises(ValueError, match="exactly one"):
+        replace_block("no markers", md)
+
+
+def test_notebooks_readme_quotes_the_published_cpu_times():
+    """notebooks/README.md's times are the committed results' run.json (rerun the generator after republishing)."""
+    from workbook.paths import repo_root
+    from workbook.reporting.site_times import main
+
+    assert main(["--check", "--results-dir", str(repo_root() / "results")]) == 0, \
+        "notebooks/README.md is out of date: python -m workbook.reporting.site_times"
