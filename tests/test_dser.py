@@ -271,9 +271,19 @@ def test_plan_counts_tokens_from_resolved_params():
     n_run = params["n_hard"]
     tok, tok_v = params["max_new_tokens"], params["max_new_tokens_verify"]
     assert out["stages"]["base samples"] == params["n_problems"] * len(params["benchmarks"]) * params["n_base"] * tok
+    assert params["verifier_eps"] == []                   # real models verify themselves only
     assert out["stages"]["chains"] == n_run * params["n_chains"] * (tok + params["n_iterations"] * (tok + tok_v))
     assert out["stages"]["one-step diagnostic"] == n_run * params["n_pool"] * (tok_v + tok)
     assert out["max_generated_tokens"] == sum(out["stages"].values())
+    assert any("instead of the paper's ~80" in d for d in out["deviations"])   # named, with their token cost
+    assert any("not comparable" in d for d in out["deviations"])
+    cpu, _ = resolve_params("dser", "cpu")
+    c = dser.plan(cpu)
+    n_arms_eps = len(cpu["verifier_eps"])
+    per_chain_refine = cpu["n_iterations"] * cpu["max_new_tokens"]
+    assert c["stages"]["chains"] == cpu["n_problems"] * cpu["n_chains"] * (
+        cpu["max_new_tokens"] + cpu["n_iterations"] * (cpu["max_new_tokens"] + cpu["max_new_tokens_verify"])
+        + n_arms_eps * per_chain_refine)
     assert out["gpu_hours"] == pytest.approx(out["max_generated_tokens"] / params["gpu_tokens_per_s"] / 3600)
     smoke, _ = resolve_params("dser", "smoke")
     assert dser.plan(smoke)["max_generated_tokens"] < out["max_generated_tokens"]
@@ -301,19 +311,125 @@ def test_one_step_prediction_and_claims_on_simulated_chains():
     assert "π_C" in str(one)
 
 
-def test_d1_passes_the_no_dynamics_base_and_d2_is_untestable_without_improving_problems():
+def _sim_arm(name, eps, p_ic, p_ci, p0, n_iterations=6, seed=0, n_chains=8):
+    """An ArmResult from simulated chains: the diagnostic and the chains share the same true rates."""
     from workbook.papers.dser.loop import DSERRun
+
+    n = len(p0)
+    diag = dser.simulate_chains(p_ic, p_ci, p0, n_chains=32, n_iterations=1, seed=seed)
+    states = dser.simulate_chains(p_ic, p_ci, p0, n_chains=n_chains, n_iterations=n_iterations, seed=seed + 1)
+    answers = [[["1" if ok else "2" for ok in ch] for ch in prob] for prob in states]
+    run = DSERRun([f"p{i}" for i in range(n)], [], [], answers, states, n_generated_tokens=100 * n)
+    diag_run = DSERRun([f"p{i}" for i in range(n)], [], [], [], diag)
+    one = dser.one_step_prediction(diag, p0, n_iterations, n_boot=200)
+    return dser.ArmResult(dser.Arm(name, eps), diag_run, one, run, {"verify_balanced_accuracy": 1 - (eps or 0.5)})
+
+
+def test_calibration_unbiased_when_the_chain_is_markov_and_excludes_no_dynamics():
+    n = 60
+    p0 = np.full(n, 0.2)
+    res = _sim_arm("oracle", 0.0, np.full(n, 0.35), np.full(n, 0.08), p0)
+    cal = dser.calibration(res, p0, n_boot=300)
+    assert cal.gap.lo < 0 < cal.gap.hi and abs(cal.gap.value) < 0.05   # the rates' error is in the band
+    assert cal.no_dynamics.lo > 0.3                      # π_C ≈ 0.81 from 0.2: no dynamics is far off
+    assert cal.predicted[0].value == pytest.approx(0.2) and cal.predicted[-1].value > 0.7
+    assert cal.change.lo > 0.3 and len(cal.observed) == 7
+
+
+def test_worst_arm_is_an_intersection_union_test():
+    from workbook.metrics import Estimate
+
+    inside, wide, out = Estimate(0.0, -0.02, 0.02, 10), Estimate(0.01, -0.04, 0.08, 10), Estimate(0.1, 0.07, 0.13, 10)
+    band = (-0.05, 0.05)
+    assert dser.worst_arm([inside, inside], band) is inside
+    assert dser.worst_arm([inside, wide], band) is wide          # one arm undecided → the claim is undecided
+    assert dser.worst_arm([wide, out, inside], band) is out      # one arm clearly off → not reproduced
+    assert dser.most_distinct([inside, out], band) is out
+
+
+def test_sweep_claims_decide_d1_d2_d2b_and_d4b():
+    from workbook.reporting import reported_vs_reproduced
+
+    n = 60
+    p0 = np.full(n, 0.2)
+    arms = [_sim_arm("oracle, ε = 0", 0.0, np.full(n, 0.35), np.full(n, 0.08), p0, seed=0),
+            _sim_arm("own", None, np.full(n, 0.04), np.full(n, 0.5), p0, seed=2)]
+    cals = [dser.calibration(r, p0, n_boot=300) for r in arms]
+    sim = dser.simulate_chains(0.1, 0.08, 0.05, n_chains=200, n_iterations=20, seed=0)
+    checks = dser.theory_checks(sim, dser.transient_accuracy(0.05, 0.1, 0.08, np.arange(21)))
+    never = np.zeros(n, bool)
+    never[:5] = True
+    out = dser.reproduced(arms, cals, p0, never, np.zeros(n), 4, ["synthetic"] * n, checks, n_boot=300)
+    assert out["D0a"].value == pytest.approx(0.486, abs=5e-4) and out["D0b"].value < 5
+    verdicts = dict(zip(*reported_vs_reproduced("dser", out, "cpu")[["claim_id", "verdict"]].T.values))
+    assert verdicts["D0a"] == verdicts["D0b"] == "check passed"
+    assert verdicts["D2"] == "reproduced"          # the oracle arm rises
+    assert verdicts["D2b"] == "reproduced"         # the own arm (π_C ≈ 0.07 < 0.2) falls
+    assert verdicts["D1"] in ("reproduced", "inconclusive")
+    # a prediction clearly off in one arm refutes D1 even where "no dynamics" also sits near the band
+    from workbook.metrics import Estimate
+    off = {"estimate": Estimate(-0.17, -0.27, -0.08, 48), "base": Estimate(-0.08, -0.13, -0.03, 48)}
+    near = {"estimate": Estimate(-0.01, -0.03, 0.02, 48), "base": Estimate(-0.08, -0.13, -0.03, 48)}
+    assert dict(zip(*reported_vs_reproduced("dser", {**out, "D1": off}, "cpu")[["claim_id", "verdict"]].T.values))[
+        "D1"] == "not reproduced"
+    assert dict(zip(*reported_vs_reproduced("dser", {**out, "D1": near}, "cpu")[["claim_id", "verdict"]].T.values))[
+        "D1"] == "untestable here"
+    assert verdicts["D6"] == "not run at this scale"
+    assert out["D4"].value == pytest.approx(arms[1].run.vote_correct(window=4).mean())
+
+
+def test_d2_untestable_without_an_improving_arm():
     from workbook.reporting.verdicts import Untestable
 
-    p_ic, p_ci, p0 = np.full(30, 0.05), np.full(30, 0.3), np.full(30, 0.6)
-    diag = dser.simulate_chains(p_ic, p_ci, p0, n_chains=8, n_iterations=1, seed=0)
-    one = dser.one_step_prediction(diag, p0, n_iterations=4, n_boot=200)
-    states = dser.simulate_chains(p_ic, p_ci, p0, n_chains=8, n_iterations=4, seed=1)
-    answers = [[["1" if ok else "2" for ok in ch] for ch in prob] for prob in states]
-    run = DSERRun([f"p{i}" for i in range(30)], [], [], answers, states)
-    out = dser.reproduced(run, one, p0, np.zeros(30), 2, ["toy"] * 30, n_boot=200)
-    obs = states.mean(1)
-    assert out["D1"]["estimate"].value == pytest.approx((obs - one.predicted)[:, 1:].mean())
-    assert out["D1"]["base"].value == pytest.approx((obs - p0[:, None])[:, 1:].mean())
-    assert out["D1"]["base"].value < -0.1                  # accuracy falls from 0.6: no dynamics is excluded
-    assert isinstance(out["D2"], Untestable)               # p_IC < p_CI everywhere
+    n = 30
+    p0 = np.full(n, 0.6)
+    arms = [_sim_arm("own", None, np.full(n, 0.05), np.full(n, 0.3), p0, n_iterations=4)]
+    cals = [dser.calibration(arms[0], p0, n_boot=200)]
+    out = dser.reproduced(arms, cals, p0, np.zeros(n, bool), np.zeros(n), 2, ["toy"] * n, {}, n_boot=200)
+    assert isinstance(out["D2"], Untestable) and out["D4b"].n == n
+    assert isinstance(out["D3"], Untestable)                 # no never-solved problem
+    assert out["D1"]["base"].hi < -0.05                      # accuracy falls from 0.6: no dynamics is excluded
+
+
+# ---------------------------------------------------------------- the verifier arms
+
+def test_noisy_oracle_verifier_flips_at_rate_eps_and_is_seeded():
+    from workbook.toy.world import parse_verdict
+
+    right, wrong = "2 + 3 = 5\n5 * 2 = 10\n\\boxed{10}", "2 + 3 = 6\n6 * 2 = 12\n\\boxed{12}"
+    sols = [right, wrong] * 200
+    exact = [parse_verdict(r) for r in dser.noisy_oracle_verifier(0.0, seed=1)(None, sols)]
+    assert exact == ["correct", "incorrect"] * 200
+    noisy = [parse_verdict(r) for r in dser.noisy_oracle_verifier(0.3, seed=1)(None, sols)]
+    flips = np.mean([a != b for a, b in zip(exact, noisy)])
+    assert 0.22 < flips < 0.38
+    assert noisy == [parse_verdict(r) for r in dser.noisy_oracle_verifier(0.3, seed=1)(None, sols)]
+    with pytest.raises(ValueError):
+        dser.make_arms([0.7])
+    assert [a.eps for a in dser.make_arms([0.5, 0.0])] == [0.0, 0.5, None]
+
+
+def test_stratified_pool_balances_where_it_can():
+    texts = [["a", "b", "c", "d"], ["e", "f", "g", "h"], ["i", "j", "k", "l"]]
+    correct = np.array([[1, 1, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]], bool)
+    assert dser.stratified_pool(texts, correct, 2) == [["a", "d"], ["e", "f"], ["i", "j"]]
+    assert dser.stratified_pool(texts, correct, 4)[0] == ["a", "b", "c", "d"]   # one wrong only: three right
+    with pytest.raises(ValueError):
+        dser.stratified_pool(texts, correct, 5)
+
+
+def test_run_dser_with_an_external_verifier_makes_no_verify_calls():
+    backend = CountingBackend()
+    prompts = dser.DSERPrompts(solve=lambda q: f"SOLVE {q}", verify=lambda q, s: f"VERIFY {q} {s}",
+                               refine=lambda q, s, r: f"REFINE {q} [{r}] {s}")
+    seen = []
+
+    def verify(problems, solutions):
+        seen.append(len(solutions))
+        return ["external report"] * len(solutions)
+
+    run = dser.run_dser([P("a", "q1", "2")], backend, prompts, ExactGrader(), dser.DSERConfig(n_chains=2, n_iterations=3),
+                        extract_answer=boxed, initial_solutions=[["\\boxed{0}", "\\boxed{1}"]], verify_fn=verify)
+    assert seen == [2, 2, 2] and run.reports[0][0] == ["external report"] * 3
+    assert len(backend.calls) == 3 and run.n_generated_tokens == 3 * 2 * 3   # refinements only
+    np.testing.assert_array_equal(run.correct[0, 0], [False, False, True, False])

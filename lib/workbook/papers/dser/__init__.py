@@ -20,21 +20,32 @@ from workbook.papers import require, token_plan
 from workbook.papers.dser.loop import (
     PROMPTS, DSERConfig, DSERPrompts, DSERRun, chat_prompts, estimate_run_tokens, run_dser, strip_reasoning,
 )
+from workbook.papers.dser.sweep import (
+    Arm, ArmResult, Calibration, calibration, chain_rates, equal_compute_k, make_arms, most_distinct,
+    noisy_oracle_verifier, rates_by_iteration, run_arm, stratified_pool, sweep_table, worst_arm,
+)
 from workbook.papers.dser.theory import (
-    BetaPrior, TransitionCounts, binomial_majority_accuracy, bootstrap_rates, estimate_rates, majority_vote,
-    per_problem_rates, shrunk_rates, simulate_chains, simulated_vote_correct, stationary_accuracy, transient_accuracy,
-    transition_counts, transition_matrix, vote_across_chains, vote_last, wilson_interval,
+    BetaPrior, OneStep, TransitionCounts, binomial_majority_accuracy, bootstrap_rates, estimate_rates, majority_vote,
+    one_step_prediction, per_problem_rates, shrunk_rates, simulate_chains, simulated_vote_correct,
+    stationary_accuracy, transient_accuracy, transition_counts, transition_matrix, vote_across_chains, vote_last,
+    wilson_interval,
 )
 from workbook.reporting import untestable
 
 __all__ = [
-    "PROMPTS", "BetaPrior", "DSERConfig", "DSERPrompts", "DSERRun", "TransitionCounts", "OneStep",
+    "PROMPTS", "Arm", "ArmResult", "BetaPrior", "Calibration", "DSERConfig", "DSERPrompts", "DSERRun",
+    "TransitionCounts", "OneStep", "calibration", "chain_rates", "equal_compute_k", "make_arms", "most_distinct",
+    "noisy_oracle_verifier", "rates_by_iteration", "run_arm", "stratified_pool", "sweep_table", "theory_checks", "worst_arm",
     "binomial_majority_accuracy", "bootstrap_rates", "chat_prompts", "estimate_rates", "estimate_run_tokens",
-    "accuracy_summary", "hardest", "majority_vote", "one_step_prediction", "per_problem_rates", "plan",
+    "hardest", "majority_vote", "one_step_prediction", "per_problem_rates", "plan",
     "reproduced", "run_dser", "shrunk_rates", "simulate_chains", "simulated_vote_correct", "stationary_accuracy",
     "strip_reasoning", "theory_votes", "toy_prompts", "transient_accuracy", "transition_counts",
     "transition_matrix", "validate", "vote_across_chains", "vote_last", "wilson_interval",
 ]
+
+
+#: The paper's chain length and vote window (Figure 1: about 80 iterations, a vote over the last ten).
+PAPER_ITERATIONS, PAPER_WINDOW = 80, 10
 
 
 def validate(params: Mapping[str, Any]) -> None:
@@ -51,24 +62,59 @@ def validate(params: Mapping[str, Any]) -> None:
         raise ParameterError(f"dser: window must lie in [1, n_iterations + 1 = {n_iterations + 1}], got {window}")
     if params.get("min_operands", 1) > params.get("max_operands", 1):
         raise ParameterError("dser: min_operands must not exceed max_operands")
+    eps = list(params.get("verifier_eps") or [])
+    if any(not 0.0 <= float(e) <= 0.5 for e in eps):
+        raise ParameterError(f"dser: verifier_eps must lie in [0, 0.5] (0.5 is a coin), got {eps}")
+    if eps and not str(params.get("model", "")).startswith("toy-reasoner"):
+        raise ParameterError("dser: the noisy-oracle verifier (verifier_eps) exists only for the toy reasoner's step "
+                             "format; set verifier_eps: [] for other models")
 
 
 def plan(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the token plan: base samples on every problem, the one-step diagnostic and the chains (upper bounds).
+    """Return the token plan (upper bounds) and the named deviations from the paper's chain length and window.
 
-    One solve per chain, then per iteration one verification and one refinement per chain; the diagnostic adds one
-    verify+refine per pool solution (``workbook.papers.token_plan`` gives the shape).
+    Per arm (one per ``verifier_eps`` plus the model's own verifier): one verify+refine step per pool solution,
+    then the chains (one solve shared by all arms; per iteration a refinement, and a verification when the model
+    verifies itself). Then the base model's equal-compute samples (as many tokens per problem as the own-verifier
+    chains, at most ``max_k_equal`` samples). ``deviations`` names each departure from the paper's ~80 iterations
+    and window of ten, with the tokens the paper's setting would cost instead.
     """
-    (n_problems, benchmarks, n_base, n_hard, n_pool, n_chains, n_iterations, tok, tok_v,
-     gpu) = require(params, "n_problems benchmarks n_base n_hard n_pool n_chains n_iterations max_new_tokens "
-                            "max_new_tokens_verify gpu_tokens_per_s", "dser")
+    (n_problems, benchmarks, n_base, n_hard, n_pool, n_chains, n_iterations, window, tok, tok_v,
+     gpu) = require(params, "n_problems benchmarks n_base n_hard n_pool n_chains n_iterations window "
+                            "max_new_tokens max_new_tokens_verify gpu_tokens_per_s", "dser")
+    n_eps, max_k = len(params.get("verifier_eps") or []), int(params.get("max_k_equal", n_base))
     n_total = n_problems * len(benchmarks)
     n_run = n_hard or n_total
+
+    def chains(t: int) -> int:
+        return (estimate_run_tokens(n_run, n_chains, t, tok, tok_v)
+                + n_eps * estimate_run_tokens(n_run, n_chains, t, 0, 0, tok))
+
+    k_equal = min(max_k, round(estimate_run_tokens(1, n_chains, n_iterations, tok, tok_v) / tok))
     stages = {"base samples": n_total * n_base * tok,
-              "one-step diagnostic": estimate_run_tokens(n_run, n_pool, 1, 0, tok_v, tok),
-              "chains": estimate_run_tokens(n_run, n_chains, n_iterations, tok, tok_v)}
-    out = token_plan(stages, gpu, f"{n_run} problems × {n_chains} chains × {n_iterations} iterations")
-    out["problems"] = n_run
+              "one-step diagnostic": (estimate_run_tokens(n_run, n_pool, 1, 0, tok_v, tok)
+                                      + n_eps * estimate_run_tokens(n_run, n_pool, 1, 0, 0, tok)),
+              "chains": chains(n_iterations),
+              f"equal-compute base samples (k ≈ {k_equal})": n_run * k_equal * tok}
+    arms = f"{n_eps} noisy-oracle arms + the own verifier" if n_eps else "the own verifier"
+    out = token_plan(stages, gpu, f"{n_run} problems × {n_chains} chains × {n_iterations} iterations × ({arms})")
+    out["problems"], out["k_equal"] = n_run, k_equal
+    devs = []
+    if n_iterations < PAPER_ITERATIONS:
+        extra = chains(PAPER_ITERATIONS) - chains(n_iterations)
+        devs.append(f"{n_iterations} iterations instead of the paper's ~{PAPER_ITERATIONS}: the paper's length would "
+                    f"add ≤ {extra:,} generated tokens"
+                    + (f" ≈ {extra / gpu / 3600:.1f} GPU-hours" if gpu else ""))
+    if window != PAPER_WINDOW:
+        devs.append(f"vote window {window} instead of the paper's {PAPER_WINDOW} (needs ≥ {PAPER_WINDOW - 1} "
+                    "iterations; no extra tokens beyond the iterations)")
+    if n_hard:
+        devs.append(f"chains on the {n_hard} hardest of {n_total} problems: the per-year Pass@1 claims need every "
+                    f"problem (n_hard = 0), ≤ {(n_total - n_hard) * (chains(n_iterations) // max(n_run, 1)):,} "
+                    "more tokens; until then they read 'not comparable'")
+    out["deviations"] = devs
+    if devs:
+        out["summary"] += "\ndeviations from the paper: " + "; ".join(devs)
     return out
 
 
@@ -92,72 +138,70 @@ def theory_votes(sim: np.ndarray, chains: Sequence[int], window: int, seed: int)
                          for m in chains for w in (1, 4)])
 
 
-@dataclass
-class OneStep:
-    """The one-step diagnostic: pooled rates (Wilson and bootstrap CIs), shrunk per-problem rates, the prediction."""
+def theory_checks(sim: np.ndarray, analytic: np.ndarray) -> dict[str, Estimate]:
+    """Return the checks D0a (the worked example P_10) and D0b (simulated chains match the analytic mixture).
 
-    p_ic: Estimate
-    p_ci: Estimate
-    p_ic_boot: Estimate
-    p_ci_boot: Estimate
-    pp_ic: np.ndarray          # per problem, shrunk toward the pooled rate
-    pp_ci: np.ndarray
-    pi_c: float                # pooled stationary accuracy
-    predicted: np.ndarray      # (problems, n_iterations + 1): P_n(C) with P_0 = the problem's base pass@1
-
-    def __str__(self) -> str:
-        rel = ">" if self.p_ic.value > self.p_ci.value else "<="
-        boot = "\n       bootstrap over problems: [{:.3f}, {:.3f}]"
-        return (f"p̂_IC = {self.p_ic}" + boot.format(self.p_ic_boot.lo, self.p_ic_boot.hi)
-                + f"\np̂_CI = {self.p_ci}" + boot.format(self.p_ci_boot.lo, self.p_ci_boot.hi)
-                + f"\npooled prediction: π_C = {self.pi_c:.3f} (p_IC {rel} p_CI)")
-
-
-def one_step_prediction(states: np.ndarray, p0: np.ndarray, n_iterations: int, prior_strength: float = 2.0,
-                        n_boot: int = 2000, seed: int = 0) -> OneStep:
-    """Return the rates of one verify+refine step and the accuracy they predict for ``n_iterations`` refinements.
-
-    ``states``: bool (problems, pool, 2) from ``run_dser(..., n_iterations=1)``; ``p0``: base pass@1 per problem.
-    The per-problem rates are shrunk toward the pooled rate (``shrunk_rates``; our choice, not the paper's).
+    D0b is measured in Monte-Carlo standard errors: max over iterations of |simulated − analytic| divided by
+    0.5 / √(problems × chains), an upper bound on the standard error of a mean of that many Bernoulli states.
     """
-    counts = transition_counts(states, per_problem=True)
-    p_ic, p_ci = estimate_rates(counts)
-    p_ic_boot, p_ci_boot = bootstrap_rates(states, n_boot=n_boot, seed=seed)
-    pp_ic, pp_ci = shrunk_rates(counts, prior_strength=prior_strength)
-    pi_c = stationary_accuracy(p_ic.value, p_ci.value) if p_ic.value + p_ci.value > 0 else float("nan")
-    predicted = transient_accuracy(np.asarray(p0)[:, None], pp_ic[:, None], pp_ci[:, None],
-                                   np.arange(n_iterations + 1)[None])
-    return OneStep(p_ic, p_ci, p_ic_boot, p_ci_boot, pp_ic, pp_ci, pi_c, predicted)
+    p10 = float(transient_accuracy(0.05, 0.10, 0.08, 10))
+    z = float(np.max(np.abs(sim.mean(axis=(0, 1)) - analytic)) / (0.5 / np.sqrt(sim.shape[0] * sim.shape[1])))
+    return {"D0a": Estimate(p10, p10, p10, 1, what="P_10 of the worked example"),
+            "D0b": Estimate(z, z, z, int(sim.shape[0]), what="max |simulated − analytic| in standard errors")}
 
 
-def reproduced(run: DSERRun, one: OneStep, p0: np.ndarray, base_maj: np.ndarray, window: int, datasets: Sequence[str],
+def reproduced(results: Sequence[ArmResult], cals: Sequence[Calibration], p0: np.ndarray, never_solved: np.ndarray,
+               base_maj_equal: np.ndarray, window: int, datasets: Sequence[str], checks: Mapping[str, Estimate],
                n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Return the estimate of each claim D1–D7 (None where not tested at this scale); bootstrap over problems.
+    """Return the estimate of each claim (None where not measured at this scale); bootstrap over problems.
 
-    D1: mean over iterations 1..T of observed − predicted accuracy, given with the no-dynamics prediction's error
-    (observed − P_0, accuracy staying at the base pass@1) as ``base``, so the verdict can exclude it; D2: acc(T) −
-    acc(0) on problems whose shrunk one-step rates say p̃_IC > p̃_CI (``untestable`` when there is none); D3 = D5: share of never-solved problems the vote solves; D4: vote − base maj@k;
-    D6/D7: 100 × (last-iteration accuracy − base pass@1) on AIME 2024 / 2025.
+    ``results``/``cals``: the sweep's arms (`run_arm`, `calibration`); the last arm whose ``arm.is_own`` is DSER
+    proper (the model verifies itself), used for D3–D7. ``base_maj_equal``: per problem, the base model's majority
+    vote over fresh samples with about the chains' generated tokens (`equal_compute_k`); ``never_solved``: no
+    correct answer among the base samples that gave P_0 (a different sample, so regression to the mean favours
+    neither side).
+
+    D1: observed − predicted in *every* arm (`worst_arm`, an intersection–union test), the no-dynamics error of
+    the arm most able to fail as ``base``. D2: acc(T) − acc(0) on arms whose one-step rates have p̂_IC > p̂_CI
+    (per problem, averaged over those arms); D2b the same on arms whose π̂_C lies below the mean P_0 (the law
+    predicts decline). D3: DSER vote − base equal-compute vote on never-solved problems; D4: the same on all
+    problems; D4b: vote over the last ``window`` iterations of all chains − one chain's last iteration (mean over
+    chains), own verifier. D5: share of never-solved problems the DSER vote solves. D6/D7: 100 × (last-iteration accuracy −
+    base pass@1) on AIME 2024 / 2025.
     """
-    def ci(x: np.ndarray, what: str) -> Estimate:
-        return bootstrap_ci(x, n_boot=n_boot, seed=seed, what=what)
+    from workbook.reporting import load_reported
 
-    obs = run.correct.mean(1)
-    vote = run.vote_correct(window=window)
-    improving, never = one.pp_ic > one.pp_ci, np.asarray(p0) == 0
-    out: dict[str, Any] = {
-        "D1": {"estimate": ci((obs - one.predicted)[:, 1:].mean(1), "observed − predicted"),
-               "base": ci((obs - np.asarray(p0)[:, None])[:, 1:].mean(1), "observed − P_0 (no dynamics)")},
-        "D2": ci((obs[:, -1] - obs[:, 0])[improving], "acc(T) − acc(0), problems with p̃_IC > p̃_CI")
-        if improving.any() else untestable("no problem has p̂_IC > p̂_CI (shrunk one-step rates), so the "
-                                           "guarantee's premise never holds in this run"),
-        "D3": ci(vote[never], "never-solved problems solved") if never.any() else None,
-        "D4": ci(vote - base_maj, "DSER vote − base maj@k"),
-    }
-    out["D5"] = out["D3"]
-    for claim_id, bench in (("D6", "aime24"), ("D7", "aime25")):
-        rows = np.asarray(datasets) == bench
-        out[claim_id] = ci(100 * (obs[rows, -1] - p0[rows]), f"{bench}: pass@1 points") if rows.any() else None
+    def ci(x: np.ndarray, what: str) -> Estimate:
+        return bootstrap_ci(np.asarray(x, float), n_boot=n_boot, seed=seed, what=what)
+
+    d1 = next(c for c in load_reported("dser") if c["id"] == "D1")
+    band = (d1["value"] - d1["tolerance"], d1["value"] + d1["tolerance"])
+    p0 = np.asarray(p0, float)
+    change = np.stack([r.run.correct[:, :, -1].mean(1) - r.run.correct[:, :, 0].mean(1) for r in results])  # (arms, N)
+    improving = np.array([r.one.p_ic.value > r.one.p_ci.value for r in results])
+    declining = np.array([r.one.pi_c < p0.mean() for r in results])
+    vote_gain = np.stack([r.run.vote_correct(window=window) - r.run.correct[:, :, -1].mean(1) for r in results])
+    own = [r for r in results if r.arm.is_own]
+    out: dict[str, Any] = dict(checks)
+    out["D1"] = {"estimate": worst_arm([c.gap for c in cals], band),
+                 "base": most_distinct([c.no_dynamics for c in cals], band)}
+    out["D2"] = (ci(change[improving].mean(0), "acc(T) − acc(0), arms with p̂_IC > p̂_CI") if improving.any() else
+                 untestable("no arm has p̂_IC > p̂_CI (one-step rates), so the guarantee's premise never holds here"))
+    out["D2b"] = (ci(change[declining].mean(0), "acc(T) − acc(0), arms with π̂_C < P_0") if declining.any() else
+                  untestable("no arm has π̂_C below the starting accuracy, so the law predicts no decline here"))
+    out.update({k: None for k in ("D3", "D4", "D4b", "D5", "D6", "D7")})
+    if own:
+        run = own[-1].run
+        vote, never = run.vote_correct(window=window), np.asarray(never_solved, bool)
+        out["D4"] = ci(vote - base_maj_equal, "DSER vote − base vote at equal tokens")
+        out["D4b"] = ci(vote_gain[[r.arm.is_own for r in results]][-1], "DSER vote − one chain's last iteration")
+        out["D3"] = (ci((vote - base_maj_equal)[never], "never-solved: DSER vote − base vote at equal tokens")
+                     if never.any() else untestable("the base model solved every problem at least once"))
+        out["D5"] = ci(vote[never], "never-solved problems solved") if never.any() else out["D3"]
+        obs_t = run.correct[:, :, -1].mean(1)
+        for claim_id, bench in (("D6", "aime24"), ("D7", "aime25")):
+            rows = np.asarray(datasets) == bench
+            out[claim_id] = ci(100 * (obs_t[rows] - p0[rows]), f"{bench}: pass@1 points") if rows.any() else None
     return out
 
 
@@ -168,18 +212,3 @@ def toy_prompts(tokenizer) -> DSERPrompts:
     return DSERPrompts(solve=lambda q: toy.solve_prompt(tokenizer, q),
                        verify=lambda q, s: toy.verify_prompt(tokenizer, q, s),
                        refine=lambda q, s, r: toy.refine_prompt(tokenizer, q, s, r))
-
-
-def accuracy_summary(run: DSERRun, base_correct: np.ndarray, base_maj: np.ndarray, k_equal: int,
-                     window: int) -> pd.DataFrame:
-    """Return base pass@1, base maj@k (≈ equal tokens), DSER's last iteration and DSER's vote, one row each."""
-    n_problems, n_base = base_correct.shape
-    capped = "" if k_equal < n_base else ", capped at n_base"
-    return pd.DataFrame([
-        {"method": "base pass@1", "accuracy": base_correct.mean(), "n": f"{n_problems} × {n_base}"},
-        {"method": f"base maj@{k_equal} (≈ equal tokens{capped})", "accuracy": base_maj.mean(), "n": f"{n_problems}"},
-        {"method": "DSER last iteration (mean over chains)", "accuracy": run.correct[:, :, -1].mean(),
-         "n": f"{n_problems} × {run.correct.shape[1]}"},
-        {"method": f"DSER vote, last {window} iterations × {run.correct.shape[1]} chains",
-         "accuracy": run.vote_correct(window=window).mean(), "n": f"{n_problems}"},
-    ])

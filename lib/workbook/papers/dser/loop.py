@@ -130,7 +130,8 @@ class DSERRun:
 
 def run_dser(problems: Sequence, backend, prompts: DSERPrompts, grader, config: DSERConfig,
              extract_answer: Callable[[str], str | None] | None = None,
-             initial_solutions: Sequence[Sequence[str]] | None = None) -> DSERRun:
+             initial_solutions: Sequence[Sequence[str]] | None = None,
+             verify_fn: Callable[[Sequence, Sequence[str]], list[str]] | None = None) -> DSERRun:
     """Return the states and texts of ``config.n_chains`` DSER chains per problem, run in lockstep.
 
     Liu et al. 2025, the DSER loop. ``problems``: workbook.data.Problem records (``problem``, ``answer``,
@@ -138,6 +139,8 @@ def run_dser(problems: Sequence, backend, prompts: DSERPrompts, grader, config: 
     [prompt][sample] completions with ``.text`` and ``.token_ids``; every iteration is two batched calls
     (verify all chains, refine all chains). ``grader.grade(completion, gold)`` grades every s(n).
     ``initial_solutions`` ([problem][chain]) replaces the solve step, e.g. for the one-step diagnostic.
+    ``verify_fn(problems, solutions) -> reports`` replaces the model's verification (e.g. the noisy oracle of
+    ``workbook.papers.dser.sweep``: the verifier-quality axis); its reports cost no generated tokens.
     """
     if extract_answer is None:
         from workbook.grading import extract_boxed as extract_answer
@@ -173,9 +176,12 @@ def run_dser(problems: Sequence, backend, prompts: DSERPrompts, grader, config: 
     pairs = [(i, c) for i in range(len(problems)) for c in range(m)]
     for it in range(t_max):
         seed = config.seed + 1 + 2 * it
-        ver = call([prompts.verify(problems[i].problem, current[i][c]) for i, c in pairs], 1,
-                   config.max_new_tokens_verify, seed)
-        rep = [config.carry(row[0].text) for row in ver]
+        if verify_fn is None:
+            ver = call([prompts.verify(problems[i].problem, current[i][c]) for i, c in pairs], 1,
+                       config.max_new_tokens_verify, seed)
+            rep = [config.carry(row[0].text) for row in ver]
+        else:
+            rep = [str(r) for r in verify_fn([problems[i] for i, _ in pairs], [current[i][c] for i, c in pairs])]
         ref = call([prompts.refine(problems[i].problem, current[i][c], r) for (i, c), r in zip(pairs, rep)], 1,
                    config.max_new_tokens, seed + 1)
         for (i, c), r, row in zip(pairs, rep, ref):

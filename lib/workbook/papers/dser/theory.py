@@ -266,3 +266,45 @@ def vote_across_chains(answers: Sequence[Sequence[str | None]], window: int = 10
     if pool:
         return majority_vote([a for chain in answers for a in list(chain)[-window:]])
     return majority_vote([vote_last(chain, window) for chain in answers])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The one-step diagnostic (the paper's chain analysis: one step's rates determine every later iteration)
+
+
+@dataclass
+class OneStep:
+    """The one-step diagnostic: pooled rates (Wilson and bootstrap CIs), shrunk per-problem rates, the prediction."""
+
+    p_ic: Estimate
+    p_ci: Estimate
+    p_ic_boot: Estimate
+    p_ci_boot: Estimate
+    pp_ic: np.ndarray          # per problem, shrunk toward the pooled rate
+    pp_ci: np.ndarray
+    pi_c: float                # pooled stationary accuracy
+    predicted: np.ndarray      # (problems, n_iterations + 1): P_n(C) with P_0 = the problem's base pass@1
+
+    def __str__(self) -> str:
+        rel = ">" if self.p_ic.value > self.p_ci.value else "<="
+        boot = "\n       bootstrap over problems: [{:.3f}, {:.3f}]"
+        return (f"p̂_IC = {self.p_ic}" + boot.format(self.p_ic_boot.lo, self.p_ic_boot.hi)
+                + f"\np̂_CI = {self.p_ci}" + boot.format(self.p_ci_boot.lo, self.p_ci_boot.hi)
+                + f"\npooled prediction: π_C = {self.pi_c:.3f} (p_IC {rel} p_CI)")
+
+
+def one_step_prediction(states: np.ndarray, p0: np.ndarray, n_iterations: int, prior_strength: float = 2.0,
+                        n_boot: int = 2000, seed: int = 0) -> OneStep:
+    """Return the rates of one verify+refine step and the accuracy they predict for ``n_iterations`` refinements.
+
+    ``states``: bool (problems, pool, 2) from ``run_dser(..., n_iterations=1)``; ``p0``: base pass@1 per problem.
+    The per-problem rates are shrunk toward the pooled rate (``shrunk_rates``; our choice, not the paper's).
+    """
+    counts = transition_counts(states, per_problem=True)
+    p_ic, p_ci = estimate_rates(counts)
+    p_ic_boot, p_ci_boot = bootstrap_rates(states, n_boot=n_boot, seed=seed)
+    pp_ic, pp_ci = shrunk_rates(counts, prior_strength=prior_strength)
+    pi_c = stationary_accuracy(p_ic.value, p_ci.value) if p_ic.value + p_ci.value > 0 else float("nan")
+    predicted = transient_accuracy(np.asarray(p0)[:, None], pp_ic[:, None], pp_ci[:, None],
+                                   np.arange(n_iterations + 1)[None])
+    return OneStep(p_ic, p_ci, p_ic_boot, p_ci_boot, pp_ic, pp_ci, pi_c, predicted)
