@@ -8,7 +8,8 @@ The verdicts, and what each means:
   right): ``check passed`` | ``check failed``. A check is never evidence that the paper's finding reproduces;
 - the run could not decide: ``untestable here`` (it ran, but the design could not decide the claim for a reason
   the code detects: the estimate is empty or NaN, every unit sits at the metric's floor or ceiling, a stated
-  precondition failed, or the untrained base would also satisfy the claim); ``not comparable`` (a paper-profile run
+  precondition failed, or the untrained base would also satisfy the claim — unless our CI already lies outside a
+  ``value`` claim's band, which refutes it whatever the base does); ``not comparable`` (a paper-profile run
   whose resolved parameters differ from the claim's setting: the differences are listed); ``not run at this
   scale`` (not measured by this run, or a ``scale: paper`` claim at a smaller profile).
 
@@ -205,6 +206,8 @@ def decide(claim: Mapping, estimate: Any, profile: str, *, params: Mapping | Non
               est.value >= claim["value"] - tol if rel == ">=" else est.value <= claim["value"] + tol)
         return Verdict("check passed" if ok else "check failed")
     if claim.get("excludes_base"):
+        if kind == "value" and (est.hi < claim["value"] - tol or est.lo > claim["value"] + tol):
+            return Verdict("not reproduced")  # refuted whatever the base does: the base rule guards "reproduced"
         if base is None:
             return Verdict("untestable here", "the base's value of this quantity was not given, so the run "
                                               "cannot show that the base itself would fail the claim")
