@@ -218,14 +218,15 @@ by_point.loc[[main_key + (v,) for v in isl.VERIFIER_NAMES] + [weak_key + (v,) fo
 # drawn for comparison: a different task and verifier, so the toy's line is not a test of the paper's numbers.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(11, 6), sharey=True)
 for ax, v in zip(axes, ("verify_skill", "last_digit")):
     isl.plot_paper_line(ax)
     isl.plot_points(ax, point_tab[point_tab["verifier"] == v], isl.line_fit(points, v, n_boot=n_boot, seed=seed))
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="pass@1 (single sample, exact answer)",
            title=f"verifier: {v.replace('_', ' ')}")
 axes[0].set_ylabel("accuracy ceiling (resampling until accepted)")
-axes[0].legend(fontsize=6, loc="upper left")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=7, frameon=False)
+fig.subplots_adjust(bottom=0.3)
 run_dir.save_figure(fig, "pass1_vs_ceiling")
 plt.show()
 

@@ -293,7 +293,8 @@ def plot_paper_line(ax) -> dict:
 
 def plot_points(ax, rows: pd.DataFrame, fit: dict) -> None:
     """Draw one verifier's points (pass@1, ceiling) with 95% CIs — colour per model strength in listed order, marker
-    per temperature — and the fitted line with its slope and intercept intervals (``strengths.line_fit``)."""
+    per temperature — and the fitted line (red), its slope and intercept intervals written in the corner
+    (``strengths.line_fit``)."""
     models = list(dict.fromkeys(rows["model"]))
     temps = sorted(set(rows["temperature"]))
     markers = "os^Dv"
@@ -308,5 +309,7 @@ def plot_points(ax, rows: pd.DataFrame, fit: dict) -> None:
     s, i = fit["slope"], fit["intercept"]
     if np.isfinite(s.value):
         xs = np.linspace(0, 1, 50)
-        ax.plot(xs, s.value * xs + i.value, color="C3", lw=1.2,
-                label=f"toy fit y = {s.value:.2f}x + {i.value:.2f} (slope [{s.lo:.2f}, {s.hi:.2f}])")
+        ax.plot(xs, s.value * xs + i.value, color="#CC3311", lw=1.2)
+        ax.text(0.98, 0.03, f"toy fit: y = {s.value:.2f}x + {i.value:.2f}\nslope [{s.lo:.2f}, {s.hi:.2f}], "
+                f"intercept [{i.lo:.2f}, {i.hi:.2f}]", transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=7, color="#CC3311")
