@@ -42,8 +42,8 @@
 # decide the paper's accuracy claims (LP-2d, LP-3): in the trained toy the spark's self-check is near chance, so
 # the spark does not raise accuracy (`docs/toy_world.md`), and LP-3 needs the 14B recipe.
 #
-# **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: 12 runs (3 methods × 2 seeds × 2 worlds)
-# of 20 steps of 8 × 8 rollouts on the toy reasoner, a branch-point probe every 4 steps, two single-threaded worker
+# **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: 12 runs (3 methods × 3 seeds in the spark
+# world, × 1 seed in the control world) of 20 steps of 8 × 8 rollouts on the toy reasoner, a branch-point probe every 4 steps, two single-threaded worker
 # processes: about 5 minutes on an unloaded 2-core machine (≈ 500 CPU-s; the measured CPU and wall time of the
 # committed run are in its `provenance.json` and printed in section 3). `paper`: one GPU; the plan and GPU-hour
 # estimate of both the paper's recipe and the one-GPU variant print before anything loads.
@@ -60,8 +60,9 @@ n_probe_problems = 16              # held-out problems sampled by the probe (ent
 n_branch_problems = 32             # held-out problems whose branch point is probed teacher-forced (toy world only; 0: off)
 branch_every = 4                   # steps between branch-point probes (P(spark), noise-tail mass; also step 0)
 control_model = "toy-reasoner-control"  # the same recipe with the spark and noise knobs at 0 ("": no control world)
+control_seeds = [0]                # seeds of the control world's runs (P(spark) ≈ 0 there from the start)
 methods = ["grpo", "grpo_entropy", "lp_reg"]
-seeds = [0, 1]
+seeds = [0, 1, 2]
 steps = 20                         # optimizer steps per run (paper: ~1000)
 prompts_per_step = 8               # paper: 256
 num_generations = 8                # paper: 8
@@ -325,9 +326,10 @@ probes = [probe_cfg, final_probe] + ([lp_sparks.BranchProbe(branch_problems, eve
                                      if n_branch_problems else [])
 specs = [ex.RunSpec(m, m, train_problems, s, arm_overrides[m]) for s in seeds for m in methods]
 res = ex.run_grid(specs, cfg, probes, run_root=run_dir.path / "runs", workers=workers)
-worlds = {model: res}
+worlds = {f"spark world ({model})": res}
 if control_model:  # the same runs in the world without the spark and noise knobs
-    worlds[control_model] = ex.run_grid(specs, replace(cfg, model=control_model), probes,
+    control_specs = [ex.RunSpec(m, m, train_problems, s, arm_overrides[m]) for s in control_seeds for m in methods]
+    worlds[f"control world ({control_model})"] = ex.run_grid(control_specs, replace(cfg, model=control_model), probes,
                                         run_root=run_dir.path / "runs_control", workers=workers)
 timing = pd.concat([r.timing.assign(world=w) for w, r in worlds.items()])
 print(f"{len(timing)} runs; CPU seconds of the runs' processes: {timing['cpu_seconds'].sum():.0f} in all, per run "
@@ -359,7 +361,8 @@ if branch:
 
 # %% [markdown]
 # > The mechanism's quantities with 95% intervals over seeds × problems (`workbook.metrics.hierarchical_bootstrap`
-# > for a change, `hierarchical_difference` between arms): GRPO's change in P(spark) from step 0 to the last probe,
+# > of a per-seed change or of a difference between arms of the same seed, which share the initial model, data
+# > order and sampling seed): GRPO's change in P(spark) from step 0 to the last probe,
 # > each arm's P(spark) minus GRPO's at the last probe, and Lp-Reg's noise-tail mass minus GRPO's. In the control
 # > world the same estimates should be ≈ 0: there is no spark to lose or keep.
 
@@ -434,8 +437,10 @@ if "lp_reg/n_regularized" in res.train:
 # %%
 last_step = int(probe["step"].max())
 reproduced = lp_reg.toy_claims(probe, res["final"], n_boot=n_boot, seed=seed)
-if model in mech:  # the mechanism in the world with the spark (section 4)
-    reproduced.update({"LP-1d": mech[model].get("grpo_change"), "LP-2e": mech[model].get("lp_reg_minus_grpo"),
+spark_world = next(iter(worlds))
+if spark_world in mech:  # the mechanism in the world with the spark (section 4)
+    reproduced.update({"LP-1d": mech[spark_world].get("grpo_change"),
+                       "LP-2e": mech[spark_world].get("lp_reg_minus_grpo"),
                        "LP-2f": {"value": regularized_noise, "lo": regularized_noise, "hi": regularized_noise,
                                  "n": int(summary_sel["tokens"])}})
 final_tab = pd.DataFrame([{"arm": lab, **bootstrap_ci(lp_reg.final_accuracy(res["final"], lab).to_numpy(),
@@ -512,7 +517,7 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # - **Toy settings (cpu).** The toy reasoner (0.9M parameters, phrase tokens) instead of Qwen3-14B-Base;
 #   synthetic arithmetic instead of DAPO-Math-17k; 8 × 8 rollouts per step instead of 256 × 8; 64-token responses
 #   instead of 8,192; lr 2e-4 instead of 1e-6 (the toy does not move at 1e-6); 20 steps instead of ~1,000;
-#   2 seeds per arm and world (the paper: one run per arm).
+#   3 seeds per arm in the spark world and 1 in the control world (the paper: one run per arm).
 # - **ρ = 5% instead of 1%.** At 1% the bottom set of a toy batch (a few hundred negative-advantage tokens) holds
 #   only noise and rare digits and never reaches the spark (section 2 prints the smallest ρ that does, ≈ 2.4% on
 #   the demonstration batch); 5% leaves a margin for batch-to-batch variation. κ = 0.02 and β = 1 are the paper's.

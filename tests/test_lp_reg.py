@@ -192,8 +192,8 @@ def test_paper_profile_plans_both_without_loading_a_model():
 def test_every_profile_resolves_and_plans(profile):
     params, _ = resolve_params("lp_reg", profile)
     assert params["profile"] == profile and "lp_reg" in params["methods"] and "grpo" in params["methods"]
-    worlds = 2 if params["control_model"] else 1
-    assert lpa.plan(params)["runs"] == worlds * len(params["seeds"]) * len(params["methods"])
+    control = len(params["control_seeds"]) if params["control_model"] else 0
+    assert lpa.plan(params)["runs"] == (len(params["seeds"]) + control) * len(params["methods"])
 
 
 def test_validate_needs_grpo_and_lp_reg():
@@ -206,7 +206,7 @@ def test_validate_needs_grpo_and_lp_reg():
 
 def test_cpu_profile_runs_the_spark_world_and_its_control_with_seeds():
     params, _ = resolve_params("lp_reg", "cpu")
-    assert len(params["seeds"]) >= 2 and params["model"] == "toy-reasoner"
+    assert len(params["seeds"]) >= 3 and params["model"] == "toy-reasoner" and params["control_seeds"]
     assert params["control_model"] == "toy-reasoner-control" and params["n_branch_problems"] >= 16
     assert params["kappa"] == 0.02 and params["lp_reg_coef"] == 1.0 and params["rho"] > 0.01  # rho: a deviation
     paper, _ = resolve_params("lp_reg", "paper")

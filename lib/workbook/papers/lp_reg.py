@@ -398,7 +398,7 @@ def validate(params: dict) -> None:
 
 def plan(params: dict) -> dict:
     """Returns this profile's cost plan (``workbook.rl.plan.Plan`` as a dict with ``summary``; the control world,
-    when ``control_model`` is set, doubles the runs) with the paper's
+    when ``control_model`` is set, adds every arm once per ``control_seeds``) with the paper's
     Qwen3-14B-Base recipe (``params["paper_recipe"]``: three arms, one seed) under ``"paper_recipe"``. Loads no
     model and needs no GPU."""
     from workbook.rl.plan import plan as rl_plan
@@ -411,8 +411,9 @@ def plan(params: dict) -> dict:
                      runs=r["runs"], prompt_tokens=r["prompt_tokens"], eval_every=r["eval_every"],
                      eval_problems=r["n_eval_problems"], eval_n=r["eval_n"], with_reference=False,
                      gpu=params.get("gpu") or None)  # fmt: skip
-    worlds = 2 if params.get("control_model") else 1  # the control world repeats every run
-    profile = plan_from_params({**params, "arms": list(params["methods"]) * worlds, "eval_every": params["probe_every"],
+    control = len(params.get("control_seeds") or []) if params.get("control_model") else 0
+    profile = plan_from_params({**params, "arms": params["methods"], "eval_every": params["probe_every"],
                                 "n_curve_problems": params["n_probe_problems"], "eval_n": params["probe_n"],
-                                "eval_max_new_tokens": params["probe_max_new_tokens"]}, with_reference=False)
+                                "eval_max_new_tokens": params["probe_max_new_tokens"]}, with_reference=False,
+                               runs=(len(params["seeds"]) + control) * len(params["methods"]))
     return {**profile.to_dict(), "paper_recipe": recipe.to_dict()}

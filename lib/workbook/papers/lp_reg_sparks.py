@@ -61,10 +61,17 @@ def spark_claims(branch: pd.DataFrame, *, world: str = "", n_boot: int = 2000, s
 
     ``grpo_change``: GRPO's P(spark) at the last probe minus step 0 (per seed and problem; Sec. 3: sparks are
     driven out); ``<arm>_minus_grpo``: the arm's P(spark) at the last probe minus GRPO's (Lp-Reg keeps sparks);
-    ``noise_lp_reg_minus_grpo``: the same for the noise tail's mass (Lp-Reg should not protect noise). Intervals:
-    ``workbook.metrics.hierarchical_bootstrap`` / ``hierarchical_difference`` over seeds × problems.
+    ``noise_lp_reg_minus_grpo``: the same for the noise tail's mass (Lp-Reg should not protect noise). Arms are
+    compared within a seed (the runs of one seed share the initial model, data order and sampling seed: common
+    random numbers), so each is ``workbook.metrics.hierarchical_bootstrap`` over seeds × problems of a paired value.
     """
-    from workbook.metrics import hierarchical_bootstrap, hierarchical_difference
+    from workbook.metrics import hierarchical_bootstrap
+
+    def paired(arm: str, value: str, what: str):
+        a, b = (branch[(branch["label"] == x) & (branch["step"] == last)] for x in (arm, "grpo"))
+        d = a.merge(b, on=["seed", "problem_id"], suffixes=("", "_grpo"))
+        d = d.assign(diff=d[value] - d[f"{value}_grpo"]).pivot(index="seed", columns="problem_id", values="diff")
+        return hierarchical_bootstrap(d.sort_index(axis=1).to_numpy(float), n_boot=n_boot, seed=seed, what=what)
 
     last = int(branch["step"].max())
     arms = set(branch["label"])
@@ -75,13 +82,10 @@ def spark_claims(branch: pd.DataFrame, *, world: str = "", n_boot: int = 2000, s
         out["grpo_change"] = hierarchical_bootstrap(change, n_boot=n_boot, seed=seed,
                                                     what=f"GRPO P(spark): step {last} - step 0{tag}")
         for arm in sorted(arms - {"grpo"}):
-            out[f"{arm}_minus_grpo"] = hierarchical_difference(
-                branch_matrix(branch, arm, last), branch_matrix(branch, "grpo", last), n_boot=n_boot, seed=seed,
-                what=f"P(spark) at step {last}: {arm} - grpo{tag}")
+            out[f"{arm}_minus_grpo"] = paired(arm, "p_spark", f"P(spark) at step {last}: {arm} - grpo, paired{tag}")
         if "lp_reg" in arms:
-            out["noise_lp_reg_minus_grpo"] = hierarchical_difference(
-                branch_matrix(branch, "lp_reg", last, "p_noise"), branch_matrix(branch, "grpo", last, "p_noise"),
-                n_boot=n_boot, seed=seed, what=f"noise-tail mass at step {last}: lp_reg - grpo{tag}")
+            out["noise_lp_reg_minus_grpo"] = paired("lp_reg", "p_noise",
+                                                    f"noise-tail mass at step {last}: lp_reg - grpo, paired{tag}")
     return out
 
 
