@@ -395,8 +395,9 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 # - **Table 1's "lift in log-likelihood"** is not a claim: its unit is not defined in the text available to us, so no
 #   number of ours can be compared with it. Table 1's digits were reconstructed from a garbled text extraction; the
 #   tolerances are twice the paper's ±.
-# - **Power.** Each claim's expected toy-scale effect was written down before the full run (from the knob's
-#   measurement and a 48-problem pilot); the table printed at the top gives this design's chance to read
+# - **Power.** Each claim's expected toy-scale effect was written down before the full run, from the knob's
+#   measurement and two pilots (48 problems without SFT; 96 problems with 2 SFT seeds), set below the pilots'
+#   effects; the design was not changed after them except to add a third seed. The table printed at the top gives this design's chance to read
 #   "reproduced" at that effect (`workbook.reporting.power`):
 
 # %%
