@@ -34,6 +34,8 @@ COLORS: dict[str, str] = {
     "full_set": "#332288",
     "no_entropy": "#88CCEE",
     "random_example": "#CC6677",
+    "pi1_control": "#999933",
+    "entropy_sweep": "#AA4499",
     "dser": "#882255",
     # sharpening: the self-reward selectors of best-of-N
     "sharpening": "#999933",
