@@ -326,17 +326,21 @@ run_dir.save_figure(fig, "chains_by_arm")
 plt.show()
 
 # %%
-fig, ax = plt.subplots(figsize=(5.5, 5))
-for res, cal in zip(results, cals):
-    color = plotting.method_color("dser") if not res.arm.is_own else "k"
-    px, py = cal.predicted[-1], cal.observed[-1]
-    ax.errorbar(px.value, py.value, xerr=[[max(px.value - px.lo, 0)], [max(px.hi - px.value, 0)]],  # percentile CIs
-                yerr=[[max(py.value - py.lo, 0)], [max(py.hi - py.value, 0)]], fmt="o", capsize=3, color=color)
-    ax.annotate(res.arm.name.replace("oracle, ", ""), (px.value, py.value), fontsize=8, xytext=(4, -10),
-                textcoords="offset points")
-ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, lw=1)
-ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=f"predicted accuracy at iteration {n_iterations} (from one step)",
-       ylabel=f"observed accuracy at iteration {n_iterations}", title="Calibration across verifier quality (95% CIs)")
+fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharex=True, sharey=True)
+top = max(0.5, max(max(c.predicted[-1].hi, c.observed[-1].hi, c.observed[1].hi) for c in cals) + 0.05)
+for ax, t in zip(axes, (1, n_iterations)):
+    for res, cal in zip(results, cals):
+        px, py = cal.predicted[t], cal.observed[t]
+        color = "k" if res.arm.is_own else plt.cm.viridis(res.arm.eps / 0.6)
+        ax.errorbar(px.value, py.value, xerr=[[max(px.value - px.lo, 0)], [max(px.hi - px.value, 0)]],  # percentile
+                    yerr=[[max(py.value - py.lo, 0)], [max(py.hi - py.value, 0)]], fmt="o", capsize=3, color=color,
+                    label=res.arm.name)
+    ax.plot([0, top], [0, top], color=plotting.NEUTRAL, lw=1)
+    ax.set(xlim=(0, top), ylim=(0, top), xlabel=f"predicted accuracy at iteration {t} (from one step)",
+           title=f"iteration {t}")
+axes[0].set_ylabel("observed accuracy (95% CIs over problems)")
+axes[1].legend(fontsize=7, loc="upper left")
+fig.suptitle("Calibration across verifier quality: one step's prediction vs the chains")
 run_dir.save_figure(fig, "calibration")
 plt.show()
 
