@@ -350,17 +350,26 @@ def test_walltime_table_markdown(tmp_path):
 # ---------------------------------------------------------------------------------------------------- verdicts today
 
 
+def _claim_unit(claim_id: str, method: str = "nsr") -> str:
+    """The current unit of a claim (claims files are re-specified over time; these tests follow them)."""
+    from workbook.reporting.claims import REPORTED_DIR, load_reported_file
+
+    return next(c for c in load_reported_file(REPORTED_DIR / f"{method}.yaml")["claims"] if c["id"] == claim_id)["unit"]
+
+
 def _nsr_run(root: Path, profile: str = "cpu", dirty: bool = False) -> Path:
     """An nsr run whose table was written by older rules: NSR-4 "reproduced", NSR-3a in its old unit."""
     run_dir = _run(root, "nsr", profile, "passed", executed=False, table=False)
     rec = json.loads((run_dir / "run.json").read_text())
-    rec["parameters"] = {"n_eval_problems": 12, "eval_n": 256, "seeds": [0, 1, 2], "model": "toy-reasoner"}
+    from workbook.params import resolve_params
+
+    rec["parameters"] = resolve_params("nsr", "cpu")[0]  # the design power reads: the notebook's current cpu one
     rec["allow_dirty"] = dirty
     (run_dir / "run.json").write_text(json.dumps(rec))
     _write_rvr(run_dir / "tables" / "reported_vs_reproduced.csv", [
-        ("NSR-2a", "PSR improves pass@1", "toy", "> 0 (pass@1 PSR − base)", "0.1 [0.043, 0.163]", 12, "reproduced",
-         "Abstract", "", 0.1, 0.043, 0.163),
-        ("NSR-1b", "NSR at k = 256", "toy", "> 0 (pass@k_max NSR − base)", "0 [0, 0]", 12, "inconclusive",
+        ("NSR-2a", "PSR improves pass@1", "toy", f"> 0 ({_claim_unit('NSR-2a')})", "0.1 [0.043, 0.163]", 12,
+         "reproduced", "Abstract", "", 0.1, 0.043, 0.163),
+        ("NSR-1b", "NSR at k*", "toy", f"> 0 ({_claim_unit('NSR-1b')})", "0 [0, 0]", 12, "inconclusive",
          "Abstract", "", 0.0, 0.0, 0.0),
         ("NSR-3a", "NSR matches GRPO", "toy", "≥ 0 ± 0.02 (mean over k of pass@k NSR − GRPO)",
          "-0.0126 [-0.0183, -0.0076]", 12, "reproduced", "Abstract", 0.0, -0.0126, -0.0183, -0.0076),
@@ -404,18 +413,18 @@ def test_summary_counts_checks_apart_and_leaves_smoke_out(tmp_path):
 def test_recompute_trusts_preconditions_checked_by_the_run_itself():
     from workbook.reporting.stored import recompute
 
-    row = {"claim_id": "NSR-3a", "paper": "> 0 (mean over k of pass@k: NSR − (base + GRPO)/2)",
-           "unit": "mean over k of pass@k: NSR − (base + GRPO)/2", "value": "0.02", "lo": "0.01", "hi": "0.03",
+    unit = _claim_unit("NSR-3a")
+    row = {"claim_id": "NSR-3a", "paper": f"> 0 ({unit})", "unit": unit, "value": "0.02", "lo": "0.01", "hi": "0.03",
            "n": "12", "verdict": "reproduced"}
     assert recompute("nsr", "cpu", [row])[0]["verdict"] == "reproduced"
     failed = {**row, "verdict": "untestable here", "note": "GRPO beats the base (0.001 [-0.01, 0.01])"}
     out = recompute("nsr", "cpu", [failed])[0]
     assert out["verdict"] == "untestable here" and "GRPO" in out["note"]
-    d1 = {"claim_id": "D1", "unit": "observed − predicted accuracy, averaged over iterations 1..T (fraction of chains)",
+    d1_unit = _claim_unit("D1", "dser")
+    d1 = {"claim_id": "D1", "unit": d1_unit,
           "paper": "", "value": "0.01", "lo": "-0.02", "hi": "0.03", "n": "16", "verdict": "reproduced"}
     assert recompute("dser", "cpu", [d1])[0]["verdict"] == "reproduced"
-    old_d1 = {k: v for k, v in d1.items() if k != "unit"} | {"paper": "0 ± 0.05 (observed − predicted accuracy, "
-                                                                      "averaged over iterations 1..T (fraction of chains))"}
+    old_d1 = {k: v for k, v in d1.items() if k != "unit"} | {"paper": f"0 ± 0.05 ({d1_unit})"}
     assert recompute("dser", "cpu", [old_d1])[0]["verdict"] == "untestable here"
 
 
