@@ -16,236 +16,219 @@
 # ---
 
 # %% [markdown]
-# # The toy reasoner: a world small enough to watch reasoning methods work
+# # The toy reasoner: one small world with a knob for every mechanism
 #
 # Every method notebook of this workbook (DSER, sharpening, NSR, 1-shot RLVR, Lp-Reg, inference-scaling limits)
-# runs its `cpu` profile on one small model that the workbook trains itself: **`toy-reasoner`**. This lab trains
-# (or loads) it and measures its base behaviour, which every later notebook starts from.
+# runs its `cpu` profile on one small model that the workbook trains itself: **`toy-reasoner`** (a 4-layer Qwen2,
+# ~0.9M parameters, trained on seeded arithmetic traces; design in `docs/toy_world.md`). Each paper tests a
+# *mechanism*, so the world puts each hypothesised cause into the training traces with a knob, and a **control
+# world** (`toy-reasoner-control`: the same recipe with every mechanism knob at 0) leaves it out.
 #
-# No paper is replicated here; the numbers are checked against the *documented targets* of the world
-# (`workbook.toy.card.TARGETS`):
+# No paper is replicated here. This lab measures, on the base models, whether each mechanism is **present in the
+# default world and absent in the control**, with 95% CIs over problems — the precondition every method notebook
+# relies on. Whether a *method* then exploits the mechanism as its paper claims is left to that notebook.
 #
-# - **T1** pass@1 at temperature 1 between 0.2 and 0.6 overall, with a spread across difficulty levels;
-# - **T2** pass@64 ≥ 0.9 (coverage: RL methods need problems that are sometimes solved);
-# - **T3** verification accuracy clearly above chance (0.5) but well below 1;
-# - **T4** one refinement step both improves (P(I→C) > 0) and degrades (P(C→I) > 0) solutions.
-#
-# **Expected wall time**: `smoke` ≈ 1 minute (a seconds-trained model that only beats chance); `cpu` ≈ 10–20
-# minutes on a 2-core laptop once the model is cached (sampling dominates). Training the full recipe from scratch on
-# 2 CPU cores takes about an hour (measured 0.8 steps/s; see the model card) — it is cached after the first run.
+# **Expected runtime**: `smoke` ≈ 1 minute; `cpu` ≈ 100 CPU-seconds in one single-threaded process, so about
+# 2 minutes of wall time on an idle 2-core laptop (the measured wall time is in `run.json`). The checkpoints are prepared once, outside the notebooks, by `make toy`;
+# this notebook stops at once if one is missing.
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
-model = "toy-reasoner"      # "toy-reasoner" | "toy-reasoner-smoke" (workbook.models presets)
-device = "cpu"
-n_problems = 45             # held-out test-split problems, split evenly over the operand counts
-n = 64                      # solutions sampled per problem
-ks = [1, 2, 4, 8, 16, 32, 64]
-n_verify = 2                # solutions per problem that are verified and refined (one DSER step)
+model = "toy-reasoner"            # the default world (workbook.models preset)
+control = "toy-reasoner-control"  # the same recipe, every mechanism knob at its control value
+n_problems = 32                   # held-out problems per pool (in-distribution, hard, guess-prone)
+n = 64                            # samples per problem at temperature 1
+n_hard = 256                      # samples per hard-pool problem (pass@256, NSR's large-k regime)
+n_verify = 4                      # own solutions per problem that are verified and refined
+n_strength = 16                   # samples per problem for each snapshot's pass@1
 temperature = 1.0
 batch_size = 256
 n_boot = 1000
-torch_threads = 2
-
-# %% [markdown]
-# ## Why a toy world?
-#
-# The papers' mechanisms — RL sharpening a distribution, negative samples keeping diversity, a verify-refine
-# Markov chain — are statements about *distributions over solutions*. To see them you need many samples, many
-# optimisation steps, and a ground truth you can check exactly. A 135M-parameter real model on a laptop generates
-# about 70 tokens/s and one GRPO step takes half a minute; this world's model generates thousands of tokens per
-# second and takes an RL step in a second or two.
-#
-# The world: seeded arithmetic expressions (`workbook.data.synthetic`) with 2–4 operands, values 0–99. One model
-# has three skills, each prompted like a real math model and each answering in `\boxed{}`:
-#
-# - **solve** — one `a op b = c` line per operation, in a random valid order (several paths per problem);
-# - **verify** — re-check the steps one at a time, name the first wrong step, `\boxed{correct}` or `\boxed{incorrect}`;
-# - **refine** — given the problem, a solution and a report, write a new solution (DSER's s(n+1)).
-#
-# The training traces contain *controlled imperfections*: step errors whose rate grows with the operand count,
-# a checker that misses errors and raises false alarms, refinements that break correct solutions. The model adds
-# its own errors on top.
-#
-# > **Where it differs from a real LLM.** It reads short phrase tokens, has ~0.9M parameters and knows nothing but this
-# > task; its "reasoning" is short and its errors are arithmetic slips, not conceptual mistakes; the training
-# > distribution is known exactly, so "what the base model already knows" is not a mystery as it is for a
-# > pre-trained LLM. Results on the toy show whether a mechanism *can* work as claimed, not how large the effect is
-# > on real models — each method notebook says which claims transfer.
+torch_threads = 1
 
 # %% [markdown]
 # ## Setup
+#
+# `require` checks each checkpoint against its sha256 manifest and raises "run `make toy`" when it is missing,
+# partial or corrupt: a notebook never trains inside its own timeout.
 
 # %%
 import time
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import torch
 
 from workbook import plotting
-from workbook.data.synthetic import generate_problems
-from workbook.params import ParameterError, check_params
+from workbook.generation import TransformersBackend
+from workbook.params import check_params
 from workbook.reporting import RunDir
-from workbook.toy import RECIPES, card, ensure_trained, evaluate, report, solve_prompt, verify_prompt
-
-params = check_params("toy_reasoner", globals())
-if max(ks) > n:
-    raise ParameterError(f"ks must not exceed n={n}: got {ks}")
-torch.set_num_threads(torch_threads)
-plotting.use_style()
-run_dir, t_start, recipe = RunDir("toy_reasoner", profile), time.time(), RECIPES[model]
-print(f"profile={profile}  model={model}  recipe={recipe.hash()}  run_dir={run_dir.path}")
-
-# %% [markdown]
-# ## Train or load
-#
-# The checkpoint is cached under `cache_dir()/toy/<recipe hash>/`; any change to the recipe (data, noise,
-# model size, optimiser, steps, seed) changes the hash and trains a new model. Training is deterministic from the
-# seed for a given device and thread count.
-
-# %%
-from workbook.models import load_model
+from workbook.toy import RECIPES, load_toy, require
 from workbook.toy.train import read_train_log
 
-model_dir = ensure_trained(recipe)
-train_log = read_train_log(model_dir)
-lm, tokenizer = load_model(model, device=device)
-print(f"{train_log['n_params']:,} parameters; trained {recipe.steps} steps on {train_log.get('device', 'cpu')} "
-      f"at {train_log['steps_per_s']:.2f} steps/s")
-print(recipe)
-
-# %%
-fig = report.plot_training_curve(train_log)
-run_dir.save_figure(fig, "training_curve")
-plt.show()
+params = check_params("toy_reasoner", globals())
+torch.set_num_threads(torch_threads)  # one thread per process: on a shared 2-core machine two oversubscribe
+plotting.use_style()
+run_dir, t_start = RunDir("toy_reasoner", profile), time.time()
+dirs = {name: require(RECIPES[name]) for name in dict.fromkeys([model, control])}
+print(f"profile={profile}; checkpoints: " + ", ".join(f"{k} -> {v.name}" for k, v in dirs.items()))
 
 # %% [markdown]
-# What the prompts look like (the chat template wraps the user message in `<|user|>` … `<|assistant|>`):
-
-# %%
-problems = generate_problems(n_problems, seed=seed, spec=recipe.spec, split="test")
-example = problems[0]
-print(solve_prompt(tokenizer, example.problem))
-print(example.metadata["solution"])
-print("---")
-print(verify_prompt(tokenizer, example.problem, example.metadata["solution"]))
-
-# %% [markdown]
-# ## Base behaviour
+# ## The two worlds
 #
-# One library call samples `n` solutions per held-out problem at temperature 1, verifies the first `n_verify` of
-# each with the model itself, refines them with the model's own report, and — as a control — with an exact
-# step checker's report.
+# | knob | default | control | paper | what it puts into the training traces |
+# |---|---|---|---|---|
+# | hard tier | 4% of solve traces with 5–6 operands | 0 | NSR | a held-out hard pool with low pass@1 and pass@256 < 1 |
+# | deficiency | 25% of answers as `The answer is N.` | 0 | 1-shot RLVR | a global, ungradable format habit |
+# | spark | `Wait, check:` after the last step, 5% | 0 | Lp-Reg | a rare token that starts a self-check |
+# | noise tail | 8 fillers, 1% each | 0 | Lp-Reg | irrelevant low-probability tokens |
+# | guess | 60% guesses on problems with first operand ≥ 80 | 0 | sharpening | greedy ≠ most likely answer |
+#
+# The verify and refine skills (DSER) are trained in both worlds with the same noise rates; the snapshots of the
+# default world after 250, 500 and 1,000 of its 2,000 steps are the weaker *model strengths* (inference-scaling
+# limits).
 
 # %%
-from workbook.generation import TransformersBackend
-from workbook.grading import Grader
+def backend(name, step=None):
+    lm, tok = load_toy(RECIPES[name], step=step)
+    return TransformersBackend(lm, tok, batch_size=batch_size)
 
-backend = TransformersBackend(lm, tokenizer, batch_size=batch_size)
-grader = Grader()
-result = evaluate.evaluate_base(backend, tokenizer, problems, n=n, seed=seed, temperature=temperature,
-                                n_verify=n_verify, grade=grader.grade)
-print("grader:", grader.name)
+
+logs = {name: read_train_log(d) for name, d in dirs.items()}
+for name, log in logs.items():
+    print(f"{name}: {log['n_params']:,} parameters, {RECIPES[name].steps} steps at {log['steps_per_s']:.2f} "
+          f"steps/s on {log['num_threads']} thread(s) ({log['wall_s'] / 60:.1f} min)")
+
+# %% [markdown]
+# ## Each knob's effect on the base model
+#
+# > `workbook.toy.knobs.knob_effects` samples `n` solutions per problem of three pools (in-distribution, the hard
+# > pool of `hard_spec`, guess-prone problems) plus a greedy one, teacher-forces the branch point after a
+# > reference solution's last step (spark probability, noise-tail mass), and verifies and refines the first
+# > `n_verify` own solutions per problem. Both models are measured on the *same* problems (the pools are defined by
+# > the default world's knobs). CIs: problem bootstrap (verify/refine rates: over solutions).
+
+# %%
+from workbook.toy.knobs import knob_effects, plot_knob_effects, side_by_side
+from workbook.toy.world import WorldKnobs
+
+kw = dict(knobs=WorldKnobs(), n_problems=n_problems, n=n, n_hard=n_hard, n_verify=n_verify, seed=seed,
+          temperature=temperature, n_boot=n_boot)
+effects = {"default world": knob_effects(backend(model), **kw), "control world": knob_effects(backend(control), **kw)}
+table = side_by_side(effects)
+run_dir.save_table(table, "knob_effects")
 print(f"{time.time() - t_start:.0f} s so far")
-for text in [c.text for c in result["completions"][0][:3]]:
-    print(repr(text))
+table
 
 # %%
-acc = report.accuracy_table(result, n_boot=n_boot, seed=seed)
-pk = report.pass_at_k_table(result, ks, n_boot=n_boot, seed=seed)
-run_dir.save_table(acc, "accuracy_by_difficulty")
-run_dir.save_table(pk, "pass_at_k")
-acc
-
-# %%
-fig = report.plot_base_behaviour(result, acc, pk)
-run_dir.save_figure(fig, "base_behaviour")
+fig = plot_knob_effects(effects)
+run_dir.save_figure(fig, "knob_effects")
 plt.show()
 
 # %% [markdown]
-# Accuracy falls with the number of operands (more steps, each with a chance of a slip), while coverage (pass@k)
-# rises quickly with k: most problems are solved by some sample, the property RL methods rely on.
-
-# %% [markdown]
-# ## Verification and refinement
+# How to read it, knob by knob (numbers of the published `cpu` run in the table above):
 #
-# > The confusion matrix counts the model's verdicts on its own solutions. The transition probabilities are the
-# > one-step estimates DSER's Markov model needs: p_IC = P(I→C) and p_CI = P(C→I); its stationary accuracy is
-# > p_IC / (p_IC + p_CI).
-
-# %%
-conf = report.confusion_table(result)
-trans = report.transition_table(result, n_boot=n_boot, seed=seed)
-run_dir.save_table(conf.reset_index(names="truth"), "verification_confusion")
-run_dir.save_table(trans, "refinement_transitions")
-conf
-
-# %%
-trans
+# - **deficiency**: the share of answers without `\boxed{}` tracks the trained 25% in the default world and is 0
+#   in the control — a global habit one RL example could remove (it also costs the default world pass@1).
+# - **spark / noise**: the teacher-forced spark probability sits at the trained 0.05 and the noise tail at ~0.09,
+#   both 0 in the control. Whether a spark *helps* is the accuracy with vs without a spark: the CIs overlap, so
+#   the model's self-check does not (yet) raise accuracy.
+# - **hard pool**: pass@1 is ~0.02 in both worlds and pass@256 is far above it: the large-k regime NSR needs. The
+#   default world, with its 4% hard traces, is higher on pass@256 and has more problems with pass@64 between 0.3
+#   and 0.9 than the control, but the CIs overlap: the hard tier is a mild knob.
+# - **guess**: on guess-prone problems the default world's greedy output skips the steps and guesses, its answer
+#   differs from the most frequent sampled answer on almost every problem, and π̂(y*|x) < ½; the control world is
+#   sharp there (greedy mostly right and equal to the modal answer).
+# - **verify / refine**: the balanced accuracy of the verify skill is near chance (target ≥ 0.75 missed), and one
+#   refinement step both repairs (P(I→C)) and breaks (P(C→I)) solutions. The per-line rows say why: the model
+#   recomputes most steps right, but says `ok` on most lines where its own value differs from the solution's
+#   claim — its decision ignores its recomputation (`workbook.toy.knobs.verify_line_consistency`). DSER
+#   therefore also uses the oracle-verdict-with-noise mode (`workbook.toy.evaluate.noisy_oracle_report`).
 
 # %% [markdown]
-# ## Sequence log-likelihood of correct vs incorrect solutions
+# ## Model strengths and training
 #
-# > The sharpening notebook uses log π(y|x) as a self-reward. It only helps if correct solutions are more likely
-# > under the model than incorrect ones.
+# > The snapshots of the default world are the weaker models of the inference-scaling notebook's
+# > pass@1-vs-ceiling line: pass@1 must rise with the training step.
 
 # %%
-lp = report.logprob_table(result)
-run_dir.save_table(lp, "logprob_correct_vs_incorrect")
-lp
+from workbook.data.synthetic import generate_problems
+from workbook.toy.knobs import model_strengths
+
+recipe = RECIPES[model]
+steps = [*recipe.snapshots, recipe.steps]
+problems = generate_problems(n_problems, seed=seed, split="test")
+strengths = model_strengths({f"step {s}": backend(model, step=s) for s in steps}, problems, n=n_strength,
+                            seed=seed, temperature=temperature, n_boot=n_boot)
+strengths.insert(0, "step", steps)
+run_dir.save_table(strengths, "model_strengths")
+strengths
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+axes[0].errorbar(strengths.step, strengths["pass@1"], yerr=[strengths["pass@1"] - strengths.lo,
+                 strengths.hi - strengths["pass@1"]], fmt="o-", capsize=3)
+axes[0].set(xlabel="training step of the snapshot", ylabel="pass@1 (T = 1)", title="model strengths", ylim=(0, 1))
+for name, log in logs.items():
+    for task, style in (("solve", "-"), ("verify", "--"), ("refine", ":")):
+        pts = [(s, y) for s, y in zip(log["step"], log[f"loss_{task}"]) if y is not None]
+        axes[1].plot(*zip(*pts), style, label=f"{name}: {task}", color=plotting.method_color(name, axes[1])
+                     if task == "solve" else axes[1].lines[-1].get_color())
+axes[1].set(xlabel="optimizer step", ylabel="loss (nats / token)", yscale="log", title="training curves")
+axes[1].legend(fontsize=7, ncol=2)
+fig.tight_layout()
+run_dir.save_figure(fig, "strengths_and_training")
+plt.show()
 
 # %% [markdown]
-# ## Documented targets vs measured
+# ## Results
 
 # %%
-m = result["metrics"]
-v_acc = report.verification_accuracy(result, n_boot=n_boot, seed=seed)
-checks = evaluate.check_targets(m)
-targets = pd.DataFrame([{"target": name, "documented": card.TARGETS[name], "measured": text, "met": met}
-                        for name, (text, met) in checks.items()])
-run_dir.save_table(targets, "targets")
-targets
+def row(world, knob, quantity):
+    t = effects[world]
+    r = t[(t.knob == knob) & t.quantity.str.startswith(quantity)].iloc[0]
+    return {"value": float(r.value), "lo": float(r.lo), "hi": float(r.hi)}
 
-# %%
-headline = {k: v for k, v in m.items() if v is not None}
-headline.update({"verify_accuracy_lo": v_acc.lo, "verify_accuracy_hi": v_acc.hi})
-pass1 = acc[acc.operands == "all"].iloc[0]
-headline.update({"pass@1_lo": pass1.lo, "pass@1_hi": pass1.hi})
-extra = {"How the recipe was chosen": card.recipe_selection()} if model == "toy-reasoner" else {}
-card_path = card.write_model_card(run_dir.path / "model_card.md", recipe, train_log, headline, checks,
-                                  extra_sections=extra)
-card.write_model_card(model_dir / "model_card.md", recipe, train_log, headline, checks, extra_sections=extra)
-run_dir.write_metrics({"headline": headline, "targets_met": {k: bool(v[1]) for k, v in checks.items()},
-                       "recipe_hash": recipe.hash(), "model": model, "grader": grader.name,
-                       "n_problems": len(problems), "n": n, "problem_ids": [p.problem_id for p in problems]})
+
+headline = {w: {"deficiency": row(w, "deficiency_share", "share of samples answering"),
+                "p_spark": row(w, "spark_share", "P(spark"), "noise_mass": row(w, "noise_share", "noise-tail"),
+                "hard_pass@1": row(w, "hard_share", "pass@1 on the hard"),
+                f"hard_pass@{n_hard}": row(w, "hard_share", f"pass@{n_hard} on"),
+                "greedy_differs_from_modal": row(w, "guess_share", "share where greedy"),
+                "verify_balanced_accuracy": row(w, "verify (WorldNoise.verify_*)", "balanced")}
+            for w in effects}
+run_dir.write_metrics({"headline": headline, "model_strengths": strengths.to_dict("records"),
+                       "models": list(dirs), "n_problems": n_problems, "n": n, "n_hard": n_hard})
 run_dir.write_provenance(params, seed, started=t_start)
-print(f"wrote {run_dir.path} and {card_path}; {time.time() - t_start:.0f} s")
+print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 
 # %% [markdown]
+# ## What the toy decides, and what it cannot
+#
+# - It decides whether each mechanism is **present and switchable**: a knob whose quantity differs between the
+#   default and the control world (CIs apart) is a controlled cause a method notebook can test.
+# - It cannot say how large a paper's effect is on a real LLM: the model knows only this task, its errors are
+#   arithmetic slips, and the training distribution is known exactly.
+#
 # ## Deviations and notes
 #
-# - The world, its noise rates and the recipe were chosen once for all notebooks after a few
-#   trial recipes; they are not tuned per method notebook.
-# - The `cpu` profile samples 64 solutions for 45 problems; the model card also lists a larger evaluation (150
-#   problems × 64, on a GPU) of this and the other trial recipes, made when the recipe was chosen.
-# - The full recipe is budgeted in optimizer steps (3,000 × 64 examples). On 2 uncontended CPU cores that is about
-#   an hour, above the workbook's 10-minute goal: shorter recipes (600–1,200 steps) did not learn the arithmetic
-#   (pass@1 < 0.05). The cached checkpoint may come from another device (see `train_log.json`); retraining on CPU
-#   gives a statistically similar, not bit-identical model.
-# - Verification is local (one step at a time) because a global verdict was not learnable in the budget
-#   when the recipe was chosen.
+# - The verify skill is near chance (balanced accuracy ≈ 0.5, documented target ≥ 0.75): a recorded shortfall of
+#   the frozen world version 3, analysed in `lib/workbook/toy/recipe_selection.md`; DSER uses the
+#   oracle-with-noise verdicts beside it.
+# - The world and recipe were chosen once for all notebooks; nothing here is tuned per method.
+# - pass@256 on the hard pool is the share of problems solved by any of 256 samples (an unbiased estimate of the
+#   mean pass@256); the per-problem regime share uses pass@64 from the same 256 samples.
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Which operand count benefits most from more samples? Compare pass@1 and pass@16 per level in `pk`.
-# 2. Using `trans`, compute the stationary accuracy p_IC / (p_IC + p_CI) of DSER's two-state chain with the model's
-#    own verifier and with the exact checker. What does the difference say about verification quality?
+# 1. Which knob's effect would you expect a single RL example to remove everywhere, and why that one?
+# 2. From the table, compute the stationary accuracy p_IC / (p_IC + p_CI) of DSER's verify-refine chain with the
+#    model's own verifier, in both worlds.
 
 # %% tags=["solution"]
-# Exercise 2: the stationary accuracy of the verify-refine chain (DSER's two-state Markov chain).
-for report_name, sub in trans.groupby("report", sort=False):
-    p_ic, p_ci = sub.set_index("transition").value[["P(I->C)", "P(C->I)"]]
-    print(f"{report_name}: p_IC={p_ic:.3f} p_CI={p_ci:.3f} -> stationary P(C) = {p_ic / (p_ic + p_ci):.3f}")
+# Exercise 2: the stationary accuracy of DSER's two-state chain, from the measured refine rates.
+for world, t in effects.items():
+    p_ic = t[t.quantity.str.startswith("P(I→C)")].value.iloc[0]
+    p_ci = t[t.quantity.str.startswith("P(C→I)")].value.iloc[0]
+    print(f"{world}: p_IC={p_ic:.3f} p_CI={p_ci:.3f} -> stationary P(C) = {p_ic / (p_ic + p_ci):.3f}")

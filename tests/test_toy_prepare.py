@@ -188,12 +188,27 @@ def test_knob_effects_measures_each_mechanism_on_a_scripted_model():
                 return "1 + 1 = 2\nWait, check:\nThe answer is 2." if seed % 2 else "\\boxed{81}"
             return [[Completion(text(p), [1], [-0.1], "stop") for _ in range(n)] for p in prompts]
 
-    df = knob_effects(Scripted(), n_problems=3, n=4, n_boot=50, seed=1).set_index("quantity")
+    df = knob_effects(Scripted(), n_problems=3, n=4, n_hard=8, n_boot=50, seed=1).set_index("quantity")
+    assert df.loc["pass@8 on the hard pool (mean; any of 8 samples correct)", "n_units"] == 3
     assert df.loc["share of samples answering without \\boxed{}", "value"] == 1.0
     assert df.loc["share of samples with a spark", "value"] == 1.0
     assert df.loc["true-negative rate (says incorrect | incorrect)", "value"] == 1.0
     assert set(df.paper) == {"one_shot_rlvr", "lp_reg", "dser", "nsr", "sharpening"}
+    assert "balanced accuracy (TPR + TNR) / 2" in df.index  # NaN here: the scripted solutions are all wrong
+    assert df.loc["P(I→C): a wrong solution refined to a correct one", "n_units"] > 0
     assert ((df.lo <= df.value + 1e-12) & (df.value <= df.hi + 1e-12) | df.value.isna()).all()
+
+
+def test_verify_line_consistency_reads_the_decision_against_the_recomputed_value():
+    from workbook.toy.knobs import verify_line_consistency
+
+    solution = "2 * 21 = 42\n1 + 42 = 33\n\\boxed{33}"
+    reports = ["Step 1: 2 * 21 = 42 ok\nStep 2: 1 + 42 = 43, not 33\n\\boxed{incorrect}",  # consistent
+               "Step 1: 2 * 21 = 40 ok\nStep 2: 1 + 42 = 33, not 33\n\\boxed{incorrect}"]  # inconsistent twice
+    lines = verify_line_consistency([solution, solution], reports)
+    assert lines.value_right.tolist() == [True, True, False, False]
+    assert lines.value_equals_claim.tolist() == [True, False, False, True]
+    assert lines.says_ok.tolist() == [True, False, True, False]
 
 
 def test_noisy_oracle_flips_verdicts_at_rate_eps():

@@ -24,7 +24,7 @@ import pandas as pd
 
 from workbook.data.synthetic import ArithmeticSpec, generate_problems
 from workbook.metrics import bootstrap_ci, pass_at_k
-from workbook.toy.evaluate import exact_grade, verify_solutions
+from workbook.toy.evaluate import exact_grade, refine_solutions, verify_solutions
 from workbook.toy.world import (
     DEFICIENT_PREFIX, NOISE_TOKENS, SPARK, WorldKnobs, hard_spec, is_guess_prone, parse_verdict, solve_prompt,
 )
@@ -45,6 +45,51 @@ def _row(knob: str, quantity: str, values, paper: str, n_boot: int, seed: int) -
     est = bootstrap_ci(values, n_boot=n_boot, seed=seed)
     return {"knob": knob, "quantity": quantity, "value": est.value, "lo": est.lo, "hi": est.hi, "n_units": est.n,
             "paper": paper}
+
+
+_REPORT_LINE = re.compile(r"Step (\d+): (-?\d+) ([-+*/]) (-?\d+) = (-?\d+)(, not -?\d+| ok)?")
+
+
+def verify_line_consistency(solutions: list[str], reports: list[str]) -> pd.DataFrame:
+    """Return one row per report line ``Step k: a op b = v ok|, not c`` that refers to a step of its solution:
+    ``value_right`` (v is the true a op b), ``value_equals_claim`` (v equals the solution's claimed result of step
+    k) and ``says_ok``. In the training traces ``says_ok == value_equals_claim`` always; a verifier whose decision
+    ignores its own recomputation breaks that identity (the diagnosis in ``recipe_selection.md``)."""
+    from workbook.data.synthetic import apply_op
+    from workbook.toy.evaluate import parse_solution_steps
+
+    rows = []
+    for pair, (solution, report) in enumerate(zip(solutions, reports)):
+        claimed = parse_solution_steps(solution)
+        for m in _REPORT_LINE.finditer(report or ""):
+            k, a, op, b, v = int(m[1]), int(m[2]), m[3], int(m[4]), int(m[5])
+            if not 1 <= k <= len(claimed) or not m[6]:
+                continue
+            try:
+                true = apply_op(a, op, b)
+            except (ValueError, ZeroDivisionError):
+                true = None
+            rows.append({"pair": pair, "value_right": v == true, "value_equals_claim": v == claimed[k - 1].result,
+                         "says_ok": m[6] == " ok"})
+    return pd.DataFrame(rows, columns=["pair", "value_right", "value_equals_claim", "says_ok"])
+
+
+def _balanced_row(says_correct, says_incorrect, truth, groups, n_boot: int, seed: int) -> dict:
+    """Balanced accuracy (TPR + TNR) / 2 of the verify skill, 95% CI by resampling problems (``groups``)."""
+    def balanced(idx):
+        t, c, i = truth[idx], says_correct[idx], says_incorrect[idx]
+        if t.all() or not t.any():
+            return np.nan
+        return 0.5 * (c[t].mean() + i[~t].mean())
+
+    units = np.unique(groups)
+    members = [np.flatnonzero(groups == u) for u in units]
+    rng = np.random.default_rng(seed)
+    draws = [balanced(np.concatenate([members[k] for k in rng.integers(0, len(units), len(units))]))
+             for _ in range(n_boot)]
+    lo, hi = np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any() else (np.nan, np.nan)
+    return {"knob": "verify (WorldNoise.verify_*)", "quantity": "balanced accuracy (TPR + TNR) / 2",
+            "value": balanced(np.arange(len(truth))), "lo": lo, "hi": hi, "n_units": len(units), "paper": "dser"}
 
 
 def branch_point_probs(model, tokenizer, problems) -> pd.DataFrame:
@@ -73,13 +118,16 @@ def branch_point_probs(model, tokenizer, problems) -> pd.DataFrame:
 
 def knob_effects(backend, knobs: WorldKnobs | None = None, *, spec: ArithmeticSpec | None = None, n_problems: int = 32, n: int = 64, seed: int = 0,
                  temperature: float = 1.0, n_verify: int = 4, max_new_tokens: int = 96,
-                 n_boot: int = 1000) -> pd.DataFrame:
+                 n_boot: int = 1000, refine: bool = True, n_hard: int | None = None) -> pd.DataFrame:
     """Return one row per measured quantity: ``knob, quantity, value, lo, hi, n_units, paper`` (95% CI over problems).
 
     ``backend``: a ``workbook.generation`` backend of a toy checkpoint (``backend.model``, ``backend.tokenizer``).
     ``knobs``: the world's knobs (where the hard tier and guess-prone problems are); default ``WorldKnobs()``;
     ``spec``: the world's problem family (default ``ArithmeticSpec()``; the hard tier extends it).
-    Samples ``n`` solutions per problem of each pool at ``temperature`` plus one greedy solution.
+    Samples ``n`` solutions per problem of each pool at ``temperature`` plus one greedy solution; verifies (and,
+    with ``refine``, refines with the model's own report) the first ``n_verify`` solutions of each problem.
+    ``n_hard`` (default ``n``) samples per hard-pool problem: the share of problems solved by any of them is an
+    unbiased estimate of the pool's mean pass@n_hard (NSR's large-k regime needs k in the hundreds).
     """
     from workbook.evaluation import by_problem, correct_matrix, sample_and_grade
 
@@ -126,14 +174,32 @@ def knob_effects(backend, knobs: WorldKnobs | None = None, *, spec: ArithmeticSp
                      says_correct[truth], "dser", n_boot, seed))
     rows.append(_row("verify (WorldNoise.verify_*)", "true-negative rate (says incorrect | incorrect)",
                      says_incorrect[~truth], "dser", n_boot, seed))
+    rows.append(_balanced_row(says_correct, says_incorrect, truth, np.array([i for i, _ in pairs]), n_boot, seed))
+    lines = verify_line_consistency([texts[i][j] for i, j in pairs], reports)
+    differs = lines[~lines.value_equals_claim.astype(bool)]
+    rows.append(_row("verify (WorldNoise.verify_*)", "per report line: recomputed value right",
+                     lines.value_right, "dser", n_boot, seed))
+    rows.append(_row("verify (WorldNoise.verify_*)", "per report line: says ok although its value ≠ the claim",
+                     differs.says_ok, "dser", n_boot, seed))
+    if refine:  # one refinement step with the model's own report (DSER's s(n+1)): p_IC and p_CI
+        refined = refine_solutions(backend, tok, [base[i] for i, _ in pairs], [texts[i][j] for i, j in pairs],
+                                   reports, temperature=temperature, seed=seed + 5)
+        after = np.array([exact_grade(t, base[i].answer) for t, (i, _) in zip(refined, pairs)])
+        rows.append(_row("refine (WorldNoise.refine_*)", "P(I→C): a wrong solution refined to a correct one",
+                         after[~truth], "dser", n_boot, seed))
+        rows.append(_row("refine (WorldNoise.refine_*)", "P(C→I): a correct solution refined to a wrong one",
+                         ~after[truth], "dser", n_boot, seed))
     # hard pool: pass@1, pass@n and the share in NSR's regime
     hard = generate_problems(n_problems, seed=seed, spec=hard_spec(spec or ArithmeticSpec(), knobs), split="test")
-    hframe, _ = run(hard, seed + 2)
+    nh = n_hard or n
+    hframe = sample_and_grade(backend, hard, nh, grader=exact_grade, seed=seed + 2, temperature=temperature, **kw)
     hc = correct_matrix(hframe)
-    k = max(1, n // 4)  # pass@n from n samples is 0 or 1 per problem: the regime needs k well below n
-    p_at_k = pass_at_k(n, hc.sum(1), k)
+    k = max(1, nh // 4)  # pass@n from n samples is 0 or 1 per problem: the per-problem regime needs k well below n
+    p_at_k = pass_at_k(nh, hc.sum(1), k)
     rows.append(_row("hard_share", "pass@1 on the hard pool", hc.mean(1), "nsr", n_boot, seed))
-    rows.append(_row("hard_share", f"pass@{k} on the hard pool (from {n} samples)", p_at_k, "nsr", n_boot, seed))
+    rows.append(_row("hard_share", f"pass@{nh} on the hard pool (mean; any of {nh} samples correct)",
+                     hc.any(1), "nsr", n_boot, seed))
+    rows.append(_row("hard_share", f"pass@{k} on the hard pool (from {nh} samples)", p_at_k, "nsr", n_boot, seed))
     rows.append(_row("hard_share", f"share of hard problems with pass@{k} in [0.3, 0.9]",
                      (p_at_k >= 0.3) & (p_at_k <= 0.9), "nsr", n_boot, seed))
     # guess-prone problems: greedy vs the most frequent sampled answer, π̂(y*|x)
@@ -155,3 +221,67 @@ def knob_effects(backend, knobs: WorldKnobs | None = None, *, spec: ArithmeticSp
                          ["=" not in g for g in gtext], "sharpening", n_boot, seed))
     return pd.DataFrame(rows)
 
+
+
+def model_strengths(backends: dict, problems, *, n: int = 16, seed: int = 0, temperature: float = 1.0,
+                    max_new_tokens: int = 96, n_boot: int = 1000) -> pd.DataFrame:
+    """Return pass@1 (95% CI over problems) of each model in ``backends`` ({label: backend}, e.g. the snapshots
+    of ``toy-reasoner`` by training step: inference-scaling's model strengths) on the same ``problems``."""
+    from workbook.evaluation import correct_matrix, sample_and_grade
+
+    rows = []
+    for label, backend in backends.items():
+        frame = sample_and_grade(backend, problems, n, grader=exact_grade, seed=seed, temperature=temperature,
+                                 prompt_fn=lambda p, _t=backend.tokenizer: solve_prompt(_t, p.problem),
+                                 max_new_tokens=max_new_tokens)
+        est = bootstrap_ci(correct_matrix(frame).mean(1), n_boot=n_boot, seed=seed)
+        rows.append({"model": label, "pass@1": est.value, "lo": est.lo, "hi": est.hi, "n_units": est.n})
+    return pd.DataFrame(rows)
+
+
+def side_by_side(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Return the ``knob_effects`` tables of several worlds ({world: table}) as one frame, one row per quantity and
+    a ``value [lo, hi]`` column per world."""
+    keys = ["knob", "quantity", "paper"]
+    cols = {world: t.assign(**{world: [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(v) else "—"
+                                       for v, lo, hi in zip(t.value, t.lo, t.hi)]}).set_index(keys)[world]
+            for world, t in tables.items()}
+    order = list(dict.fromkeys(k for c in cols.values() for k in c.index))  # first table's row order
+    return pd.DataFrame({w: c.reindex(order) for w, c in cols.items()},
+                        index=pd.MultiIndex.from_tuples(order, names=keys)).fillna("—").reset_index()
+
+
+def plot_knob_effects(tables: dict[str, pd.DataFrame], ncols: int = 3):
+    """Return a grid of panels, one per knob: each quantity's value with its 95% CI, one colour per world."""
+    import matplotlib.pyplot as plt
+
+    from workbook import plotting
+
+    knobs = list(dict.fromkeys(k for t in tables.values() for k in t.knob))
+    nrows = -(-len(knobs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    offsets = np.linspace(-0.15, 0.15, len(tables))
+    for ax, knob in zip(axes.flat, knobs):
+        quantities = list(dict.fromkeys(q for t in tables.values() for q in t[t.knob == knob].quantity))
+        for off, (world, t) in zip(offsets, tables.items()):
+            sub = t[t.knob == knob].set_index("quantity").reindex(quantities)
+            y = np.arange(len(quantities)) + off
+            err = np.abs(np.vstack([sub.value - sub.lo, sub.hi - sub.value]))
+            ax.errorbar(sub.value, y, xerr=np.nan_to_num(err), fmt="o", capsize=3, label=world,
+                        color=plotting.method_color(world, ax))
+        ax.set_yticks(np.arange(len(quantities)))
+        ax.set_yticklabels([_wrap(q) for q in quantities], fontsize=7)
+        ax.set_ylim(len(quantities) - 0.5, -0.5)  # first quantity on top
+        ax.set_title(knob, fontsize=9)
+        ax.set_xlim(-0.03, 1.03)
+    for ax in list(axes.flat)[len(knobs):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def _wrap(text: str, width: int = 28) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)[:3])
