@@ -23,8 +23,11 @@ $(STAMP): env/cpu.txt pyproject.toml
 	touch $(STAMP)
 
 # Every toy checkpoint the notebooks need, trained once outside any notebook timeout; rerun to resume after a kill.
+# One torch thread (TOY_THREADS): the cached checkpoints were trained on one, so the same seed gives the same bytes,
+# and on a shared machine one thread per process ran faster than two (results/benchmarks/toy_reasoner.md).
+TOY_THREADS ?= 1
 toy: env
-	$(PY) -m workbook.toy.prepare
+	$(PY) -m workbook.toy.prepare --threads $(TOY_THREADS)
 
 test: env
 	# CI must run the browser check, so it installs Debian's chromium; elsewhere the test skips without it.

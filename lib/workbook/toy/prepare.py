@@ -8,8 +8,10 @@ A notebook that finds a checkpoint missing stops at once with "run `make toy`" i
     workbook prepare --smoke      # the smoke world only (seconds; what the tests and smoke runs need)
     workbook prepare --list       # what would be trained, and what is cached
 
-Thread policy: one per process, set once — the recipe's ``num_threads`` (2), or ``--threads`` /
-``$WORKBOOK_THREADS``; benchmarks/bench_toy.py measures 1 vs 2 threads side by side.
+Thread policy: one per process, set once — ``--threads`` / ``$WORKBOOK_THREADS``, else the recipe's
+``num_threads`` (2). ``make toy`` passes ``--threads 1`` (``TOY_THREADS``): every cached checkpoint was trained on
+one thread (a checkpoint's bytes depend on the thread count), and on a machine shared with other jobs two threads
+per process oversubscribe the cores (benchmarks/bench_toy.py measures 1 vs 2 threads side by side).
 """
 
 from __future__ import annotations
