@@ -173,7 +173,7 @@ plt.show()
 # %% [markdown]
 # **What to see.** Each curve is the share of problems that at least one of k samples solves. It rises with k:
 # problems the model solves only sometimes are solved by some sample once k is large. On the ordinary arithmetic it
-# climbs from about a third at k = 1 towards 1, so a few samples already cover almost every problem; on the hard tier
+# climbs from about a third at k = 1 to about nine in ten by k = 16: almost every problem is within reach; on the hard tier
 # one sample rarely succeeds (pass@1 of a few percent) and coverage is still climbing at k = 32 — the paper's point
 # that repeated sampling keeps paying where single attempts fail. The band is the 95% interval over problems. A model
 # that never solves a problem (e.g. SmolLM2-135M on MATH within 64 tokens) gives a flat line at 0.
