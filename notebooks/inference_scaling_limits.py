@@ -43,7 +43,7 @@
 # It cannot decide the paper's numbers (the line's slope and intercept on HumanEval+, L2, L4–L9): those need the
 # paper's models, and the toy's line is shown beside the paper's for comparison, not as a test of it.
 #
-# **Expected wall time**: `smoke` about a minute; `cpu` about 220 CPU-s at one torch thread — about 4 minutes on an
+# **Expected wall time**: `smoke` about a minute; `cpu` about 175 CPU-s at one torch thread — about 3 minutes on an
 # idle 2-core machine (10 points × 64 problems × 32 samples, each sample verified once by the verify skill; the
 # published `run.json` records the wall time on the shared development machine, several times slower under load).
 # The code model is off at `cpu`: SmolLM2-135M passed 1 of 32 HumanEval+ samples in the first build. `paper`: 164
@@ -389,7 +389,9 @@ code_summary
 # - **L9** needs GPT-4o's samples (not run); **L10**: the exact demo k_opt at c = 0.7 (no sampling: a check).
 #
 # Verdicts are computed by `workbook.reporting.reported_vs_reproduced`; an empty or NaN estimate reads "untestable
-# here" with its reason.
+# here" with its reason. Read L1 with the false-positive rate beside it: when the verify skill accepts wrong answers
+# almost as often as right ones, the ceiling is low mostly because resampling adds almost nothing to pass@1 — the
+# points table shows how far each ceiling sits above its pass@1.
 
 # %%
 reproduced = isl.reproduced(counts, code, profile, code_model, code_benchmark, n_boot=n_boot, seed=seed,
