@@ -44,11 +44,11 @@
 # The paper's tables were not at hand when this workbook was written (see `docs/papers/nsr.md`): every claim is
 # tested as the qualitative statement of the abstract and Sec. 3–4, never against a number we could not check.
 #
-# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 3–4 minutes on an idle 2-core laptop:
-# 324 CPU-seconds measured for the whole notebook (the screen, 12 training runs in two single-threaded worker
-# processes, the final samples of 13 models, the statistics); on the shared machine where it was published, at a
-# load average of about 12, the same run took 24 minutes of wall time. The run prints both. `paper`: one GPU; the
-# plan and a GPU-hour estimate print first (it is days of an H100).
+# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 3 minutes on an idle 2-core laptop:
+# at most about 320 CPU-seconds for the whole notebook (the screen, 12 training runs in two single-threaded worker
+# processes, the final samples of 13 models, the statistics), as measured on a shared machine where, at a load
+# average of about 12, it took up to 24 minutes of wall time. The run prints its own CPU seconds and wall time.
+# `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 
 # %% tags=["parameters"]
 profile = "cpu"
