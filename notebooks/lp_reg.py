@@ -39,8 +39,9 @@
 #
 # **What the toy decides and what it cannot.** It decides the token-level mechanism: whether GRPO's updates drain
 # the spark's probability, whether Lp-Reg's proxy term slows that, and whether the proxy spares noise. It cannot
-# decide the paper's accuracy claims (LP-2d, LP-3): in the trained toy the spark's self-check is near chance, so
-# the spark does not raise accuracy (`docs/toy_world.md`), and LP-3 needs the 14B recipe.
+# test the paper's link from kept sparks to accuracy: in the trained toy the spark's self-check is near chance, so
+# the spark does not raise accuracy (`docs/toy_world.md`). LP-2d's verdict is therefore only about Lp-Reg versus
+# GRPO on this toy, not about the paper's reason for its gain; LP-3 needs the 14B recipe.
 #
 # **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: 12 runs (3 methods × 3 seeds in the spark
 # world, × 1 seed in the control world) of 20 steps of 8 × 8 rollouts on the toy reasoner, a branch-point probe every 4 steps, two single-threaded worker
@@ -503,8 +504,8 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # measurable; the run-level quantities (entropy, low-probability mass over all tokens) are dominated by the many
 # positions where the toy is nearly certain. Lp-Reg acts on the spark only when the spark lands in the bottom-ρ
 # set of a wrong completion, and then pulls by a few hundredths against a push of about |A|: a small effect is
-# what the arithmetic predicts. The accuracy claims stay undecided here by design: the toy's spark does not raise
-# accuracy, and the paper's claims are about 14B-parameter models over ~1,000 steps.
+# what the arithmetic predicts. LP-2d compares held-out accuracy on this toy, whose spark does not raise accuracy,
+# so it cannot speak for the paper's mechanism; the paper's claims are about 14B-parameter models over ~1,000 steps.
 
 # %% [markdown]
 # ## 8. Deviations from the paper
