@@ -332,11 +332,13 @@ def _fast_cpu_ok(trainer: GRPOTrainer) -> bool:
     transformers sampling with only temperature and top_p (no top-k, min-p or repetition penalty), no dropout."""
     from workbook.generation import static_decode
 
+    # TRL builds ``generation_config`` only for its transformers path: with vLLM (the paper profile) there is none.
+    if trainer.use_vllm or getattr(trainer, "use_transformers_continuous_batching", False):
+        return False
     model = trainer.accelerator.unwrap_model(trainer.model)
     g, cfg, args = trainer.generation_config, model.config, trainer.args
     return (
-        not trainer.use_vllm and not getattr(trainer, "use_transformers_continuous_batching", False)
-        and trainer.accelerator.device.type == "cpu" and next(model.parameters()).dtype == torch.float32
+        trainer.accelerator.device.type == "cpu" and next(model.parameters()).dtype == torch.float32
         and not (args.bf16 or args.fp16) and static_decode.supports(model)
         and getattr(cfg, "attention_dropout", 0.0) == 0.0 and g.do_sample and (g.top_k or 0) == 0
         and g.min_p is None and (g.repetition_penalty or 1.0) == 1.0 and not args.generation_kwargs
