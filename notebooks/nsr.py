@@ -44,10 +44,11 @@
 # The paper's tables were not at hand when this workbook was written (see `docs/papers/nsr.md`): every claim is
 # tested as the qualitative statement of the abstract and Sec. 3–4, never against a number we could not check.
 #
-# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 3 minutes on an idle 2-core laptop:
-# at most about 320 CPU-seconds for the whole notebook (the screen, 12 training runs in two single-threaded worker
-# processes, the final samples of 13 models, the statistics), as measured on a shared machine where, at a load
-# average of about 12, it took up to 24 minutes of wall time. The run prints its own CPU seconds and wall time.
+# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 4 minutes on an idle 2-core laptop:
+# about 420 CPU-seconds for the whole notebook (the screen, 12 training runs of 20 updates in two single-threaded
+# worker processes, the final samples of 12 trained models and 3 base evaluations, the statistics), sized from
+# CPU seconds measured on a shared machine (see `docs/papers/nsr.md`). The run prints its own CPU seconds and wall
+# time.
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 
 # %% tags=["parameters"]
@@ -68,20 +69,21 @@ n_pool = 64                       # at most this many screened problems form the
 methods = ["grpo", "psr", "nsr", "w_reinforce"]
 seeds = [0, 1, 2]
 lam_sweep = []                    # extra W-REINFORCE lambdas at seed 0 (0 is NSR, 0.1 the main arm); none at cpu
-steps = 8                         # optimizer updates per run (4 per rollout batch, as the official code)
+steps = 20                        # optimizer updates per run (4 per rollout batch, as the official code)
 prompts_per_step = 6              # prompts per update (paper: 256 of a 1024-prompt rollout batch)
 num_generations = 8               # rollouts per prompt (paper: 8)
 max_completion_length = 96        # toy hard-tier solutions are ~40 tokens (paper: 3072)
 micro_batch_size = 0              # completions per forward/backward (0: a whole update at once)
-learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 8 steps (paper: 1e-6)
+learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 20 steps (paper: 1e-6)
 entropy_coef = 0.001              # the official yaml default, for every arm (RLVR-Decomposed GitHub issue #23 says 1e-4: unconfirmed)
 updates_per_rollout = 4           # optimizer updates per rollout batch, for every arm (official: 1024 / 256)
-eval_n = 32                       # final samples per hard-pool problem (paper: 256 per benchmark problem)
+eval_n = 64                       # final samples per hard-pool problem (paper: 256 per benchmark problem)
 eval_temperature = 0.6            # paper: 0.6 (the official eval.sh)
 eval_top_p = 0.95                 # paper: 0.95
 eval_max_new_tokens = 96          # paper: 4096
 ceiling = 0.95                    # large-k claims at the largest k where the base's pass@k is below this
 k_min = 8                         # and as the mean over k from k_min up
+k_max = 32                        # ... to k_max: pass@k from n samples is smooth at k <= n/2, binary at k = n (0: all k)
 instruction = "Please reason step by step, and put your final answer within \\boxed{}."
 generation_backend = "transformers"  # "transformers" (CPU) | "vllm" (paper, colocate, for the rollouts)
 device = "cpu"
@@ -255,14 +257,14 @@ ks = nsr.paper_ks(eval_n)
 # %% [markdown]
 # > One probe (`workbook.papers.nsr.DiversityProbe`) draws the final samples: `eval_n` per hard-pool problem and
 # > `id_n` per in-distribution problem (its per-dataset protocol), all at T = `eval_temperature`, top-p
-# > `eval_top_p`. The base model is measured once by the same probe (a fixed model: more seeds would only add
-# > samples).
+# > `eval_top_p`. The base model is measured by the same probe once per seed (a fixed model, so this only adds
+# > samples: the base gets as many as each trained arm, and its noise no longer dominates every difference).
 
 # %%
 final_probe = nsr.DiversityProbe(eval_problems, at_start=False, n=eval_n, top_p=eval_top_p,
                                  temperature=eval_temperature, max_new_tokens=eval_max_new_tokens, name="final",
                                  protocol={b: (id_n, eval_temperature) for b in eval_sets} if pool else {})
-base_final = ex.evaluate(cfg, [final_probe], seed=seed)["final"]
+base_final = pd.concat([ex.evaluate(cfg, [final_probe], seed=s)["final"] for s in seeds], ignore_index=True)
 base_final.groupby("dataset")[["n", "n_correct", "n_distinct_correct", "length"]].mean().round(2)
 
 # %% [markdown]
@@ -310,7 +312,7 @@ curves.pivot_table(index=["set", "label"], columns="k", values="value", sort=Fal
 
 # %%
 reproduced, ctx = nsr.claims(final, methods, ks, hard="hard" if pool else eval_benchmarks[0],
-                             in_dist=eval_benchmarks[0], ceiling=ceiling, k_min=k_min, n_boot=n_boot, seed=seed,
+                             in_dist=eval_benchmarks[0], ceiling=ceiling, k_min=k_min, k_max=k_max, n_boot=n_boot, seed=seed,
                              paper_benchmark="math500" if profile == "paper" and "math500" in eval_sets else None)
 k_star = ctx["k_star"]
 fig, axes = plt.subplots(2, 2, figsize=(11, 8), squeeze=False)
@@ -405,7 +407,7 @@ rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power
 # **What the toy decides and what it cannot.** The table decides each claim *for this toy world and design*:
 # pass@1 on in-distribution problems, and pass@k up to k* on hard-tier problems the base solves rarely. It cannot
 # decide the paper-scale claims (NSR-1p, NSR-2p: a 7B model on MATH, 256 samples at 4096 tokens), nor whether the
-# effects hold after ~110 rollout batches instead of our 4: a short run shows the direction of the early
+# effects hold after ~110 rollout batches instead of our 5: a short run shows the direction of the early
 # dynamics, not where they end. A claim with low pre-registered power (printed at the top and again below) that
 # reads "inconclusive" is a statement about this design, not about the paper.
 
@@ -434,12 +436,15 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine, {cpu_s
 #
 # - **Model and data (cpu).** The workbook's toy reasoner (~0.9M parameters, step-by-step arithmetic in phrase
 #   tokens) instead of Qwen2.5-Math-7B / Qwen3-4B; synthetic arithmetic instead of MATH (half of the training
-#   problems from the toy's hard tier); 8 updates of 6 prompts × 8 rollouts (2 rollout batches) instead of ~110
-#   rollout batches of 1024 × 8 — the CPU budget allows no more, so PSR's collapse, which the paper sees over a
-#   long run, has little time to develop; lr 1e-4 instead of 1e-6 (a tiny model moves nowhere at 1e-6 in 8 steps).
-# - **Evaluation (cpu).** n = 32 samples per hard-pool problem instead of 256 (the largest k is 32) and 16 per
-#   in-distribution problem; the sampling itself is the paper's (T = 0.6, top-p 0.95). The large-k claims are read
-#   at k*, the largest k where the base is below 0.95, and as the mean over k ≥ 8, instead of at k = 256.
+#   problems from the toy's hard tier); 20 updates of 6 prompts × 8 rollouts (5 rollout batches, 2.5 epochs of
+#   the 48 training problems) instead of ~110 rollout batches of 1024 × 8 — the CPU budget allows no more, so PSR's
+#   collapse, which the paper sees over a long run, has little time to develop; lr 1e-4 instead of 1e-6 (a tiny
+#   model moves nowhere at 1e-6 in 20 steps).
+# - **Evaluation (cpu).** n = 64 samples per hard-pool problem instead of 256 and 16 per in-distribution problem,
+#   the base measured with as many samples per seed as each arm; the sampling itself is the paper's (T = 0.6,
+#   top-p 0.95). The large-k claims are read at k*, the largest k ≤ 32 (= n/2, where the unbiased estimator
+#   averages many subsets instead of being one binary per problem) where the base is below 0.95, and as the mean
+#   over 8 ≤ k ≤ 32, instead of at k = 256; the curves are drawn to k = 64.
 # - **The hard pool (cpu).** Screened from 192 hard-tier problems by separate base samples (32 each) to base
 #   pass@16 in [0.3, 0.9] (1–3 successes in 32), at most 64 problems, instead of the paper's fixed benchmarks: the
 #   screen puts the test where a large-k difference can show at all; the base is re-measured on fresh samples.
