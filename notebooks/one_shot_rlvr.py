@@ -410,8 +410,13 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # - **Paper profile.** 500 steps by default, arms π1, DSR-sub and entropy-only, one seed; the entropy-only arm is
 #   read at its peak on the in-training curve (the effect peaks near step 60 and fades). The in-training curve and
 #   the final evaluation use transformers generation, not vLLM. The paper-profile path has not run on a GPU yet.
+# - **Cost.** The published `cpu` run used 495 CPU-seconds in all (the 21 runs' processes 471) and 657 s of wall
+#   time (`run.json`) on the shared 2-core machine at load average 5–7; an identical earlier run at load 9–14 took
+#   526 CPU-seconds and 31 minutes. On an idle 2-core machine that is about 4–5 minutes.
 # - **Power.** Each claim's expected toy-scale effect was written down before the published run (after a
-#   one-seed pilot); the table printed at the top gives this design's chance to read "reproduced" at that effect:
+#   one-seed pilot); the table printed at the top gives this design's chance to read "reproduced" at that effect.
+#   The power model assumes a generic between-seed spread (0.3 logits) that three seeds cannot pin down, so it is
+#   low everywhere; the measured intervals were narrower, and OS-2m, OS-2c and OS-4t were decided:
 
 # %%
 print(power_note(power_tab))
