@@ -45,10 +45,10 @@
 # tested as the qualitative statement of the abstract and Sec. 3–4, never against a number we could not check.
 #
 # **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 4 minutes on an idle 2-core laptop:
-# about 420 CPU-seconds for the whole notebook (the screen, 12 training runs of 20 updates in two single-threaded
-# worker processes, the final samples of 12 trained models and 3 base evaluations, the statistics), sized from
-# CPU seconds measured on a shared machine (see `docs/papers/nsr.md`). The run prints its own CPU seconds and wall
-# time.
+# about 440 CPU-seconds for the whole notebook (the screen, 12 training runs of 20 updates in two single-threaded
+# worker processes, the final samples of 12 trained models and 3 base evaluations, the statistics): measured 442
+# CPU-s and 7.4 minutes of wall time on a shared machine at a load average of 1-5. The run prints its own CPU
+# seconds and wall time.
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 
 # %% tags=["parameters"]
