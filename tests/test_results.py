@@ -340,8 +340,11 @@ def test_plotting_style_colors_and_band():
     method_colors = [plotting.COLORS[m] for m in ("grpo", "psr", "nsr", "w_reinforce", "lp_reg", "entropy_only",
                                                    "one_shot_rlvr", "base")]
     assert len(set(method_colors)) == len(method_colors), "two methods share a colour"
-    assert plotting.method_color("unlisted") == plotting.method_color("unlisted")  # stable fallback
+    with pytest.raises(KeyError, match="no fixed colour"):  # no hash colours: an unknown method must be added
+        plotting.method_color("unlisted")
     fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], color=plotting.COLORS["grpo"])
+    assert plotting.method_color("unlisted", ax=ax).lower() != plotting.COLORS["grpo"].lower()  # a free colour
     line = plotting.band(ax, [1, 2, 4], [E(0.1, 0.05, 0.15), E(0.2, 0.1, 0.3), E(0.3, 0.2, 0.4)], label="nsr")
     assert line.get_color().lower() == plotting.COLORS["nsr"].lower()
     assert len(ax.collections) == 1  # the shaded band
