@@ -292,3 +292,27 @@ def test_files_0644_and_dirs_0755(nbs, results_dir):
         assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o644, name
     for d in (run_dir, run_dir / "tables"):
         assert stat.S_IMODE(d.stat().st_mode) == 0o755, d
+
+
+def test_git_state_ignores_what_runs_write_under_results(tmp_path):
+    """A published run replaces tracked files under results/; only code changes make the tree dirty."""
+    import subprocess
+
+    from workbook.reporting.io import git_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
+                       env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                            "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+
+    (tmp_path / "results" / "nb" / "cpu").mkdir(parents=True)
+    (tmp_path / "results" / "nb" / "cpu" / "metrics.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "init")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "nb" / "cpu" / "metrics.json").write_text('{"a": 1}')
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path)["dirty"] is True

@@ -114,13 +114,18 @@ def dumps_deterministic(obj: Any) -> str:
 
 
 def git_state(root: Path | None = None) -> dict:
-    """Return ``{"sha": str | None, "dirty": bool | None}`` for the repository (None when git is unavailable)."""
+    """Return ``{"sha": str | None, "dirty": bool | None}`` for the repository (None when git is unavailable).
+
+    ``dirty`` means the *code* differs from ``sha``: changes under ``results/`` do not count, because they are what
+    runs write (``make replicate`` replaces each published folder in turn, and the second notebook must not be
+    flagged as coming from a dirty tree because the first one wrote its results).
+    """
     root = root or repo_root()
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if sha.returncode != 0:
             return {"sha": None, "dirty": None}
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"], cwd=root,
                                 capture_output=True, text=True, timeout=20)
         return {"sha": sha.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
     except (OSError, subprocess.SubprocessError):
