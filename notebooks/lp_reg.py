@@ -46,8 +46,9 @@
 # **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: 12 runs (3 methods × 3 seeds in the spark
 # world, × 1 seed in the control world) of 20 steps of 8 × 8 rollouts on the toy reasoner, a branch-point probe every 4 steps, two single-threaded worker
 # processes. Measured on the published run: ≈ 245 CPU-s in all (≈ 175 of them in the 12 runs' processes, printed
-# in section 3), i.e. about 2–3 minutes on an unloaded 2-core machine; on the shared development machine (load ≈ 13
-# on 2 cores) it took 17–20 minutes of wall time (`run.json`). `paper`: one GPU; the plan and GPU-hour
+# in section 3), i.e. about 2–3 minutes on an unloaded 2-core machine (the published run, from `make replicate` on
+# a fresh clone at a load of about 1, took 1.6 minutes: `run.json`); at a load of ≈ 13 on 2 cores it took 17–20
+# minutes. `paper`: one GPU; the plan and GPU-hour
 # estimate of both the paper's recipe and the one-GPU variant print before anything loads.
 
 # %% tags=["parameters"]

@@ -50,8 +50,8 @@
 # that the cause is present in Phi-3.5 on MATH).
 #
 # **Expected run time** (2-core machine): `smoke` about a minute; `cpu` ≈ 180 CPU-s — about 3 minutes on an idle
-# machine, 12–13 minutes when shared with other jobs at a load of about 12 (the published run's wall time is in
-# `run.json`); `paper` a few GPU-hours on one GPU (the plan and estimate are printed first).
+# machine (the published run, from `make replicate` on a fresh clone at a load of about 1, took 2.4 minutes:
+# `run.json`), 12–13 minutes when shared with other jobs at a load of about 12; `paper` a few GPU-hours on one GPU (the plan and estimate are printed first).
 
 # %% tags=["parameters"]
 profile = "cpu"
