@@ -44,8 +44,8 @@
 # The toy decides D0–D4b; D5–D7 need the paper profile on the full benchmark years.
 #
 # **Expected runtime**: `smoke` about a minute (a seconds-trained toy); `cpu` about 245 CPU-seconds in one process
-# and one thread — about 4–5 minutes on an idle machine, longer when the cores are shared (the published run's
-# `metrics.json` records `cpu_seconds`, its `run.json` the wall time); `paper` many GPU-hours (the plan, its token
+# and one thread — 3.3 minutes measured on an idle machine (the published run, `make replicate` on a fresh clone at
+# a load of about 1), longer when the cores are shared (`metrics.json` records `cpu_seconds`, `run.json` the wall time); `paper` many GPU-hours (the plan, its token
 # estimate and the deviations from the paper are printed first).
 
 # %% tags=["parameters"]

@@ -45,7 +45,7 @@
 #
 # **Expected wall time**: `smoke` about a minute; `cpu` about 175 CPU-s at one torch thread — about 3 minutes on an
 # idle 2-core machine (10 points × 64 problems × 32 samples, each sample verified once by the verify skill; the
-# published `run.json` records the wall time on the shared development machine, several times slower under load).
+# published run, `make replicate` on a fresh clone at a load of about 1, took 2.3 minutes: `run.json`).
 # The code model is off at `cpu`: SmolLM2-135M passed 1 of 32 HumanEval+ samples in the first build. `paper`: 164
 # HumanEval+ tasks × 200 samples at T = 0.8 with vLLM (about an hour on one GPU for an 8B model, not measured) and
 # the sandboxed tests on the CPU cores.

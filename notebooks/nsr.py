@@ -46,8 +46,9 @@
 #
 # **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 4 minutes on an idle 2-core laptop:
 # about 440 CPU-seconds for the whole notebook (the screen, 12 training runs of 20 updates in two single-threaded
-# worker processes, the final samples of 12 trained models and 3 base evaluations, the statistics): measured 442
-# CPU-s and 7.4 minutes of wall time on a shared machine at a load average of 1-5. The run prints its own CPU
+# worker processes, the final samples of 12 trained models and 3 base evaluations, the statistics): the published
+# run (`make replicate` on a fresh clone at a load of about 1) took 3.5 minutes (`run.json`); 442 CPU-s and 7.4
+# minutes of wall time were measured on a shared machine at a load average of 1-5. The run prints its own CPU
 # seconds and wall time.
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 

@@ -42,8 +42,8 @@
 # number here is sampled at the paper's rollout temperature T = 0.6, where about one answer in ten is unboxed.
 #
 # **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 21 runs of 16 steps on the toy reasoner in
-# two single-threaded worker processes, sized from a pilot to ~500 CPU-seconds (~5 minutes on an idle 2-core
-# machine); the run cell prints the CPU seconds it used, `run.json` records the wall time, and
+# two single-threaded worker processes, sized from a pilot to ~500 CPU-seconds (3.9 minutes measured on an idle
+# 2-core machine: the published run, `make replicate` on a fresh clone at a load of about 1); the run cell prints the CPU seconds it used, `run.json` records the wall time, and
 # `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers. `paper`: one GPU; the plan and a
 # GPU-hour estimate print first (the paper's 2000 steps of 128 × 8 rollouts are days of one H100; 500 steps here).
 

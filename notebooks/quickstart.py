@@ -38,8 +38,8 @@
 #
 # **Expected wall time** (2-core laptop, measured by `workbook run`; see `results/<notebook>/<profile>/run.json`):
 # `smoke` (tiny random model) under a minute; `cpu` (toy reasoner, 32 + 64 arithmetic problems × 32 completions,
-# about 30 CPU-seconds) about one minute on two free cores, two on a machine busy with other jobs (the published
-# run's `run.json` records its own); `paper` (Qwen2.5-Math-1.5B on one GPU through vLLM, 500 MATH + 200 + 200
+# about 30 CPU-seconds) under a minute on two free cores (the published run, from `make replicate` on a fresh
+# clone at a load of about 1, took 21 s: `run.json`), two on a machine busy with other jobs; `paper` (Qwen2.5-Math-1.5B on one GPU through vLLM, 500 MATH + 200 + 200
 # arithmetic problems × 64) tens of minutes. SmolLM2-135M-Instruct stays available as a named model, e.g.
 # `workbook run quickstart -p model=smollm2-135m-instruct -p n_problems=4 -p n_synthetic=4 -p n_hard=0 -p n=8
 # -p "ks=[1,2,4,8]" -p max_new_tokens=64` (a few minutes; it scores near 0 within 64 tokens).

@@ -29,7 +29,8 @@
 # relies on. Whether a *method* then exploits the mechanism as its paper claims is left to that notebook.
 #
 # **Expected runtime**: `smoke` ≈ 1 minute; `cpu` ≈ 100 CPU-seconds in one single-threaded process, so about
-# 2 minutes of wall time on an idle 2-core laptop (the measured wall time is in `run.json`). The checkpoints are prepared once, outside the notebooks, by `make toy`;
+# 1–2 minutes of wall time on an idle 2-core laptop (the published run, `make replicate` on a fresh clone at a load
+# of about 1, took 68 s: `run.json`). The checkpoints are prepared once, outside the notebooks, by `make toy`;
 # this notebook stops at once if one is missing.
 
 # %% tags=["parameters"]
