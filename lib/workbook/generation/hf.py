@@ -226,50 +226,19 @@ class TransformersBackend:
 
     @torch.inference_mode()
     def _generate_chunk_fast(self, encoded, chunk, greedy, temperature, top_p, max_new_tokens, seed):
-        """Like :meth:`_generate_chunk`, on the StaticDecoder; outputs stay in tensors until the end.
-
-        Finished rows keep decoding (their outputs are ignored) until a quarter of the batch has finished, then
-        the batch is compacted: fewer cache copies than dropping every row the step it ends.
-        """
-        from workbook.generation.static_decode import StaticDecoder
+        """Like :meth:`_generate_chunk`, on the StaticDecoder and its shared loop
+        (:func:`~workbook.generation.static_decode.decode`)."""
+        from workbook.generation.static_decode import StaticDecoder, decode
 
         dev = self.device
         ids, mask, expand = self._prompt_batch(encoded, chunk)
         dec = StaticDecoder(self.model)
         logits = dec.prefill(ids, mask, capacity=ids.shape[1] + max_new_tokens)[expand]
         dec.select(expand)  # prefill each prompt once, then copy its cache to its samples
-        n_rows = len(chunk)
         uniforms = None if greedy else row_uniforms(chunk, seed, max_new_tokens).to(dev)
-        out_tok = torch.zeros((n_rows, max_new_tokens), dtype=torch.long, device=dev)
-        out_lp = torch.zeros((n_rows, max_new_tokens), dtype=torch.float32, device=dev)
-        lengths = torch.full((n_rows,), max_new_tokens, dtype=torch.long, device=dev)
-        stopped = torch.zeros(n_rows, dtype=torch.bool, device=dev)
-        eos = torch.tensor(sorted(self.eos_token_ids), device=dev)
-        rows = torch.arange(n_rows, device=dev)  # chunk row of each decoder row
-        done = torch.zeros(n_rows, dtype=torch.bool, device=dev)
-        for step in range(max_new_tokens):
-            logp_all = torch.log_softmax(logits, dim=-1)
-            if greedy:
-                chosen = logits.argmax(-1)
-            else:
-                probs = top_p_filter(torch.softmax(logits / temperature, dim=-1), top_p)
-                chosen = inverse_cdf_sample(probs, uniforms[rows, step])
-            live = rows[~done]
-            out_tok[live, step] = chosen[~done]
-            out_lp[live, step] = logp_all.gather(-1, chosen[:, None]).squeeze(-1)[~done]
-            ended = torch.isin(chosen, eos) & ~done
-            if ended.any():
-                lengths[rows[ended]] = step + 1
-                stopped[rows[ended]] = True
-                done |= ended
-            if step == max_new_tokens - 1 or bool(done.all()):
-                break
-            if int(done.sum()) * 4 >= len(rows):
-                keep = (~done).nonzero().squeeze(-1)
-                dec.select(keep)
-                chosen, rows, done = chosen[keep], rows[keep], done[keep]
-            logits = dec.step(chosen)
-        toks, lps, lens, stop = out_tok.tolist(), out_lp.tolist(), lengths.tolist(), stopped.tolist()
+        toks, lps, lens, stop = decode(dec, logits, max_new_tokens=max_new_tokens, eos_token_ids=self.eos_token_ids,
+                                       temperature=temperature, top_p=top_p, uniforms=uniforms, with_logprobs=True)
+        n_rows = len(chunk)
         return [(toks[r][:lens[r]], lps[r][:lens[r]], "stop" if stop[r] else "length") for r in range(n_rows)]
 
     # ---------------------------------------------------------------- scoring

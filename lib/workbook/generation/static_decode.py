@@ -11,6 +11,8 @@ teacher-forced ``model.forward``.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -169,8 +171,6 @@ def sample_token_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, eo
     prefilled once and their cache copied to every sample; finished rows leave the batch once a quarter has
     finished. Used by ``workbook.rl.trainer`` as TRL's CPU sampler for plain sampling.
     """
-    from workbook.generation.hf import inverse_cdf_sample, top_p_filter
-
     if temperature <= 0:
         raise ValueError(f"sample_token_ids samples at temperature > 0, got {temperature}")
     if max_new_tokens < 1 or not prompt_ids:
@@ -188,21 +188,50 @@ def sample_token_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, eo
     dec = StaticDecoder(model)
     logits = dec.prefill(ids.to(dev), mask.to(dev), capacity=width + max_new_tokens)[expand]
     dec.select(expand)
-    n_rows = len(prompt_ids)
-    uniforms = torch.rand((n_rows, max_new_tokens), generator=generator, dtype=torch.float64).to(dev)
-    out = torch.full((n_rows, max_new_tokens), pad_token_id, dtype=torch.long, device=dev)
+    uniforms = torch.rand((len(prompt_ids), max_new_tokens), generator=generator, dtype=torch.float64).to(dev)
+    toks, _, lens, _ = decode(dec, logits, max_new_tokens=max_new_tokens, eos_token_ids=eos_token_ids,
+                              temperature=temperature, top_p=top_p, uniforms=uniforms)
+    return [toks[r][:lens[r]] for r in range(len(prompt_ids))]
+
+
+@torch.no_grad()
+def decode(dec: StaticDecoder, logits: torch.Tensor, *, max_new_tokens: int, eos_token_ids: Sequence[int],
+           temperature: float = 1.0, top_p: float = 1.0, uniforms: torch.Tensor | None = None,
+           with_logprobs: bool = False) -> tuple[list[list[int]], list[list[float]] | None, list[int], list[bool]]:
+    """The decode loop both CPU samplers share: from the prefilled ``dec`` and its last ``logits`` (one row per
+    output row), pick a token per row and step until EOS or ``max_new_tokens``.
+
+    ``uniforms`` (rows × max_new_tokens) drive inverse-CDF sampling from softmax(logits / T), nucleus-filtered;
+    ``None`` decodes greedily. Finished rows keep decoding (their outputs are ignored) until a quarter of the batch
+    has finished, then the batch is compacted: fewer cache copies than dropping every row the step it ends.
+    Returns per row the token ids, their log-probabilities under the untempered model (``with_logprobs``, else
+    None), the number of valid tokens and whether the row stopped at EOS.
+    """
+    from workbook.generation.hf import inverse_cdf_sample, top_p_filter
+
+    dev = logits.device
+    n_rows = logits.shape[0]
+    out_tok = torch.zeros((n_rows, max_new_tokens), dtype=torch.long, device=dev)
+    out_lp = torch.zeros((n_rows, max_new_tokens), dtype=torch.float32, device=dev) if with_logprobs else None
     lengths = torch.full((n_rows,), max_new_tokens, dtype=torch.long, device=dev)
+    stopped = torch.zeros(n_rows, dtype=torch.bool, device=dev)
     eos = torch.tensor(sorted(set(eos_token_ids)), device=dev)
     rows = torch.arange(n_rows, device=dev)  # output row of each decoder row
     done = torch.zeros(n_rows, dtype=torch.bool, device=dev)
     for step in range(max_new_tokens):
-        probs = top_p_filter(torch.softmax(logits / temperature, dim=-1), top_p)
-        chosen = inverse_cdf_sample(probs, uniforms[rows, step])
-        live = ~done
-        out[rows[live], step] = chosen[live]
-        ended = torch.isin(chosen, eos) & live
+        if uniforms is None:
+            chosen = logits.argmax(-1)
+        else:
+            probs = top_p_filter(torch.softmax(logits / temperature, dim=-1), top_p)
+            chosen = inverse_cdf_sample(probs, uniforms[rows, step])
+        live = rows[~done]
+        out_tok[live, step] = chosen[~done]
+        if out_lp is not None:
+            out_lp[live, step] = torch.log_softmax(logits, dim=-1).gather(-1, chosen[:, None]).squeeze(-1)[~done]
+        ended = torch.isin(chosen, eos) & ~done
         if ended.any():
             lengths[rows[ended]] = step + 1
+            stopped[rows[ended]] = True
             done |= ended
         if step == max_new_tokens - 1 or bool(done.all()):
             break
@@ -211,5 +240,4 @@ def sample_token_ids(model, prompt_ids: list[list[int]], max_new_tokens: int, eo
             dec.select(keep)
             chosen, rows, done = chosen[keep], rows[keep], done[keep]
         logits = dec.step(chosen)
-    toks, lens = out.tolist(), lengths.tolist()
-    return [toks[r][:lens[r]] for r in range(n_rows)]
+    return (out_tok.tolist(), None if out_lp is None else out_lp.tolist(), lengths.tolist(), stopped.tolist())
