@@ -167,7 +167,7 @@ def noisy_oracle_report(solution: str, eps: float, rng) -> str:
     plausible wrong checker value, that the refiner will act on. Checks steps only (a solution without steps is
     "correct" for the oracle).
     """
-    from workbook.toy.world import check_rate, verify_report, wrong_value
+    from workbook.toy.world import check_rate, report_line, verify_report, wrong_value
 
     check_rate("eps", eps)
     steps = parse_solution_steps(solution)
@@ -175,16 +175,15 @@ def noisy_oracle_report(solution: str, eps: float, rng) -> str:
     if rng.random() >= eps:
         return exact
     if flagged is not None:
-        lines = [f"Step {i + 1}: {st.left} {st.op} {st.right} = {st.result} ok" for i, st in enumerate(steps)]
+        lines = [report_line(i + 1, st, st.result) for i, st in enumerate(steps)]
         return "\n".join(lines + ["All steps are correct.", "\\boxed{correct}"])
     if not steps:
         return "\\boxed{incorrect}"
     k = rng.randrange(len(steps))
-    lines = [f"Step {i + 1}: {st.left} {st.op} {st.right} = {st.result} ok" for i, st in enumerate(steps[:k])]
+    lines = [report_line(i + 1, st, st.result) for i, st in enumerate(steps[:k])]
     st = steps[k]
     value = wrong_value(st.left, st.op, st.right, st.result, rng)
-    lines += [f"Step {k + 1}: {st.left} {st.op} {st.right} = {value}, not {st.result}",
-              f"The first wrong step is step {k + 1}.", "\\boxed{incorrect}"]
+    lines += [report_line(k + 1, st, value), f"The first wrong step is step {k + 1}.", "\\boxed{incorrect}"]
     return "\n".join(lines)
 
 

@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: Bump when the world's formats or the training loop change in a way the recipe fields do not capture.
 #: 2: phrase tokens, world knobs, float32 by default, resumable loop. 3: length-sorted micro-batches.
-WORLD_VERSION = 3
+#: 4: a verify report line copies the claimed step before the check (`= c, check v ok|wrong`); mixture 50/35/15.
+WORLD_VERSION = 4
 #: Recipes with at most this many steps train in seconds: they may train on demand anywhere (tests, smoke runs).
 CHEAP_STEPS = 200
 
@@ -53,7 +54,7 @@ class ToyRecipe:
     spec: ArithmeticSpec = field(default_factory=ArithmeticSpec)
     noise: WorldNoise = field(default_factory=WorldNoise)
     knobs: WorldKnobs = field(default_factory=WorldKnobs)
-    mixture: tuple[tuple[str, float], ...] = (("solve", 0.60), ("verify", 0.25), ("refine", 0.15))
+    mixture: tuple[tuple[str, float], ...] = (("solve", 0.50), ("verify", 0.35), ("refine", 0.15))
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 4  # head_dim 32: vLLM's CPU attention supports no smaller head

@@ -7,9 +7,12 @@ three skills; one model learns all of them, all answers in ``\\boxed{}``:
 
 * **solve** — the papers' math prompt shape (``{problem} Please reason step by step, ...\\boxed{}.``); one
   ``a op b = c`` line per reduced operation in a random valid order, then ``\\boxed{answer}``.
-* **verify** — problem + candidate solution → the steps re-checked one at a time (``Step k: a op b = r ok``, or
-  ``Step k: a op b = r, not c`` at the first wrong step, where checking stops) and ``\\boxed{correct}`` or
-  ``\\boxed{incorrect}``. Checking one step is local, so it is learnable in minutes.
+* **verify** — problem + candidate solution → the steps re-checked one at a time: each report line copies the
+  step as claimed, then the checker's own value and the decision (``Step k: a op b = c, check v ok``, or
+  ``Step k: a op b = c, check v wrong`` at the first wrong step, where checking stops), then
+  ``\\boxed{correct}`` or ``\\boxed{incorrect}``. The decision compares two adjacent numbers (c and v), so it is
+  local and learnable in minutes (world version 4; version 3 wrote only ``a op b = v``, and its 4-layer model
+  did not learn to look the claim up 10–40 tokens back: see ``recipe_selection.md``).
 * **refine** — problem + solution + report → a new solution: steps before the flagged one are kept, the flagged
   step takes the checker's value and later steps are recomputed; a "correct" report keeps the solution.
 
@@ -55,7 +58,7 @@ DEFICIENT_PREFIX = "The answer is "
 #: Multi-character strings the tokenizer keeps whole (longest match first): shorter sequences, same text.
 TOKEN_PHRASES = (
     MATH_INSTRUCTION, VERIFY_INSTRUCTION, REFINE_INSTRUCTION, "Compute ", "\\boxed{", " + ", " - ", " * ", " = ",
-    "Step ", " ok", ", not ", "The first wrong step is step ", "All steps are correct.", "correct", "incorrect",
+    "Step ", ", check ", " ok", " wrong", "The first wrong step is step ", "All steps are correct.", "correct", "incorrect",
     "Problem: ", "\nSolution:\n", "\nReport:\n", SPARK, *NOISE_TOKENS, DEFICIENT_PREFIX,
 )
 
@@ -283,6 +286,16 @@ def true_result(step: Step) -> int | None:
         return None
 
 
+def report_line(k: int, step: Step, value: int) -> str:
+    """Return report line ``k`` (1-based): the step as claimed, the checker's value ``value`` and the decision.
+
+    ``ok`` exactly when the checker's value equals the claimed result: the claim is copied onto the line so the
+    decision compares adjacent numbers (world version 4).
+    """
+    verdict = "ok" if value == step.result else "wrong"
+    return f"Step {k}: {step.left} {step.op} {step.right} = {step.result}, check {value} {verdict}"
+
+
 def verify_report(steps: list[Step], noise: WorldNoise | None, rng: random.Random) -> tuple[str, int | None, int | None]:
     """Return (report text, flagged step index or None, the checker's value at the flagged step).
 
@@ -297,11 +310,9 @@ def verify_report(steps: list[Step], noise: WorldNoise | None, rng: random.Rando
                 value = s.result
             elif value == s.result and rng.random() < noise.verify_false_alarm:
                 value = wrong_value(s.left, s.op, s.right, s.result, rng)
-        head = f"Step {i + 1}: {s.left} {s.op} {s.right} = {value}"
+        lines.append(report_line(i + 1, s, value))
         if value == s.result:
-            lines.append(f"{head} ok")
             continue
-        lines.append(f"{head}, not {s.result}")
         lines.append(f"The first wrong step is step {i + 1}.")
         lines.append("\\boxed{incorrect}")
         return "\n".join(lines), i, value
@@ -359,7 +370,7 @@ def solve_completion(tree: Node, order_seed: int, noise: WorldNoise, knobs: Worl
         if flagged is None:
             lines += report.splitlines()[:-1]  # "Step k: ... ok" lines and "All steps are correct."
         else:
-            lines += report.splitlines()[: flagged + 1]  # up to "Step i: ..., not c"
+            lines += report.splitlines()[: flagged + 1]  # up to "Step i: ... wrong"
             new = refine_steps(tree, order_seed, steps, flagged, value, noise, rng)
             lines += [s.to_text() for s in new[flagged:]]
             final = new[-1].result if new else answer
