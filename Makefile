@@ -25,9 +25,11 @@ $(STAMP): env/cpu.txt pyproject.toml
 # Every toy checkpoint the notebooks need, trained once outside any notebook timeout; rerun to resume after a kill.
 # One torch thread (TOY_THREADS): the cached checkpoints were trained on one, so the same seed gives the same bytes,
 # and on a shared machine one thread per process ran faster than two (results/benchmarks/toy_reasoner.md).
+# TOY_JOBS presets train at once, one process each (the full world and its control world side by side on 2 cores).
 TOY_THREADS ?= 1
+TOY_JOBS ?= 2
 toy: env
-	$(PY) -m workbook.toy.prepare --threads $(TOY_THREADS)
+	$(PY) -m workbook.toy.prepare --threads $(TOY_THREADS) --jobs $(TOY_JOBS)
 
 test: env
 	# CI must run the browser check, so it installs Debian's chromium; elsewhere the test skips without it.

@@ -105,6 +105,17 @@ def test_prepare_main(cache, monkeypatch, capsys):
     assert prepare.main([]) == 0 and "cached" in capsys.readouterr().out
 
 
+def test_prepare_jobs_checks_and_reports_a_failed_child(capsys):
+    import argparse
+    from types import SimpleNamespace
+
+    assert prepare.main(["--jobs", "0"]) == 2 and "--jobs must be >= 1" in capsys.readouterr().err
+    # a child that fails (here: a preset name it does not know) is reported with its exit code, not swallowed
+    args = argparse.Namespace(log_every=None)
+    rc = prepare._train_in_parallel([SimpleNamespace(name="nope-a"), SimpleNamespace(name="nope-b")], args, 1, 2)
+    assert rc == 2 and "nope-a: FAILED (exit 2)" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------------------------- knobs
 
 

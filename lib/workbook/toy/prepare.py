@@ -7,11 +7,15 @@ A notebook that finds a checkpoint missing stops at once with "run `make toy`" i
     workbook prepare              # every toy checkpoint (full world, its control world, the smoke world)
     workbook prepare --smoke      # the smoke world only (seconds; what the tests and smoke runs need)
     workbook prepare --list       # what would be trained, and what is cached
+    workbook prepare --jobs 2     # train the presets in 2 processes at once (one per core; same bytes)
 
 Thread policy: one per process, set once — ``--threads`` / ``$WORKBOOK_THREADS``, else the recipe's
 ``num_threads`` (2). ``make toy`` passes ``--threads 1`` (``TOY_THREADS``): every cached checkpoint was trained on
 one thread (a checkpoint's bytes depend on the thread count), and on a machine shared with other jobs two threads
 per process oversubscribe the cores (benchmarks/bench_toy.py measures 1 vs 2 threads side by side).
+``--jobs N`` trains up to N presets at once, each in its own single-process run of this command: on 2 cores the
+full world and its control world train side by side in the time of one, and each checkpoint's bytes are the same
+as when trained alone (same seed, same thread count).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import subprocess
 import sys
 import time
 
@@ -38,7 +43,30 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=None, metavar="N",
                     help="torch threads for training (default: $WORKBOOK_THREADS, else the recipe's 2). The bytes of "
                          "a checkpoint depend on it; on a machine shared with other jobs, 1 avoids oversubscription")
+    ap.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="train up to N presets at once, one process each (default 1; `make toy` uses 2)")
     return ap
+
+
+def _train_in_parallel(recipes, args, threads: int | None, jobs: int) -> int:
+    """Train ``recipes`` in up to ``jobs`` child processes of this command; return the worst exit code."""
+    pending, running, worst = list(recipes), [], 0
+    while pending or running:
+        while pending and len(running) < jobs:
+            r = pending.pop(0)
+            cmd = [sys.executable, "-m", "workbook.toy.prepare", "--recipe", r.name]
+            cmd += [f"--threads={threads}"] if threads else []
+            cmd += [f"--log-every={args.log_every}"] if args.log_every else []
+            running.append((r.name, subprocess.Popen(cmd)))  # children print "[toy] <name>: ..." lines
+        time.sleep(0.5)
+        for item in list(running):
+            name, proc = item
+            if proc.poll() is not None:
+                running.remove(item)
+                if proc.returncode:
+                    print(f"[toy] {name}: FAILED (exit {proc.returncode}); rerun to resume", file=sys.stderr, flush=True)
+                worst = max(worst, proc.returncode)
+    return worst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"workbook prepare: unknown toy preset(s) {unknown}; valid: {', '.join(RECIPES)}", file=sys.stderr)
         return 2
-    for flag, value in (("--log-every", args.log_every), ("--threads", args.threads)):
+    for flag, value in (("--log-every", args.log_every), ("--threads", args.threads), ("--jobs", args.jobs)):
         if value is not None and value < 1:
             print(f"workbook prepare: {flag} must be >= 1, got {value}", file=sys.stderr)
             return 2
@@ -79,6 +107,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     os.environ.setdefault("WORKBOOK_TOY_TRAIN", "always")  # this command is where training belongs
     start = time.time()
+    todo = [r for r in recipes if not is_trained(r)]
+    if args.jobs > 1 and len(todo) > 1:
+        for r in recipes:
+            if is_trained(r):
+                print(f"[toy] {r.name}: cached at {recipe_dir(r)}", flush=True)
+        print(f"[toy] training {len(todo)} preset(s) in up to {args.jobs} processes", flush=True)
+        rc = _train_in_parallel(todo, args, threads, args.jobs)
+        if rc:
+            return rc
+        print(f"[toy] all {len(recipes)} toy checkpoint(s) ready ({time.time() - start:.0f} s)", flush=True)
+        return 0
     for r in recipes:
         if is_trained(r):
             print(f"[toy] {r.name}: cached at {recipe_dir(r)}", flush=True)
