@@ -191,23 +191,39 @@ print(f"{len(points)} points × {n_problems} problems × {n_samples} samples in 
 # %% [markdown]
 # ### The mechanism: each verifier's false positives, measured
 #
-# Per point and verifier: pass@1, the ceiling (mean over tasks with m > 0 of a/m), and the verifier's false- and
-# true-positive rates P(accept | wrong), P(accept | right), pooled over samples. Intervals: 95% bootstrap over
-# problems. The exact verifier is the control: without false positives the ceiling is 1.
+# Per point and verifier: pass@1, the ceiling (mean over tasks with m > 0 of a/m), the verifier's false- and
+# true-positive rates P(accept | wrong), P(accept | right) pooled over samples, its balanced accuracy
+# (TPR + 1 − FPR)/2, and the **lift**: per task with m > 0, a/m minus the task's pass rate. Intervals: 95% bootstrap
+# over problems. Two controls bracket the verify skill: the exact check (no false positives) lifts every task to 1;
+# a verifier blind to correctness accepts a random subset, so a/m is the task's pass rate in expectation — lift 0,
+# balanced accuracy 0.5. With such a verifier L1 would be forced (the ceiling is pass@1, far below 1).
 
 # %%
 point_tab = isl.point_table(points, n_boot=n_boot, seed=seed)
 run_dir.save_table(point_tab, "points")
 by_point = point_tab.set_index(["model", "temperature", "verifier"])
 main_key, weak_key = (isl.parse_strength(model).label, temperature), (isl.parse_strength(weak_model).label, temperature)
-show = ["pass@1", "ceiling", "ceiling lo", "ceiling hi", "false-positive rate", "false-positive rate lo",
-        "false-positive rate hi", "true-positive rate", "tasks with m > 0"]
+show = ["pass@1", "ceiling", "ceiling lo", "ceiling hi", "false-positive rate", "true-positive rate",
+        "balanced accuracy", "lift", "lift lo", "lift hi", "tasks with m > 0"]
 by_point.loc[[main_key + (v,) for v in isl.VERIFIER_NAMES] + [weak_key + (v,) for v in isl.VERIFIER_NAMES], show]
 
 # %% [markdown]
-# Where the verify skill accepts wrong answers about as often as right ones, a sample it accepts is hardly more likely
-# to be correct than a sample drawn at random: resampling against it cannot climb far above pass@1. The last-digit
-# check rejects most wrong answers, so its ceiling is higher; the exact check (no false positives) reaches 1.
+# The verify skill on every strength's samples (one fixed verifier, as the paper's unit tests are fixed across its
+# models; its false positives differ by strength because each strength makes different mistakes), and a reading of
+# its skill on the main model's samples, printed from the numbers:
+
+# %%
+skill_tab = isl.verify_skill_table(point_tab)
+run_dir.save_table(skill_tab, "verify_skill")
+print(f"{model} (T = {temperature}) judged by {verifier_model}'s verify skill: "
+      + isl.skill_reading(by_point.loc[main_key + ("verify_skill",)]))
+skill_tab
+
+# %% [markdown]
+# How to read it: a positive lift means an accepted sample is more often right than a random one, so resampling
+# against the verify skill climbs above pass@1 — and how far it stays below 1 (L1) depends on the skill's measured
+# false-positive rate, not on the design. The last-digit check rejects most wrong answers (its false positives are
+# the errors off by a multiple of 10); the exact check reaches 1.
 
 # %% [markdown]
 # ## 3. Pass@1 against the ceiling: the line over model strengths
@@ -401,7 +417,7 @@ run_dir.save_table(rvr, "reported_vs_reproduced")
 fpr = by_point.loc[main_key + ("verify_skill",)]
 print(f"verify skill on {model}'s samples: false-positive rate {fpr['false-positive rate']:.3f} "
       f"[{fpr['false-positive rate lo']:.3f}, {fpr['false-positive rate hi']:.3f}], true-positive rate "
-      f"{fpr['true-positive rate']:.3f}")
+      f"{fpr['true-positive rate']:.3f}; {isl.skill_reading(fpr)}")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
@@ -410,6 +426,8 @@ metrics = {
     "headline": {"toy_pass@1": pass1_est.value, "toy_ceiling_last_digit": ceiling_est.value,
                  "toy_ceiling_verify_skill": float(fpr["ceiling"]),
                  "verify_skill_false_positive_rate": float(fpr["false-positive rate"]),
+                 "verify_skill_balanced_accuracy": float(fpr["balanced accuracy"]),
+                 "verify_skill_lift": float(fpr["lift"]),
                  "toy_k_opt_c4": None if k_opt_c4 is None else int(k_opt_c4),
                  "code_pass@1": None if code is None else code["pass1"].value},
     "model": model, "temperature": temperature, "weak_model": weak_model, "verifier_model": verifier_model,

@@ -233,6 +233,8 @@ def test_point_table_hand_values_and_the_exact_control():
     assert tab.loc["verify_skill", "false-positive rate"] == pytest.approx(1 / 6)
     assert tab.loc["verify_skill", "true-positive rate"] == pytest.approx(1.0)
     assert tab.loc["verify_skill", "tasks with m > 0"] == 1
+    assert tab.loc["verify_skill", "balanced accuracy"] == pytest.approx((1.0 + 5 / 6) / 2)
+    assert tab.loc["verify_skill", "lift"] == pytest.approx(2 / 3 - 1 / 2)     # task 0 only: a/m − its pass rate
     # the control: without false positives the ceiling is 1 wherever a sample is accepted
     assert tab.loc["exact", "ceiling"] == 1.0 and tab.loc["exact", "false-positive rate"] == 0.0
     lo, hi = tab.loc["verify_skill", "false-positive rate lo"], tab.loc["verify_skill", "false-positive rate hi"]
@@ -279,3 +281,17 @@ def test_strengths_and_their_parameters_are_checked():
                 {"temperatures": []}):
         with pytest.raises(ParameterError):
             isl.validate({**params, **bad})
+
+
+def test_a_verifier_blind_to_correctness_has_no_lift_and_chance_balanced_accuracy():
+    """The mechanism's null: accepting a random subset gives a/m ≈ the task's pass rate (lift 0), whatever the rate."""
+    from workbook.papers.inference_scaling_limits import point_table
+
+    rng = np.random.default_rng(0)
+    rates = rng.uniform(0.1, 0.9, size=(400, 1))
+    correct = rng.random((400, 32)) < rates
+    blind = _point("blind", correct, verify_skill=rng.random((400, 32)) < 0.6)
+    row = point_table([blind], verifiers=("exact", "verify_skill"), n_boot=200).set_index("verifier")
+    assert row.loc["verify_skill", "lift lo"] < 0 < row.loc["verify_skill", "lift hi"]
+    assert row.loc["verify_skill", "balanced accuracy"] == pytest.approx(0.5, abs=0.02)
+    assert row.loc["exact", "lift"] == pytest.approx(np.mean(1 - correct.mean(1)[correct.any(1)]))

@@ -35,8 +35,8 @@ __all__ = [
     "line_length_differences", "line_table", "linear_fit", "load_strength", "model_optimal_k", "model_utility",
     "optimal_k", "paper_figure_data", "parse_strength", "pass_at_1", "per_task_ceiling", "plan", "plot_paper_line",
     "plot_points", "point_table", "prob_any_accept", "reproduced", "safe_mean_ci", "sample_point", "simulate_utility",
-    "simulation_table", "task_counts", "theory_table", "utility_curve", "utility_table", "validate",
-    "verify_skill_accepts",
+    "simulation_table", "skill_reading", "task_counts", "theory_table", "utility_curve", "utility_table", "validate",
+    "VERIFY_SKILL_TARGET", "verify_skill_accepts", "verify_skill_table",
 ]
 
 #: The instruction appended to a HumanEval+/MBPP+ prompt for chat models (ours; the paper samples completions).
@@ -106,6 +106,40 @@ def plan(params: Mapping[str, Any]) -> dict[str, Any]:
     out["test_programs"] = tasks * code_n if run_code else 0
     out["points"] = points
     return out
+
+
+#: The toy world's target for its verify skill (docs/toy_world.md, "Measured effects"): balanced accuracy ≥ 0.75.
+VERIFY_SKILL_TARGET = 0.75
+
+
+def verify_skill_table(point_tab: pd.DataFrame, verifier: str = "verify_skill") -> pd.DataFrame:
+    """Return, per point, the verifier's measured skill as "value [lo, hi]" strings: false- and true-positive rate,
+    balanced accuracy and the lift of the ceiling over pass@1 (``strengths.point_table``), plus pass@1 and ceiling."""
+    def fmt(r: Mapping[str, float], k: str) -> str:
+        return f"{r[k]:.3f} [{r[k + ' lo']:.3f}, {r[k + ' hi']:.3f}]" if np.isfinite(r[k]) else "—"
+
+    rows = point_tab[point_tab["verifier"] == verifier]
+    keys = ("pass@1", "ceiling", "false-positive rate", "true-positive rate", "balanced accuracy", "lift")
+    return pd.DataFrame([{"model": r["model"], "T": r["temperature"], **{k: fmt(r, k) for k in keys}}
+                         for r in rows.to_dict("records")])
+
+
+def skill_reading(row: Mapping[str, float], target: float = VERIFY_SKILL_TARGET) -> str:
+    """Return one sentence reading a verifier's measured skill on one point (a row of ``strengths.point_table``):
+    is its balanced accuracy above chance (0.5) and above the toy's target, and does it lift the ceiling above
+    pass@1 (a correctness-blind verifier's lift is 0, so L1 would be forced: ceiling ≈ pass@1)."""
+    ba, lo, hi = row["balanced accuracy"], row["balanced accuracy lo"], row["balanced accuracy hi"]
+    lift, llo, lhi = row["lift"], row["lift lo"], row["lift hi"]
+    if not (np.isfinite(ba) and np.isfinite(lift)):
+        return "the verifier's skill is not measurable here (no right or no wrong sample, or nothing accepted)"
+    chance = "above chance" if lo > 0.5 else ("below chance" if hi < 0.5 else "not distinguishable from chance")
+    goal = (f"above the target {target}" if lo > target else f"below the target {target}" if hi < target
+            else f"not distinguishable from the target {target}")
+    lifted = ("the ceiling lies clearly above pass@1: the verifier carries information, so where the ceiling lands "
+              "below 1 is a measurement" if llo > 0 else
+              "no lift distinguishable from 0: the ceiling is about pass@1, as for a correctness-blind verifier")
+    return (f"balanced accuracy {ba:.3f} [{lo:.3f}, {hi:.3f}] — {chance}, {goal}; lift {lift:.3f} "
+            f"[{llo:.3f}, {lhi:.3f}] — {lifted}")
 
 
 def theory_table(model: EasyHardModel, costs: Sequence[float], k_max: int) -> pd.DataFrame:

@@ -189,8 +189,12 @@ def _ceiling_units(c: dict[str, np.ndarray]) -> np.ndarray:
 def point_table(points: Sequence[Point], verifiers: Sequence[str] = VERIFIER_NAMES, n_boot: int = 2000,
                 seed: int = 0) -> pd.DataFrame:
     """Return one row per (point, verifier): pass@1, the ceiling (tasks with m > 0), the verifier's false-positive
-    rate P(accept | wrong) and true-positive rate P(accept | right), each with a 95% CI over problems.
+    rate P(accept | wrong), true-positive rate P(accept | right) and balanced accuracy (their mean distance from
+    chance: (TPR + 1 − FPR)/2), and the *lift* — per task with m > 0, the ceiling a/m minus the task's pass rate —
+    each with a 95% CI over problems.
 
+    The lift measures what the verifier knows: a verifier blind to correctness accepts a uniform subset, so
+    E[a/m | m > 0] is the task's pass rate and the lift is 0 in expectation; the exact check lifts every task to 1.
     The rates are pooled over samples (ratio of sums), resampled by problem. Empty classes give NaN, not errors.
     """
     rows = []
@@ -217,11 +221,19 @@ def _point_estimates(p: Point, verifier: str, n_boot: int, seed: int) -> dict[st
             reps = num[idx].sum(1) / np.where(den[idx].sum(1) > 0, den[idx].sum(1), np.nan)
         return _interval(value, reps, len(num), what)
 
+    fpr, tpr = ratio(c["f"], c["wrong"], "P(accept | wrong)"), ratio(c["a"], c["right"], "P(accept | right)")
+    with np.errstate(invalid="ignore", divide="ignore"):  # a replicate without right or wrong samples is NaN
+        fpr_reps = c["f"][idx].sum(1) / c["wrong"][idx].sum(1)
+        tpr_reps = c["a"][idx].sum(1) / c["right"][idx].sum(1)
+    lift = ceil - pass1  # NaN where m = 0: resampling until accepted never stops there
     return {"pass@1": _interval(pass1.mean(), pass1[idx].mean(1), len(pass1), "pass@1"),
             "ceiling": _interval(float(_nanmean_rows(ceil[None])[0]), _nanmean_rows(ceil[idx]), len(ceil),
                                  "ceiling (mean a/m, m > 0)"),
-            "false-positive rate": ratio(c["f"], c["wrong"], "P(accept | wrong)"),
-            "true-positive rate": ratio(c["a"], c["right"], "P(accept | right)")}
+            "false-positive rate": fpr, "true-positive rate": tpr,
+            "balanced accuracy": _interval((tpr.value + 1 - fpr.value) / 2, (tpr_reps + 1 - fpr_reps) / 2,
+                                           len(pass1), "(P(accept | right) + P(reject | wrong)) / 2"),
+            "lift": _interval(float(_nanmean_rows(lift[None])[0]), _nanmean_rows(lift[idx]), len(lift),
+                              "mean a/m − a_correct/n over tasks with m > 0")}
 
 
 def line_fit(points: Sequence[Point], verifier: str, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
