@@ -167,3 +167,19 @@ def test_read_jsonl_drops_only_a_truncated_last_line(tmp_path):
     with pytest.raises(ValueError):
         read_jsonl(p)
     assert read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_run_grid_in_a_notebook_refuses_a_missing_toy_checkpoint_before_spawning(tmp_path, monkeypatch):
+    """Spawned workers are not a notebook kernel: without the check in the parent they would train the missing
+    checkpoint inside the notebook's timeout."""
+    import sys
+
+    from workbook.toy import ToyNotPrepared
+
+    monkeypatch.setenv("WORKBOOK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("WORKBOOK_TOY_TRAIN", raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or object())
+    specs = [ex.RunSpec("a", "grpo", _problems(1, "train"), seed=s) for s in (0, 1)]
+    with pytest.raises(ToyNotPrepared, match="make toy"):
+        ex.run_grid(specs, _cfg(model="toy-reasoner"), run_root=tmp_path / "runs", workers=2)
+    assert not (tmp_path / "runs").exists()

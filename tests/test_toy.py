@@ -269,3 +269,37 @@ def test_model_card_lists_targets():
     text = model_card(FULL_RECIPE, log, {"pass@1": 0.4}, {"pass@1": ("0.400", True)})
     for needle in ("Data mixture", "Noise rates", "1,234 parameters", "Training curve", "pass@64", "| pass@1 |"):
         assert needle in text
+
+
+def test_verify_diagnostic_reads_a_verifier_that_ignores_its_recomputation(tokenizer):
+    """A scripted verifier that copies every step, recomputes it right and always says ok: on wrong candidates it
+    says ok although its value differs from the claim, so the diagnostic must show TNR 0 and that per-line share 1."""
+    from workbook.data.synthetic import apply_op
+    from workbook.generation import Completion
+    from workbook.toy.evaluate import parse_solution_steps
+    from workbook.toy.knobs import verify_diagnostic
+
+    class AlwaysOk:
+        def __init__(self, tok):
+            self.tokenizer = tok
+
+        def generate(self, prompts, n=1, temperature=1.0, top_p=1.0, max_new_tokens=96, seed=0):
+            def text(p):
+                if "Check each step" not in p:
+                    return "1 + 1 = 2\n\\boxed{2}"
+                steps = parse_solution_steps(p.split("Check each step")[0].replace("\\n", "\n"))
+                lines = [f"Step {k}: {s.left} {s.op} {s.right} = {s.result}, check {apply_op(s.left, s.op, s.right)} ok"
+                         for k, s in enumerate(steps, 1)]
+                return "\n".join(lines + ["All steps are correct.", "\\boxed{correct}"])
+            return [[Completion(text(p), [1], [-0.1], "stop") for _ in range(n)] for p in prompts]
+
+    df = verify_diagnostic(AlwaysOk(tokenizer), n_pairs=60, n_boot=50).set_index(["source", "quantity"])
+    world = df.loc["world candidates"]
+    assert 0.2 < world.loc["share of candidates truly correct", "value"] < 0.9
+    assert world.loc["true-positive rate (says correct | correct)", "value"] == 1.0
+    assert world.loc["true-negative rate (says incorrect | incorrect)", "value"] == 0.0
+    assert world.loc["balanced accuracy (TPR + TNR) / 2", "value"] == 0.5
+    assert world.loc["per report line: recomputed value right", "value"] == 1.0
+    assert world.loc["per report line: says ok although its value ≠ the claim", "value"] == 1.0
+    assert world.loc["per report line: says wrong although its value = the claim", "value"] == 0.0
+    assert set(df.index.get_level_values("source")) == {"world candidates", "own solutions"}

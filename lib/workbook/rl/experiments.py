@@ -172,7 +172,8 @@ def run_one(spec: RunSpec, config: ExperimentConfig, probes: Sequence[Probe] = (
     model, tok = load_model(config.model, device=config.device)
     rl_cfg = replace(config, seed=spec.seed, method_overrides={**config.method_overrides, **spec.method_overrides})
     grader = Grader(mode=config.grading_mode)
-    ctx = ProbeContext(run_dir, tok, grader, config.instruction, spec.seed, config.probe_batch_size)
+    ctx = ProbeContext(run_dir, tok, grader, config.instruction, spec.seed, config.probe_batch_size,
+                       system=config.system)
     trainer = build_trainer(spec.method, model, tok, list(spec.problems), run_dir, rl_cfg, grader=grader,
                             callbacks=[p.callback(ctx) for p in probes])  # fmt: skip
     _record_rollouts(trainer, run_dir / "rollouts.jsonl")
@@ -201,9 +202,20 @@ def run_grid(specs: Sequence[RunSpec], config: ExperimentConfig, probes: Sequenc
     kw = {"run_root": str(run_root), "resume": resume}
     if workers <= 1 or len(specs) <= 1:
         return Results.concat([run_one(s, config, probes, **kw) for s in specs])
+    _require_toy(config.model)
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(run_one, s, config, tuple(probes), **kw) for s in specs]
         return Results.concat([f.result() for f in futures])
+
+
+def _require_toy(model: str) -> None:
+    """Resolve a toy preset's checkpoint here, before spawning workers: a spawned worker is not a notebook
+    kernel, so on a cache miss it would train the checkpoint inside the notebook's timeout; here a notebook gets
+    ``ToyNotPrepared`` ("run `make toy`") at once, and outside notebooks it trains once instead of per worker."""
+    from workbook.toy import RECIPES, ensure_trained
+
+    if model in RECIPES:
+        ensure_trained(RECIPES[model])
 
 
 def evaluate(config: ExperimentConfig, probes: Sequence[Probe], *, seed: int = 0, label: str = "base",
@@ -221,7 +233,7 @@ def evaluate(config: ExperimentConfig, probes: Sequence[Probe], *, seed: int = 0
     tags = {"label": label, "method": label, "seed": seed}
     with tempfile.TemporaryDirectory() as tmp:
         ctx = ProbeContext(Path(tmp), tokenizer, Grader(mode=config.grading_mode), config.instruction, seed,
-                           config.probe_batch_size)  # fmt: skip
+                           config.probe_batch_size, system=config.system)  # fmt: skip
         frames = {p.name: _tag(pd.DataFrame([{"step": 0, **r} for r in p.measure(model, ctx, 0)]), tags)
                   for p in probes}  # fmt: skip
     return Results(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), frames)
@@ -230,11 +242,8 @@ def evaluate(config: ExperimentConfig, probes: Sequence[Probe], *, seed: int = 0
 
 def load_problems(name: str, n: int, split: str, seed: int = 0) -> list:
     """Returns ``n`` problems (0: all) of ``name``: the seeded synthetic arithmetic world's ``split`` for
-    "synthetic", else the first ``n`` of the ``workbook.data`` benchmark (whose split is fixed by the file)."""
-    if name == "synthetic":
-        from workbook.data.synthetic import generate_problems
+    "synthetic", else the first ``n`` of the ``workbook.data`` benchmark (whose split is fixed by the file).
+    Kept for the RL notebooks: it calls `workbook.data.load_problems`, which also takes difficulty and filters."""
+    from workbook.data import load_problems as load
 
-        return generate_problems(n, seed, split=split)
-    from workbook.data import load_benchmark
-
-    return load_benchmark(name, limit=n or None)
+    return load(name, n, split, seed)

@@ -10,7 +10,9 @@ whether the trained model carries it is an empirical question this module answer
   point after a solution's last step, the top token's probability there, and accuracy with vs without a spark;
 * guess-prone problems (sharpening): greedy accuracy, π̂(y*|x) (mean@n at T = 1) and the share of problems whose
   greedy answer differs from the most frequent sampled answer;
-* verify skill (DSER): true-positive and true-negative rates on the model's own sampled solutions.
+* verify skill (DSER): true-positive and true-negative rates on the model's own sampled solutions;
+  ``verify_diagnostic`` compares them on the world's own candidates and reads each report line's decision against
+  the model's own recomputed value (``verify_line_consistency``).
 
 The same function on the control world's model (``toy-reasoner-control``) gives the control column.
 """
@@ -72,6 +74,64 @@ def verify_line_consistency(solutions: list[str], reports: list[str]) -> pd.Data
             rows.append({"pair": pair, "value_right": v == true, "value_equals_claim": v == claimed[k - 1].result,
                          "says_ok": m[7] == "ok"})
     return pd.DataFrame(rows, columns=["pair", "value_right", "value_equals_claim", "says_ok"])
+
+
+def verify_diagnostic(backend, *, n_pairs: int = 384, seed: int = 0, temperature: float = 1.0,
+                      spec: ArithmeticSpec | None = None, noise=None, n_boot: int = 1000) -> pd.DataFrame:
+    """Return the verify skill on two sources of candidates, one row per (source, quantity) with 95% CIs.
+
+    Sources: ``world candidates`` — ``n_pairs`` held-out problems, each with one candidate drawn the way the
+    verify traces draw theirs (``WorldNoise.candidate_step_error`` per step; truth: every step right) — and
+    ``own solutions`` — one solution per held-out problem sampled from the model at ``temperature`` (truth: the
+    boxed answer is right). Quantities: TPR, TNR, balanced accuracy, and per report line (from
+    :func:`verify_line_consistency`) the share of recomputed values that are right, of lines saying ``ok``
+    although the value differs from the claim, and of lines saying ``wrong`` although it equals the claim.
+    Units: problems (one pair each). A verifier that uses its own recomputation has the last two near 0.
+    """
+    import random
+
+    from workbook.data import Problem
+    from workbook.data.synthetic import format_solution, problem_text, random_problem_tree, random_solution_steps
+    from workbook.toy.world import WorldNoise, _noisy, true_result
+
+    spec, noise = spec or ArithmeticSpec(), noise or WorldNoise()
+    tok = backend.tokenizer
+    rng = random.Random(seed)
+    world_problems, world_solutions, world_truth = [], [], []
+    for i in range(n_pairs):
+        tree = random_problem_tree(spec, rng, split="test")
+        steps = random_solution_steps(tree, random.Random(rng.getrandbits(32)),
+                                      corrupt=_noisy(noise.candidate_step_error, rng))
+        world_problems.append(Problem(f"world-{i}", problem_text(tree.to_text()), str(tree.evaluate()), "synthetic"))
+        world_solutions.append(format_solution(steps, steps[-1].result if steps else tree.evaluate()))
+        world_truth.append(all(true_result(s) == s.result for s in steps))
+    own_problems = generate_problems(n_pairs, seed=seed + 1, spec=spec, split="test")
+    own = backend.generate([solve_prompt(tok, p.problem) for p in own_problems], n=1, temperature=temperature,
+                           top_p=1.0, max_new_tokens=96, seed=seed + 2)
+    own_solutions = [row[0].text for row in own]
+    own_truth = [exact_grade(t, p.answer) for t, p in zip(own_solutions, own_problems)]
+    rows = []
+    for source, problems, solutions, truth in (("world candidates", world_problems, world_solutions, world_truth),
+                                              ("own solutions", own_problems, own_solutions, own_truth)):
+        reports = verify_solutions(backend, tok, problems, solutions, temperature=temperature, seed=seed + 3)
+        truth = np.asarray(truth, dtype=bool)
+        says_c = np.array([parse_verdict(r) == "correct" for r in reports])
+        says_i = np.array([parse_verdict(r) == "incorrect" for r in reports])
+        lines = verify_line_consistency(solutions, reports)
+        equal = lines.value_equals_claim.astype(bool)
+        found = [
+            _row(source, "share of candidates truly correct", truth, "dser", n_boot, seed),
+            _row(source, "true-positive rate (says correct | correct)", says_c[truth], "dser", n_boot, seed),
+            _row(source, "true-negative rate (says incorrect | incorrect)", says_i[~truth], "dser", n_boot, seed),
+            _balanced_row(says_c, says_i, truth, np.arange(len(truth)), n_boot, seed),
+            _row(source, "per report line: recomputed value right", lines.value_right, "dser", n_boot, seed),
+            _row(source, "per report line: says ok although its value ≠ the claim", lines.says_ok[~equal], "dser",
+                 n_boot, seed),
+            _row(source, "per report line: says wrong although its value = the claim",
+                 ~lines.says_ok[equal].astype(bool), "dser", n_boot, seed),
+        ]
+        rows += [{**r, "knob": source} for r in found]
+    return pd.DataFrame(rows).rename(columns={"knob": "source"})
 
 
 def _balanced_row(says_correct, says_incorrect, truth, groups, n_boot: int, seed: int) -> dict:

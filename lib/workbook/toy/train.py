@@ -357,6 +357,8 @@ def recipe_dir(recipe: ToyRecipe) -> Path:
 def verify_checkpoint(path: str | Path) -> str | None:
     """Return None if every file in ``path`` matches its manifest hash, else what is wrong (never raises)."""
     path = Path(path)
+    if not path.is_dir():
+        return "not in the cache"
     try:
         manifest = json.loads((path / MANIFEST).read_text())
     except (OSError, ValueError):
