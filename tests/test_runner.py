@@ -96,6 +96,10 @@ def test_cli_run_and_summary(notebooks, results_dir, capsys):
     assert "good (smoke) started" in out and "good (smoke) passed in" in out
     rec = json.loads((results_dir / "good" / "smoke" / "run.json").read_text())
     assert rec["headline"] == {"pass@1": 0.2} and rec["label"] == "smoke" and rec["allow_dirty"] is False
+    # run.json records the run's CPU time (test_cpu_seconds_count_grandchildren: whose) and the load at both ends.
+    assert rec["cpu_s"] > 0
+    assert set(rec["load_avg"]) == {"start", "end"}
+    assert all(len(v) == 3 and min(v) >= 0 for v in rec["load_avg"].values())
     # The second run announces an ETA from the first one's measured wall time.
     assert cli.main(["--results-dir", str(results_dir), "run", "good", "--profile", "smoke"]) == 0
     assert "last run" in capsys.readouterr().out
@@ -123,3 +127,15 @@ def test_timeout_names_the_running_cell(tmp_path):
     nbformat.write(nb, str(path))
     assert runner._running_cell(path) == " in cell 3: import time"
     assert runner._running_cell(tmp_path / "missing.ipynb") == ""
+
+
+def test_cpu_seconds_count_grandchildren():
+    """run.json's cpu_s must include the kernel, a grandchild of the runner: reaped descendants count, via their parent."""
+    import subprocess
+    import sys
+
+    burn = "import time\nwhile time.process_time() < 0.5: pass"
+    spawn = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}], check=True)"
+    before = runner._cpu_seconds()
+    subprocess.run([sys.executable, "-c", spawn], check=True)
+    assert runner._cpu_seconds() - before >= 0.5

@@ -20,7 +20,14 @@ A run never destroys earlier results:
 
     {"notebook", "profile", "label", "status": "passed" | "failed" | "timeout" | "interrupted", "wall_s", "error",
      "started", "ended", "parameters", "executed_notebook", "run_dir", "hardware", "git", "allow_dirty", "signal",
-     "headline", "verdicts"}
+     "headline", "verdicts", "cpu_s", "load_avg"}
+
+``cpu_s`` is the CPU time (user + system) the run cost: the runner's own process plus every child it reaped, i.e.
+papermill, the kernel and the kernel's reaped worker processes (``resource.getrusage``, measured as a difference, so
+several runs in one ``run-all`` do not add up). ``load_avg`` is the machine's 1/5/15-minute load average at the start
+and the end (``{"start": [..], "end": [..]}``): a wall time means little without it on a shared machine. A killed
+run (timeout, signal) undercounts: processes killed after papermill exits are never reaped by it. Timings and loads
+belong here, never in ``metrics.json``, which must be byte-identical across runs with the same seed.
 
 ``run.log`` holds papermill's log and the notebook's output as it runs (``--log-output``).
 """
@@ -32,6 +39,7 @@ import importlib
 import json
 import logging
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -92,6 +100,8 @@ class RunRecord:
     git: dict = field(default_factory=dict)
     headline: dict = field(default_factory=dict)
     verdicts: dict = field(default_factory=dict)
+    cpu_s: float | None = None
+    load_avg: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -112,6 +122,20 @@ class RunPlan:
     @property
     def run_dir(self) -> Path:
         return self.root / self.notebook / self.label
+
+
+def _cpu_seconds() -> float:
+    """Return the CPU seconds (user + system) of this process and of all its reaped children so far."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def _load_avg() -> list[float] | None:
+    """Return the machine's 1, 5 and 15-minute load averages, or None where the system has none."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _tail(text: str, n_lines: int = 30) -> str:
@@ -196,7 +220,7 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
     import yaml
 
     _adopt_orphans(plan)
-    t0 = time.time()
+    t0, cpu0, load0 = time.time(), _cpu_seconds(), _load_avg()
     attempt_id = f"{stamp(t0)}-{os.getpid()}"
     staging = ensure_dir(plan.root / ".runner" / "staging" / plan.notebook / f"{plan.label}-{attempt_id}")
     out_nb = staging / f"{plan.notebook}.ipynb"
@@ -249,8 +273,9 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
             else:
                 os.close(read_fd)
             t1 = time.time()
+            usage = {"cpu_s": round(_cpu_seconds() - cpu0, 2), "load_avg": {"start": load0, "end": _load_avg()}}
             record = _finish(plan, staging, *_outcome(plan, log_path, out_nb, rc, interrupted, crash, t1),
-                             t0, t1, attempt_id, allow_dirty)
+                             t0, t1, attempt_id, allow_dirty, usage)
             report(_end_line(index, plan, record, t1 - t0))
         finally:
             for s, h in old.items():
@@ -305,7 +330,7 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _finish(plan: RunPlan, staging: Path, status: str, error: str | None, sig: str | None, t0: float, t1: float,
-            attempt_id: str, allow_dirty: bool) -> RunRecord:
+            attempt_id: str, allow_dirty: bool, usage: dict | None = None) -> RunRecord:
     """Write run.json into ``staging`` and move it into place (see :func:`_install`); return the record."""
     prev_status, _ = status_of(plan.run_dir)
     promote = status == "passed" or prev_status != "passed"
@@ -317,7 +342,7 @@ def _finish(plan: RunPlan, staging: Path, status: str, error: str | None, sig: s
         executed_notebook=_rel(dest / out_nb.name, plan.root) if out_nb.exists() else None,
         run_dir=_rel(dest, plan.root), timeout_s=plan.timeout_s, allow_dirty=allow_dirty, signal=sig,
         hardware=_run_hardware(staging), git=git_state(), headline=read_headline(staging),
-        verdicts=read_verdicts(staging),
+        verdicts=read_verdicts(staging), **(usage or {}),
     )
     write_run_record(staging, record)
     publishable(staging)

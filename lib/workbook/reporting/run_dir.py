@@ -8,7 +8,8 @@ YAML was applied or ``custom-<hash>`` (:func:`workbook.params.profile_label`). I
 - ``provenance.json``  git sha + dirty flag, resolved parameters, seed, package versions, hardware, start/end time;
 - ``figures/*.png``    with the provenance (notebook, profile, git sha, seed) in the PNG text metadata;
 - ``tables/*.csv|.md`` CSV for machines, Markdown for people; ``tables/reported_vs_reproduced.csv`` feeds the summary;
-- ``run.json``         written by :mod:`workbook.runner` (status, wall time, error, executed notebook path).
+- ``run.json``         written by :mod:`workbook.runner` (status, wall time, CPU seconds, load average, error,
+                       executed notebook path): timings go there, not into ``metrics.json``.
 
 Where a ``RunDir`` writes, first match wins:
 
