@@ -86,6 +86,7 @@ ceiling = 0.95                    # large-k claims at the largest k where the ba
 k_min = 8                         # and as the mean over k from k_min up
 k_max = 32                        # ... to k_max: pass@k from n samples is smooth at k <= n/2, binary at k = n (0: all k)
 instruction = "Please reason step by step, and put your final answer within \\boxed{}."
+system_prompt = ""                # the chat system line ("": the template's default); paper: the official one
 generation_backend = "transformers"  # "transformers" (CPU) | "vllm" (paper, colocate, for the rollouts)
 device = "cpu"
 bf16 = False
@@ -225,6 +226,7 @@ cat.groupby("method").tail(1).round(3)
 cfg = ex.ExperimentConfig(
     model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
     max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
+    system=system_prompt or None,
     micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
     device=device, bf16=bf16, torch_threads=torch_threads, probe_batch_size=256)
 train_problems = nsr.training_problems(train_set, n_train_problems, train_hard_share, seed)
@@ -423,7 +425,7 @@ metrics = {
     "nonzero_advantage_share": {r.label: {"value": r.value, "lo": r.lo, "hi": r.hi} for r in mech.itertuples()},
     "claims": claim_records(reproduced),
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
-    "nsr4_max_deviation": nsr4_dev, "cpu_seconds": cpu_s,
+    "nsr4_max_deviation": nsr4_dev,
     "headline": {f"{r.label}_pass@{r.k}": float(r.value) for r in curves.itertuples()
                  if r.set == next(iter(sets)) and r.k in (1, k_star or ks[-1])},
 }
@@ -456,9 +458,10 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine, {cpu_s
 # - **Grader.** The workbook's strict grader (`workbook.grading`), not the official `math_equal`; on the toy the
 #   answers are integers, so the two agree.
 # - **Paper profile.** Trains on MATH train (`train_set = "math_train"`: the 7,500 problems of Hendrycks et al.,
-#   loaded by `workbook.papers.nsr.math_train`, from the hub, cached and sha256-checked); the official prompt's
-#   system line ("You are a helpful assistant.", `math_train.official_messages`) is not yet passed through the RL
-#   driver, which keeps the chat template's default system prompt; the 1,209-problem DSR-sub set is a named deviation (`-p train_set=one_shot_rlvr_dsr_sub`) whose
+#   loaded by `workbook.papers.nsr.math_train`, from the hub, cached and sha256-checked) with the official prompt's
+#   system line ("You are a helpful assistant.", `system_prompt`, passed to every rollout and evaluation prompt);
+#   the question and the instruction are joined by a space, not the official newline. The 1,209-problem DSR-sub
+#   set is a named deviation (`-p train_set=one_shot_rlvr_dsr_sub`) whose
 #   epoch count the plan prints (440 updates × 256 prompts ≈ 93 epochs of DSR-sub against ≈ 15 of MATH train).
 #   One seed. The final n = 256 evaluation runs through the transformers backend inside the notebook (vLLM is used
 #   for the rollouts only), which is slow at 4096 tokens: evaluate the saved models with vLLM for real runs.

@@ -451,3 +451,22 @@ def test_rollout_log_counts_distinct_correct_completions(tmp_path):
     rows = {r["problem_id"]: r for r in map(json.loads, path.read_text().splitlines())}
     assert rows["a"] == {"step": 3, "problem_id": "a", "n": 4, "n_correct": 3, "n_distinct_correct": 2}
     assert rows["b"]["n_correct"] == 0 and rows["b"]["n_distinct_correct"] == 0
+
+
+def test_paper_profile_threads_the_official_system_line_into_rollout_and_probe_prompts():
+    from workbook.papers.nsr.math_train import SYSTEM_PROMPT
+    from workbook.rl.probes import ProbeContext
+    from workbook.rl.trainer import RLConfig, _rows
+    from workbook.toy.tokenizer import build_tokenizer
+
+    params, _ = resolve_params("nsr", "paper")
+    assert params["system_prompt"] == SYSTEM_PROMPT and resolve_params("nsr", "cpu")[0]["system_prompt"] == ""
+    assert "system=system_prompt or None" in NB_PY.read_text()  # the notebook passes it to the RL driver
+    tok, inst = build_tokenizer(), params["instruction"]
+    problem = {"problem": "What is 2 + 3?", "answer": "5", "problem_id": "p"}
+    cfg = RLConfig(system=params["system_prompt"])
+    with_sys = _rows([problem], tok, inst, cfg.system)[0]["prompt"]
+    probe = ProbeContext(None, tok, None, inst, system=cfg.system).prompt(problem)
+    plain = _rows([problem], tok, inst)[0]["prompt"]
+    assert with_sys == probe and SYSTEM_PROMPT in with_sys and SYSTEM_PROMPT not in plain
+    assert with_sys.index(SYSTEM_PROMPT) < with_sys.index("What is 2 + 3?")

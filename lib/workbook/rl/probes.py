@@ -55,13 +55,14 @@ class ProbeContext:
     instruction: str
     seed: int = 0
     batch_size: int = 64
+    system: str | None = None  # the chat template's system line (None: its default)
 
     def prompt(self, problem) -> str:
         """Returns the chat-formatted prompt of ``problem`` (``workbook.generation.build_prompt``)."""
         from workbook.generation import build_prompt
 
         text = problem.problem if hasattr(problem, "problem") else problem["problem"]
-        return build_prompt(self.tokenizer, text, self.instruction)
+        return build_prompt(self.tokenizer, text, self.instruction, self.system)
 
 
 @contextmanager

@@ -66,6 +66,7 @@ class RLConfig:
     eval_temperature: float | None = None  # None: the method's rollout temperature
     eval_max_new_tokens: int | None = None
     instruction: str = MATH_INSTRUCTION
+    system: str | None = None  # a system line for the chat template (None: the template's default)
     grading_mode: str = "strict"
     seed: int = 0
     bf16: bool = False
@@ -321,6 +322,13 @@ class RLTrainer(GRPOTrainer):
             n_reg = self.accelerator.reduce(regularized.sum().float(), reduction="sum").item()
             metrics["lp_reg/n_regularized"].append(n_reg)
             metrics["lp_reg/frac_regularized"].append(self._global_mean(regularized.float(), mf))
+            # Which tokens the selection falls on (Method.params["count_tokens"] = {name: token ids}, e.g. sparks)
+            sums = lambda x: self.accelerator.reduce(x.sum().float(), reduction="sum").item()  # noqa: E731
+            metrics["lp_reg/n_bottom_rho"].append(sums(out.bottom_rho))
+            for name, ids in (m.params.get("count_tokens") or {}).items():
+                hit = torch.isin(completion_ids, torch.as_tensor(list(ids), device=completion_ids.device))
+                metrics[f"lp_reg/n_regularized_{name}"].append(sums(regularized & hit))
+                metrics[f"lp_reg/n_bottom_rho_{name}"].append(sums(out.bottom_rho & hit))
         return loss
 
 
@@ -359,13 +367,13 @@ class JsonlLogger(TrainerCallback):
                 f.write(json.dumps(rec, sort_keys=True) + "\n")
 
 
-def _rows(problems: Sequence, tokenizer, instruction: str) -> list[dict]:
+def _rows(problems: Sequence, tokenizer, instruction: str, system: str | None = None) -> list[dict]:
     from workbook.generation import build_prompts
 
     texts = [p.problem if hasattr(p, "problem") else p["problem"] for p in problems]
     answers = [p.answer if hasattr(p, "answer") else p["answer"] for p in problems]
     ids = [p.problem_id if hasattr(p, "problem_id") else p.get("problem_id", str(i)) for i, p in enumerate(problems)]
-    prompts = build_prompts(tokenizer, texts, instruction)
+    prompts = build_prompts(tokenizer, texts, instruction, system)
     return [{"prompt": q, "answer": a, "problem_id": i} for q, a, i in zip(prompts, answers, ids)]
 
 
@@ -429,8 +437,9 @@ def build_trainer(
         probe = EvalProbe(eval_problems, every=cfg.eval_steps, n=cfg.eval_n, max_new_tokens=cfg.eval_max_new_tokens
                           or cfg.max_completion_length,
                           temperature=method.temperature if cfg.eval_temperature is None else cfg.eval_temperature)
-        cbs.append(probe.callback(ProbeContext(run_dir, tokenizer, grader, cfg.instruction, cfg.seed)))
-    rows = _rows(problems, tokenizer, cfg.instruction)
+        cbs.append(probe.callback(ProbeContext(run_dir, tokenizer, grader, cfg.instruction, cfg.seed,
+                                                     system=cfg.system)))
+    rows = _rows(problems, tokenizer, cfg.instruction, cfg.system)
     # A rollout batch needs that many distinct rows (TRL samples without replacement within an epoch); fewer
     # problems (1-shot RLVR's single example) are repeated, as the paper's pi1_r128.parquet repeats pi1 128 times.
     need = cfg.prompts_per_step * method.updates_per_rollout * max(1, args.world_size)
