@@ -259,6 +259,10 @@ def test_line_fit_recovers_a_known_line_and_is_nan_without_spread():
     slope, intercept, _ = linear_fit([0.2, 0.4, 0.6, 0.8], ceilings)
     assert fit["slope"].value == pytest.approx(slope) and fit["intercept"].value == pytest.approx(intercept)
     assert fit["slope"].lo == pytest.approx(slope) and fit["points"] == 4   # identical tasks: no spread to resample
+    from workbook.papers.inference_scaling_limits import line_table
+    near, far = ({"slope": fit["slope"].lo + d, "intercept": fit["intercept"].lo, "r2": 0.9} for d in (0.0, 1.0))
+    assert line_table(points, ["verify_skill"], near, n_boot=50).loc[0, "paper intercept in CI"]
+    assert not line_table(points, ["verify_skill"], far, n_boot=50).loc[0, "paper slope in CI"]
     flat = line_fit(points[:1] * 2, "verify_skill", n_boot=20)             # two points with the same pass@1
     assert np.isnan(flat["slope"].value)
     with pytest.raises(ValueError):

@@ -270,13 +270,17 @@ def line_fit(points: Sequence[Point], verifier: str, n_boot: int = 2000, seed: i
 
 def line_table(points: Sequence[Point], verifiers: Sequence[str], paper_fit: dict, n_boot: int = 2000,
                seed: int = 0) -> pd.DataFrame:
-    """Return the fitted line per verifier (slope, intercept, R² with 95% CIs) beside the paper's HumanEval+ fit."""
+    """Return the fitted line per verifier (slope, intercept, R² with 95% CIs) beside the paper's HumanEval+ fit, and
+    whether the paper's slope / intercept lies inside the toy's interval (a comparison, not a test: other task,
+    other verifier)."""
     rows = []
     for v in verifiers:
         fit = line_fit(points, v, n_boot, seed)
         row: dict[str, Any] = {"verifier": v, "points": fit["points"]}
         for k in ("slope", "intercept", "r2"):
             row[k], row[f"{k} lo"], row[f"{k} hi"] = fit[k].value, fit[k].lo, fit[k].hi
+        for k in ("slope", "intercept"):
+            row[f"paper {k} in CI"] = bool(fit[k].lo <= paper_fit[k] <= fit[k].hi)  # False when the CI is NaN
         rows.append(row)
     rows.append({"verifier": "paper (HumanEval+, base tests; 17 models)", "points": 17, "slope": paper_fit["slope"],
                  "intercept": paper_fit["intercept"], "r2": paper_fit["r2"]})
