@@ -441,3 +441,27 @@ def test_fetch_usage_errors_and_shipped_names(capsys):
     assert fetch_mod.main(["--list"]) == 0
     listing = capsys.readouterr().out
     assert all(name in listing for name in DATASETS) and "not fetched yet" in listing
+
+
+def test_load_problems_one_way_for_synthetic_and_benchmarks():
+    from workbook.data import load_problems
+    from workbook.data.synthetic import generate_problems
+    from workbook.params import ParameterError
+    from workbook.rl.experiments import load_problems as rl_load
+
+    hard = load_problems("synthetic", 6, "test", 1, min_operands=4, max_operands=4)
+    assert [p.metadata["n_operands"] for p in hard] == [4] * 6
+    assert [p.problem for p in load_problems("synthetic", 5, "train", 3)] == \
+        [p.problem for p in generate_problems(5, 3, split="train")]          # no difficulty: the default spec
+    big = load_problems("synthetic", 4, "test", 0, where=lambda p: int(p.answer) >= 50)
+    assert len(big) == 4 and all(int(p.answer) >= 50 for p in big)
+    assert [p.problem_id for p in rl_load("synthetic", 4, "train", 2)] == \
+        [p.problem_id for p in load_problems("synthetic", 4, "train", 2)]   # the RL driver's loader delegates
+    ev = load_problems("aime24", 10, integer_answers_only=True)
+    rest = load_problems("aime24", 0, "train", exclude=ev)
+    assert len(rest) == len(load_benchmark("aime24")) - 10 and not {p.problem_id for p in ev} & \
+        {p.problem_id for p in rest}
+    with pytest.raises(ParameterError, match="only 20 problems"):
+        load_problems("aime24", 21, "train", exclude=ev)
+    with pytest.raises(ParameterError, match="synthetic: only 0"):
+        load_problems("synthetic", 2, "test", 0, where=lambda p: False)
