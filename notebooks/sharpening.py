@@ -103,6 +103,7 @@ torch_threads = 1                 # 1 is fastest on a loaded 2-core machine (no 
 # ## Setup
 
 # %%
+import resource
 import time
 
 import matplotlib.pyplot as plt
@@ -183,6 +184,7 @@ plt.show()
 # > `sft_on_eval_prompts`; on the toy they come from the same pool (guess-prone problems).
 
 # %%
+from workbook.data import load_problems
 from workbook.generation import make_backend, prompt_fn
 from workbook.grading import Grader
 
@@ -190,9 +192,8 @@ if backend == "transformers":
     import torch
 
     torch.set_num_threads(torch_threads)
-data = dict(min_operands=min_operands, max_operands=max_operands, integer_answers_only=integer_answers_only,
-            pool=problem_pool)
-problems = sh.load_problems(dataset, n_problems, "test", seed + 1, **data)
+data = dict(min_operands=min_operands, max_operands=max_operands, where=sh.pool_filter(problem_pool))
+problems = load_problems(dataset, n_problems, "test", seed + 1, integer_answers_only=integer_answers_only, **data)
 grader = Grader(mode=grading_mode)
 arms = {"non-sharp" if control_model else model: model, **({"sharp control": control_model} if control_model else {})}
 print(f"{len(problems)} evaluation problems, e.g. {problems[0].problem!r}; regimes: {arms}")
@@ -278,8 +279,8 @@ if backend != "transformers":
     from workbook.models import load_model
 lora = sh.LoRASFTConfig(rank=lora_rank, alpha=lora_alpha, lr=lora_lr, weight_decay=lora_weight_decay,
                         epochs=lora_epochs, batch_size=lora_batch_size, max_grad_norm=lora_max_grad_norm)
-train = problems[:sft_problems] if sft_on_eval_prompts else sh.load_problems(
-    dataset, sft_problems, "train", seed + 2, skip=n_problems, **data)
+train = problems[:sft_problems] if sft_on_eval_prompts else load_problems(  # any answer form: SFT reads no labels
+    dataset, sft_problems, "train", seed + 2, exclude=problems, **data)
 print(f"SFT prompts: {len(train)} ({'the evaluation prompts' if sft_on_eval_prompts else 'disjoint from evaluation'})")
 
 # %%
@@ -373,7 +374,9 @@ metrics = {
 }
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
-print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
+usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+cpu_s = sum(u.ru_utime + u.ru_stime for u in usage)  # printed, not in metrics.json: same seed, same bytes
+print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CPU-s (process + children)")
 
 # %% [markdown]
 # ## Deviations from the paper

@@ -290,18 +290,23 @@ def test_guess_prone_pool_and_disjoint_sft_prompts():
     from workbook.params import ParameterError
     from workbook.toy.world import is_guess_prone
 
-    ev = sh.load_problems("synthetic", 12, "test", 1, pool="guess_prone")
-    tr = sh.load_problems("synthetic", 12, "train", 2, pool="guess_prone")
+    from workbook.data import load_problems
+
+    gp = sh.pool_filter("guess_prone")
+    ev = load_problems("synthetic", 12, "test", 1, min_operands=2, max_operands=4, where=gp)
+    tr = load_problems("synthetic", 12, "train", 2, min_operands=2, max_operands=4, where=gp)
     assert len(ev) == 12 and all(is_guess_prone(p.problem) for p in ev + tr)
     assert not {p.problem for p in ev} & {p.problem for p in tr}
-    m_ev = sh.load_problems("math500", 256, "test", 0, integer_answers_only=True)
-    m_tr = sh.load_problems("math500", 244, "train", 0, integer_answers_only=True, skip=256)
+    assert sh.pool_filter("all") is None
+    # The paper profile's sets, as the notebook draws them: 256 integer-answer problems, SFT on the other 244.
+    m_ev = load_problems("math500", 256, "test", 0, integer_answers_only=True)
+    m_tr = load_problems("math500", 244, "train", 0, exclude=m_ev)
     assert all(p.answer.strip().lstrip("-").isdigit() for p in m_ev)
     assert not {p.problem_id for p in m_ev} & {p.problem_id for p in m_tr}
     with pytest.raises(ParameterError):
-        sh.load_problems("math500", 245, "train", 0, integer_answers_only=True, skip=256)
+        load_problems("math500", 245, "train", 0, exclude=m_ev)
     with pytest.raises(ParameterError):
-        sh.load_problems("synthetic", 3, "test", 0, pool="hard")
+        sh.pool_filter("hard")
 
 
 def test_selectors_have_distinct_colours():

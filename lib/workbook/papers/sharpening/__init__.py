@@ -38,7 +38,7 @@ __all__ = [
     "measure_regime", "regime_metrics", "regime_rows", "regime_table", "theory_bon_curve",
     "best_sequences", "bon_curve", "bon_samples_needed", "bon_success_probability", "bon_table",
     "bootstrap_percent_lift", "borda_power", "choose", "coverage_coefficient", "coverage_curve",
-    "greedy_sequences", "length_normalized_logp", "load_problems", "one_shot_prompt", "percent_lift", "plan",
+    "greedy_sequences", "length_normalized_logp", "one_shot_prompt", "percent_lift", "plan", "pool_filter",
     "prefix_offset", "random_tabular_model", "reproduced", "rlhf_sharpened", "sample_sequences", "select_borda",
     "select_majority", "select_max_score", "selection_auroc", "self_rewards", "sequence_logp",
     "sequence_probabilities", "sft_sharpen", "sft_sharpen_tabular", "sft_sharpening_examples",
@@ -153,41 +153,19 @@ def reproduced(regime: RegimeSamples, tab: Mapping[str, float], on_paper_setting
     }
 
 
-def load_problems(dataset: str, n: int, split: str, seed: int, *, min_operands: int = 2, max_operands: int = 4,
-                  integer_answers_only: bool = False, skip: int = 0, pool: str = "all") -> list:
-    """Return ``n`` problems: fresh synthetic arithmetic of ``split``, or a benchmark's (after ``skip`` for train).
+def pool_filter(pool: str):
+    """Return the ``where`` filter of `workbook.data.load_problems` for a synthetic ``problem_pool``.
 
-    Synthetic: ``pool="guess_prone"`` keeps the toy world's guess-prone problems (``workbook.toy.world.is_guess_prone``:
-    first operand ≥ the knob's threshold), the regime where the toy reasoner is not sharp. Benchmark: the evaluation
-    problems (``split="test"``) are the first ``n`` (with integer answers if ``integer_answers_only``: the paper's
-    MATH filter); the training problems (``split="train"``) are every *other* problem of the benchmark in file
-    order, answers of any form (SFT-sharpening reads no labels), so the two sets are disjoint.
+    ``"all"``: None (every problem); ``"guess_prone"``: the toy world's guess-prone problems
+    (``workbook.toy.world.is_guess_prone``: first operand ≥ the knob's threshold), the regime where the toy reasoner
+    is not sharp. Raises ``ParameterError`` for any other name.
     """
-    from workbook.data import load_benchmark
-    from workbook.data.synthetic import ArithmeticSpec, generate_problems
     from workbook.params import ParameterError
 
-    if pool not in ("all", "guess_prone"):
-        raise ParameterError(f"problem_pool must be 'all' or 'guess_prone', got {pool!r}")
-    if dataset == "synthetic":
-        spec = ArithmeticSpec(n_operands=max_operands, min_operands=min_operands)
-        if pool == "all":
-            return generate_problems(n, seed=seed, spec=spec, split=split)
+    if pool == "all":
+        return None
+    if pool == "guess_prone":
         from workbook.toy.world import is_guess_prone
 
-        for factor in (12, 24, 48):  # about one problem in ten is guess-prone
-            out = [p for p in generate_problems(factor * n, seed=seed, spec=spec, split=split)
-                   if is_guess_prone(p.problem)][:n]
-            if len(out) == n:
-                return out
-        raise ParameterError(f"only {len(out)} guess-prone problems found for n = {n}")
-    probs = load_benchmark(dataset)
-    evaluation = [p for p in probs if p.answer.strip().lstrip("-").isdigit()] if integer_answers_only else probs
-    if split == "test":
-        return evaluation[:n]
-    held = {p.problem_id for p in evaluation[:skip]}
-    rest = [p for p in probs if p.problem_id not in held]
-    if len(rest) < n:
-        raise ParameterError(f"{dataset}: only {len(rest)} problems left for SFT outside the {skip} evaluation "
-                             f"problems (asked for {n}); lower sft_problems or set sft_on_eval_prompts = True")
-    return rest[:n]
+        return lambda p: is_guess_prone(p.problem)
+    raise ParameterError(f"problem_pool must be 'all' or 'guess_prone', got {pool!r}")
