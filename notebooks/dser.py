@@ -45,7 +45,7 @@
 #
 # **Expected runtime**: `smoke` about a minute (a seconds-trained toy); `cpu` about 245 CPU-seconds in one process
 # and one thread — 3.3 minutes measured on an idle machine (the published run, `make replicate` on a fresh clone at
-# a load of about 1), longer when the cores are shared (`metrics.json` records `cpu_seconds`, `run.json` the wall time); `paper` many GPU-hours (the plan, its token
+# a load of about 1), longer when the cores are shared (the last cell prints the CPU seconds, `run.json` records the wall time); `paper` many GPU-hours (the plan, its token
 # estimate and the deviations from the paper are printed first).
 
 # %% tags=["parameters"]
@@ -222,15 +222,11 @@ print(f"--- the refine prompt as {model} sees it:\n{prompts.refine('<problem>', 
 # solutions, so the arms differ only in their verifier.
 
 # %%
-from workbook.data import load_benchmark
-from workbook.data.synthetic import ArithmeticSpec, generate_problems
-from workbook.generation import make_backend
+from workbook.data import load_problems
 from workbook.grading import Grader, extract_boxed
 
-spec = ArithmeticSpec(n_operands=max_operands, min_operands=min_operands)
-problems = [p for name in benchmarks for p in (
-    generate_problems(n_problems, seed=seed + 1, spec=spec, split="test") if name == "synthetic"
-    else load_benchmark(name, limit=n_problems))]
+problems = [p for name in benchmarks for p in load_problems(name, n_problems, "test", seed + 1,
+                                                            min_operands=min_operands, max_operands=max_operands)]
 grader = Grader(mode=grading_mode)
 solve_kw = dict(grader=grader, prompt_fn=lambda p: prompts.solve(p.problem), temperature=temperature, top_p=top_p,
                 max_new_tokens=max_new_tokens)
@@ -447,8 +443,6 @@ run_dir.save_table(rvr, "reported_vs_reproduced")
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict", "note"]]
 
 # %%
-usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-cpu_s = sum(u.ru_utime + u.ru_stime for u in usage)
 metrics = {
     "headline": {"base_pass@1": float(p0.mean()), "k_equal": k_equal, "base_maj_equal": float(base_maj.mean()),
                  **{f"{r.arm.name}: {k}": float(v) for r in results for k, v in
@@ -459,7 +453,7 @@ metrics = {
                                  "gap": vars(c.gap), "no_dynamics": vars(c.no_dynamics)} for r, c in zip(results, cals)},
     "chain_rates": {r.arm.name: [vars(e) for e in dser.chain_rates(r)] for r in results},
     "rates_by_iteration": {k: v.to_dict("list") for k, v in by_it.items()},
-    "never_solved": int(never_solved.sum()), "cpu_seconds": round(cpu_s, 1),
+    "never_solved": int(never_solved.sum()),
     "theory": {"max_abs_sim_minus_analytic": float(np.max(np.abs(sim_acc - analytic))),
                "votes": theory_votes.to_dict("list")},
     "claims": claim_records(reproduced),
@@ -469,6 +463,8 @@ metrics = {
 # %%
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
+usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+cpu_s = sum(u.ru_utime + u.ru_stime for u in usage)  # printed, not in metrics.json: same seed, same bytes
 print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CPU-s (process + children)")
 
 # %% [markdown]
