@@ -172,6 +172,11 @@ theory_table
 # - **verify skill**: the final toy model's own trained verification (the DSER verify prompt, one sampled report
 #   per sample), fixed for all points as the paper's unit tests are. Its false-positive rate P(accept | wrong) is
 #   a property of a learned skill, measured below on the models' own held-out samples.
+#
+# > The verify skill accepts only samples with a boxed answer: a sample without one (the toy's format habit,
+# > `The answer is N.`) has no answer to accept, as a program that does not run fails its unit tests, and the skill
+# > was trained on candidates that always end in a box. `verify_skill_raw` keeps the skill's verdict alone, so the
+# > tables show how many of its false positives were unboxed answers with right steps.
 
 # %%
 from workbook.data.synthetic import ArithmeticSpec, generate_problems

@@ -9,6 +9,9 @@ Here a *point* is one toy checkpoint (a training snapshot or the control world's
 temperature on the same held-out problems; each sample is judged by several verifiers (``VERIFIER_NAMES``): the
 exact answer check (the control: no false positives), the last-digit check (partial answer) and the toy's own
 trained verify skill (one sampled verification report per sample: its false-positive rate is measured, not set).
+The verify skill accepts only a sample with a boxed answer (``verify_skill``): its training candidates always end
+in one, and a sample without an answer is rejected before any check, as a program that does not run fails its unit
+tests; ``verify_skill_raw`` keeps its verdict alone, to show how many false positives are unboxed answers.
 All intervals are 95% percentile bootstraps over problems; points share the problems, so the line's bootstrap
 resamples problems jointly for every point (``line_fit``) and a contrast of two points is paired (``ceiling_gap``).
 An estimate with no measurable unit is returned as ``workbook.reporting.untestable``, never raised.
@@ -30,7 +33,7 @@ __all__ = ["VERIFIER_NAMES", "Point", "Strength", "ceiling_gap", "collect_points
            "parse_strength", "point_table", "safe_mean_ci", "sample_point", "verify_skill_accepts"]
 
 #: The verifiers every point is judged by: exact (control, no false positives), last digit, the trained verify skill.
-VERIFIER_NAMES = ("exact", "last_digit", "verify_skill")
+VERIFIER_NAMES = ("exact", "last_digit", "verify_skill", "verify_skill_raw")
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def collect_points(strengths: Sequence[str], temperatures: Sequence[float], prob
     unit tests). Returns (points, frames): frames keyed by (label, temperature), rows in (problem, sample) order.
     Seeds differ per point (``seed + 10·i + j``) and per verification (``+ 5``), so each point is reproducible alone.
     """
+    from workbook.grading import extract_boxed
     from workbook.papers.inference_scaling_limits.resampling import last_digit_check
 
     points, frames = [], {}
@@ -133,11 +137,13 @@ def collect_points(strengths: Sequence[str], temperatures: Sequence[float], prob
             frame = sample_point(backend, problems, n, temp, s, max_new_tokens, grader)
             shape = (len(problems), n)
             correct = frame["correct"].to_numpy(dtype=bool).reshape(shape)
+            skill = verify_skill_accepts(verifier, problems, frame, verify_temperature, s + 5,
+                                         verify_max_new_tokens).reshape(shape)
+            boxed = np.array([extract_boxed(t or "") is not None for t in frame["text"]], dtype=bool).reshape(shape)
             accepted = {"exact": correct.copy(),
                         "last_digit": np.array([last_digit_check(t, a) for t, a in zip(frame["text"], frame["answer"])],
                                                dtype=bool).reshape(shape),
-                        "verify_skill": verify_skill_accepts(verifier, problems, frame, verify_temperature, s + 5,
-                                                             verify_max_new_tokens).reshape(shape)}
+                        "verify_skill": skill & boxed, "verify_skill_raw": skill}
             points.append(Point(strength.label, float(temp), correct, accepted))
             frames[(strength.label, float(temp))] = frame
             log(f"{strength.label:>22} T={temp:g}: pass@1 {correct.mean():.3f}, verify skill accepts "
@@ -186,12 +192,12 @@ def _ceiling_units(c: dict[str, np.ndarray]) -> np.ndarray:
         return np.where(c["m"] > 0, c["a"] / np.maximum(c["m"], 1), np.nan)
 
 
-def point_table(points: Sequence[Point], verifiers: Sequence[str] = VERIFIER_NAMES, n_boot: int = 2000,
+def point_table(points: Sequence[Point], verifiers: Sequence[str] | None = None, n_boot: int = 2000,
                 seed: int = 0) -> pd.DataFrame:
     """Return one row per (point, verifier): pass@1, the ceiling (tasks with m > 0), the verifier's false-positive
     rate P(accept | wrong), true-positive rate P(accept | right) and balanced accuracy (their mean distance from
     chance: (TPR + 1 − FPR)/2), and the *lift* — per task with m > 0, the ceiling a/m minus the task's pass rate —
-    each with a 95% CI over problems.
+    each with a 95% CI over problems. ``verifiers``: by default every one of ``VERIFIER_NAMES`` the point carries.
 
     The lift measures what the verifier knows: a verifier blind to correctness accepts a uniform subset, so
     E[a/m | m > 0] is the task's pass rate and the lift is 0 in expectation; the exact check lifts every task to 1.
@@ -199,7 +205,7 @@ def point_table(points: Sequence[Point], verifiers: Sequence[str] = VERIFIER_NAM
     """
     rows = []
     for p in points:
-        for v in verifiers:
+        for v in verifiers or [v for v in VERIFIER_NAMES if v in p.accepted]:
             c = _point_estimates(p, v, n_boot, seed)
             row = {"model": p.label, "temperature": p.temperature, "verifier": v,
                    "tasks with m > 0": int((p.per_problem(v)["m"] > 0).sum()), "tasks": len(p.correct)}
