@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from workbook.paths import repo_root
 
 ROOT = repo_root()
-DEV_TOOLS = {"pytest", "pytest-timeout", "hypothesis", "selenium", "jupyterlab"}  # the test and lab extras
+DEV_TOOLS = {"pytest", "pytest-timeout", "pytest-xdist", "hypothesis", "selenium", "jupyterlab"}  # the test and lab extras
 NOT_ON_PYPI_PATH = {"workbook", "workbook_verl_ext", "workbook_reward"}
 SEPARATE_ENVS = {"verl", "ray", "hydra", "omegaconf"}  # .venv-verl (env/verl.txt), imported lazily by verl code
 

@@ -19,6 +19,7 @@ GOOD_BODY = [
     "rd.write_metrics({'headline': {'pass@1': n / 10}, 'n': n})\n"
     "rd.save_table(pd.DataFrame({'claim_id': ['A', 'B'], 'verdict': ['reproduced', 'inconclusive']}),"
     " 'reported_vs_reproduced')",
+    "from tqdm.auto import tqdm  # what Hugging Face imports: notebook bars need ipywidgets in the kernel's environment",
 ]
 
 
@@ -98,6 +99,7 @@ def test_cli_run_and_summary(notebooks, results_dir, capsys):
     assert rec["headline"] == {"pass@1": 0.2} and rec["label"] == "smoke" and rec["allow_dirty"] is False
     # run.json records the run's CPU time (test_cpu_seconds_count_grandchildren: whose) and the load at both ends.
     assert rec["cpu_s"] > 0
+    assert "IProgress not found" not in (results_dir / rec["executed_notebook"]).read_text()
     assert set(rec["load_avg"]) == {"start", "end"}
     assert all(len(v) == 3 and min(v) >= 0 for v in rec["load_avg"].values())
     # The second run announces an ETA from the first one's measured wall time.
