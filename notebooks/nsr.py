@@ -79,6 +79,7 @@ learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhe
 entropy_coef = 0.001              # the official yaml default, for every arm (RLVR-Decomposed GitHub issue #23 says 1e-4: unconfirmed)
 updates_per_rollout = 4           # optimizer updates per rollout batch, for every arm (official: 1024 / 256)
 eval_n = 64                       # final samples per hard-pool problem (paper: 256 per benchmark problem)
+base_samplings = 4                # the base model's final samples: this many draws of eval_n (id_n), pooled
 eval_temperature = 0.6            # paper: 0.6 (the official eval.sh)
 eval_top_p = 0.95                 # paper: 0.95
 eval_max_new_tokens = 96          # paper: 4096
@@ -260,14 +261,18 @@ ks = nsr.paper_ks(eval_n)
 # %% [markdown]
 # > One probe (`workbook.papers.nsr.DiversityProbe`) draws the final samples: `eval_n` per hard-pool problem and
 # > `id_n` per in-distribution problem (its per-dataset protocol), all at T = `eval_temperature`, top-p
-# > `eval_top_p`. The base model is measured by the same probe once per seed (a fixed model, so this only adds
-# > samples: the base gets as many as each trained arm, and its noise no longer dominates every difference).
+# > `eval_top_p`. The base model is measured by the same probe `base_samplings` times (sampling seeds): it is one
+# > fixed model, so its draws are pooled per problem (`nsr.regime.pool_samples`) into one sample of
+# > `base_samplings` × `eval_n`, which carries its pass@k curve further (to k = n) than any trained run's, with less
+# > noise than one draw per training seed. Per-draw rows are kept for the diversity counts (out of `eval_n`).
 
 # %%
 final_probe = nsr.DiversityProbe(eval_problems, at_start=False, n=eval_n, top_p=eval_top_p,
                                  temperature=eval_temperature, max_new_tokens=eval_max_new_tokens, name="final",
                                  protocol={b: (id_n, eval_temperature) for b in eval_sets} if pool else {})
-base_final = pd.concat([ex.evaluate(cfg, [final_probe], seed=s)["final"] for s in seeds], ignore_index=True)
+base_final = pd.concat([ex.evaluate(cfg, [final_probe], seed=seed + i)["final"] for i in range(base_samplings)],
+                       ignore_index=True)
+base_pooled = nsr.regime.pool_samples(base_final)
 base_final.groupby("dataset")[["n", "n_correct", "n_distinct_correct", "length"]].mean().round(2)
 
 # %% [markdown]
@@ -284,7 +289,8 @@ specs += [ex.RunSpec(f"w_reinforce_lam{lam:g}", "w_reinforce", train_problems, s
                      method_overrides={**overrides, "lam": float(lam)}) for lam in lam_sweep]
 t_train = time.time()
 res = ex.run_grid(specs, cfg, [final_probe], run_root=run_dir.path / "rl", workers=workers)
-final = pd.concat([base_final, res["final"]], ignore_index=True)
+final = pd.concat([base_pooled, res["final"]], ignore_index=True)          # the base as one pooled sample
+per_draw = pd.concat([base_final, res["final"]], ignore_index=True)        # every draw of eval_n on its own
 print(f"{len(specs)} runs: {(time.time() - t_train) / 60:.1f} min wall on this machine, "
       f"{res.timing['cpu_seconds'].sum():.0f} CPU-s in {workers} worker(s)")
 
@@ -304,7 +310,8 @@ diffs, curves = [], []
 for name, ds in sets.items():
     f = final[final["dataset"] == ds]
     kk = ks if ds == "hard" or not pool else nsr.paper_ks(id_n)
-    curves.append(nsr.pass_at_k_curves(f[f["label"].isin(arms)], kk, n_boot=n_boot, seed=seed).assign(set=name))
+    curves.append(nsr.pass_at_k_curves(f[f["label"].isin(arms)], nsr.paper_ks(int(f["n"].max())), n_boot=n_boot,
+                                       seed=seed).assign(set=name))  # each label to its own largest k
     diffs += [nsr.regime.curve_differences(f, m, "base", kk, n_boot, seed).assign(set=name) for m in methods]
     if "grpo" in methods:
         diffs.append(nsr.regime.curve_differences(f, "nsr", "grpo", kk, n_boot, seed).assign(set=name))
@@ -383,7 +390,7 @@ mech.round(3)
 # distinct correct solutions.
 
 # %%
-hard_final = final[final["dataset"] == ("hard" if pool else eval_benchmarks[0])].assign(
+hard_final = per_draw[per_draw["dataset"] == ("hard" if pool else eval_benchmarks[0])].assign(
     pass1=lambda d: d["n_correct"] / d["n"])
 diversity = pd.concat([grouped_estimates(hard_final, by="label", y=y, bounds=(0, None), n_boot=n_boot, seed=seed)
                        .assign(quantity=y) for y in ("n_distinct_correct", "pass1")], ignore_index=True)

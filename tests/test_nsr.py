@@ -131,6 +131,20 @@ def test_pass_at_k_curves_average_seeds_per_problem():
     assert cur.query("label == 'b'")["value"].eq(1.0).all()
 
 
+def test_pass_at_k_curves_reach_each_labels_own_largest_k_with_a_seeds_by_problems_interval():
+    from workbook.metrics import hierarchical_bootstrap
+
+    rng = np.random.default_rng(0)
+    rows = [("base", 0, f"p{i}", 32, int(rng.integers(0, 6))) for i in range(12)]
+    rows += [("arm", s, f"p{i}", 8, int(rng.integers(0, 3))) for s in range(3) for i in range(12)]
+    cur = na.pass_at_k_curves(_final(rows), [1, 2, 4, 8, 16, 32], n_boot=200)
+    assert cur.query("label == 'base'")["k"].tolist() == [1, 2, 4, 8, 16, 32]
+    assert cur.query("label == 'arm'")["k"].max() == 8  # no pass@k beyond the arm's own n
+    arm4 = cur.query("label == 'arm' and k == 4").iloc[0]
+    e = hierarchical_bootstrap(na.seed_problem_pass(_final(rows), "arm", [4]), n_boot=200, bounds=(0, 1))
+    assert (arm4["value"], arm4["lo"], arm4["hi"], arm4["seeds"]) == pytest.approx((e.value, e.lo, e.hi, 3))
+
+
 def test_pass_at_k_difference_is_paired_and_signed():
     final = _final([("x", 0, f"p{i}", 16, c) for i, c in enumerate([2, 4, 6, 8, 10])]
                    + [("base", 0, f"p{i}", 16, c) for i, c in enumerate([1, 2, 3, 4, 5])])

@@ -216,18 +216,22 @@ def noninferiority(final: pd.DataFrame, arm: str, comparator: str, ks: Sequence[
 
 
 def pass_at_k_curves(final: pd.DataFrame, ks: Sequence[int], n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Returns per (label, k): pass@k (unbiased estimator of Chen et al. 2021, mean over problems of the
-    seed-averaged value), lo, hi (95% bootstrap over problems), n (problems), seeds."""
-    from workbook.metrics import bootstrap_ci
+    """Returns per (label, k): pass@k (unbiased estimator of Chen et al. 2021, mean over seeds of the mean over
+    problems), lo, hi (the 95% seeds × problems interval, `workbook.metrics.hierarchical_bootstrap`), n (problems),
+    seeds, n_samples (the fewest samples of a problem).
+
+    Each label is drawn to the largest k of ``ks`` its samples allow (k <= its fewest samples per problem): the base
+    model, measured once with more samples than each trained run, reaches further along the curve."""
+    from workbook.metrics import hierarchical_bootstrap
 
     rows = []
     for label in dict.fromkeys(final["label"]):
-        per = _per_problem_pass(final, label, ks)
-        n_seeds = final.loc[final["label"] == label, "seed"].nunique()
-        for j, k in enumerate(ks):
-            e = bootstrap_ci(per[:, j], n_boot=n_boot, seed=seed)
+        n_min = int(final.loc[final["label"] == label, "n"].min())
+        for k in (k for k in ks if k <= n_min):
+            x = seed_problem_pass(final, label, [k])
+            e = hierarchical_bootstrap(x, n_boot=n_boot, seed=seed, bounds=(0, 1))
             rows.append({"label": label, "k": int(k), "value": e.value, "lo": e.lo, "hi": e.hi, "n": e.n,
-                         "seeds": int(n_seeds)})  # fmt: skip
+                         "seeds": int(x.shape[0]), "n_samples": n_min})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -295,8 +299,9 @@ def validate(params: dict) -> None:
         raise ParameterError(f"nsr: methods must come from {', '.join(ARMS)}; got {methods}")
     if any(lam < 0 for lam in params.get("lam_sweep") or []):
         raise ParameterError(f"nsr: lam_sweep values must be >= 0, got {params['lam_sweep']}")
-    if params.get("updates_per_rollout", 1) < 1 or params.get("eval_n", 1) < 1 or params.get("k_max", 0) < 0:
-        raise ParameterError("nsr: updates_per_rollout and eval_n must be >= 1 and k_max >= 0")
+    if params.get("updates_per_rollout", 1) < 1 or params.get("eval_n", 1) < 1 or params.get("k_max", 0) < 0 \
+            or params.get("base_samplings", 1) < 1:
+        raise ParameterError("nsr: updates_per_rollout, eval_n and base_samplings must be >= 1 and k_max >= 0")
     band = params.get("screen_band") or [0.0, 1.0]
     if len(band) != 2 or not 0.0 <= band[0] <= band[1] <= 1.0:
         raise ParameterError(f"nsr: screen_band must be [lo, hi] with 0 <= lo <= hi <= 1, got {band}")
@@ -328,8 +333,8 @@ def plan(params: dict) -> dict:
     n_id = n_eval * len(benches) if n_eval else sum(BENCHMARK_SIZES.get(b, 0) for b in benches)
     n_hard, n_screen = int(params.get("n_pool", 0)), int(params.get("hard_candidates", 0))
     per_model = n_hard * eval_n + n_id * (int(params.get("id_n", eval_n)) if n_screen else eval_n)
-    # + the base model, measured once per seed (as many samples as each arm), and the screen
-    samples = per_model * (n_runs + len(seeds)) + n_screen * int(params.get("screen_n", 0))
+    # + the base model (base_samplings draws of eval_n / id_n, pooled) and the screen
+    samples = per_model * (n_runs + int(params.get("base_samplings", 1))) + n_screen * int(params.get("screen_n", 0))
     p = rl_plan(
         model=params["model"], steps=params["steps"], prompts_per_step=params["prompts_per_step"],
         num_generations=params["num_generations"], max_completion_length=params["max_completion_length"],

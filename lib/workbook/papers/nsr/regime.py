@@ -23,7 +23,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["hard_candidates", "screen_pool", "k_matrix", "curve_differences", "largest_k_below", "mean_over_k",
+__all__ = ["hard_candidates", "screen_pool", "pool_samples", "k_matrix", "curve_differences", "largest_k_below", "mean_over_k",
            "group_signal", "NONZERO_ADVANTAGE"]
 
 #: Whether a group of n rollouts with c correct gives the arm a non-zero advantage on some rollout (official
@@ -67,6 +67,19 @@ def screen_pool(counts: pd.DataFrame, k: int, band: Sequence[float] = (0.3, 0.9)
     if limit:
         keep &= keep.cumsum() <= int(limit)
     return out.assign(keep=keep.to_numpy())
+
+
+def pool_samples(frame: pd.DataFrame) -> pd.DataFrame:
+    """Returns one row per (label, method, dataset, problem_id) of a final-samples frame with the samples of every
+    sampling seed pooled: n and n_correct summed, seed 0.
+
+    For a fixed model (the untrained base) more sampling seeds are only more samples of the same distribution, so
+    the unbiased pass@k (Chen et al. 2021, Eq. 1) of the pooled n reaches k = n, and at every k it is the
+    minimum-variance unbiased estimate, below the mean of the per-seed estimates. Never pool trained runs: their
+    seeds are different models."""
+    keys = [c for c in ("label", "method", "dataset", "problem_id") if c in frame]
+    out = frame.groupby(keys, sort=False)[["n", "n_correct"]].sum().reset_index()
+    return out.assign(seed=0, step=int(frame["step"].max()) if "step" in frame else 0)
 
 
 def k_matrix(final: pd.DataFrame, label: str, ks: Sequence[int]) -> np.ndarray | None:
