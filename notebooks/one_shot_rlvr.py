@@ -64,6 +64,7 @@ selection_top_index = 0           # rank (by std of historical accuracy) of the 
 arms = ["full_set", "pi1", "pi1_control", "no_entropy", "entropy_sweep", "entropy_only"]
 entropy_sweep = [0.01, 0.03]      # entropy coefficients beside pi1's 0.001 and no_entropy's 0 (paper Sec. 4.1)
 seeds = [0, 1, 2]
+side_seeds = [0]                  # seeds of the side arms (full set, entropy 0 / 0.01 / 0.03): paired with pi1's
 steps = 16                        # optimizer steps per run (paper: 2000, validated every 20)
 prompts_per_step = 12             # copies of pi1 per step, pool problems per step for full_set (paper: 128)
 num_generations = 8               # rollouts per prompt (paper: 8)
@@ -79,6 +80,7 @@ eval_system_prompt = ""           # paper: qwen25-math-cot puts the instruction 
 official_protocol = {}            # paper: final evaluation per dataset {name: [n, temperature]}
 instruction = "Please reason step by step, and put your final answer within \\boxed{}."
 saturation_threshold = 0.9        # rollout accuracy on pi1 counted as "saturated" (OS-2)
+paired_seeds = True               # every step of a seed evaluated on the same draws; arms compared within a seed
 generation_backend = "transformers"  # "transformers" (CPU) | "vllm" (paper, colocate)
 device = "cpu"
 bf16 = False
@@ -125,6 +127,8 @@ t_start = time.time()
 print(f"profile={profile}  model={model}  control={control_model or '-'}  run_dir={run_dir.path}")
 print(the_plan["summary"])
 power_tab = print_power("one_shot_rlvr", params)  # pre-registered: each claim's chance of "reproduced" here
+decide_tab = osr.decision_power(params)  # and, for the claims expected absent, the chance to decide them
+print(decide_tab.round(2).to_string(index=False))
 
 # %%
 if device == "cuda" and not torch.cuda.is_available():
@@ -193,7 +197,8 @@ print(f"pool: {len(pool)} problems ({sum(p.problem_id.endswith('/hard') for p in
 # %%
 system = eval_system_prompt or None
 curve_probe = osr.FormatProbe(curve_set, every=eval_every, n=eval_n, temperature=eval_temperature,
-                              max_new_tokens=eval_max_new_tokens, system=system, name="curve")
+                              max_new_tokens=eval_max_new_tokens, system=system, same_draws=paired_seeds,
+                              name="curve")
 final_probe = osr.FormatProbe([p for ps in held_out.values() for p in ps], at_start=False, n=eval_n,
                               temperature=eval_temperature, max_new_tokens=eval_max_new_tokens, system=system,
                               protocol={k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()},
@@ -214,7 +219,8 @@ runs_root, c0 = run_dir.path / "runs", resource.getrusage(resource.RUSAGE_CHILDR
 # > whose per-epoch training accuracy, pooled over seeds, varied most. On the toy one step is one epoch of the pool.
 
 # %%
-first = [ex.RunSpec("full_set", "one_shot_rlvr", full_problems, s) for s in seeds if "full_set" in arms]
+first = [ex.RunSpec("full_set", "one_shot_rlvr", full_problems, s) for s in osr.arm_seeds("full_set", seeds, side_seeds)
+         if "full_set" in arms]  # fmt: skip
 res_first = ex.run_grid(first, cfg, probes, run_root=runs_root, workers=workers) if first else None
 if train_set == "synthetic":  # the selection rule on the full-set arm's history, pooled over seeds
     steps_per_epoch = max(1, int(np.ceil(len(full_problems) / prompts_per_step)))
@@ -233,7 +239,8 @@ ranking.head(6) if ranking is not None else None
 
 # %%
 copies = osr.copies(pi1, prompts_per_step) if train_set == "synthetic" else [pi1]
-specs = [ex.RunSpec(lab, meth, copies, s, ov) for lab, meth, ov in osr.arm_specs(arms, entropy_sweep) for s in seeds]
+specs = [ex.RunSpec(lab, meth, copies, s, ov) for lab, meth, ov in osr.arm_specs(arms, entropy_sweep)
+         for s in osr.arm_seeds(lab, seeds, side_seeds)]  # fmt: skip
 treated = [sp for sp in specs if sp.label != "pi1_control"]
 res_pi1 = ex.run_grid(treated, cfg, probes, run_root=runs_root, workers=workers)
 control = [sp for sp in specs if sp.label == "pi1_control"]
@@ -305,7 +312,7 @@ print(f"pi1 saturated (rollout accuracy >= {saturation_threshold}) at evaluation
       f"control: {osr.saturation_steps(res.train, curve, 'pi1_control', saturation_threshold)}")
 final = pd.concat([ex.evaluate(cfg, [final_probe])["final"], res["final"]]) if final_probe else None
 reproduced = osr.claims(curve, res.train, select_ids, score_ids, saturation_threshold, final=final,
-                        datasets=list(eval_benchmarks), n_boot=n_boot, seed=seed)
+                        datasets=list(eval_benchmarks), n_boot=n_boot, seed=seed, paired=paired_seeds)
 peaks = osr.peak_table(curve, select_ids, score_ids, n_boot=n_boot, seed=seed)
 run_dir.save_table(peaks, "arms_at_peak")
 peaks
@@ -344,6 +351,7 @@ metrics = {
     "saturation_steps": {str(k): v for k, v in sat.items()},
     "arms_at_peak": peaks.round(6).to_dict("records"),
     "live_share_after_saturation": live_ci,
+    "live_share": grouped_estimates(live, by=["label", "step"], y="live").round(6).to_dict("records"),
     "claims": claim_records(reproduced),
     "verdicts": dict(zip(table["claim_id"], table["verdict"])),
     "eval_curve": grouped_estimates(curve, by=["label", "step"], y="accuracy").round(6).to_dict("records"),

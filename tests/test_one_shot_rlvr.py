@@ -95,6 +95,9 @@ def test_format_probe_counts_answers_without_a_box():
     assert all(r["n_unboxed"] + r["n_correct"] <= r["n"] for r in rows)          # an unboxed answer is never right
     system = osr.FormatProbe(problems, n=1, system=osr.QWEN25_MATH_COT_SYSTEM, name="g")
     assert system.measure(model, ctx, 0)                                          # the qwen25-math-cot layout runs
+    same = osr.FormatProbe(problems, n=3, temperature=1.0, max_new_tokens=40, same_draws=True, name="h")
+    assert same.sample(model, ctx, 5)["text"].tolist() == frame["text"].tolist()  # step 5 reuses step 0's draws
+    assert probe.sample(model, ctx, 5)["text"].tolist() != frame["text"].tolist()  # without it, fresh draws
 
 
 def test_prompt_cap_drops_long_prompts_and_refuses_to_drop_all():
@@ -141,8 +144,17 @@ def test_paper_plan_without_loading_a_model():
 def test_every_profile_resolves_and_plans(profile):
     params, _ = resolve_params("one_shot_rlvr", profile)
     assert params["profile"] == profile and "pi1" in params["arms"]
-    n_labels = len(osr.arm_specs(params["arms"], params["entropy_sweep"])) + ("full_set" in params["arms"])
-    assert osr.plan(params)["runs"] == len(params["seeds"]) * n_labels
+    labels = [a[0] for a in osr.arm_specs(params["arms"], params["entropy_sweep"])] + ["full_set"]
+    assert osr.plan(params)["runs"] == sum(len(osr.arm_seeds(lab, params["seeds"], params["side_seeds"]))
+                                           for lab in labels)
+
+
+def test_side_arms_run_on_side_seeds_only():
+    assert osr.arm_seeds("pi1", [0, 1, 2], [0]) == [0, 1, 2] and osr.arm_seeds("entropy_0.01", [0, 1, 2], [0]) == [0]
+    assert osr.arm_seeds("full_set", [0, 1], None) == [0, 1]
+    params, _ = resolve_params("one_shot_rlvr", "cpu")
+    with pytest.raises(ParameterError, match="side_seeds"):
+        osr.validate({**params, "side_seeds": [99]})
 
 
 def test_validate_rejects_bad_arms_and_training_sets():
@@ -187,5 +199,12 @@ def test_claims_compare_arms_at_their_peaks_against_the_base():
     # entropy-only ties on select at steps 4 and 8 (step 0 is the base, not a checkpoint): the earlier one counts
     assert out["OS-4t"].value == pytest.approx(on_score(9) - base)
     assert "OS-3b" in out and out["OS-3b"] is None   # no no_entropy arm ran
+    # paired by seed: the same difference, without the seed offset both arms share (seed s solves s more)
+    pairs = osr.claims(curve, train, select, score, 0.9, n_boot=200, paired=True)
+    assert pairs["OS-4t"].value == pytest.approx(out["OS-4t"].value)
+    assert pairs["OS-4t"].hi - pairs["OS-4t"].lo < out["OS-4t"].hi - out["OS-4t"].lo
+    side = osr.claims(curve[~((curve["label"] == "entropy_only") & (curve["seed"] == 2))], train, select, score, 0.9,
+                      n_boot=200, paired=True)                                   # a side arm on seeds 0 and 1 only
+    assert side["OS-4t"].n_seeds == 2 and side["OS-4t"].value == pytest.approx(pairs["OS-4t"].value)
     flat = _curve(arm("pi1", {0: 10, 4: 10}) + arm("full_set", {0: 10, 4: 10}))
     assert isinstance(osr.claims(flat, train, select, score, 0.9, n_boot=200)["OS-1d"], Untestable)

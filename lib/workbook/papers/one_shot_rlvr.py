@@ -17,10 +17,10 @@ import pandas as pd
 
 from workbook.rl.probes import EvalProbe, ProbeContext
 
-__all__ = ["ARMS", "QWEN25_MATH_COT_SYSTEM", "arm_specs", "FormatProbe", "PromptCap", "prompt_cap", "training_pool",
+__all__ = ["ARMS", "MAIN_ARMS", "QWEN25_MATH_COT_SYSTEM", "arm_specs", "arm_seeds", "FormatProbe", "PromptCap", "prompt_cap", "training_pool",
            "split_held_out", "peak_table", "live_after_saturation", "copies", "live_share", "historical_accuracy", "select_by_variance", "accuracy_matrix", "accuracy",
            "accuracy_difference", "noninferiority", "curve_matrix", "saturation_steps",
-           "post_saturation_change", "peak_steps", "at_peak", "claims", "plan", "validate"]
+           "post_saturation_change", "peak_steps", "at_peak", "claims", "decision_power", "plan", "validate"]
 
 ARMS = ("full_set", "pi1", "pi1_control", "no_entropy", "entropy_sweep", "entropy_only")
 
@@ -38,6 +38,17 @@ def arm_specs(arms: list[str], entropy_sweep: list[float] = ()) -> list[tuple[st
     return out + ([("entropy_only", "entropy_only", {})] if "entropy_only" in arms else [])
 
 
+MAIN_ARMS = ("pi1", "pi1_control", "entropy_only")  # the arms of the decided claims; the rest are side arms
+
+
+def arm_seeds(label: str, seeds: list[int], side_seeds: list[int] | None = None) -> list[int]:
+    """Returns the seeds ``label`` runs on: every seed for the arms the post-saturation and entropy-only claims
+    read (:data:`MAIN_ARMS`), ``side_seeds`` (a subset, default all) for the full set and the other entropy
+    coefficients, whose comparisons with π1 are paired by seed (so one seed already shows whether the samples
+    moved at all)."""
+    return list(seeds) if label in MAIN_ARMS or side_seeds is None else [s for s in seeds if s in side_seeds]
+
+
 QWEN25_MATH_COT_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
@@ -47,12 +58,16 @@ class FormatProbe(EvalProbe):
     format deficiency the paper names as one source of the 1-shot gain (Sec. 4: "format" and self-reflection),
     measured on the same samples as the accuracy. ``system``: prompt the bare question under this system turn (the
     official evaluation's ``qwen25-math-cot`` layout, :data:`QWEN25_MATH_COT_SYSTEM`) instead of the training
-    prompt."""
+    prompt. ``same_draws``: every step samples with step 0's seed (common random numbers: the step enters
+    ``EvalProbe.sample`` only through its seed), so a change between two steps of one run, or between two arms of
+    one seed, is not buried under fresh sampling noise: where the policy did not move, neither do the samples."""
 
     system: str | None = None
+    same_draws: bool = False
 
     def sample(self, model, ctx: ProbeContext, step: int, completions: list | None = None) -> pd.DataFrame:
-        return super().sample(model, _SystemPrompt(ctx, self.system) if self.system else ctx, step, completions)
+        ctx = _SystemPrompt(ctx, self.system) if self.system else ctx
+        return super().sample(model, ctx, 0 if self.same_draws else step, completions)
 
     def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
         frame = self.sample(model, ctx, step)
@@ -311,7 +326,8 @@ def noninferiority(final: pd.DataFrame, arm: str, comparator: str, dataset: str 
 
 
 def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: list[str], threshold: float,
-           final: pd.DataFrame | None = None, datasets: list[str] = (), n_boot: int = 2000, seed: int = 0) -> dict:
+           final: pd.DataFrame | None = None, datasets: list[str] = (), n_boot: int = 2000, seed: int = 0,
+           paired: bool = False) -> dict:
     """Returns the estimates of the toy claims from the held-out curve (label, seed, step, problem_id, accuracy,
     n_unboxed, n) and the training log, and with MATH500 in ``datasets`` the paper-scale rows from ``final``.
 
@@ -320,7 +336,10 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     Table 1); OS-2/OS-2m: the post-saturation change of accuracy / of the unboxed share on all held-out problems
     (Sec. 3.2); OS-2c: that gain in the deficient world minus in the control world; OS-3a/3b: π1 − entropy-only,
     π1 − no entropy bonus (Sec. 4); OS-4t: entropy-only − base. Estimates over seeds × problems
-    (``workbook.metrics``); an arm that did not run gives None."""
+    (``workbook.metrics``); an arm that did not run gives None. ``paired``: OS-3a, OS-3b and OS-4t difference
+    the two arms within each seed they share first (seed s of every π1 arm starts from the same model, draws the same
+    training uniforms, and with ``FormatProbe.same_draws`` the same evaluation samples), then bootstrap the
+    differences over seeds × problems; otherwise the seeds of each arm are resampled on their own."""
     from workbook.metrics import benchmark_average_ci, hierarchical_bootstrap, hierarchical_difference
     from workbook.metrics import hierarchical_contrast
     from workbook.reporting import requires, untestable
@@ -331,8 +350,17 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     base = curve_matrix(curve, "pi1", 0, score)
     everything = list(select) + list(score)
 
+    def seeds_of(label):
+        return set(curve.loc[curve["label"] == label, "seed"])
+
     def diff(a, b, what):
-        return hierarchical_difference(peak[a], peak[b], what=what, **kw) if {a, b} <= have else None
+        if not {a, b} <= have | {"base"}:
+            return None
+        if not paired:
+            return hierarchical_difference(peak[a], peak.get(b, base), what=what, **kw)
+        both = curve[curve["seed"].isin(seeds_of(a) & seeds_of("pi1" if b == "base" else b))]  # the common seeds
+        xb = curve_matrix(both, "pi1", 0, score) if b == "base" else at_peak(both, b, select, score)
+        return hierarchical_bootstrap(at_peak(both, a, select, score) - xb, what=f"{what}, paired by seed", **kw)
 
     def change(label, y):
         x = post_saturation_change(train, curve, label, threshold, everything, y)
@@ -341,7 +369,7 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     out: dict = {"OS-3a": diff("pi1", "entropy_only", "pi1 - entropy-only (at peaks)"),
                  "OS-3b": diff("pi1", "no_entropy", "pi1 - no entropy bonus (at peaks)")}
     if "entropy_only" in have:
-        out["OS-4t"] = hierarchical_difference(peak["entropy_only"], base, what="entropy-only (peak) - base", **kw)
+        out["OS-4t"] = diff("entropy_only", "base", "entropy-only (peak) - base")
     if "full_set" in have:
         gain = hierarchical_difference(peak["full_set"], base, what="full set - base", **kw)
         out["OS-1d"] = requires(gain, "the full_set arm beats the base", hierarchical_contrast(
@@ -366,6 +394,24 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     return out
 
 
+def decision_power(params: dict, ids: tuple = ("OS-2", "OS-4t"), n_sim: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Returns per claim the pre-registered chance of each verdict at its expected effect under this design
+    (``workbook.reporting.power.verdict_rates``): for a claim expected to be absent (OS-2, OS-4t) the chance to
+    *decide* it is P(not reproduced), which the "reproduced"-only power table cannot show."""
+    from workbook.reporting.claims import REPORTED_DIR, load_reported_file
+    from workbook.reporting.power import design_for, verdict_rates
+
+    doc = load_reported_file(REPORTED_DIR / "one_shot_rlvr.yaml")
+    rows = []
+    for c in (c for c in doc["claims"] if c["id"] in ids):
+        d = design_for(doc["design"], c, params)
+        rates = verdict_rates(c, d, n_sim=n_sim, seed=seed)
+        rows.append({"claim_id": c["id"], "expected_effect": c["expected_effect"]["value"],
+                     "min_effect": c.get("min_effect"), "design": str(d),
+                     **{k: rates.get(k, 0.0) for k in ("reproduced", "not reproduced", "inconclusive")}})
+    return pd.DataFrame(rows)
+
+
 def validate(params: dict) -> None:
     """Raises ``ParameterError`` unless the arms include π1 and come from :data:`ARMS`, and both training sets
     are "synthetic" or a known ``workbook.data`` dataset."""
@@ -379,6 +425,10 @@ def validate(params: dict) -> None:
         name = params.get(key, "synthetic")
         if name != "synthetic" and name not in DATASETS:
             raise ParameterError(f"one_shot_rlvr: unknown {key} {name!r}; valid: synthetic, {', '.join(DATASETS)}")
+    side = params.get("side_seeds")
+    if side is not None and not (side and set(side) <= set(params.get("seeds") or [0])):
+        raise ParameterError(f"one_shot_rlvr: side_seeds must be a non-empty subset of seeds (side arms are compared "
+                             f"with pi1 within a seed); got {side} of {params.get('seeds')}")
     if "pi1_control" in arms and not params.get("control_model"):
         raise ParameterError("one_shot_rlvr: the pi1_control arm needs a control_model (the world without the "
                              "deficiency, e.g. toy-reasoner-control)")
@@ -394,7 +444,8 @@ def plan(params: dict) -> dict:
     from workbook.rl.plan import plan_from_params
 
     validate(params)
-    runs = len(params.get("seeds") or [0]) * (len(arm_specs(params["arms"], params.get("entropy_sweep") or []))
-                                              + ("full_set" in params["arms"]))  # fmt: skip
+    seeds, side = params.get("seeds") or [0], params.get("side_seeds")
+    labels = [a[0] for a in arm_specs(params["arms"], params.get("entropy_sweep") or [])]
+    runs = sum(len(arm_seeds(lab, seeds, side)) for lab in labels + ["full_set"] * ("full_set" in params["arms"]))
     return plan_from_params(params, runs=runs, with_reference=True).to_dict()
 
