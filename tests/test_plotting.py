@@ -94,6 +94,35 @@ def test_series_without_a_method_take_unused_colours_never_a_repeat():
     plt.close(fig)
 
 
+def test_a_method_drawn_after_a_free_series_keeps_its_colour_and_the_free_series_moves():
+    """Every palette colour is some method's: the first free colour (grpo's) goes to "2 operands" until grpo comes."""
+    est = [Estimate(0.5, 0.4, 0.6, 3)] * 2
+    fig, ax = plt.subplots()
+    free = plotting.estimate_band(ax, [0, 1], est, "2 operands")
+    bars = plotting.errorbars(ax, [0, 1], est, "2 operands")            # the same series asked again: same colour
+    assert free.get_color() == bars.lines[0].get_color() == plotting.COLORS["grpo"]
+    ax.bar([0, 1], [0.2, 0.3], color=plotting.method_color("2 operands", ax), alpha=0.5)
+    grpo = plotting.estimate_band(ax, [0, 1], est, "GRPO")
+    nsr = plotting.band(ax, pd.DataFrame({"step": [0, 0, 1, 1], "seed": [0, 1, 0, 1], "acc": [0.1, 0.2, 0.3, 0.4]}),
+                        x="step", y="acc", method="nsr")
+    assert grpo.get_color() == plotting.COLORS["grpo"] and nsr.get_color() == plotting.COLORS["nsr"]
+    moved = free.get_color()
+    assert moved not in (plotting.COLORS["grpo"], plotting.COLORS["nsr"]) and moved in plotting.PALETTE
+    assert plotting.method_color("2 operands", ax) == moved
+    from matplotlib.colors import to_hex
+
+    def hexes(colours):
+        return {to_hex(c, keep_alpha=False).upper() for c in colours}
+
+    # every artist of the free series moved with it (line, band, error bars, bars); the alpha of the band stays
+    assert bars.lines[0].get_color() == moved and hexes(bars.lines[2][0].get_edgecolor()) == {moved}
+    assert hexes(ax.collections[0].get_facecolor()) == {moved} and ax.collections[0].get_facecolor()[0][3] == 0.2
+    assert hexes(p.get_facecolor() for p in ax.patches) == {moved} and ax.patches[0].get_facecolor()[3] == 0.5
+    by_label = {line.get_label(): line.get_color() for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert len(set(by_label.values())) == len(by_label) == 3, by_label
+    plt.close(fig)
+
+
 def test_display_names_share_the_method_colour():
     assert plotting.method_color("W-REINFORCE") == plotting.COLORS["w_reinforce"]
     assert plotting.method_color("Lp-Reg") == plotting.COLORS["lp_reg"]

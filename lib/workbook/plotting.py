@@ -61,26 +61,78 @@ def method_color(name: str, ax=None) -> str:
 
     Display names map onto the same entry ("W-REINFORCE", "Lp-Reg" and "GRPO" are w_reinforce, lp_reg, grpo).
     A name that is not a method (e.g. "2 operands") has no fixed colour: with ``ax`` it gets the first palette
-    colour not yet used by a line on ``ax`` (so no two series of one axes share a colour); without ``ax`` it is a
-    KeyError, rather than a colour that could silently repeat another series'.
+    colour not yet used on ``ax`` (asked again, the same one), so no two series of one axes share a colour; without
+    ``ax`` it is a KeyError, rather than a colour that could silently repeat another series'. Every palette colour
+    is some method's, so a method drawn later may claim the colour a free series holds: with ``ax`` the method keeps
+    its fixed colour and the free series already drawn (lines, bands, bars) moves to another unused colour. Draw
+    the legend after the series.
     """
-    if name in COLORS:
-        return COLORS[name]
-    if _key(name) in COLORS:
-        return COLORS[_key(name)]
-    if ax is None:
-        raise KeyError(f"no fixed colour for {name!r}: add it to workbook.plotting.COLORS (methods) or pass ax= "
-                       "(other series take the first palette colour unused on the axes)")
-    return free_color(ax)
+    fixed = COLORS.get(name) or COLORS.get(_key(name))
+    if fixed is None:
+        if ax is None:
+            raise KeyError(f"no fixed colour for {name!r}: add it to workbook.plotting.COLORS (methods) or pass ax= "
+                           "(other series take the first palette colour unused on the axes)")
+        handed = _free_colors(ax)
+        held = next((c for c, n in handed.items() if n == name), None)
+        if held is None:
+            held = free_color(ax)
+            handed[held.upper()] = name
+        return held
+    if ax is not None and fixed.upper() in _free_colors(ax):
+        _move_free_series(ax, fixed.upper())
+    return fixed
 
 
-def free_color(ax) -> str:
-    """Return the first PALETTE colour that no line or band on ``ax`` uses yet (wrapping round after nine)."""
+def _free_colors(ax) -> dict[str, str]:
+    """Return the colours handed to series without a fixed colour on ``ax`` (upper-case hex -> series name)."""
+    if not hasattr(ax, "_workbook_free_colors"):
+        ax._workbook_free_colors = {}
+    return ax._workbook_free_colors
+
+
+def _move_free_series(ax, colour: str) -> None:
+    """Recolour every artist on ``ax`` drawn in ``colour`` (a free series') with another colour unused on ``ax``."""
+    from matplotlib.colors import to_hex, to_rgba
+
+    handed = _free_colors(ax)
+    name = handed.pop(colour)
+    new = free_color(ax, avoid={colour.lower()})
+    handed[new.upper()] = name
+
+    def same(c) -> bool:
+        return to_hex(c, keep_alpha=False).upper() == colour
+
+    def moved(colours):
+        return [(*to_rgba(new)[:3], c[3]) if same(c) else tuple(c) for c in colours]
+
+    for line in ax.get_lines():
+        if same(line.get_color()):
+            line.set_color(new)
+        for get, put in ((line.get_markerfacecolor, line.set_markerfacecolor),
+                         (line.get_markeredgecolor, line.set_markeredgecolor)):
+            if not (isinstance(get(), str) and get() == "none") and same(get()):  # set apart from the line's
+                put(new)
+    for coll in ax.collections:
+        if len(coll.get_facecolor()) and any(same(c) for c in coll.get_facecolor()):
+            coll.set_facecolor(moved(coll.get_facecolor()))
+        if len(coll.get_edgecolor()) and any(same(c) for c in coll.get_edgecolor()):
+            coll.set_edgecolor(moved(coll.get_edgecolor()))
+    for patch in ax.patches:
+        if same(patch.get_facecolor()):
+            patch.set_facecolor((*to_rgba(new)[:3], patch.get_facecolor()[3]))
+        if same(patch.get_edgecolor()):
+            patch.set_edgecolor((*to_rgba(new)[:3], patch.get_edgecolor()[3]))
+
+
+def free_color(ax, avoid: set[str] = frozenset()) -> str:
+    """Return the first PALETTE colour that no line, band or bar on ``ax`` uses yet, nor ``avoid`` (lower-case hex);
+    wrapping round after nine."""
     from matplotlib.colors import to_hex
 
     used = {to_hex(line.get_color()).lower() for line in ax.get_lines()}
-    used |= {to_hex(c.get_facecolor()[0], keep_alpha=False).lower() for c in ax.collections
-             if len(c.get_facecolor())}
+    used |= {to_hex(c, keep_alpha=False).lower() for coll in ax.collections for c in coll.get_facecolor()}
+    used |= {to_hex(p.get_facecolor(), keep_alpha=False).lower() for p in ax.patches}
+    used |= set(avoid)
     free = [c for c in PALETTE if c.lower() not in used]
     return free[0] if free else PALETTE[len(ax.get_lines()) % len(PALETTE)]
 
