@@ -135,6 +135,18 @@ def test_lp_reg_selection_matches_brute_force(seed, rho):
         assert got_set  # the test exercises a non-empty selection
 
 
+def test_lp_reg_bottom_mask_is_the_selection_before_the_proxy_condition():
+    logp = torch.tensor([[-5.0, -1.0, -0.5, -4.0]])
+    proxy = torch.tensor([[-3.0, -1.0, -0.5, -1e4]])
+    adv, mask = torch.tensor([-1.0]), torch.ones(1, 4, dtype=torch.bool)
+    bottom = obj.lp_reg_bottom_mask(logp, adv, mask, rho=0.5)
+    assert bottom.tolist() == [[True, False, False, True]]  # the k = 2 lowest negative-advantage tokens
+    out = obj.lp_reg_loss(logp, logp, proxy, adv, mask, rho=0.5)
+    assert out.bottom_rho.tolist() == bottom.tolist()
+    assert (out.regularized & ~out.bottom_rho).sum() == 0  # the selection is a subset of the bottom set
+    assert not obj.lp_reg_bottom_mask(logp, torch.tensor([1.0]), mask, rho=0.5).any()  # no negative advantage
+
+
 def test_lp_reg_loss_on_selected_and_other_tokens():
     logp = torch.tensor([[-5.0, -1.0, -0.5, -4.0]], requires_grad=True)
     old = torch.tensor([[-5.0, -1.0, -0.5, -4.2]])

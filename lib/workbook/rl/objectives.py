@@ -25,6 +25,7 @@ __all__ = [
     "entropy_from_logits",
     "min_p_proxy_logp",
     "low_prob_mass",
+    "lp_reg_bottom_mask",
     "lp_reg_token_mask",
     "lp_reg_loss",
     "aggregate_loss",
@@ -187,38 +188,45 @@ def low_prob_mass(logits: torch.Tensor, kappa: float = 0.02, temperature: float 
         return (p * (~keep)).sum(-1)
 
 
-def lp_reg_token_mask(
-    logp: torch.Tensor, proxy_logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, rho: float = 0.01
-) -> torch.Tensor:
-    """Returns the boolean (B, T) mask of tokens Lp-Reg regularises.
+def lp_reg_bottom_mask(logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, rho: float = 0.01) -> torch.Tensor:
+    """Returns the boolean (B, T) mask of Lp-Reg's bottom-rho set, before the proxy condition.
 
-    Lp-Reg-dev ``compute_policy_loss_lp_reg``, per micro-batch: among valid tokens with A < 0 (N- of them), take
-    the k = max(1, floor(rho * N-)) with the lowest current log-prob; nothing if k <= 1; keep those with
-    logp < proxy_logp (which drops filtered noise tokens, proxy ~ -1e4). Ties at the k-th value are broken by
-    ``torch.topk``'s order.
+    Lp-Reg-dev ``compute_policy_loss_lp_reg``, per micro-batch: among valid tokens with A < 0 (N- of them), the
+    k = max(1, floor(rho * N-)) with the lowest current log-prob (``neg_logp_k``); nothing if k <= 1. Ties at the
+    k-th value are broken by ``torch.topk``'s order.
     """
     if adv.dim() == 1:
         adv = adv.unsqueeze(1).expand_as(logp)
     neg = (adv < 0) & mask.bool()
     n_neg = int(neg.sum())
     k = max(1, int(rho * n_neg))
-    selected = torch.zeros_like(neg)
+    bottom = torch.zeros_like(neg)
     if k <= 1 or n_neg == 0:
-        return selected
+        return bottom
     lp = logp.detach().masked_fill(~neg, float("inf")).reshape(-1)
-    idx = torch.topk(lp, k, largest=False).indices
-    selected.view(-1)[idx] = True
-    return selected & (logp.detach() < proxy_logp)
+    bottom.view(-1)[torch.topk(lp, k, largest=False).indices] = True
+    return bottom
+
+
+def lp_reg_token_mask(
+    logp: torch.Tensor, proxy_logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, rho: float = 0.01
+) -> torch.Tensor:
+    """Returns the boolean (B, T) mask of tokens Lp-Reg regularises: the bottom-rho set (``lp_reg_bottom_mask``)
+    restricted to logp < proxy_logp, which drops filtered noise tokens (proxy ~ -1e4). Lp-Reg-dev
+    ``compute_policy_loss_lp_reg`` (``apply_kl_penalty_selective``)."""
+    return lp_reg_bottom_mask(logp, adv, mask, rho) & (logp.detach() < proxy_logp)
 
 
 @dataclass
 class PolicyLossOutput:
-    """Per-token loss (B, T) and the boolean masks the trainer logs."""
+    """Per-token loss (B, T) and the boolean masks the trainer logs (``bottom_rho``: Lp-Reg's candidate set before
+    the proxy condition; ``regularized``: the tokens whose loss it replaced)."""
 
     loss: torch.Tensor
     is_low_clipped: torch.Tensor
     is_high_clipped: torch.Tensor
     regularized: torch.Tensor | None = None
+    bottom_rho: torch.Tensor | None = None
 
 
 def lp_reg_loss(
@@ -241,11 +249,12 @@ def lp_reg_loss(
     if adv.dim() == 1:
         adv = adv.unsqueeze(1)
     clipped, is_low, is_high = ppo_clip_loss(logp, old_logp, adv, clip_low, clip_high)
-    selected = lp_reg_token_mask(logp, proxy_logp, adv.expand_as(logp), mask, rho)
+    bottom = lp_reg_bottom_mask(logp, adv.expand_as(logp), mask, rho)
+    selected = bottom & (logp.detach() < proxy_logp)
     ratio = torch.exp(logp - old_logp)
     reg = -adv * ratio + lp_reg_coef * k3_kl(logp, proxy_logp, clamp=10.0)
     loss = torch.where(selected, reg, clipped)
-    return PolicyLossOutput(loss, is_low & ~selected, is_high & ~selected, selected)
+    return PolicyLossOutput(loss, is_low & ~selected, is_high & ~selected, selected, bottom)
 
 
 def aggregate_loss(per_token_loss: torch.Tensor, mask: torch.Tensor, mode: str = "token_mean") -> torch.Tensor:
