@@ -62,6 +62,9 @@ n_eval_problems = 64               # held-out problems per benchmark for the fin
 n_probe_problems = 16              # held-out problems sampled by the probe (entropy, low-prob mass, sparks, pass@k)
 n_branch_problems = 32             # held-out problems whose branch point is probed teacher-forced (toy world only; 0: off)
 branch_every = 4                   # steps between branch-point probes (P(spark), noise-tail mass; also step 0)
+n_gain_problems = 32               # problems per pool for the spark's effect on accuracy (toy world only; 0: off)
+gain_n = 16                        # samples per problem; each without a spark is continued with the spark forced
+gain_max_new_tokens = 192          # a hard-pool solution with its self-check and repair is up to ~150 tokens
 control_model = "toy-reasoner-control"  # the same recipe with the spark and noise knobs at 0 ("": no control world)
 control_seeds = [0]                # seeds of the control world's runs (P(spark) ≈ 0 there from the start)
 methods = ["grpo", "grpo_entropy", "lp_reg"]
@@ -69,7 +72,7 @@ seeds = [0, 1, 2]
 steps = 20                         # optimizer steps per run (paper: ~1000)
 prompts_per_step = 8               # paper: 256
 num_generations = 8                # paper: 8
-max_completion_length = 64         # toy solutions are < 60 characters (paper: 8192)
+max_completion_length = 128        # toy: a solution with the spark's self-check is <= ~100 tokens (paper: 8192)
 micro_batch_size = 0               # completions per forward/backward (0: a whole step at once)
 learning_rate = 2e-4               # toy: 1e-6 does not move a 0.9M-parameter model (paper: 1e-6)
 kappa = 0.02                       # min-p threshold of the proxy (paper 0.02)
@@ -79,8 +82,8 @@ lp_reg_coef = 1.0                  # beta (paper 1)
 entropy_coef = 0.001               # GRPO + entropy bonus coefficient (paper's value unconfirmed; verl default)
 probe_every = 20                   # steps between sampling probes of the held-out probe set (also one at step 0)
 probe_n = 4                        # samples per probe problem at temperature 1; pass@k up to k of probe_n
-probe_max_new_tokens = 64
-eval_max_new_tokens = 64
+probe_max_new_tokens = 128
+eval_max_new_tokens = 128
 official_protocol = {}             # final evaluation per dataset: {name: [n, temperature]}; others greedy
 demo_prompts = 8                   # prompts of the proxy/selection demonstration batch (x num_generations)
 instruction = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -117,7 +120,7 @@ from workbook.metrics import bootstrap_ci
 from workbook.papers import claim_records, lp_reg, power_note
 from workbook.papers import lp_reg_sparks as lp_sparks
 from workbook.params import check_params
-from workbook.reporting import RunDir, reported_vs_reproduced
+from workbook.reporting import RunDir, reported_vs_reproduced, requires
 from workbook.reporting.power import print_power
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
@@ -291,6 +294,41 @@ pull = lp_sparks.regulariser_pull(sel)
 print(pull.round(3).to_string() if len(pull) else "no negative-advantage spark in this batch")
 regularized_noise = int(lp_sparks.selection_composition(sel).loc["noise", "regularized"])
 
+# %% [markdown]
+# ### The precondition: is the spark worth keeping?
+#
+# The paper's argument needs sparks that are *valuable*: a rare token whose continuation succeeds more often.
+# On the base model we sample `gain_n` solutions per problem at T = 1 in two pools — the training tier (2–4
+# operands, where the runs train) and the hard pool (5–6 operands) — and compare (a) natural samples with and
+# without a spark on the same problems and (b) the same solutions continued with the spark forced at their branch
+# point against the solutions as sampled (an intervention: same steps, only the branch token differs).
+# `workbook.papers.lp_reg_sparks.spark_gain`; 95% intervals over problems.
+
+# %%
+from workbook.data.synthetic import ArithmeticSpec, generate_problems
+from workbook.generation import TransformersBackend
+from workbook.toy.world import NOISE_TOKENS, SPARK, WorldKnobs, hard_spec
+
+gain_tab, gain_pools = pd.DataFrame(), {}
+if n_branch_problems and n_gain_problems:  # the toy world only: elsewhere there is no spark token
+    gain_pools = {"training tier": generate_problems(n_gain_problems, seed + 2000, split="test"),
+                  "hard pool": generate_problems(n_gain_problems, seed + 2000, split="test",
+                                                 spec=hard_spec(ArithmeticSpec(), WorldKnobs()))}
+    backend = TransformersBackend(base_model, base_tok)
+    gain_tab = pd.concat([lp_sparks.spark_gain_estimates(
+        lp_sparks.spark_gain(backend, ps, gain_n, seed=seed, max_new_tokens=gain_max_new_tokens),
+        pool=pool, n_boot=n_boot, seed=seed) for pool, ps in gain_pools.items()], ignore_index=True)
+    run_dir.save_table(gain_tab, "spark_gain")
+gain_tab.round(4)
+
+# %%
+forced = gain_tab.query("quantity == 'spark forced - as sampled (same solutions)'").set_index("pool")
+spark_gain = None if forced.empty else forced.loc["training tier"]  # LP-2d's precondition (section 7)
+for pool, r in forced.iterrows():
+    print(f"{pool}: forcing the spark changes accuracy by {r.value:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}] "
+          f"({r.n} problems): " + ("the spark is worth keeping." if r.lo > 0 else
+                                    "the spark does NOT help here." if r.hi < 0 else "no decided gain."))
+
 # %%
 del base_model
 
@@ -327,11 +365,16 @@ final_probe = EvalProbe(eval_problems, at_start=False, max_new_tokens=eval_max_n
 branch_problems = eval_problems[:n_branch_problems]
 probes = [probe_cfg, final_probe] + ([lp_sparks.BranchProbe(branch_problems, every=branch_every, name="branch")]
                                      if n_branch_problems else [])
-specs = [ex.RunSpec(m, m, train_problems, s, arm_overrides[m]) for s in seeds for m in methods]
+# The Lp-Reg runs also count which tokens their bottom-rho set and their selection fall on (a measurement only)
+kinds = {"params": {"count_tokens": {"spark": [base_tok.convert_tokens_to_ids(SPARK)],
+                                     "noise": base_tok.convert_tokens_to_ids(list(NOISE_TOKENS))}}} \
+    if n_branch_problems else {}
+run_overrides = {m: {**arm_overrides[m], **(kinds if m == "lp_reg" else {})} for m in methods}
+specs = [ex.RunSpec(m, m, train_problems, s, run_overrides[m]) for s in seeds for m in methods]
 res = ex.run_grid(specs, cfg, probes, run_root=run_dir.path / "runs", workers=workers)
 worlds = {f"spark world ({model})": res}
 if control_model:  # the same runs in the world without the spark and noise knobs
-    control_specs = [ex.RunSpec(m, m, train_problems, s, arm_overrides[m]) for s in control_seeds for m in methods]
+    control_specs = [ex.RunSpec(m, m, train_problems, s, run_overrides[m]) for s in control_seeds for m in methods]
     worlds[f"control world ({control_model})"] = ex.run_grid(control_specs, replace(cfg, model=control_model), probes,
                                         run_root=run_dir.path / "runs_control", workers=workers)
 timing = pd.concat([r.timing.assign(world=w) for w, r in worlds.items()])
@@ -376,10 +419,22 @@ if len(mech_tab):
     run_dir.save_table(mech_tab, "mechanism")
 mech_tab
 
+# %% [markdown]
+# > Which tokens Lp-Reg's bottom-ρ set and its selection fell on during training (the trainer counts them at every
+# > step): per world, the mean count per step, and the share of each set that is the spark or noise over a run's
+# > steps, with 95% intervals over seeds. Noise in the bottom set but never in the selection is the proxy doing its
+# > job (LP-2f); the spark in the selection is the only way Lp-Reg can act on it.
+
 # %%
+share_tab = pd.DataFrame()
 if "lp_reg/n_regularized" in res.train:
     reg_tab = pd.concat([r.train.query("label == 'lp_reg'").assign(world=w) for w, r in worlds.items()])
-    print(reg_tab.groupby("world")[["lp_reg/n_regularized", "lp_reg/low_prob_mass"]].mean().round(4).to_string())
+    print(reg_tab.groupby("world")[["lp_reg/n_bottom_rho", "lp_reg/n_regularized", "lp_reg/low_prob_mass"]]
+          .mean().round(4).to_string())
+    share_tab = pd.concat([lp_sparks.selection_shares(g, n_boot=n_boot, seed=seed).assign(world=w)
+                           for w, g in reg_tab.groupby("world", sort=False)], ignore_index=True)
+    run_dir.save_table(share_tab, "selection_shares")
+share_tab
 
 # %% [markdown]
 # ## 5. Dynamics
@@ -391,16 +446,16 @@ if "lp_reg/n_regularized" in res.train:
 ks = sorted({1, probe_n})
 probe = lp_reg.probe_curves(res["probe"], res["probe_problems"], res["probe_events"], ks)
 run_dir.save_table(probe.drop(columns=["method"]), "probe_curves")
-probe.groupby(["label", "step"])[["entropy", "low_prob_mass", "accuracy", "n_sparks"]].mean().round(4)
+probe.groupby(["label", "step"])[["entropy", "low_prob_mass", "low_prob_per_1k", "accuracy"]].mean().round(4)
 
 # %%
 panels = [("entropy", "entropy (nats / token)", "policy entropy on probe samples"),
           ("low_prob_mass", "mass below κ · max p", "low-probability mass"),
           ("low_prob_per_1k", "per 1,000 sampled tokens", "sampled low-probability tokens"),
-          ("sparks_per_1k", "per 1,000 sampled tokens", "sparks: low-prob tokens later in a correct solution"),
           ("accuracy", f"mean@{probe_n} (T = 1)", "held-out accuracy (probe)"),
           (f"pass@{probe_n}", f"pass@{probe_n}", f"held-out pass@{probe_n} (probe)")]
 fig, axes = plt.subplots(2, 3, figsize=(15, 7.5))
+axes.flat[-1].axis("off")
 for ax, (value, ylabel, title) in zip(axes.flat, panels):
     bounds = (0, 1) if value in ("accuracy", f"pass@{probe_n}", "low_prob_mass") else (0, None)
     for lab in methods:
@@ -442,10 +497,14 @@ last_step = int(probe["step"].max())
 reproduced = lp_reg.toy_claims(probe, res["final"], n_boot=n_boot, seed=seed)
 spark_world = next(iter(worlds))
 if spark_world in mech:  # the mechanism in the world with the spark (section 4)
+    n_noise = regularized_noise + int(round(reg_tab.get("lp_reg/n_regularized_noise", pd.Series(0.0)).sum()))
     reproduced.update({"LP-1d": mech[spark_world].get("grpo_change"),
                        "LP-2e": mech[spark_world].get("lp_reg_minus_grpo"),
-                       "LP-2f": {"value": regularized_noise, "lo": regularized_noise, "hi": regularized_noise,
-                                 "n": int(summary_sel["tokens"])}})
+                       "LP-2f": {"value": n_noise, "lo": n_noise, "hi": n_noise,
+                                 "n": int(summary_sel["regularized"] + reg_tab["lp_reg/n_regularized"].sum())}})
+if spark_gain is not None and reproduced.get("LP-2d") is not None:  # the paper's reason needs a valuable spark
+    reproduced["LP-2d"] = requires(spark_gain.to_dict(), "the spark raises accuracy on the training tier",
+                                   reproduced["LP-2d"])
 final_tab = pd.DataFrame([{"arm": lab, **bootstrap_ci(lp_reg.final_accuracy(res["final"], lab).to_numpy(),
                                                       n_boot=n_boot, seed=seed).to_dict()} for lab in methods])
 run_dir.save_table(final_tab, "final_heldout_accuracy")

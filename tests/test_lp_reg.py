@@ -146,9 +146,14 @@ def test_a_run_with_the_probe_records_step_zero_and_the_last_step(tmp_path):
 
     cfg = ex.ExperimentConfig(model="toy-reasoner-smoke", max_steps=2, prompts_per_step=2, num_generations=2,
                               max_completion_length=16)
-    spec = ex.RunSpec("lp_reg", "lp_reg", generate_problems(2, 0, split="train"), seed=0)
+    count = {"params": {"count_tokens": {"all_ids": list(range(200)), "none": [10**6]}}}  # every toy id / none
+    spec = ex.RunSpec("lp_reg", "lp_reg", generate_problems(2, 0, split="train"), seed=0, method_overrides=count)
     probe = lpa.LowProbProbe(generate_problems(2, 0, split="test"), every=5, n=2, max_new_tokens=16)
     res = ex.run_one(spec, cfg, [probe], run_root=tmp_path)
+    t = res.train  # the per-kind counts: a kind holding every id counts the whole set, an absent id nothing
+    assert (t["lp_reg/n_bottom_rho_all_ids"] == t["lp_reg/n_bottom_rho"]).all()
+    assert (t["lp_reg/n_regularized_all_ids"] == t["lp_reg/n_regularized"]).all()
+    assert (t["lp_reg/n_regularized_none"] == 0).all() and (t["lp_reg/n_regularized"] <= t["lp_reg/n_bottom_rho"]).all()
     assert sorted(res["lowprob"]["step"]) == [0, 2]  # step 0 and the last step (2 is not a multiple of 5)
     assert set(res["lowprob_problems"]["step"]) == {0, 2} and len(res["lowprob_problems"]) == 4
     assert list(res.train["step"]) == [1, 2] and "lp_reg/n_regularized" in res.train
@@ -221,7 +226,7 @@ def test_comparable_setting_is_the_14b_recipe():
 def test_reported_numbers_load_and_paper_rows_need_the_paper_profile():
     claims = {c["id"]: c for c in load_reported("lp_reg")}
     assert claims["LP-3"]["value"] == pytest.approx(0.6017) and claims["LP-3"]["scale"] == "paper"
-    assert {"LP-1a", "LP-1b", "LP-1c", "LP-1d", "LP-2a", "LP-2b", "LP-2c", "LP-2d", "LP-2e", "LP-2f"} <= set(claims)
+    assert {"LP-1a", "LP-1b", "LP-1c", "LP-1d", "LP-2a", "LP-2b", "LP-2d", "LP-2e", "LP-2f"} <= set(claims)
     assert claims["LP-1a"]["min_effect"] == 0.5 and claims["LP-2f"]["kind"] == "check"
     est = {"value": 0.6, "lo": 0.59, "hi": 0.61, "n": 1507}
     cpu = reported_vs_reproduced("lp_reg", {"LP-3": est}, "cpu").set_index("claim_id")
@@ -302,3 +307,49 @@ def test_spark_claims_see_grpo_drain_the_spark_and_lp_reg_keep_it():
     assert out["grpo_change"].hi < 0 and out["grpo_change"].value == pytest.approx(0.01 + 0.001 + 0.00175 - 0.05)
     assert out["lp_reg_minus_grpo"].lo > 0 and out["lp_reg_minus_grpo"].value == pytest.approx(0.01)
     assert out["noise_lp_reg_minus_grpo"].value == pytest.approx(0.0)
+
+
+def test_branch_prefix_is_the_step_lines_before_one_answer_line():
+    from workbook.papers.lp_reg_sparks import branch_prefix
+
+    assert branch_prefix("7 - 7 = 0\n27 * 0 = 0\n\\boxed{0}") == "7 - 7 = 0\n27 * 0 = 0\n"
+    assert branch_prefix("4 + 68 = 72\nThe answer is 72.") == "4 + 68 = 72\n"
+    assert branch_prefix("7 + 72 = 79\nWait, check:\nStep 1: 7 + 72 = 79, check 79 ok\n\\boxed{79}") is None
+    assert branch_prefix("7 - 7 = 0\nOkay.\n\\boxed{0}") is None  # a noise filler before the answer
+    assert branch_prefix("\\boxed{81}") is None and branch_prefix("3 + 4 = 7\n5 * 2 = 10") is None
+
+
+def test_spark_gain_forces_the_spark_on_the_same_solutions(smoke_model):
+    from workbook.data.synthetic import generate_problems
+    from workbook.generation import TransformersBackend
+    from workbook.papers.lp_reg_sparks import spark_gain, spark_gain_estimates
+
+    model, tok = smoke_model
+    problems = generate_problems(4, 0, split="test")
+    backend = TransformersBackend(model, tok)
+    gain = spark_gain(backend, problems, 4, seed=0, max_new_tokens=48)
+    assert len(gain) == 16 and set(gain["problem_id"]) == {p.problem_id for p in problems}
+    assert gain.loc[gain["spark"], "forced_correct"].isna().all()  # a sample with its own spark is not re-forced
+    assert gain["forced_correct"].dropna().isin([0.0, 1.0]).all()
+    again = spark_gain(backend, problems, 4, seed=0, max_new_tokens=48)
+    pd.testing.assert_frame_equal(gain, again)  # seeded
+    est = spark_gain_estimates(gain, pool="test", n_boot=100).set_index("quantity")
+    assert 0 <= est.loc["share of samples with a spark", "value"] <= 1
+    f = gain.dropna(subset=["forced_correct"])
+    if len(f):
+        per = f.assign(d=f["forced_correct"] - f["correct"].astype(float)).groupby("problem_id")["d"].mean()
+        assert est.loc["spark forced - as sampled (same solutions)", "value"] == pytest.approx(per.mean())
+
+
+def test_selection_shares_count_sparks_and_noise_among_selected_tokens():
+    from workbook.papers.lp_reg_sparks import selection_shares
+
+    train = pd.DataFrame({"seed": [0, 0, 1, 1], "lp_reg/n_bottom_rho": [10, 10, 8, 12],
+                          "lp_reg/n_bottom_rho_spark": [1, 1, 2, 0], "lp_reg/n_bottom_rho_noise": [5, 3, 4, 4],
+                          "lp_reg/n_regularized": [2, 0, 2, 2], "lp_reg/n_regularized_spark": [1, 0, 2, 0],
+                          "lp_reg/n_regularized_noise": [0, 0, 0, 0]})
+    out = selection_shares(train, n_boot=100).set_index(["kind", "set"])
+    assert out.loc[("spark", "bottom_rho"), "value"] == pytest.approx((2 / 20 + 2 / 20) / 2)
+    assert out.loc[("noise", "bottom_rho"), "value"] == pytest.approx((8 / 20 + 8 / 20) / 2)
+    assert out.loc[("spark", "regularized"), "value"] == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert out.loc[("noise", "regularized"), "tokens"] == 0 and out.loc[("spark", "bottom_rho"), "runs"] == 2

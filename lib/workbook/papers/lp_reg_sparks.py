@@ -13,11 +13,16 @@ min-p threshold) and a noise tail ``NOISE_TOKENS`` (1% each, below it); the cont
 - ``branch_matrix`` / ``spark_claims``: per (seed, problem) values and the claims on them with hierarchical CIs
   over seeds × problems (``workbook.metrics``);
 - ``selection_composition`` / ``rho_to_reach_sparks``: which tokens of a rollout batch Lp-Reg's bottom-rho set
-  holds (spark, noise, other) and the smallest rho whose bottom set reaches every negative-advantage spark.
+  holds (spark, noise, other) and the smallest rho whose bottom set reaches every negative-advantage spark;
+- ``spark_gain``: the mechanism's precondition, whether the spark raises accuracy at all (samples with vs without
+  a spark, and the same solutions continued with the spark forced at their branch point);
+- ``selection_shares``: during training, the share of Lp-Reg's bottom-rho and regularised tokens that are sparks
+  and noise (from the trainer's per-step counts).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +31,8 @@ import pandas as pd
 from workbook.rl.probes import Probe, ProbeContext
 
 __all__ = ["BranchProbe", "branch_matrix", "spark_claims", "token_kind", "selection_composition",
-           "rho_to_reach_sparks", "regulariser_pull"]  # fmt: skip
+           "rho_to_reach_sparks", "regulariser_pull", "branch_prefix", "spark_gain", "spark_gain_estimates",
+           "selection_shares"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -125,3 +131,106 @@ def regulariser_pull(sel: pd.DataFrame, kinds: tuple = ("spark",)) -> pd.DataFra
     pull = np.where(s["regularized"], np.exp(s["proxy_logp"] - s["logp"]) - 1.0, 0.0)
     return pd.DataFrame({"kind": s["token"].map(token_kind), "push": s["adv"], "pull_per_beta": pull,
                          "selected": s["regularized"]})
+
+
+# ---- the precondition: does the spark raise accuracy? -------------------------------------------------------------
+
+_STEP_LINE = re.compile(r"-?\d+ [-+*/] -?\d+ = -?\d+")
+
+
+def branch_prefix(text: str) -> str | None:
+    """Returns a completion's text up to its branch point (its solution-step lines, each ending in a newline) when
+    it is step lines followed by one answer line; None for anything else (a spark, a noise filler, a guess, a
+    truncated sample). The spark forced here continues exactly where the world's traces put it (after the last
+    step, ``workbook.toy.world.solve_completion``)."""
+    lines = (text or "").split("\n")
+    steps = lines[:-1]
+    if not steps or not all(_STEP_LINE.fullmatch(x) for x in steps) or _STEP_LINE.fullmatch(lines[-1]):
+        return None
+    return "\n".join(steps) + "\n"
+
+
+def spark_gain(backend, problems, n: int = 16, *, seed: int = 0, temperature: float = 1.0,
+               max_new_tokens: int = 128) -> pd.DataFrame:
+    """Returns one row per sample: problem_id, sample, spark (the sample wrote the spark), correct, and
+    forced_correct: the same solution's steps continued at T = ``temperature`` from its branch point with the spark
+    forced (NaN where ``branch_prefix`` finds none, e.g. samples that already hold a spark).
+
+    The paper's mechanism needs sparks that are *valuable* (Huang et al. 2025, Sec. 3): a low-probability token
+    whose continuation succeeds more often. Natural samples with a spark against those without compare the same
+    problems; the forced continuation is the intervention on the same solutions (common steps, only the branch
+    token differs). Graded by ``workbook.toy.evaluate.exact_grade`` (the RL reward's strict boxed answer).
+    """
+    from workbook.evaluation import sample_and_grade
+    from workbook.toy.evaluate import exact_grade
+    from workbook.toy.world import SPARK, solve_prompt
+
+    tok = backend.tokenizer
+    frame = sample_and_grade(backend, problems, n, grader=exact_grade, seed=seed, temperature=temperature,
+                             prompt_fn=lambda p: solve_prompt(tok, p.problem), max_new_tokens=max_new_tokens)
+    frame = frame.assign(spark=frame["text"].str.contains(SPARK, regex=False), prefix=frame["text"].map(branch_prefix))
+    by_id = {p.problem_id: p for p in problems}
+    todo = frame[frame["prefix"].notna()]
+    forced = [{"problem": by_id[r.problem_id].problem, "answer": by_id[r.problem_id].answer, "problem_id": str(i),
+               "prompt": solve_prompt(tok, by_id[r.problem_id].problem) + r.prefix + SPARK}
+              for i, r in zip(todo.index, todo.itertuples())]  # fmt: skip
+    out = frame.assign(forced_correct=np.nan)
+    if forced:
+        cont = sample_and_grade(backend, forced, 1, grader=exact_grade, seed=seed + 1, temperature=temperature,
+                                prompt_fn=lambda d: d["prompt"], max_new_tokens=max_new_tokens)
+        out.loc[cont["problem_id"].astype(int).to_numpy(), "forced_correct"] = cont["correct"].astype(float).to_numpy()
+    return out[["problem_id", "sample", "spark", "correct", "forced_correct"]]
+
+
+def spark_gain_estimates(gain: pd.DataFrame, *, pool: str = "", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Returns the spark's effect on accuracy from a ``spark_gain`` frame, 95% CIs by resampling problems
+    (``workbook.metrics.bootstrap_ci`` of per-problem values): the share of samples with a spark; accuracy of
+    samples with and without one (problems that have both; their paired difference); and the forced
+    intervention's accuracy minus the same solutions' own (problems with at least one branch prefix)."""
+    from workbook.metrics import bootstrap_ci
+
+    def row(quantity, values):
+        v = np.asarray(values, dtype=float)
+        e = bootstrap_ci(v, n_boot=n_boot, seed=seed) if v.size else None
+        return {"pool": pool, "quantity": quantity, "value": np.nan if e is None else e.value,
+                "lo": np.nan if e is None else e.lo, "hi": np.nan if e is None else e.hi, "n": int(v.size)}
+
+    g = gain.assign(correct=gain["correct"].astype(float)).groupby("problem_id", sort=False)
+    share = g["spark"].mean()
+    both = [(x[x.spark].correct.mean(), x[~x.spark].correct.mean()) for _, x in g if x.spark.any() and (~x.spark).any()]
+    f = gain[gain["forced_correct"].notna()].assign(correct=lambda x: x["correct"].astype(float))
+    fg = f.groupby("problem_id", sort=False)
+    return pd.DataFrame([
+        row("share of samples with a spark", share),
+        row("accuracy with a spark (natural samples)", [a for a, _ in both]),
+        row("accuracy without a spark (natural samples)", [b for _, b in both]),
+        row("with - without a spark (natural, paired by problem)", [a - b for a, b in both]),
+        row("accuracy of the solutions as sampled (no spark)", fg["correct"].mean()),
+        row("accuracy with the spark forced at the branch point", fg["forced_correct"].mean()),
+        row("spark forced - as sampled (same solutions)", fg["forced_correct"].mean() - fg["correct"].mean()),
+    ])  # fmt: skip
+
+
+def selection_shares(train: pd.DataFrame, kinds=("spark", "noise"), *, n_boot: int = 2000, seed: int = 0,
+                     by: str = "seed") -> pd.DataFrame:
+    """Returns, per kind, the share of Lp-Reg's bottom-rho tokens and of its regularised tokens that are of that
+    kind, summed over all steps of a run, with a 95% interval over runs (``by``; one share per run; a t-interval via
+    ``workbook.metrics.hierarchical_bootstrap`` with one value per run). ``train``: the trainer's per-step log of
+    the Lp-Reg runs with ``lp_reg/n_bottom_rho[_kind]`` and ``lp_reg/n_regularized[_kind]`` (``count_tokens``)."""
+    from workbook.metrics import hierarchical_bootstrap
+
+    rows = []
+    counts = [c for c in train.columns if c.startswith(("lp_reg/n_bottom_rho", "lp_reg/n_regularized"))]
+    tot = train.groupby(by)[counts].sum()
+    for kind in kinds:
+        for stage, total in (("bottom_rho", "lp_reg/n_bottom_rho"), ("regularized", "lp_reg/n_regularized")):
+            col = f"{total}_{kind}"
+            if col not in tot or total not in tot:
+                continue
+            share = (tot[col] / tot[total].where(tot[total] > 0)).dropna().to_numpy(float)
+            e = hierarchical_bootstrap(share[:, None], n_boot=n_boot, seed=seed, what=f"{kind} share of {stage}") \
+                if share.size else None
+            rows.append({"kind": kind, "set": stage, "tokens": int(tot[col].sum()), "of": int(tot[total].sum()),
+                         "value": np.nan if e is None else e.value, "lo": np.nan if e is None else e.lo,
+                         "hi": np.nan if e is None else e.hi, "runs": int(share.size)})
+    return pd.DataFrame(rows)
