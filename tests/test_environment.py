@@ -170,3 +170,12 @@ def test_package_data_ships_every_data_file_the_library_reads():
     needed = {p.relative_to(lib) for sub in ("reported", "reporting/static", "data/files")
               for p in (lib / sub).rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts}
     assert needed and not needed - shipped, sorted(map(str, needed - shipped))
+
+
+def test_licence_file_pyproject_and_notice_agree():
+    """One licence for the code and text, stated alike in LICENSE, pyproject.toml and NOTICE (data keep their own)."""
+    proj = _pyproject()["project"]
+    assert proj["license"] == "Apache-2.0" and proj["license-files"] == ["LICENSE", "NOTICE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
+    assert "licensed under Apache-2.0" in (ROOT / "NOTICE").read_text().split("\n\n")[0]
