@@ -318,6 +318,16 @@ run_dir.save_table(peaks, "arms_at_peak")
 peaks
 
 # %% [markdown]
+# > **The entropy sweep** (Sec. 4.1) at the arms' peaks: each coefficient minus π1's 0.001, paired by seed on the
+# > side seeds, and the share of held-out cells where the arm's samples were exactly π1's.
+
+# %%
+sweep_tab = osr.sweep_table(curve, [lab for lab in sweep if lab != "pi1"], select_ids, score_ids, n_boot=n_boot,
+                            seed=seed) if len(sweep) > 1 else pd.DataFrame()
+run_dir.save_table(sweep_tab, "entropy_sweep")
+sweep_tab
+
+# %% [markdown]
 # > The live gradient after saturation: the share of π1's rollout groups with a non-zero advantage, averaged over
 # > the steps after each seed's saturation step (a t-interval over seeds of the hierarchical bootstrap).
 
@@ -350,6 +360,7 @@ metrics = {
     "pi1_problem_id": pi1.problem_id,
     "saturation_steps": {str(k): v for k, v in sat.items()},
     "arms_at_peak": peaks.round(6).to_dict("records"),
+    "entropy_sweep": sweep_tab.round(6).to_dict("records"),
     "live_share_after_saturation": live_ci,
     "live_share": grouped_estimates(live, by=["label", "step"], y="live").round(6).to_dict("records"),
     "claims": claim_records(reproduced),

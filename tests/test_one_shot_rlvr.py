@@ -203,6 +203,10 @@ def test_claims_compare_arms_at_their_peaks_against_the_base():
     pairs = osr.claims(curve, train, select, score, 0.9, n_boot=200, paired=True)
     assert pairs["OS-4t"].value == pytest.approx(out["OS-4t"].value)
     assert pairs["OS-4t"].hi - pairs["OS-4t"].lo < out["OS-4t"].hi - out["OS-4t"].lo
+    sweep = _curve(arm("pi1", {0: 10, 4: 28}) + arm("same", {0: 10, 4: 28}) + arm("less", {0: 10, 4: 20}))
+    tab = osr.sweep_table(sweep, ["same", "less"], select, score, n_boot=200).set_index("arm")
+    assert tab.loc["same", "identical_to_pi1"] == 1.0 and tab.loc["same", "accuracy_minus_pi1"] == 0.0
+    assert tab.loc["less", "accuracy_minus_pi1"] == pytest.approx(on_score(20) - on_score(28))
     side = osr.claims(curve[~((curve["label"] == "entropy_only") & (curve["seed"] == 2))], train, select, score, 0.9,
                       n_boot=200, paired=True)                                   # a side arm on seeds 0 and 1 only
     assert side["OS-4t"].n_seeds == 2 and side["OS-4t"].value == pytest.approx(pairs["OS-4t"].value)

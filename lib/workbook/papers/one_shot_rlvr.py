@@ -20,7 +20,7 @@ from workbook.rl.probes import EvalProbe, ProbeContext
 __all__ = ["ARMS", "MAIN_ARMS", "QWEN25_MATH_COT_SYSTEM", "arm_specs", "arm_seeds", "FormatProbe", "PromptCap", "prompt_cap", "training_pool",
            "split_held_out", "peak_table", "live_after_saturation", "copies", "live_share", "historical_accuracy", "select_by_variance", "accuracy_matrix", "accuracy",
            "accuracy_difference", "noninferiority", "curve_matrix", "saturation_steps",
-           "post_saturation_change", "peak_steps", "at_peak", "claims", "decision_power", "plan", "validate"]
+           "post_saturation_change", "peak_steps", "at_peak", "paired_difference", "sweep_table", "claims", "decision_power", "plan", "validate"]
 
 ARMS = ("full_set", "pi1", "pi1_control", "no_entropy", "entropy_sweep", "entropy_only")
 
@@ -271,6 +271,41 @@ def peak_table(curve: pd.DataFrame, select: list[str], score: list[str], n_boot:
     return pd.DataFrame(rows)
 
 
+def paired_difference(curve: pd.DataFrame, a: str, b: str, select: list[str], score: list[str], what: str = "",
+                      y: str = "accuracy", n_boot: int = 2000, seed: int = 0):
+    """Returns ``a`` − ``b`` at their peaks (``b`` = "base": step 0 of π1), differenced within each seed both ran
+    (seed s of every π1 arm starts from the same model and draws the same training uniforms; with
+    ``FormatProbe.same_draws`` also the same evaluation samples), bootstrapped over seeds × ``score`` problems."""
+    from workbook.metrics import hierarchical_bootstrap
+
+    ref = "pi1" if b == "base" else b
+    common = set(curve.loc[curve["label"] == a, "seed"]) & set(curve.loc[curve["label"] == ref, "seed"])
+    both = curve[curve["seed"].isin(common)]
+    xb = curve_matrix(both, "pi1", 0, score, y) if b == "base" else at_peak(both, b, select, score, y)
+    return hierarchical_bootstrap(at_peak(both, a, select, score, y) - xb, n_boot=n_boot, seed=seed,
+                                  what=f"{what or f'{a} - {b}'}, paired by seed")
+
+
+def sweep_table(curve: pd.DataFrame, labels: list[str], select: list[str], score: list[str], n_boot: int = 2000,
+                seed: int = 0) -> pd.DataFrame:
+    """Returns one row per entropy-sweep arm (Sec. 4.1): its held-out accuracy and unboxed share at its peak minus
+    π1's (coefficient 0.001) at its peak, paired by seed, and the share of held-out cells (seed, step, problem)
+    where its curve equals π1's exactly (1.0: the coefficient changed no sampled token)."""
+    rows = []
+    ref = curve[curve["label"] == "pi1"].set_index(["seed", "step", "problem_id"])
+    for lab in labels:
+        f = curve[(curve["label"] == lab) & (curve["step"] > 0)].set_index(["seed", "step", "problem_id"])
+        r = ref.reindex(f.index)
+        same = (f["n_correct"] == r["n_correct"]) & (f["n_unboxed"] == r["n_unboxed"])
+        row = {"arm": lab, "identical_to_pi1": float(same.mean()) if len(f) else float("nan")}
+        for y in ("accuracy", "unboxed"):
+            e = paired_difference(curve, lab, "pi1", select, score, y=y, n_boot=n_boot, seed=seed)
+            row.update({f"{y}_minus_pi1": e.value, f"{y}_lo": e.lo, f"{y}_hi": e.hi})
+        row["n_seeds"] = e.n_seeds
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def live_after_saturation(live: pd.DataFrame, train: pd.DataFrame, curve: pd.DataFrame, threshold: float,
                           labels: tuple = ("pi1", "pi1_control")) -> pd.DataFrame:
     """Returns ``live_share`` rows of ``labels`` after each seed's saturation step (:func:`saturation_steps`)."""
@@ -350,17 +385,12 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     base = curve_matrix(curve, "pi1", 0, score)
     everything = list(select) + list(score)
 
-    def seeds_of(label):
-        return set(curve.loc[curve["label"] == label, "seed"])
-
     def diff(a, b, what):
         if not {a, b} <= have | {"base"}:
             return None
         if not paired:
             return hierarchical_difference(peak[a], peak.get(b, base), what=what, **kw)
-        both = curve[curve["seed"].isin(seeds_of(a) & seeds_of("pi1" if b == "base" else b))]  # the common seeds
-        xb = curve_matrix(both, "pi1", 0, score) if b == "base" else at_peak(both, b, select, score)
-        return hierarchical_bootstrap(at_peak(both, a, select, score) - xb, what=f"{what}, paired by seed", **kw)
+        return paired_difference(curve, a, b, select, score, what=what, **kw)
 
     def change(label, y):
         x = post_saturation_change(train, curve, label, threshold, everything, y)
