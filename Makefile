@@ -31,12 +31,15 @@ TOY_JOBS ?= 2
 toy: env
 	$(PY) -m workbook.toy.prepare --threads $(TOY_THREADS) --jobs $(TOY_JOBS)
 
+TEST_WORKERS ?= 2
 test: env
 	# CI must run the browser check, so it installs Debian's chromium; elsewhere the test skips without it.
 	if [ "$${CI:-}" = "true" ]; then bash env/install_browser.sh; fi
 	# the smoke toy (seconds) that smoke notebook runs load; training it here keeps it out of their timeouts
 	$(PY) -m workbook.toy.prepare --smoke
-	$(PY) -m pytest -q --durations=15
+	# two workers (TEST_WORKERS=0: one process); tests/conftest.py runs the slow ones first and keeps each module with
+	# a module-scoped fixture on one worker (--dist loadgroup)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 replicate: env toy
 	# run-all exits 1 when a notebook fails; the summary and site are still written so the failure is visible.

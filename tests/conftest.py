@@ -26,6 +26,23 @@ def _limit_torch_threads() -> None:
             torch.set_num_threads(n)
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Order and group the tests for ``make test``'s two xdist workers (``-n 2 --dist loadgroup``).
+
+    Slow tests (and notebook runs) go first, so the workers finish together rather than one waiting on a long test
+    at the end; the tests of a module that uses a module-scoped fixture (a trained model, a built site) share one
+    worker, which makes the fixture once. Without xdist only the order changes.
+    """
+    items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("notebooks")))
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = [d for ds in (info.name2fixturedefs.values() if info else ()) for d in ds]
+        if any(d.scope == "module" for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
 @pytest.fixture(autouse=True)
 def results_dir(tmp_path_factory, monkeypatch) -> Path:
     """Return a fresh temporary WORKBOOK_RESULTS_DIR for each test, so no test writes into the repo's results/."""
