@@ -173,23 +173,33 @@ def _point(label, correct, **accepted):
 
 def test_l1_uses_the_verify_skill_l1c_the_code_models_base_tests_and_l1t_the_toy_verifier():
     from workbook.papers.inference_scaling_limits import reproduced
-    from workbook.reporting.verdicts import Untestable
+    from workbook.reporting import reported_vs_reproduced
+    from workbook.reporting.verdicts import Checked, Untestable
 
     toy = TaskCounts(np.array([3, 5, 0]), np.array([1, 0, 0]), np.array([8, 8, 8]))
     code = {"counts": TaskCounts(np.array([1, 0, 2]), np.array([1, 0, 0]), np.array([4, 4, 4]))}
-    # main model: task 0 right on 2 of 4 samples; the verify skill accepts one right and one wrong sample there,
-    # and one wrong sample on task 1 (ceilings 1/2 and 0)
-    main = _point("main", [[1, 1, 0, 0], [0, 0, 0, 0]], verify_skill=[[1, 0, 1, 0], [1, 0, 0, 0]],
+    # main model: the verify skill accepts both right and one wrong sample of task 0 (a/m = 2/3, pass rate 1/2) and
+    # the right and one wrong sample of task 1 (1/2 against 1/4): it lifts every task, so L1 is decided
+    main = _point("main", [[1, 1, 0, 0], [1, 0, 0, 0]], verify_skill=[[1, 1, 1, 0], [1, 1, 0, 0]],
                   last_digit=[[1, 1, 0, 0], [0, 0, 0, 0]])
-    weak = _point("weak", [[0, 0, 0, 0], [1, 0, 0, 0]], verify_skill=[[1, 0, 0, 0], [1, 1, 0, 0]],
+    weak = _point("weak", [[1, 0, 0, 0], [1, 0, 0, 0]], verify_skill=[[1, 1, 0, 0], [1, 0, 0, 0]],
                   last_digit=[[0, 0, 0, 0], [1, 0, 0, 0]])
     out = reproduced(toy, code, "cpu", "smollm2", "humaneval_plus", n_boot=200, main=main, weak=weak)
-    assert out["L1"].value == pytest.approx(np.mean([1 - 1 / 2, 1 - 0]))
+    assert isinstance(out["L1"], Checked) and isinstance(out["L2t"], Checked)
+    assert out["L1"].estimate.value == pytest.approx(np.mean([1 - 2 / 3, 1 - 1 / 2]))
     assert out["L1c"].value == pytest.approx(np.mean([1 - 1 / 2, 1 - 2 / 2]))     # tasks with m > 0 only
     assert out["L1t"].value == pytest.approx(np.mean([1 - 3 / 4, 1 - 5 / 5]))
-    # L2t: weak ceilings 0 and 1/2 (mean 0.25) minus the main model's pass@1 (2/8 = 0.25)
-    assert out["L2t"].value == pytest.approx(0.25 - 0.25)
-    assert out["L2u"].value == pytest.approx(1.0 - 0.25)                          # only task 1 has m > 0
+    # L2t: weak ceilings 1/2 and 1 (mean 0.75) minus the main model's pass@1 (3/8)
+    assert out["L2t"].estimate.value == pytest.approx(0.75 - 3 / 8)
+    assert out["L2u"].value == pytest.approx(1.0 - 3 / 8)                         # only task 1 has m > 0
+    # a verifier blind to correctness (a/m = the pass rate on every task): L1 and L2t are forced, so untestable
+    blind = _point("blind", [[1, 1, 0, 0], [1, 0, 0, 0]], verify_skill=[[1, 0, 1, 0], [1, 1, 1, 1]],
+                   last_digit=[[1, 1, 0, 0], [1, 0, 0, 0]])
+    forced = reproduced(toy, None, "cpu", "smollm2", "humaneval_plus", n_boot=200, main=blind, weak=blind)
+    for cid in ("L1", "L2t"):
+        assert isinstance(forced[cid], Untestable) and "lifts" in forced[cid].reason
+    table = reported_vs_reproduced("inference_scaling_limits", forced, "cpu")
+    assert dict(zip(table["claim_id"], table["verdict"]))["L1"] == "untestable here"
     none = {"counts": TaskCounts(np.array([0, 0]), np.array([0, 0]), np.array([4, 4]))}
     assert isinstance(reproduced(toy, none, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L1c"], Untestable)
     assert "L1c" not in reproduced(toy, None, "cpu", "smollm2", "humaneval_plus", n_boot=200)

@@ -23,9 +23,10 @@ from workbook.papers.inference_scaling_limits.resampling import (
 )
 from workbook.papers.inference_scaling_limits.strengths import (
     VERIFIER_NAMES, Point, Strength, ceiling_gap, collect_points, line_fit, line_table, load_strength,
-    parse_strength, point_table, safe_mean_ci, sample_point, verify_skill_accepts,
+    parse_strength, point_table, safe_mean_ci, sample_point, verifier_lift, verify_skill_accepts,
 )
-from workbook.reporting import untestable
+from workbook.reporting import requires, untestable
+from workbook.reporting.verdicts import Untestable
 
 __all__ = [
     "CODE_INSTRUCTION", "VERIFIERS", "VERIFIER_NAMES", "EasyHardModel", "Point", "Strength", "TaskCounts",
@@ -36,7 +37,7 @@ __all__ = [
     "optimal_k", "paper_figure_data", "parse_strength", "pass_at_1", "per_task_ceiling", "plan", "plot_paper_line",
     "plot_points", "point_table", "prob_any_accept", "reproduced", "safe_mean_ci", "sample_point", "simulate_utility",
     "simulation_table", "skill_reading", "task_counts", "theory_table", "utility_curve", "utility_table", "validate",
-    "VERIFY_SKILL_TARGET", "verify_skill_accepts", "verify_skill_table",
+    "VERIFY_SKILL_TARGET", "verifier_lift", "verify_skill_accepts", "verify_skill_table",
 ]
 
 #: The instruction appended to a HumanEval+/MBPP+ prompt for chat models (ours; the paper samples completions).
@@ -253,7 +254,10 @@ def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: 
     ``counts``: the main toy point under the last-digit verifier (L1t, and L3 unless the code model's counts are the
     main ones). ``main`` / ``weak``: the main model and a weaker model strength (`strengths.Point`, same problems):
     L1 is 1 − the ceiling (Sec. 3: mean over tasks with m > 0 of a/m) of ``main`` with the toy's trained verify skill
-    as the verifier; L2t (verify skill) and L2u (last digit) are ceiling(weak) − pass@1(main). ``code``: None, or
+    as the verifier; L2t (verify skill) and L2u (last digit) are ceiling(weak) − pass@1(main). L1 and L2t presuppose
+    that the verify skill knows something (``requires``): its lift of the ceiling over pass@1 on ``main`` (L1) /
+    ``weak`` (L2t) must have an interval above 0, else a verifier blind to correctness would make them true by the
+    models' error rates alone and they read "untestable here". ``code``: None, or
     {"counts", "pass1", "ceiling", "line_length_diffs"} of the code model: L1c is 1 − its ceiling with HumanEval+
     base tests as the verifier; L2, L4–L8 at ``paper``. L10 is exact (the official demo). Every estimate that has no
     measurable unit (no task, no accepted sample, NaN) is `untestable` with the reason: this never raises on data.
@@ -278,12 +282,18 @@ def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: 
         "L3": k_opt_at(main_counts, 4.0, "k_opt at c = 4"),
         "L10": point(model_optimal_k(EasyHardModel(r=(0.87, 0.13), p=(0.58, 0.42), s=0.75), 0.7)[0], "k_opt (exact)"),
     }
+    def informed(point: Point, est: Any) -> Any:  # an undefined estimate stays untestable for its own reason
+        if isinstance(est, Untestable):
+            return est
+        return requires(verifier_lift(point, "verify_skill", n_boot=n_boot, seed=seed),
+                        f"the verify skill lifts {point.label}'s ceiling above its pass@1 (lift interval above 0)", est)
+
     if main is not None:
         skill = TaskCounts(*(main.per_problem("verify_skill")[k] for k in ("a", "f", "n")))
-        out["L1"] = one_minus_ceiling(skill, "1 − ceiling, trained verify skill",
-                                      "the verify skill accepted no sample of the main model: no ceiling")
+        out["L1"] = informed(main, one_minus_ceiling(skill, "1 − ceiling, trained verify skill",
+                                                     "the verify skill accepted no sample of the main model: no ceiling"))
         if weak is not None:
-            out["L2t"] = ceiling_gap(weak, main, "verify_skill", n_boot=n_boot, seed=seed)
+            out["L2t"] = informed(weak, ceiling_gap(weak, main, "verify_skill", n_boot=n_boot, seed=seed))
             out["L2u"] = ceiling_gap(weak, main, "last_digit", n_boot=n_boot, seed=seed)
     if code is not None and code_benchmark == "humaneval_plus":
         out["L1c"] = one_minus_ceiling(code["counts"], "1 − ceiling, base tests",

@@ -29,8 +29,8 @@ import pandas as pd
 from workbook.metrics import Estimate
 
 __all__ = ["VERIFIER_NAMES", "Point", "Strength", "ceiling_gap", "collect_points", "line_fit", "line_table",
-           "load_strength",
-           "parse_strength", "point_table", "safe_mean_ci", "sample_point", "verify_skill_accepts"]
+           "load_strength", "parse_strength", "point_table", "safe_mean_ci", "sample_point", "verifier_lift",
+           "verify_skill_accepts"]
 
 #: The verifiers every point is judged by: exact (control, no false positives), last digit, the trained verify skill.
 VERIFIER_NAMES = ("exact", "last_digit", "verify_skill", "verify_skill_raw")
@@ -240,6 +240,14 @@ def _point_estimates(p: Point, verifier: str, n_boot: int, seed: int) -> dict[st
                                            len(pass1), "(P(accept | right) + P(reject | wrong)) / 2"),
             "lift": _interval(float(_nanmean_rows(lift[None])[0]), _nanmean_rows(lift[idx]), len(lift),
                               "mean a/m − a_correct/n over tasks with m > 0")}
+
+
+def verifier_lift(point: Point, verifier: str, n_boot: int = 2000, seed: int = 0) -> Estimate:
+    """Return the lift of ``point``'s ceiling over its pass@1 under ``verifier`` (``point_table``'s ``lift``): the
+    mean over tasks with m > 0 of a/m minus the task's pass rate, 95% CI over problems; 0 in expectation for a
+    verifier blind to correctness, so a claim about the ceiling presupposes it is above 0 (NaN when m = 0 everywhere).
+    """
+    return _point_estimates(point, verifier, n_boot, seed)["lift"]
 
 
 def line_fit(points: Sequence[Point], verifier: str, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
