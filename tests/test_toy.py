@@ -302,4 +302,6 @@ def test_verify_diagnostic_reads_a_verifier_that_ignores_its_recomputation(token
     assert world.loc["per report line: recomputed value right", "value"] == 1.0
     assert world.loc["per report line: says ok although its value ≠ the claim", "value"] == 1.0
     assert world.loc["per report line: says wrong although its value = the claim", "value"] == 0.0
+    assert world.loc["per report line with a wrong claim: the value copies the claim", "value"] == 0.0
+    assert world.loc["per report line with a right claim: the value is right", "value"] == 1.0
     assert set(df.index.get_level_values("source")) == {"world candidates", "own solutions"}

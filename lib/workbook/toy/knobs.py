@@ -55,7 +55,7 @@ _REPORT_LINE = re.compile(r"Step (\d+): (-?\d+) ([-+*/]) (-?\d+) = (-?\d+), chec
 def verify_line_consistency(solutions: list[str], reports: list[str]) -> pd.DataFrame:
     """Return one row per report line ``Step k: a op b = c, check v ok|wrong`` that refers to a step of its solution:
     ``value_right`` (v is the true a op b), ``value_equals_claim`` (v equals the solution's claimed result of step
-    k) and ``says_ok``. In the training traces ``says_ok == value_equals_claim`` always; a verifier whose decision
+    k), ``says_ok`` and ``claim_right`` (the solution's step k is right). In the training traces ``says_ok == value_equals_claim`` always; a verifier whose decision
     ignores its own recomputation breaks that identity (the diagnosis in ``recipe_selection.md``)."""
     from workbook.data.synthetic import apply_op
     from workbook.toy.evaluate import parse_solution_steps
@@ -72,8 +72,8 @@ def verify_line_consistency(solutions: list[str], reports: list[str]) -> pd.Data
             except (ValueError, ZeroDivisionError):
                 true = None
             rows.append({"pair": pair, "value_right": v == true, "value_equals_claim": v == claimed[k - 1].result,
-                         "says_ok": m[7] == "ok"})
-    return pd.DataFrame(rows, columns=["pair", "value_right", "value_equals_claim", "says_ok"])
+                         "says_ok": m[7] == "ok", "claim_right": claimed[k - 1].result == true})
+    return pd.DataFrame(rows, columns=["pair", "value_right", "value_equals_claim", "says_ok", "claim_right"])
 
 
 def verify_diagnostic(backend, *, n_pairs: int = 384, seed: int = 0, temperature: float = 1.0,
@@ -129,6 +129,10 @@ def verify_diagnostic(backend, *, n_pairs: int = 384, seed: int = 0, temperature
                  n_boot, seed),
             _row(source, "per report line: says wrong although its value = the claim",
                  ~lines.says_ok[equal].astype(bool), "dser", n_boot, seed),
+            _row(source, "per report line with a wrong claim: the value copies the claim",
+                 equal[~lines.claim_right.astype(bool)], "dser", n_boot, seed),
+            _row(source, "per report line with a right claim: the value is right",
+                 lines.value_right[lines.claim_right.astype(bool)], "dser", n_boot, seed),
         ]
         rows += [{**r, "knob": source} for r in found]
     return pd.DataFrame(rows).rename(columns={"knob": "source"})
@@ -222,6 +226,10 @@ def knob_effects(backend, knobs: WorldKnobs | None = None, *, spec: ArithmeticSp
     for label, sel in (("with", has_spark), ("without", ~has_spark)):
         per = [c[m].mean() for c, m in zip(correct, sel) if m.any()]
         rows.append(_row("spark_share", f"accuracy of samples {label} a spark", per, "lp_reg", n_boot, seed))
+    both = has_spark.any(1) & (~has_spark).any(1)  # the gain within a problem: difficulty does not confound it
+    gain = [c[m].mean() - c[~m].mean() for c, m, b in zip(correct, has_spark, both) if b]
+    rows.append(_row("spark_share", "accuracy gain with a spark (within problems having both)", gain, "lp_reg",
+                     n_boot, seed))
     rows.append(_row("spark_share", "share of samples with a spark", has_spark.mean(1), "lp_reg", n_boot, seed))
     # verify skill on the model's own solutions (first n_verify per problem)
     pairs = [(i, j) for i in range(len(base)) for j in range(min(n_verify, n))]
