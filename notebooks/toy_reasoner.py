@@ -42,6 +42,7 @@ n_problems = 32                   # held-out problems per pool (in-distribution,
 n = 64                            # samples per problem at temperature 1
 n_hard = 256                      # samples per hard-pool problem (pass@256, NSR's large-k regime)
 n_verify = 4                      # own solutions per problem that are verified and refined
+n_diagnostic = 384                # held-out problems for the verify diagnostic (one candidate each, per source)
 n_strength = 16                   # samples per problem for each snapshot's pass@1
 temperature = 1.0
 batch_size = 256
@@ -96,9 +97,9 @@ def backend(name, step=None):
 
 
 logs = {name: read_train_log(d) for name, d in dirs.items()}
-for name, log in logs.items():
-    print(f"{name}: {log['n_params']:,} parameters, {RECIPES[name].steps} steps at {log['steps_per_s']:.2f} "
-          f"steps/s on {log['num_threads']} thread(s) ({log['wall_s'] / 60:.1f} min)")
+for name, log in logs.items():  # the measured training cost of each checkpoint, from its own training log
+    print(f"{name}: {log['n_params']:,} parameters, {RECIPES[name].steps} steps in {log['wall_s'] / 60:.1f} min "
+          f"({log['steps_per_s']:.2f} steps/s on {log['num_threads']} thread(s), {log['device']})")
 
 # %% [markdown]
 # ## Each knob's effect on the base model
@@ -131,20 +132,42 @@ plt.show()
 #
 # - **deficiency**: the share of answers without `\boxed{}` tracks the trained 25% in the default world and is 0
 #   in the control — a global habit one RL example could remove (it also costs the default world pass@1).
-# - **spark / noise**: the teacher-forced spark probability sits at the trained 0.05 and the noise tail at ~0.09,
-#   both 0 in the control. Whether a spark *helps* is the accuracy with vs without a spark: the CIs overlap, so
-#   the model's self-check does not (yet) raise accuracy.
+# - **spark / noise**: the teacher-forced spark probability sits at the trained 0.05 and the noise tail near (on
+#   the published run, below) its trained 0.08, both 0 in the control. Whether a spark *helps* is the accuracy
+#   gain within problems that have samples with and without one: it is negative — the self-check runs on the
+#   model's verify skill (below), which breaks more right solutions than it repairs.
 # - **hard pool**: pass@1 is ~0.02 in both worlds and pass@256 is far above it: the large-k regime NSR needs. The
 #   default world, with its 4% hard traces, is higher on pass@256 and has more problems with pass@64 between 0.3
 #   and 0.9 than the control, but the CIs overlap: the hard tier is a mild knob.
 # - **guess**: on guess-prone problems the default world's greedy output skips the steps and guesses, its answer
 #   differs from the most frequent sampled answer on almost every problem, and π̂(y*|x) < ½; the control world is
 #   sharp there (greedy mostly right and equal to the modal answer).
-# - **verify / refine**: the balanced accuracy of the verify skill is near chance (target ≥ 0.75 missed), and one
-#   refinement step both repairs (P(I→C)) and breaks (P(C→I)) solutions. The per-line rows say why: the model
-#   recomputes most steps right, but says `ok` on most lines where its own value differs from the solution's
-#   claim — its decision ignores its recomputation (`workbook.toy.knobs.verify_line_consistency`). DSER
+# - **verify / refine**: the balanced accuracy of the verify skill is above chance but below its 0.75 target, and
+#   one refinement step both repairs (P(I→C)) and breaks (P(C→I)) solutions. The diagnostic below says why. DSER
 #   therefore also uses the oracle-verdict-with-noise mode (`workbook.toy.evaluate.noisy_oracle_report`).
+
+# %% [markdown]
+# ## Why the verify skill misses its target
+#
+# > A report line reads `Step k: a op b = c, check v ok|wrong`: the solution's claimed step, the checker's own
+# > value v, and `ok` exactly when v = c. `workbook.toy.knobs.verify_diagnostic` verifies `n_diagnostic`
+# > candidates drawn as the training traces draw them ("world candidates") and as many of the model's own
+# > solutions, and reads every report line against the truth: is v right, does the decision follow v, and on a
+# > line whose claim is wrong, does v merely copy the claim (the traces do so at `verify_miss` = 0.15)?
+
+# %%
+from workbook.toy.knobs import verify_diagnostic
+
+diagnostic = verify_diagnostic(backend(model), n_pairs=n_diagnostic, seed=seed, temperature=temperature,
+                               n_boot=n_boot)
+run_dir.save_table(diagnostic, "verify_diagnostic")
+diagnostic[["source", "quantity", "value", "lo", "hi", "n_units"]]
+
+# %% [markdown]
+# On the published run the decision mostly follows the model's own value (few lines say `ok` although v ≠ c),
+# but on lines whose claim is wrong the value copies the claim far more often than the traces do, so wrong steps
+# pass and the true-negative rate stays low. The claim copied just before the check — world version 4's fix for
+# a verifier that ignored its recomputation — is what the model now anchors on (`docs/toy_world.md`).
 
 # %% [markdown]
 # ## Model strengths and training
@@ -193,12 +216,14 @@ def row(world, knob, quantity):
 
 headline = {w: {"deficiency": row(w, "deficiency_share", "share of samples answering"),
                 "p_spark": row(w, "spark_share", "P(spark"), "noise_mass": row(w, "noise_share", "noise-tail"),
+                **({"spark_accuracy_gain": row(w, "spark_share", "accuracy gain")} if w == "default world" else {}),
                 "hard_pass@1": row(w, "hard_share", "pass@1 on the hard"),
                 f"hard_pass@{n_hard}": row(w, "hard_share", f"pass@{n_hard} on"),
                 "greedy_differs_from_modal": row(w, "guess_share", "share where greedy"),
                 "verify_balanced_accuracy": row(w, "verify (WorldNoise.verify_*)", "balanced")}
             for w in effects}
-run_dir.write_metrics({"headline": headline, "model_strengths": strengths.to_dict("records"),
+diag = {f"{r.source}: {r.quantity}": {"value": r.value, "lo": r.lo, "hi": r.hi} for r in diagnostic.itertuples()}
+run_dir.write_metrics({"headline": headline, "model_strengths": strengths.to_dict("records"), "verify_diagnostic": diag,
                        "models": list(dirs), "n_problems": n_problems, "n": n, "n_hard": n_hard})
 run_dir.write_provenance(params, seed, started=t_start)
 print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
@@ -213,9 +238,9 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s")
 #
 # ## Deviations and notes
 #
-# - The verify skill is near chance (balanced accuracy ≈ 0.5, documented target ≥ 0.75): a recorded shortfall of
-#   the frozen world version 3, analysed in `lib/workbook/toy/recipe_selection.md`; DSER uses the
-#   oracle-with-noise verdicts beside it.
+# - The verify skill misses its documented target (balanced accuracy ≥ 0.75): a recorded shortfall of world
+#   version 4, analysed above and in `lib/workbook/toy/recipe_selection.md` with a proposal for a later version;
+#   DSER uses the oracle-with-noise verdicts beside it. The spark's self-check inherits it and lowers accuracy.
 # - The world and recipe were chosen once for all notebooks; nothing here is tuned per method.
 # - pass@256 on the hard pool is the share of problems solved by any of 256 samples (an unbiased estimate of the
 #   mean pass@256); the per-problem regime share uses pass@64 from the same 256 samples.
