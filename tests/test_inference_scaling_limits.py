@@ -309,3 +309,16 @@ def test_a_verifier_blind_to_correctness_has_no_lift_and_chance_balanced_accurac
     assert row.loc["verify_skill", "lift lo"] < 0 < row.loc["verify_skill", "lift hi"]
     assert row.loc["verify_skill", "balanced accuracy"] == pytest.approx(0.5, abs=0.02)
     assert row.loc["exact", "lift"] == pytest.approx(np.mean(1 - correct.mean(1)[correct.any(1)]))
+
+
+def test_power_of_a_claim_with_a_precondition_is_its_power_given_the_precondition():
+    """L1 and L2t carry `requires:`; the pre-registered power is computed as if it held (not 0 by construction)."""
+    from workbook.reporting.claims import REPORTED_DIR, load_reported_file
+    from workbook.reporting.power import design_for, power
+
+    doc = load_reported_file(REPORTED_DIR / "inference_scaling_limits.yaml")
+    l1 = next(c for c in doc["claims"] if c["id"] == "L1")
+    assert l1.get("requires")
+    design = design_for(doc["design"], l1, {"n_problems": 64})
+    assert power(l1, design, n_sim=100, n_boot=100) > 0.8
+    assert power(l1, design, effect=0.0, n_sim=100, n_boot=100) < 0.1     # no effect: rarely "reproduced"
