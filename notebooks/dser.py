@@ -277,6 +277,21 @@ run_dir.save_table(sweep, "sweep")
 sweep[["arm", "eps_effective", "p_ic", "p_ci", "pi_c", "predicted_T", "observed_T", "gap", "change", "vote",
        "single_chain_T"]].round(3)
 
+# %% [markdown]
+# ### Who breaks the right solutions: the verifier or the refiner?
+#
+# The one-step moves split by the verdict of the report the refiner read (Wilson 95% CIs). If p̂_CI stays high
+# after a `correct` report, the refiner breaks right solutions on its own, and no verifier can raise π_C above
+# what that leaves; if it falls there, the verifier's false alarms carry the degradation.
+
+# %%
+by_verdict = {r.arm.name: dser.rates_by_verdict(r) for r in results}
+for name, tab in by_verdict.items():
+    ok = tab.set_index("verdict").loc["correct"]
+    print(f"{name:>16}: after a 'correct' report p̂_CI {ok.p_ci:.2f} [{ok.p_ci_lo:.2f}, {ok.p_ci_hi:.2f}] "
+          f"({ok.visits_c} right solutions), p̂_IC {ok.p_ic:.2f} ({ok.visits_i} wrong ones)")
+pd.concat({k: v.set_index("verdict") for k, v in by_verdict.items()}).round(3)
+
 # %%
 x = sweep["eps"].fillna(sweep["eps_effective"]).to_numpy()   # the own verifier sits at 1 − balanced accuracy
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -453,6 +468,7 @@ metrics = {
                                  "gap": vars(c.gap), "no_dynamics": vars(c.no_dynamics)} for r, c in zip(results, cals)},
     "chain_rates": {r.arm.name: [vars(e) for e in dser.chain_rates(r)] for r in results},
     "rates_by_iteration": {k: v.to_dict("list") for k, v in by_it.items()},
+    "rates_by_verdict": {k: v.to_dict("list") for k, v in by_verdict.items()},
     "never_solved": int(never_solved.sum()),
     "theory": {"max_abs_sim_minus_analytic": float(np.max(np.abs(sim_acc - analytic))),
                "votes": theory_votes.to_dict("list")},

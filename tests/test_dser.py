@@ -433,3 +433,21 @@ def test_run_dser_with_an_external_verifier_makes_no_verify_calls():
     assert seen == [2, 2, 2] and run.reports[0][0] == ["external report"] * 3
     assert len(backend.calls) == 3 and run.n_generated_tokens == 3 * 2 * 3   # refinements only
     np.testing.assert_array_equal(run.correct[0, 0], [False, False, True, False])
+
+
+def test_rates_by_verdict_splits_the_one_step_moves_by_the_report():
+    from workbook.papers.dser.loop import DSERRun
+
+    # One problem, 6 pool solutions: starts C C C I I I; verdicts correct, correct, incorrect, incorrect, correct,
+    # (none); next states C I I C I C.
+    states = np.array([[[1, 1], [1, 0], [1, 0], [0, 1], [0, 0], [0, 1]]], dtype=bool)
+    reports = [[["\\boxed{correct}"], ["\\boxed{CORRECT}"], ["\\boxed{incorrect}"], ["\\boxed{incorrect}"],
+                ["\\boxed{correct}"], ["no verdict"]]]
+    diag = DSERRun(["p0"], [], reports, [], states)
+    res = dser.ArmResult(dser.Arm("own verifier"), diag, None, diag, {})
+    tab = dser.rates_by_verdict(res).set_index("verdict")
+    assert tab.loc["correct", "p_ci"] == pytest.approx(0.5) and tab.loc["correct", "visits_c"] == 2
+    assert tab.loc["correct", "p_ic"] == 0 and tab.loc["correct", "visits_i"] == 1
+    assert tab.loc["incorrect", "p_ci"] == 1 and tab.loc["incorrect", "p_ic"] == 1
+    assert tab.loc["none", "p_ic"] == 1 and tab.loc["none", "visits_c"] == 0 and np.isnan(tab.loc["none", "p_ci"])
+    assert (tab["p_ci_lo"] <= tab["p_ci_hi"]).all()

@@ -22,7 +22,7 @@ from workbook.papers.dser.loop import (
 )
 from workbook.papers.dser.sweep import (
     Arm, ArmResult, Calibration, calibration, chain_rates, equal_compute_k, make_arms, most_distinct,
-    noisy_oracle_verifier, rates_by_iteration, run_arm, stratified_pool, sweep_table, worst_arm,
+    noisy_oracle_verifier, rates_by_iteration, rates_by_verdict, run_arm, stratified_pool, sweep_table, worst_arm,
 )
 from workbook.papers.dser.theory import (
     BetaPrior, OneStep, TransitionCounts, binomial_majority_accuracy, bootstrap_rates, estimate_rates, majority_vote,
@@ -35,7 +35,7 @@ from workbook.reporting import untestable
 __all__ = [
     "PROMPTS", "Arm", "ArmResult", "BetaPrior", "Calibration", "DSERConfig", "DSERPrompts", "DSERRun",
     "TransitionCounts", "OneStep", "calibration", "chain_rates", "equal_compute_k", "make_arms", "most_distinct",
-    "noisy_oracle_verifier", "rates_by_iteration", "run_arm", "stratified_pool", "sweep_table", "theory_checks", "worst_arm",
+    "noisy_oracle_verifier", "rates_by_iteration", "rates_by_verdict", "run_arm", "stratified_pool", "sweep_table", "theory_checks", "worst_arm",
     "binomial_majority_accuracy", "bootstrap_rates", "chat_prompts", "estimate_rates", "estimate_run_tokens",
     "hardest", "majority_vote", "one_step_prediction", "per_problem_rates", "plan",
     "reproduced", "run_dser", "shrunk_rates", "simulate_chains", "simulated_vote_correct", "stationary_accuracy",

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from workbook.metrics import Estimate, bootstrap_ci
+from workbook.metrics import Estimate, bootstrap_ci, wilson_interval
 from workbook.papers.dser.loop import DSERConfig, DSERRun, run_dser
 from workbook.papers.dser.theory import (
     OneStep, estimate_rates, one_step_prediction, transient_accuracy, transition_counts,
@@ -225,6 +225,32 @@ def rates_by_iteration(states: np.ndarray) -> pd.DataFrame:
         ic, ci = estimate_rates(transition_counts(s[..., n:n + 2]))
         rows.append({"move": f"{n}→{n + 1}", "n": n, "p_ic": ic.value, "p_ic_lo": ic.lo, "p_ic_hi": ic.hi,
                      "visits_i": ic.n, "p_ci": ci.value, "p_ci_lo": ci.lo, "p_ci_hi": ci.hi, "visits_c": ci.n})
+    return pd.DataFrame(rows)
+
+
+def rates_by_verdict(res: ArmResult) -> pd.DataFrame:
+    """Return the one-step p̂_IC and p̂_CI split by the report's verdict (Wilson 95% CIs), one row per verdict.
+
+    Which side of the step moves the chain: if p̂_CI stays high when the report says ``correct``, the refiner
+    breaks right solutions on its own and no verifier can lift π_C = p_IC / (p_IC + p_CI) (Sec. 3); if it falls
+    there, the verifier's false alarms carry the degradation. Verdicts as `verdict_quality` reads them (None: no
+    ``\\boxed{}`` verdict in the report).
+    """
+    from workbook.toy.world import parse_verdict
+
+    s = np.asarray(res.diag.correct, dtype=bool)                     # (problems, pool, 2)
+    verdict = np.array([[str(parse_verdict(r[0].lower())) for r in chains] for chains in res.diag.reports])
+    rows = []
+    for v in ("correct", "incorrect", "None"):
+        m = verdict == v
+        row = {"verdict": v if v != "None" else "none"}
+        for key, start in (("p_ic", False), ("p_ci", True)):
+            visits = m & (s[..., 0] == start)
+            k, n = int((visits & (s[..., 1] != start)).sum()), int(visits.sum())
+            lo, hi = wilson_interval(k, n)
+            row.update({key: k / n if n else float("nan"), f"{key}_lo": float(lo), f"{key}_hi": float(hi),
+                        f"visits_{'i' if key == 'p_ic' else 'c'}": n})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
