@@ -234,8 +234,8 @@ skill_tab
 # false-positive rate, not on the design. On the published run the skill's balanced accuracy on the final model's
 # samples at T = 1 is 0.71 [0.68, 0.74]: clearly above chance, but below the toy world's 0.75 target, with a lift of
 # 0.13 [0.11, 0.16]. Without the boxed-answer rule (`verify_skill_raw` in the points table) it is 0.61 with a lift of
-# 0.03: most of the bare verdict's false positives are unboxed answers whose steps are right. The last-digit check rejects most wrong answers (its false positives are
-# the errors off by a multiple of 10); the exact check reaches 1.
+# 0.03: most of the bare verdict's false positives are unboxed answers whose steps are right. The last-digit check
+# rejects most wrong answers (its false positives are the errors off by a multiple of 10); the exact check reaches 1.
 
 # %% [markdown]
 # ## 3. Pass@1 against the ceiling: the line over model strengths
@@ -413,8 +413,8 @@ code_summary
 #   multiple of 10, so the ceiling is below 1 by construction.
 # - **L2t / L2u**: ceiling(`weak_model`) − pass@1(`model`) at the main temperature, paired over the shared problems,
 #   with the verify skill / the last-digit check. L1 and L2t are decided only when the verify skill's lift on the
-#   point they read (main / weak model) has an interval above 0; otherwise they read "untestable here" (forced). **L2**: the code model's ceiling minus the paper line's prediction
-#   at its pass@1 (HumanEval+ only, so `paper` scale).
+#   point they read (main / weak model) has an interval above 0; otherwise they read "untestable here" (forced).
+#   **L2**: the code model's ceiling minus the paper line's prediction at its pass@1 (HumanEval+ only, `paper` scale).
 # - **L3**: k_opt at c = 4 with a 95% percentile interval from a task bootstrap (toy at `cpu`, code model at `paper`).
 # - **L4–L7**: the code model's pass@1, ceiling and k_opt — compared with Llama 3.1 8B only when that is the model.
 # - **L8**: mean share of lines ≤ 70 characters in false positives minus true positives (tasks with both).
