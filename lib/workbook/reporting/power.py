@@ -9,7 +9,8 @@ notebooks use (`workbook.metrics.hierarchical_intervals`, seeds × problems) and
   probability σ(θ_p + u_s + δ): problem logits θ_p ~ N(logit(base_rate), problem_sd²), seed offsets
   u_s ~ N(0, seed_sd²) for trained arms (defaults 1.0 and 0.3 on the logit scale; a claim may override them), δ
   solved so that the expected difference equals ``expected_effect.value``;
-- ``model: continuous`` — each cell is μ + seed_sd·z_s + sd·z_sp (``sd`` required, per unit).
+- ``model: continuous`` — each cell is μ + seed_sd·z_s + sd·z_sp (``sd`` required, per unit; ``base_sd``, default
+  ``sd``, for the untrained base of a ``base`` comparison, when it is measured with more samples per problem).
 
 ``comparison`` says what the estimate contrasts: ``arms`` (two trained arms, ``seeds`` each, e.g. NSR − GRPO),
 ``base`` (a trained arm against the one untrained base model, e.g. NSR − base) or ``single`` (one arm's own
@@ -107,12 +108,15 @@ def simulate(claim: Mapping, design: Design, effect: float | None = None, *, n_s
     rng = np.random.default_rng(seed)
     S, P, n = design.seeds, design.problems, design.samples
     seed_sd = float(ee.get("seed_sd", 0.3 if ee.get("model", "accuracy") == "accuracy" else 0.0))
+    base_sd = None
     if ee.get("model", "accuracy") == "continuous":
         sd = float(ee["sd"])
+        # the untrained base may be measured with more samples than each trained run (a smaller cell spread)
+        base_sd = float(ee.get("base_sd", sd))
 
-        def arm(mu: float, n_seeds: int, s_sd: float) -> np.ndarray:
+        def arm(mu: float, n_seeds: int, s_sd: float, c_sd: float | None = None) -> np.ndarray:
             return (mu + s_sd * rng.standard_normal((n_sim, n_seeds, 1))
-                    + sd * rng.standard_normal((n_sim, n_seeds, P)))
+                    + (sd if c_sd is None else c_sd) * rng.standard_normal((n_sim, n_seeds, P)))
 
         a_mu, b_mu = effect, 0.0
     else:
@@ -126,7 +130,7 @@ def simulate(claim: Mapping, design: Design, effect: float | None = None, *, n_s
         else:
             shift = _solve_shift(mu, problem_sd, effect)
 
-        def arm(delta: float, n_seeds: int, s_sd: float) -> np.ndarray:
+        def arm(delta: float, n_seeds: int, s_sd: float, c_sd: float | None = None) -> np.ndarray:
             logits = shared + delta + s_sd * rng.standard_normal((n_sim, n_seeds, 1))
             return rng.binomial(n, 1.0 / (1.0 + np.exp(-logits))) / n
 
@@ -134,7 +138,7 @@ def simulate(claim: Mapping, design: Design, effect: float | None = None, *, n_s
     if design.comparison == "single":
         arms, signs = [arm(a_mu, S, seed_sd)], [1.0]
     elif design.comparison == "base":
-        arms, signs = [arm(a_mu, S, seed_sd), arm(b_mu, 1, 0.0)], [1.0, -1.0]
+        arms, signs = [arm(a_mu, S, seed_sd), arm(b_mu, 1, 0.0, base_sd)], [1.0, -1.0]
     else:
         arms, signs = [arm(a_mu, S, seed_sd), arm(b_mu, S, seed_sd)], [1.0, -1.0]
     return hierarchical_intervals(arms, signs, n_boot=n_boot, seed=seed + 1)
