@@ -65,14 +65,14 @@ arms = ["full_set", "pi1", "pi1_control", "no_entropy", "entropy_sweep", "entrop
 entropy_sweep = [0.01, 0.03]      # entropy coefficients beside pi1's 0.001 and no_entropy's 0 (paper Sec. 4.1)
 seeds = [0, 1, 2]
 side_seeds = [0]                  # seeds of the side arms (full set, entropy 0 / 0.01 / 0.03): paired with pi1's
-steps = 16                        # optimizer steps per run (paper: 2000, validated every 20)
-prompts_per_step = 12             # copies of pi1 per step, pool problems per step for full_set (paper: 128)
+steps = 14                        # optimizer steps per run (paper: 2000, validated every 20)
+prompts_per_step = 32             # copies of pi1 per step, pool problems per step for full_set (paper: 128)
 num_generations = 8               # rollouts per prompt (paper: 8)
 max_completion_length = 48        # toy solutions are < 45 tokens (paper: 3072)
 max_prompt_tokens = 0             # drop training prompts longer than this (0: no cap; paper: 1024)
 micro_batch_size = 0              # completions per forward/backward (0: a whole step at once)
 learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 20 steps (paper: 1e-6)
-eval_every = 4
+eval_every = 2
 eval_n = 4                        # samples per held-out problem on the curve
 eval_temperature = 0.6            # the rollout temperature: the format habit is invisible to greedy decoding
 eval_max_new_tokens = 48
@@ -128,7 +128,7 @@ print(f"profile={profile}  model={model}  control={control_model or '-'}  run_di
 print(the_plan["summary"])
 power_tab = print_power("one_shot_rlvr", params)  # pre-registered: each claim's chance of "reproduced" here
 decide_tab = osr.decision_power(params)  # and, for the claims expected absent, the chance to decide them
-print(decide_tab.round(2).to_string(index=False))
+print(decide_tab.round(3).to_string(index=False))
 
 # %%
 if device == "cuda" and not torch.cuda.is_available():
