@@ -41,11 +41,12 @@
 # - **D5–D7** (paper scale) DeepSeek-R1-0528-Qwen3-8B solves 5 of 9 previously unsolved AIME 2024–25 problems;
 #   Pass@1 +6.5 (AIME 2024) and +9.0 (AIME 2025) points.
 #
-# The toy decides D0–D4b; D5–D7 need the paper profile on the full benchmark years.
+# D0–D4b are tested on the toy; the table at the end says which of them it decides at this scale. D5–D7 need the
+# paper profile on the full benchmark years.
 #
-# **Expected runtime**: `smoke` about a minute (a seconds-trained toy); `cpu` about 245 CPU-seconds in one process
-# and one thread — 3.3 minutes measured on an idle machine (the published run, `make replicate` on a fresh clone at
-# a load of about 1), longer when the cores are shared (the last cell prints the CPU seconds, `run.json` records the wall time); `paper` many GPU-hours (the plan, its token
+# **Expected runtime**: `smoke` about a minute (a seconds-trained toy); `cpu` about 240 CPU-seconds in one process
+# and one thread (the last cell prints them) — about 4 minutes on an idle machine, about 13 minutes when the cores
+# are shared at a load of about 10 (`run.json` records the wall time); `paper` many GPU-hours (the plan, its token
 # estimate and the deviations from the paper are printed first).
 
 # %% tags=["parameters"]
@@ -289,7 +290,7 @@ by_verdict = {r.arm.name: dser.rates_by_verdict(r) for r in results}
 for name, tab in by_verdict.items():
     ok = tab.set_index("verdict").loc["correct"]
     print(f"{name:>16}: after a 'correct' report p̂_CI {ok.p_ci:.2f} [{ok.p_ci_lo:.2f}, {ok.p_ci_hi:.2f}] "
-          f"({ok.visits_c} right solutions), p̂_IC {ok.p_ic:.2f} ({ok.visits_i} wrong ones)")
+          f"({int(ok.visits_c)} right solutions), p̂_IC {ok.p_ic:.2f} ({int(ok.visits_i)} wrong ones)")
 pd.concat({k: v.set_index("verdict") for k, v in by_verdict.items()}).round(3)
 
 # %%
@@ -356,14 +357,17 @@ run_dir.save_figure(fig, "calibration")
 plt.show()
 
 # %% [markdown]
-# Measured at the `cpu` profile (toy reasoner, 48 four-operand problems, seed 0; P_0 = 0.17). Even the exact step
-# check is not a perfect judge of the *answer* (1 − balanced accuracy 0.18 at ε = 0): it checks each step's
-# arithmetic, so a solution that combines the wrong numbers correctly passes, and a right answer reached through a
-# slip is flagged and then "fixed" into a wrong one. With it the refiner gives p̂_IC = 0.18 [0.14, 0.23] and
-# p̂_CI = 0.30 [0.22, 0.39] (π̂_C ≈ 0.38); as ε grows p̂_CI climbs to 0.56 at ε = 0.5, and the model's own verifier
-# (1 − balanced accuracy 0.47) sits at ε ≈ 0.5 with p̂_IC = 0.10, p̂_CI = 0.53. No arm has p̂_IC > p̂_CI.
-# The first step lands on the prediction in every arm; after it the chains fall below it (ε = 0: predicted
-# 0.37 [0.27, 0.49] at n = 10, observed 0.13 [0.08, 0.18]). The next figure shows why.
+# Measured at the `cpu` profile (toy reasoner, 48 four-operand problems, seed 0; P_0 = 0.12, the chains' own
+# starts 0.08). The exact step check is not a perfect judge of the *answer* (1 − balanced accuracy 0.21 at ε = 0):
+# it checks each step's arithmetic, so a solution that combines the wrong numbers correctly passes, and a right
+# answer reached through a slip is flagged. But the verifier is not what limits the chain here, the refiner is:
+# with the exact check it gives p̂_IC = 0.06 [0.04, 0.09] and p̂_CI = 0.55 [0.43, 0.65] (π̂_C ≈ 0.10). Told that a
+# wrong solution is wrong, it fixes about one in twenty; told that a right one is right, it still breaks about
+# four in ten (the verdict table above). As ε grows p̂_CI climbs to 0.70 at ε = 0.5 while p̂_IC stays near 0.05,
+# and the model's own verifier (1 − balanced accuracy 0.47, near chance) sits at ε ≈ 0.5 with p̂_IC = 0.04,
+# p̂_CI = 0.65. No arm has p̂_IC > p̂_CI, and a better verifier alone could not get there. Every arm predicts a small decline from
+# P_0, and every arm's chains end a little below the prediction (ε = 0: predicted 0.10 [0.05, 0.17] at n = 10,
+# observed 0.06 [0.02, 0.10]); part of that gap is the chains' lower start.
 
 # %% [markdown]
 # ### Are the rates the same at every iteration?
@@ -389,12 +393,12 @@ pd.concat({k: v.set_index("move")[["p_ic", "p_ic_lo", "p_ic_hi", "p_ci"]] for k,
            if k in (results[0].arm.name, results[-1].arm.name)}, axis=1).round(3)
 
 # %% [markdown]
-# They are not. Along the chains p̂_IC drops to about 0.06 after the first move (ε = 0: 0.063 [0.052, 0.076]
-# pooled over all moves, against 0.18 in one step), while p̂_CI stays near its one-step value. The wrong
-# solutions a chain produces are mostly ones the refiner cannot fix (the fixable slips are fixed in the first
-# step): the chain is not time-homogeneous, so the two-state prediction from one step overstates every later
-# iteration. The law's *direction* still holds where it predicts decline (D2b), and π_C computed from the rates
-# seen along the chains would sit below P_0 in every arm.
+# Nearly. Along the chains p̂_IC is somewhat lower than in one step (ε = 0: 0.041 [0.033, 0.052] pooled over all
+# moves, against 0.06), and p̂_CI stays near its one-step value (0.58 against 0.55): the wrong solutions a chain
+# produces are a little harder to fix than the base model's. With accuracy this close to the floor the chains end
+# only 5–10 points below P_0, so the one-step prediction and "no dynamics" (accuracy stays at P_0) are both close
+# to what is observed and D1 cannot tell them apart here (it reads "untestable here" below). The law's
+# *direction* still shows where it predicts decline (D2b).
 
 # %% [markdown]
 # ## 5. Equal compute: DSER against more base samples
@@ -426,10 +430,10 @@ print(f"k = {k_equal} base samples per problem ≈ {own_res.run.n_generated_toke
 equal.round(3)
 
 # %% [markdown]
-# At the `cpu` profile the own-verifier chains cost about 87 base samples per problem. With them the base
-# model's majority vote is right on 0.52 of the problems, DSER's vote on 0.21 (the oracle arms: 0.29–0.40). On
-# the 9 problems never solved in the first 16 samples, the base model's fresh 87 samples reach a correct answer on
-# 6 (pass@87) and its vote on 1; DSER's vote also solves 1. The never-solved set is mostly problems the base model
+# At the `cpu` profile the own-verifier chains cost about 99 base samples per problem. With them the base
+# model's majority vote is right on 0.375 of the problems, DSER's vote on 0.08 (the oracle arms: 0.08–0.17). On
+# the 14 problems never solved in the first 16 samples, the base model's fresh 99 samples reach a correct answer on
+# 10 (pass@99) and its vote on 2; DSER's vote solves none. The never-solved set is mostly problems the base model
 # solves with more samples: a fair comparison needs the equal-compute base, not the 16 samples.
 
 # %% [markdown]
@@ -517,7 +521,8 @@ print(power_note(power_tab))
 #    chains vote) on the chains of section 4. Which is better here, and why might it be?
 # 3. Re-run the theory simulation with a prior whose mean p_CI exceeds mean p_IC. What happens to the vote as the
 #    number of chains grows?
-# 4. In the sweep table, find an arm with p̂_IC < p̂_CI whose chains still rise. Why does the law allow it?
+# 4. Can a chain rise although p̂_IC < p̂_CI? Which condition decides whether it rises, and does any arm of the
+#    sweep table meet it?
 
 # %% tags=["solution"]
 # Exercise 1: |P_n − π_C| = |P_0 − π_C| · (1 − p_IC − p_CI)^n  →  n = log(0.01 / |P_0 − π_C|) / log(1 − p_IC − p_CI)
