@@ -288,7 +288,7 @@ def test_verify_diagnostic_reads_a_verifier_that_ignores_its_recomputation(token
                 if "Check each step" not in p:
                     return "1 + 1 = 2\n\\boxed{2}"
                 steps = parse_solution_steps(p.split("Check each step")[0].replace("\\n", "\n"))
-                lines = [f"Step {k}: {s.left} {s.op} {s.right} = {s.result}, check {apply_op(s.left, s.op, s.right)} ok"
+                lines = [f"Step {k}: {s.left} {s.op} {s.right} = {apply_op(s.left, s.op, s.right)}, claimed {s.result} ok"
                          for k, s in enumerate(steps, 1)]
                 return "\n".join(lines + ["All steps are correct.", "\\boxed{correct}"])
             return [[Completion(text(p), [1], [-0.1], "stop") for _ in range(n)] for p in prompts]

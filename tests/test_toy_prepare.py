@@ -214,8 +214,8 @@ def test_verify_line_consistency_reads_the_decision_against_the_recomputed_value
     from workbook.toy.knobs import verify_line_consistency
 
     solution = "2 * 21 = 42\n1 + 42 = 33\n\\boxed{33}"
-    reports = ["Step 1: 2 * 21 = 42, check 42 ok\nStep 2: 1 + 42 = 33, check 43 wrong\n\\boxed{incorrect}",  # consistent
-               "Step 1: 2 * 21 = 42, check 40 ok\nStep 2: 1 + 42 = 33, check 33 wrong\n\\boxed{incorrect}"]  # inconsistent twice
+    reports = ["Step 1: 2 * 21 = 42, claimed 42 ok\nStep 2: 1 + 42 = 43, claimed 33 wrong\n\\boxed{incorrect}",  # consistent
+               "Step 1: 2 * 21 = 40, claimed 42 ok\nStep 2: 1 + 42 = 33, claimed 33 wrong\n\\boxed{incorrect}"]  # inconsistent twice
     lines = verify_line_consistency([solution, solution], reports)
     assert lines.value_right.tolist() == [True, True, False, False]
     assert lines.value_equals_claim.tolist() == [True, False, False, True]

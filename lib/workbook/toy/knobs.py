@@ -49,11 +49,11 @@ def _row(knob: str, quantity: str, values, paper: str, n_boot: int, seed: int) -
             "paper": paper}
 
 
-_REPORT_LINE = re.compile(r"Step (\d+): (-?\d+) ([-+*/]) (-?\d+) = (-?\d+), check (-?\d+) (ok|wrong)")
+_REPORT_LINE = re.compile(r"Step (\d+): (-?\d+) ([-+*/]) (-?\d+) = (-?\d+), claimed (-?\d+) (ok|wrong)")
 
 
 def verify_line_consistency(solutions: list[str], reports: list[str]) -> pd.DataFrame:
-    """Return one row per report line ``Step k: a op b = c, check v ok|wrong`` that refers to a step of its solution:
+    """Return one row per report line ``Step k: a op b = v, claimed c ok|wrong`` that refers to a step of its solution:
     ``value_right`` (v is the true a op b), ``value_equals_claim`` (v equals the solution's claimed result of step
     k), ``says_ok`` and ``claim_right`` (the solution's step k is right). In the training traces ``says_ok == value_equals_claim`` always; a verifier whose decision
     ignores its own recomputation breaks that identity (the diagnosis in ``recipe_selection.md``)."""
@@ -64,7 +64,7 @@ def verify_line_consistency(solutions: list[str], reports: list[str]) -> pd.Data
     for pair, (solution, report) in enumerate(zip(solutions, reports)):
         claimed = parse_solution_steps(solution)
         for m in _REPORT_LINE.finditer(report or ""):
-            k, a, op, b, v = int(m[1]), int(m[2]), m[3], int(m[4]), int(m[6])
+            k, a, op, b, v = int(m[1]), int(m[2]), m[3], int(m[4]), int(m[5])
             if not 1 <= k <= len(claimed):
                 continue
             try:

@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 #: Bump when the world's formats or the training loop change in a way the recipe fields do not capture.
 #: 2: phrase tokens, world knobs, float32 by default, resumable loop. 3: length-sorted micro-batches.
 #: 4: a verify report line copies the claimed step before the check (`= c, check v ok|wrong`); mixture 50/35/15.
-WORLD_VERSION = 4
+#: 5: the check value comes before the copied claim (`= v, claimed c ok|wrong`).
+WORLD_VERSION = 5
 #: Recipes with at most this many steps train in seconds: they may train on demand anywhere (tests, smoke runs).
 CHEAP_STEPS = 200
 

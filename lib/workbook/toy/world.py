@@ -7,12 +7,12 @@ three skills; one model learns all of them, all answers in ``\\boxed{}``:
 
 * **solve** — the papers' math prompt shape (``{problem} Please reason step by step, ...\\boxed{}.``); one
   ``a op b = c`` line per reduced operation in a random valid order, then ``\\boxed{answer}``.
-* **verify** — problem + candidate solution → the steps re-checked one at a time: each report line copies the
-  step as claimed, then the checker's own value and the decision (``Step k: a op b = c, check v ok``, or
-  ``Step k: a op b = c, check v wrong`` at the first wrong step, where checking stops), then
-  ``\\boxed{correct}`` or ``\\boxed{incorrect}``. The decision compares two adjacent numbers (c and v), so it is
-  local and learnable in minutes (world version 4; version 3 wrote only ``a op b = v``, and its 4-layer model
-  did not learn to look the claim up 10–40 tokens back: see ``recipe_selection.md``).
+* **verify** — problem + candidate solution → the steps re-checked one at a time: each report line computes the
+  step's value from its operands, then copies the claimed result and decides (``Step k: a op b = v, claimed c ok``,
+  or ``... wrong`` at the first wrong step, where checking stops), then ``\\boxed{correct}`` or
+  ``\\boxed{incorrect}``. The decision compares two adjacent numbers, so it is local and learnable in minutes
+  (world version 5; version 3 never wrote the claim, and its 4-layer model did not look it up 10–40 tokens back;
+  version 4 wrote the claim before the value, and its model copied the claim as the value: ``recipe_selection.md``).
 * **refine** — problem + solution + report → a new solution: steps before the flagged one are kept, the flagged
   step takes the checker's value and later steps are recomputed; a "correct" report keeps the solution.
 
@@ -58,7 +58,7 @@ DEFICIENT_PREFIX = "The answer is "
 #: Multi-character strings the tokenizer keeps whole (longest match first): shorter sequences, same text.
 TOKEN_PHRASES = (
     MATH_INSTRUCTION, VERIFY_INSTRUCTION, REFINE_INSTRUCTION, "Compute ", "\\boxed{", " + ", " - ", " * ", " = ",
-    "Step ", ", check ", " ok", " wrong", "The first wrong step is step ", "All steps are correct.", "correct", "incorrect",
+    "Step ", ", claimed ", " ok", " wrong", "The first wrong step is step ", "All steps are correct.", "correct", "incorrect",
     "Problem: ", "\nSolution:\n", "\nReport:\n", SPARK, *NOISE_TOKENS, DEFICIENT_PREFIX,
 )
 
@@ -287,13 +287,14 @@ def true_result(step: Step) -> int | None:
 
 
 def report_line(k: int, step: Step, value: int) -> str:
-    """Return report line ``k`` (1-based): the step as claimed, the checker's value ``value`` and the decision.
+    """Return report line ``k`` (1-based): the checker's value ``value`` of the step, the claim, the decision.
 
-    ``ok`` exactly when the checker's value equals the claimed result: the claim is copied onto the line so the
-    decision compares adjacent numbers (world version 4).
+    ``Step k: a op b = v, claimed c ok|wrong``: v is computed from the operands before the claim is on the line
+    (world version 4 wrote the claim first and its model copied it as v), then the claim is copied from the
+    solution so that the decision compares two adjacent numbers; ``ok`` exactly when v equals c (world version 5).
     """
     verdict = "ok" if value == step.result else "wrong"
-    return f"Step {k}: {step.left} {step.op} {step.right} = {step.result}, check {value} {verdict}"
+    return f"Step {k}: {step.left} {step.op} {step.right} = {value}, claimed {step.result} {verdict}"
 
 
 def verify_report(steps: list[Step], noise: WorldNoise | None, rng: random.Random) -> tuple[str, int | None, int | None]:
