@@ -29,7 +29,7 @@
 #   average 17.6% → 35.7%), **OS-1d** matching the 1.2k-example DSR-sub set (on the toy: RLVR on the whole pool);
 # - **OS-2** post-saturation generalization: held-out accuracy keeps rising after training accuracy on the one
 #   example has saturated; **OS-2m** its mechanism on the toy (the format habit fades on held-out problems) and
-#   **OS-2c** its control (the same run in a world without the habit);
+#   **OS-2c** its control (the same run in the control world, which has no habit);
 # - **OS-3a** the policy-gradient loss drives the gain, **OS-3b** the entropy bonus matters (with the paper's
 #   coefficient sweep 0, 1e-3, 1e-2, 3e-2);
 # - **OS-4** the entropy loss alone, with no outcome reward, lifts MATH500 by 27.4 points (OS-4t: on the toy).
@@ -37,21 +37,22 @@
 # **The toy world's latent deficiency.** The paper explains part of the 1-shot gain by format: the base model often
 # answers without `\boxed{}` and one example teaches it to box everywhere (Sec. 4). The toy reasoner is trained on
 # a world where 25% of solve traces end in `The answer is N.` instead of `\boxed{N}` (`deficiency_share`,
-# `docs/toy_world.md`): ungradable on every problem alike. `toy-reasoner-control` is the same recipe without the
-# habit. The habit is invisible to greedy decoding (the boxed line is always the most likely), so every held-out
+# `docs/toy_world.md`): ungradable on every problem alike. `toy-reasoner-control` is the same recipe with every
+# mechanism knob at 0 — the habit, and also the hard tier, the sparks, the filler tokens and the guesses — so it is
+# a control for "no habit" only up to those other knobs. The habit is invisible to greedy decoding (the boxed line is always the most likely), so every held-out
 # number here is sampled at the paper's rollout temperature T = 0.6, where about one answer in ten is unboxed.
 #
-# **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 21 runs of 16 steps on the toy reasoner in
-# two single-threaded worker processes, sized from a pilot to ~500 CPU-seconds (3.9 minutes measured on an idle
-# 2-core machine: the published run, `make replicate` on a fresh clone at a load of about 1); the run cell prints the CPU seconds it used, `run.json` records the wall time, and
-# `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers. `paper`: one GPU; the plan and a
+# **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 13 runs of 14 steps × 32 copies × 8
+# rollouts on the toy reasoner in two single-threaded worker processes, sized from a pilot to ~480 CPU-seconds
+# (about 4 minutes on an idle 2-core machine); the run cell prints the CPU seconds it used, `run.json` records the
+# wall time, and `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers. `paper`: one GPU; the plan and a
 # GPU-hour estimate print first (the paper's 2000 steps of 128 × 8 rollouts are days of one H100; 500 steps here).
 
 # %% tags=["parameters"]
 profile = "cpu"
 seed = 0
 model = "toy-reasoner"            # a workbook.models preset
-control_model = "toy-reasoner-control"  # the pi1_control arm: the same world without the format habit
+control_model = "toy-reasoner-control"  # the pi1_control arm: the world with every mechanism knob at 0 (no habit)
 train_set = "synthetic"           # "synthetic" (toy, pi1 chosen by the selection rule) | "one_shot_rlvr_pi1" (paper)
 full_train_set = "synthetic"      # the full-set arm: toy pool | "one_shot_rlvr_dsr_sub" (paper, 1209 rows)
 eval_benchmarks = ["synthetic"]   # held-out sets; paper: the six official benchmarks
@@ -235,7 +236,11 @@ ranking.head(6) if ranking is not None else None
 
 # %% [markdown]
 # > The π1 arms train on `prompts_per_step` copies of π1 (each copy its own rollout group, so the share of groups
-# > with a non-zero advantage is countable). `pi1_control` is the same run on the control world's model.
+# > with a non-zero advantage is countable). `pi1_control` is the same run on the control world's model. The arms
+# > the decided claims read (π1, `pi1_control`, entropy-only) run on every seed; the side arms (the full set and
+# > the other entropy coefficients) on `side_seeds`. Seed s of every π1 arm starts from the same model, draws the
+# > same training uniforms and — with `paired_seeds` — the same held-out samples at every step, so two arms, or
+# > two steps of one run, are compared within a seed: where the policy did not move, neither do the samples.
 
 # %%
 copies = osr.copies(pi1, prompts_per_step) if train_set == "synthetic" else [pi1]
@@ -303,8 +308,10 @@ run_dir.save_figure(fig, "entropy_sweep")
 # > accuracy on π1 reached `saturation_threshold`; the change from there to the last step, per held-out problem,
 # > with a hierarchical interval over seeds × problems. No checkpoint is chosen, so all held-out problems count.
 # > **Arms** (OS-1d, OS-3a, OS-3b, OS-4t and the sweep table): each run at its peak trained step (step 0 is the
-# > base, not a checkpoint), chosen on the
-# > `n_select_problems` problems and scored on the disjoint `n_eval_problems`; the base is step 0 of the π1 runs.
+# > base, not a checkpoint), chosen on the `n_select_problems` problems and scored on the disjoint
+# > `n_eval_problems`; the base is step 0 of the π1 runs. OS-3a, OS-3b, OS-4t and the sweep difference the two
+# > arms within each seed both ran, then bootstrap over seeds × problems; OS-1d and OS-2c resample each arm's
+# > seeds on their own.
 
 # %%
 sat = osr.saturation_steps(res.train, curve, "pi1", saturation_threshold)
@@ -373,25 +380,24 @@ run_dir.write_provenance(params, seed, started=t_start)
 print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 
 # %% [markdown]
-# **What the toy shows** (our `cpu` run, `results/one_shot_rlvr/cpu/`, 3 seeds; 96 held-out problems × 4 samples
-# at T = 0.6; your rerun prints its own numbers above).
+# **What to read above** (every number is printed by the cells above; a rerun with the same seed prints the same).
 #
-# - The rule picked `Compute 3 + (88 - (1 + 51)).` (std 0.21 of per-epoch training accuracy, mean 0.79); the
-#   hard problems moved less. π1 saturated (rollout accuracy ≥ 0.9) by step 4–8 in both worlds, and the gradient
-#   stayed alive after it: 0.34 [0.22, 0.46] of π1's groups had a non-zero advantage (control world 0.16).
-# - **The mechanism works (OS-2m reproduced):** after saturation the held-out share of unboxed answers kept
-#   falling, −0.069 [−0.096, −0.041] (0.12 at the base, 0.04 at step 16): one example removed a habit on
-#   problems it never saw. **And it needs the habit (OS-2c reproduced):** the post-saturation change of held-out
-#   accuracy was 0.090 [0.021, 0.160] higher than in the control world, where π1 training only lowered it.
-# - **Post-saturation generalization itself is inconclusive (OS-2):** +0.040 [−0.010, 0.089]: the format gain is
-#   partly eaten by what one arithmetic example does to the rest.
-# - **Entropy-only does not help here (OS-4t not reproduced):** at its best step entropy-only minus the base is
-#   −0.043 [−0.106, 0.020]; it *raised* the unboxed share from 0.12 to 0.29 by step 16. The entropy sweep changed
-#   almost nothing: 0.001 (π1) and 0 gave identical samples (OS-3b 0 [−0.30, 0.30]: the seeds × problems interval
-#   of two identical arms is wide because each arm's seeds are resampled on their own), and 0.01 and 0.03 moved
-#   held-out accuracy at the peak by under 0.01. OS-1d is untestable here: the full pool at its peak beat the
-#   base by only 0.031 [−0.038, 0.101], so there was no gain for π1 to keep (π1 − entropy-only, OS-3a: 0.069
-#   [−0.015, 0.153], inconclusive).
+# - **Is the gradient alive after saturation?** The top-right panel and the live-share table: the share of π1's
+#   32 rollout groups per step with 0 < correct < 8. In the pilot on this world π1 started at rollout accuracy
+#   0.10, crossed 0.9 at steps 8–10, and 25–50% of its groups were still live afterwards: the trickle of failures
+#   that the paper's 1,024 rollouts keep is present here too, so a flat post-saturation curve is not a dead one.
+# - **The mechanism (OS-2m) and its control (OS-2c).** The held-out share of unboxed answers after saturation, and
+#   the post-saturation accuracy change in the habit world minus the control world. In the pilot the unboxed share
+#   fell from 0.12 at the base to 0.04 by step 12: one example removes the habit on problems it never saw.
+# - **Post-saturation generalization (OS-2).** The held-out accuracy change from each seed's saturation to the last
+#   step. The pilot expected none (−0.003 and +0.001): the boxed-answer gain is small on this world (at most
+#   ≈ 0.07, the base's unboxed share times its boxed accuracy) and is offset by what training on one arithmetic
+#   problem does to the others. The second power table says how likely this design is to *decide* a true zero.
+# - **Entropy-only (OS-4t) and the sweep.** Entropy-only at its best checkpoint minus the base, within each seed;
+#   in the pilot it lowered held-out accuracy from its first checkpoint on while the unboxed share rose (higher
+#   entropy at T = 0.6 makes the unboxed final line more likely). The sweep table gives each coefficient minus
+#   π1's 0.001 at the peaks and the share of held-out cells whose samples were exactly π1's (1.0: the coefficient
+#   changed no sampled token).
 #
 # **What the toy decides, and what it cannot.** The toy decides, for a world whose only shared deficiency is a
 # format habit: whether RL on one example removes the habit on held-out problems (OS-2m), whether held-out accuracy
@@ -416,12 +422,14 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   (`max_prompt_tokens`, verl's `data.max_prompt_length` filter).
 # - **π1's label.** The paper's π1 (DSR-sub index 124) is labelled "12.8"; the exact answer is 2048^{1/3} ≈ 12.70.
 #   We keep the inexact label, as the paper trained on it.
-# - **Toy settings.** lr 1e-4 instead of 1e-6 (a 0.9M-parameter model does not move at 1e-6), 12 copies × 8
-#   rollouts per step instead of 128 × 8 (the budget: 32 copies cost ~2.5 CPU-s a step, and 21 runs must fit in
-#   ~500 CPU-s; a pilot at 16 copies kept 6–40% of π1's groups alive after saturation, the gradient the 1024
-#   rollouts keep alive in the paper), 16 steps instead of 2000, held-out evaluation sampled at T = 0.6 with 4
-#   samples (the paper's MATH500 is greedy; greedy decoding hides the toy's format habit), a 12-problem pool
-#   (8 in-distribution + 4 hard) for the selection rule instead of 1209 problems over 500 steps.
+# - **Toy settings.** lr 1e-4 instead of 1e-6 (a 0.9M-parameter model does not move at 1e-6), 32 copies × 8
+#   rollouts per step instead of 128 × 8, 14 steps instead of 2000, held-out evaluation sampled at T = 0.6 with 4
+#   samples on the same draws at every step of a seed (the paper's MATH500 is greedy; greedy decoding hides the
+#   toy's format habit), a 12-problem pool (8 in-distribution + 4 hard) for the selection rule instead of 1209
+#   problems over 500 steps. The budget set the rest, from a two-seed pilot on this world: a step of 256 rollouts
+#   costs ~1.75 CPU-s and π1 saturates at steps 8–10, so 14 steps leave 4–6 past saturation; three seeds of the
+#   three arms the decided claims read fit, and the side arms (full set, entropy 0 / 0.01 / 0.03) run on seed 0
+#   only, compared with π1 within it. The full set therefore has one seed, as the paper's selection run had.
 # - **Saturation.** Rollout accuracy at T = 0.6 on π1 plateaus at 0.9–1.0 in the pilot, so OS-2 counts 0.9 as
 #   saturated (the paper's π1 reaches ~100%).
 # - **Checkpoint choice.** The paper reports each run at its best validation step; here that step is chosen on
@@ -429,13 +437,14 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # - **Paper profile.** 500 steps by default, arms π1, DSR-sub and entropy-only, one seed; the entropy-only arm is
 #   read at its peak on the in-training curve (the effect peaks near step 60 and fades). The in-training curve and
 #   the final evaluation use transformers generation, not vLLM. The paper-profile path has not run on a GPU yet.
-# - **Cost.** The published `cpu` run used 495 CPU-seconds in all (the 21 runs' processes 471) and 657 s of wall
-#   time (`run.json`) on the shared 2-core machine at load average 5–7; an identical earlier run at load 9–14 took
-#   526 CPU-seconds and 31 minutes. On an idle 2-core machine that is about 4–5 minutes.
-# - **Power.** Each claim's expected toy-scale effect was written down before the published run (after a
-#   one-seed pilot); the table printed at the top gives this design's chance to read "reproduced" at that effect.
-#   The power model assumes a generic between-seed spread (0.3 logits) that three seeds cannot pin down, so it is
-#   low everywhere; the measured intervals were narrower, and OS-2m, OS-2c and OS-4t were decided:
+# - **Cost.** Sized from the pilot to ~480 CPU-seconds (13 runs' processes plus the notebook); the run cell prints
+#   the CPU seconds this run used, `run.json` records its wall time, and `docs/papers/one_shot_rlvr.md` the
+#   published run's.
+# - **Power.** Each claim's expected toy-scale effect and its per-cell spread were written down after a two-seed
+#   pilot on this world, before the run; the first table printed at the top gives this design's chance to read
+#   "reproduced" at that effect, the second the chance of each verdict for the two claims expected to be absent
+#   (OS-2, OS-4t), where deciding means "not reproduced". Both are computed on the 64 scoring problems; OS-2, OS-2m
+#   and OS-2c read all 96, so their power is a lower bound.
 
 # %%
 print(power_note(power_tab))
