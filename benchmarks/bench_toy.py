@@ -452,6 +452,8 @@ def markdown(r: dict) -> str:
                          .format(r["threads"], other, *pair("rl", "cpu_s_per_step", "{:.2f}", a="after",
                                                             b="after_2_threads")))
     lines += targets_table(r)
+    if r.get("note"):
+        lines += ["", f"Note: {r['note']}"]
     lines += ["", "Targets on 2 idle cores: sampling ≥ 15,000 tokens/s at batch ≥ 256; GRPO step ≤ 1 s; training "
               "from scratch ≤ 8 min. Read them against the load above; the stock TRL step of the first table uses TRL's own "
               "`model.generate` on a freshly initialised model (every completion runs to the cap).", ""]
