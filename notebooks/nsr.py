@@ -418,7 +418,12 @@ rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power
 # decide the paper-scale claims (NSR-1p, NSR-2p: a 7B model on MATH, 256 samples at 4096 tokens), nor whether the
 # effects hold after ~110 rollout batches instead of our 5: a short run shows the direction of the early
 # dynamics, not where they end. A claim with low pre-registered power (printed at the top and again below) that
-# reads "inconclusive" is a statement about this design, not about the paper.
+# reads "inconclusive" is a statement about this design, not about the paper. At `cpu` only PSR's large-k loss
+# (NSR-2b, NSR-2c) has a fair chance to be decided: its expected effect comes from a pilot and its power is
+# printed with it. NSR's own large-k claims (NSR-1b, NSR-1c) expect a gain of a few points that no 2-core budget
+# resolves: their power stays low whatever the split between seeds, problems and samples, because the base's
+# sampling noise and the seed spread are of the same size (`docs/papers/nsr.md` gives the design it would take).
+# The arm-vs-arm claims (NSR-3a–3d) expect differences smaller still.
 
 # %%
 cpu_s = sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
