@@ -49,10 +49,10 @@
 #
 # **Expected wall time.** `smoke`: about 1.5 minutes (tests only). `cpu`: 24 runs (3 methods × 5 seeds in the spark
 # world, × 3 seeds in the control world) of 20 steps of 8 × 8 rollouts on the toy reasoner, a branch-point probe
-# every 4 steps, two single-threaded worker processes, plus the spark's value on the base model. Measured on the
-# published run: PUBLISHED_CPU CPU-s in all (PUBLISHED_RUNS_CPU of them in the 24 runs' processes, printed in
-# section 3), PUBLISHED_WALL minutes of wall time at a load of PUBLISHED_LOAD on 2 cores; on an unloaded 2-core
-# machine about CPU/2 seconds. `paper`: one GPU; the plan and GPU-hour estimate of both the paper's recipe and the
+# every 4 steps, two single-threaded worker processes, plus the spark's value on the base model. Measured on a full
+# run of this code (`run.json`, `/usr/bin/time`): 390 CPU-s in all (324 of them in the 24 runs' processes, printed
+# in section 3), i.e. about 4 minutes on an unloaded 2-core machine; that run took 41 minutes of wall time at a
+# load of 9–20 on 2 cores. `paper`: one GPU; the plan and GPU-hour estimate of both the paper's recipe and the
 # one-GPU variant print before anything loads.
 
 # %% tags=["parameters"]
@@ -288,7 +288,7 @@ sel.loc[sel["bottom_rho"], ["completion", "position", "token", "adv", "p", "max_
 # > sampled, had a negative advantage, fell in the bottom-ρ set, were regularised, and were excluded as noise.
 # > At the paper's ρ = 1% the bottom set of a toy batch holds noise and rare digits but does not reach the spark
 # > (p ≈ 0.05 sits above them): that is why this profile uses ρ = 5% (the smallest ρ that reaches every negative
-# > spark is printed above). The noise fillers (1% each) lie below κ · max p ≈ 0.013 and are always excluded.
+# > spark is printed above). The noise fillers (1% each) lie below κ · max p ≈ 0.013 here and are excluded.
 # >
 # > How hard does the regulariser pull? On-policy (π_θ = π_old at the update) a selected token's k3 term has
 # > gradient −(e^{lq−lp} − 1) = −(1/Σ_kept p − 1) on log π, against the surrogate's +|A|: for the batch's
@@ -574,8 +574,12 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # for the demonstration batch's sparks) against a push of about |A|: a small slowing of GRPO's fall is what the
 # arithmetic predicts, and LP-2e measures exactly that. Whether keeping the spark *pays* is another matter: in this
 # world the spark's self-check hurts the small model's solutions (section 2), so GRPO is right to drain it, and the
-# claims that need a valuable spark are untestable here. The paper's claims are about 14B-parameter models over
-# ~1,000 steps.
+# claims that need a valuable spark are untestable here. On a full run of this code (5 seeds): GRPO took P(spark)
+# from 0.052 to 0.015 in 20 steps; Lp-Reg ended 0.0010 [−0.0017, +0.0037] above GRPO, inconclusive although the
+# design had 94% power for the pilot's +0.0015 (the seed-to-seed spread was several times the v3 value the power
+# assumed); 4.3% of the tokens it regularised were the spark, and 3 of 1,786 were noise fillers — a noise token
+# above κ · max p at its position is kept by the proxy, which filters by probability, not by relevance — so the
+# check LP-2f failed on that run. The paper's claims are about 14B-parameter models over ~1,000 steps.
 
 # %% [markdown]
 # ## 8. Deviations from the paper
