@@ -48,8 +48,10 @@ def _problems(n: int, seed: int = PROMPT_SEED) -> list[dict]:
 
 
 def parity_reward(completions: list[str], answers: list[str], completion_ids: list[list[int]]) -> list[float]:
-    """Returns 1.0 where the first completion token id is even: a reward with spread whatever the policy's skill."""
-    return [float(len(ids) > 0 and ids[0] % 2 == 0) for ids in completion_ids]
+    """Returns 1.0 on every other completion of the batch: a reward with spread inside every group (TRL keeps a
+    prompt's num_generations completions together), whatever the policy samples. Rewarding the parity of the first
+    token left groups without spread, hence no GRPO gradient, once the smoke toy always starts with the same token."""
+    return [float(i % 2 == 0) for i in range(len(completion_ids))]
 
 
 def _finite(values: dict) -> tuple[bool, list[str]]:
