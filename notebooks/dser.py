@@ -45,8 +45,8 @@
 # paper profile on the full benchmark years.
 #
 # **Expected runtime**: `smoke` about a minute (a seconds-trained toy); `cpu` about 240 CPU-seconds in one process
-# and one thread (the last cell prints them) — about 4 minutes on an idle machine, about 13 minutes when the cores
-# are shared at a load of about 10 (`run.json` records the wall time); `paper` many GPU-hours (the plan, its token
+# and one thread (the last cell prints them) — about 4 minutes on an idle machine, about 10 minutes when the cores
+# are shared at a load of 7–9 (`run.json` records the wall time); `paper` many GPU-hours (the plan, its token
 # estimate and the deviations from the paper are printed first).
 
 # %% tags=["parameters"]
@@ -357,17 +357,19 @@ run_dir.save_figure(fig, "calibration")
 plt.show()
 
 # %% [markdown]
-# Measured at the `cpu` profile (toy reasoner, 48 four-operand problems, seed 0; P_0 = 0.12, the chains' own
-# starts 0.08). The exact step check is not a perfect judge of the *answer* (1 − balanced accuracy 0.21 at ε = 0):
-# it checks each step's arithmetic, so a solution that combines the wrong numbers correctly passes, and a right
-# answer reached through a slip is flagged. But the verifier is not what limits the chain here, the refiner is:
-# with the exact check it gives p̂_IC = 0.06 [0.04, 0.09] and p̂_CI = 0.55 [0.43, 0.65] (π̂_C ≈ 0.10). Told that a
-# wrong solution is wrong, it fixes about one in twenty; told that a right one is right, it still breaks about
-# four in ten (the verdict table above). As ε grows p̂_CI climbs to 0.70 at ε = 0.5 while p̂_IC stays near 0.05,
-# and the model's own verifier (1 − balanced accuracy 0.47, near chance) sits at ε ≈ 0.5 with p̂_IC = 0.04,
-# p̂_CI = 0.65. No arm has p̂_IC > p̂_CI, and a better verifier alone could not get there. Every arm predicts a small decline from
-# P_0, and every arm's chains end a little below the prediction (ε = 0: predicted 0.10 [0.05, 0.17] at n = 10,
-# observed 0.06 [0.02, 0.10]); part of that gap is the chains' lower start.
+# Measured at the `cpu` profile (toy world version 5, 48 four-operand problems, seed 0; P_0 = 0.08, the chains'
+# own starts 0.08). The exact step check is not a perfect judge of the *answer* (1 − balanced accuracy 0.20 at
+# ε = 0): it checks each step's arithmetic, so a solution that combines the wrong numbers correctly passes, and a
+# right answer reached through a slip is flagged. But the verifier is not what limits the chain here, the refiner
+# is: with the exact check it gives p̂_IC = 0.07 [0.05, 0.10] and p̂_CI = 0.45 [0.32, 0.59] (π̂_C ≈ 0.13). Told
+# that a wrong solution is wrong, it fixes about one in twelve; told that a right one is right, it still breaks
+# about one in three (the verdict table above). Across ε the rates move within each other's intervals (p̂_IC
+# 0.05–0.08, p̂_CI 0.37–0.53). The model's own verifier is better than chance on its own solutions (1 − balanced
+# accuracy 0.38, beside the ε = 0.3 and 0.4 arms) but has the worst rates: p̂_IC = 0.05 [0.03, 0.07], p̂_CI =
+# 0.57 [0.43, 0.70] (π̂_C ≈ 0.07, the only arm below P_0); after its `incorrect` verdicts the refiner fixes 0.05 of
+# the wrong solutions, after the exact check's 0.08. No arm has p̂_IC > p̂_CI, and a better verifier alone could
+# not get there. The oracle arms predict a small rise (π̂_C 0.09–0.15 against P_0 0.08), but every arm's chains end below the
+# prediction (ε = 0: predicted 0.12 [0.06, 0.19] at n = 10, observed 0.05 [0.02, 0.09]).
 
 # %% [markdown]
 # ### Are the rates the same at every iteration?
@@ -393,12 +395,15 @@ pd.concat({k: v.set_index("move")[["p_ic", "p_ic_lo", "p_ic_hi", "p_ci"]] for k,
            if k in (results[0].arm.name, results[-1].arm.name)}, axis=1).round(3)
 
 # %% [markdown]
-# Nearly. Along the chains p̂_IC is somewhat lower than in one step (ε = 0: 0.041 [0.033, 0.052] pooled over all
-# moves, against 0.06), and p̂_CI stays near its one-step value (0.58 against 0.55): the wrong solutions a chain
-# produces are a little harder to fix than the base model's. With accuracy this close to the floor the chains end
-# only 5–10 points below P_0, so the one-step prediction and "no dynamics" (accuracy stays at P_0) are both close
-# to what is observed and D1 cannot tell them apart here (it reads "untestable here" below). The law's
-# *direction* still shows where it predicts decline (D2b).
+# Not for improvement. The first move from the chains' own starts matches the one-step rate (ε = 0: p̂_IC 0.07),
+# but later moves fix fewer (ε = 0: 0.028 [0.021, 0.037] pooled over all moves, against 0.07 in one step), while
+# p̂_CI pooled along the chains (0.32) is no higher than in one step (0.45): the wrong solutions a chain keeps are
+# the ones the refiner cannot fix, so the one-step prediction overstates later iterations (observed − predicted
+# −0.03 to −0.08 across arms). With accuracy this close to the floor the chains stay within about 3 points of
+# P_0, so "no dynamics" (accuracy stays at P_0) is also close to what is observed and D1 cannot tell the two apart
+# here (it reads "untestable here" below). Where the law predicts decline (the own verifier, π̂_C 0.07 < P_0 0.08)
+# the chains fall by 0.04 [−0.08, 0.01], too little to tell from zero at this size (D2b reads "inconclusive");
+# the oracle arms, predicted to rise a little, fall by about as much.
 
 # %% [markdown]
 # ## 5. Equal compute: DSER against more base samples
@@ -430,10 +435,10 @@ print(f"k = {k_equal} base samples per problem ≈ {own_res.run.n_generated_toke
 equal.round(3)
 
 # %% [markdown]
-# At the `cpu` profile the own-verifier chains cost about 99 base samples per problem. With them the base
-# model's majority vote is right on 0.375 of the problems, DSER's vote on 0.08 (the oracle arms: 0.08–0.17). On
-# the 14 problems never solved in the first 16 samples, the base model's fresh 99 samples reach a correct answer on
-# 10 (pass@99) and its vote on 2; DSER's vote solves none. The never-solved set is mostly problems the base model
+# At the `cpu` profile the own-verifier chains cost about 98 base samples per problem. With them the base
+# model's majority vote is right on 0.33 of the problems, DSER's vote on 0.08 (the oracle arms: 0.15–0.21). On
+# the 24 problems never solved in the first 16 samples, the base model's fresh 98 samples reach a correct answer on
+# 21 (pass@98) and its vote on 3; DSER's vote solves none (the oracle arms: at most 2). The never-solved set is mostly problems the base model
 # solves with more samples: a fair comparison needs the equal-compute base, not the 16 samples.
 
 # %% [markdown]
@@ -506,7 +511,8 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CP
 # - With `n_hard > 0` the hardest problems are selected on the same samples that give P_0 and the never-solved
 #   set, which biases those numbers low; the per-year Pass@1 claims then read "not comparable".
 # - Answer strings are voted as extracted from `\boxed{}`; equivalent forms of one answer split their votes.
-# - **Power.** Each claim's expected toy-scale effect was written down before running; the table printed at the
+# - **Power.** Each claim's expected toy-scale effect was written down before the first run, on the toy world's
+#   version 3, and kept unchanged on versions 4 and 5 (this run), as was the design; the table printed at the
 #   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
 
 # %%
