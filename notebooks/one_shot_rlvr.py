@@ -35,18 +35,21 @@
 # - **OS-4** the entropy loss alone, with no outcome reward, lifts MATH500 by 27.4 points (OS-4t: on the toy).
 #
 # **The toy world's latent deficiency.** The paper explains part of the 1-shot gain by format: the base model often
-# answers without `\boxed{}` and one example teaches it to box everywhere (Sec. 4). The toy reasoner is trained on
-# a world where 25% of solve traces end in `The answer is N.` instead of `\boxed{N}` (`deficiency_share`,
-# `docs/toy_world.md`): ungradable on every problem alike. `toy-reasoner-control` is the same recipe with every
-# mechanism knob at 0 — the habit, and also the hard tier, the sparks, the filler tokens and the guesses — so it is
-# a control for "no habit" only up to those other knobs. The habit is invisible to greedy decoding (the boxed line is always the most likely), so every held-out
-# number here is sampled at the paper's rollout temperature T = 0.6, where about one answer in ten is unboxed.
+# answers without `\boxed{}` and one example teaches it to box everywhere (Sec. 4). The toy reasoner (world
+# version 5) is trained on a world where 25% of solve traces end in `The answer is N.` instead of `\boxed{N}`
+# (`deficiency_share`, `docs/toy_world.md`): ungradable on every problem alike. `toy-reasoner-control` is the same
+# recipe with every mechanism knob at 0 — the habit, and also the hard tier, the sparks, the filler tokens and the
+# guesses — so it is a control for "no habit" only up to those other knobs. The habit is invisible to greedy
+# decoding (the boxed line is always the most likely), so every held-out number here is sampled at the paper's
+# rollout temperature T = 0.6, where the base leaves about one answer in eight unboxed (the claims cell prints the
+# share: 0.125 on the published run).
 #
 # **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 13 runs of 14 steps × 32 copies × 8
-# rollouts on the toy reasoner in two single-threaded worker processes, sized from a pilot to ~480 CPU-seconds
-# (about 4 minutes on an idle 2-core machine); the run cell prints the CPU seconds it used, `run.json` records the
-# wall time, and `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers. `paper`: one GPU; the plan and a
-# GPU-hour estimate print first (the paper's 2000 steps of 128 × 8 rollouts are days of one H100; 500 steps here).
+# rollouts on the toy reasoner in two single-threaded worker processes, sized from a pilot on world version 4 to
+# ~480 CPU-seconds (about 4 minutes on an idle 2-core machine); the run cell prints the CPU seconds it used,
+# `run.json` records the wall time, and `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers.
+# `paper`: one GPU; the plan and a GPU-hour estimate print first (the paper's 2000 steps of 128 × 8 rollouts are
+# days of one H100; 500 steps here).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -317,6 +320,10 @@ run_dir.save_figure(fig, "entropy_sweep")
 sat = osr.saturation_steps(res.train, curve, "pi1", saturation_threshold)
 print(f"pi1 saturated (rollout accuracy >= {saturation_threshold}) at evaluation step {sat} of {len(seeds)} seeds; "
       f"control: {osr.saturation_steps(res.train, curve, 'pi1_control', saturation_threshold)}")
+base = curve.query("label == 'pi1' and step == 0")[["n", "n_correct", "n_unboxed"]].sum()  # unboxed is never graded
+unboxed0, boxed_acc0 = base["n_unboxed"] / base["n"], base["n_correct"] / (base["n"] - base["n_unboxed"])
+print(f"base (step 0, T = {eval_temperature}): unboxed share {unboxed0:.3f}, accuracy of its boxed answers "
+      f"{boxed_acc0:.3f}: the format route can add at most ~{unboxed0 * boxed_acc0:.3f}")
 final = pd.concat([ex.evaluate(cfg, [final_probe])["final"], res["final"]]) if final_probe else None
 reproduced = osr.claims(curve, res.train, select_ids, score_ids, saturation_threshold, final=final,
                         datasets=list(eval_benchmarks), n_boot=n_boot, seed=seed, paired=paired_seeds)
@@ -426,11 +433,11 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   rollouts per step instead of 128 × 8, 14 steps instead of 2000, held-out evaluation sampled at T = 0.6 with 4
 #   samples on the same draws at every step of a seed (the paper's MATH500 is greedy; greedy decoding hides the
 #   toy's format habit), a 12-problem pool (8 in-distribution + 4 hard) for the selection rule instead of 1209
-#   problems over 500 steps. The budget set the rest, from a two-seed pilot on this world: a step of 256 rollouts
-#   costs ~1.75 CPU-s and π1 saturates at steps 8–10, so 14 steps leave 4–6 past saturation; three seeds of the
-#   three arms the decided claims read fit, and the side arms (full set, entropy 0 / 0.01 / 0.03) run on seed 0
-#   only, compared with π1 within it. The full set therefore has one seed, as the paper's selection run had.
-# - **Saturation.** Rollout accuracy at T = 0.6 on π1 plateaus at 0.9–1.0 in the pilot, so OS-2 counts 0.9 as
+#   problems over 500 steps. The budget set the rest, from a two-seed pilot on world version 4 (the design is kept
+#   on version 5): a step of 256 rollouts costs ~1.75 CPU-s and π1 saturated at steps 8–10, so 14 steps leave 4–6
+#   past saturation; three seeds of the three arms the decided claims read fit, and the side arms (full set,
+#   entropy 0 / 0.01 / 0.03) run on seed 0 only, compared with π1 within it. The full set therefore has one seed, as the paper's selection run had.
+# - **Saturation.** Rollout accuracy at T = 0.6 on π1 plateaued at 0.9–1.0 in the v4 pilot, so OS-2 counts 0.9 as
 #   saturated (the paper's π1 reaches ~100%).
 # - **Checkpoint choice.** The paper reports each run at its best validation step; here that step is chosen on
 #   held-out problems disjoint from the ones it is scored on.
@@ -441,10 +448,10 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   the CPU seconds this run used, `run.json` records its wall time, and `docs/papers/one_shot_rlvr.md` the
 #   published run's.
 # - **Power.** Each claim's expected toy-scale effect and its per-cell spread were written down after a two-seed
-#   pilot on this world, before the run; the first table printed at the top gives this design's chance to read
-#   "reproduced" at that effect, the second the chance of each verdict for the two claims expected to be absent
-#   (OS-2, OS-4t), where deciding means "not reproduced". Both are computed on the 64 scoring problems; OS-2, OS-2m
-#   and OS-2c read all 96, so their power is a lower bound.
+#   pilot on world version 4, before the run, and kept for version 5; the first table printed at the top gives
+#   this design's chance to read "reproduced" at that effect, the second the chance of each verdict for the two
+#   claims expected to be absent (OS-2, OS-4t), where deciding means "not reproduced". Both are computed on the 64
+#   scoring problems; OS-2, OS-2m and OS-2c read all 96, so their power is a lower bound.
 
 # %%
 print(power_note(power_tab))
