@@ -35,19 +35,19 @@
 #   the model's prior.
 #
 # **The regime.** "PSR hurts and NSR keeps pass@k at large k" can only show where the base model's pass@k is still
-# below 1 at the largest k: problems it solves rarely, but not never. On the toy's in-distribution problems the base
-# reaches pass@k ≈ 1 within a few dozen samples, so every arm sits at the ceiling there; that set is kept as the
-# *control* (and for pass@1). The large-k claims are tested on a **hard pool**: problems of the toy world's hard
-# tier (5–6 operands, seen in 4% of its training traces) screened by separate base samples to base pass@k in
-# [0.3, 0.9]. Evaluation uses the paper's sampling, T = 0.6, top-p 0.95.
+# below 1 at the largest k: problems it solves rarely, but not never. On the in-distribution problems of the toy
+# world (version 5, `docs/toy_world.md`) the base reaches pass@k ≈ 1 within a few dozen samples, so every arm sits
+# at the ceiling there; that set is kept as the *control* (and for pass@1). The large-k claims are tested on a
+# **hard pool**: problems of the toy world's hard tier (5–6 operands, seen in 4% of its solve traces) screened by
+# separate base samples to base pass@k in [0.3, 0.9]. Evaluation uses the paper's sampling, T = 0.6, top-p 0.95.
 #
 # The paper's tables were not at hand when this workbook was written (see `docs/papers/nsr.md`): every claim is
 # tested as the qualitative statement of the abstract and Sec. 3–4, never against a number we could not check.
 #
 # **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 4 minutes on an idle 2-core laptop:
-# about 470 CPU-seconds for the whole notebook (the screen, 12 training runs of 20 updates in two single-threaded
-# worker processes, the final samples of 12 trained models and 4 pooled draws of the base, the statistics). The
-# run prints its own CPU seconds and wall time (`run.json` records them).
+# about 410 CPU-seconds for the whole notebook on world version 5 (the screen, 12 training runs of 20 updates in
+# two single-threaded worker processes, the final samples of 12 trained models and 4 pooled draws of the base, the
+# statistics). The run prints its own CPU seconds and wall time (`run.json` records them).
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 
 # %% tags=["parameters"]
@@ -386,7 +386,7 @@ mech.round(3)
 # gradient from every one. This is the mechanism's precondition, measured; whether it turns into better large-k
 # pass@k is what the claims test. Below: distinct correct solutions and pass@1 on the hard pool after training (out of
 # `eval_n` samples per problem, 95% seeds × problems interval). The paper's account predicts PSR lowest in
-# distinct correct solutions.
+# distinct correct solutions; on the published run (world version 5) it is not, and every interval overlaps.
 
 # %%
 hard_final = per_draw[per_draw["dataset"] == ("hard" if pool else eval_benchmarks[0])].assign(
@@ -419,11 +419,14 @@ rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power
 # effects hold after ~110 rollout batches instead of our 5: a short run shows the direction of the early
 # dynamics, not where they end. A claim with low pre-registered power (printed at the top and again below) that
 # reads "inconclusive" is a statement about this design, not about the paper. At `cpu` only PSR's large-k loss
-# (NSR-2b, NSR-2c) has a fair chance to be decided: its expected effect comes from a pilot and its power is
-# printed with it. NSR's own large-k claims (NSR-1b, NSR-1c) expect a gain of a few points that no 2-core budget
-# resolves: their power stays low whatever the split between seeds, problems and samples, because the base's
-# sampling noise and the seed spread are of the same size (`docs/papers/nsr.md` gives the design it would take).
-# The arm-vs-arm claims (NSR-3a–3d) expect differences smaller still.
+# (NSR-2b, NSR-2c) has a fair chance to be decided: its expected effect comes from a pilot on world version 4 (the
+# world before the current one) and its power is printed with it. NSR's own large-k claims (NSR-1b, NSR-1c) expect
+# a gain of a few points that no 2-core budget resolves: their power stays low whatever the split between seeds,
+# problems and samples, because the base's sampling noise and the seed spread are of the same size
+# (`docs/papers/nsr.md` gives the design it would take). The arm-vs-arm claims (NSR-3a–3d) expect differences
+# smaller still. On the published run (world version 5) every evidence claim reads inconclusive and NSR-3a
+# untestable (GRPO's gain over the base is not resolved); PSR − base at k* = 32 is +0.01 [−0.08, +0.10], not the
+# v4 pilot's loss, so on this world the pilot's effect did not reappear.
 
 # %%
 cpu_s = sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
@@ -482,7 +485,8 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine, {cpu_s
 #   the base, NSR − (base + GRPO)/2 > 0, and reads "untestable here" when GRPO does not beat the base.
 # - **Mechanism claim (NSR-4).** Tested exactly on a categorical policy with the library's loss, not on the LLM's
 #   token distributions; the LLM's own mechanism quantities (Section 5) are reported, not graded.
-# - **Power.** Each claim's expected toy-scale effect was written down before running; the table printed at the
+# - **Power.** Each claim's expected toy-scale effect was written down before the final run (NSR-2b and NSR-2c after a
+#   pilot on world version 4, as their `why:` in `lib/workbook/reported/nsr.yaml` says); the table printed at the
 #   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
 
 # %%
