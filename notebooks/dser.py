@@ -87,7 +87,6 @@ torch_threads = 1                 # 1 is fastest on a loaded 2-core machine (no 
 # Parameters are checked (names, types, model and dataset names) before anything heavy runs.
 
 # %%
-import resource
 import time
 
 import matplotlib.pyplot as plt
@@ -100,6 +99,7 @@ from workbook.papers import claim_records, dser, power_note
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.reporting.power import print_power
+from workbook.runner import cpu_seconds
 
 params = check_params("dser", globals())
 dser.validate(params)
@@ -488,8 +488,7 @@ metrics = {
 # %%
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
-usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-cpu_s = sum(u.ru_utime + u.ru_stime for u in usage)  # printed, not in metrics.json: same seed, same bytes
+cpu_s = cpu_seconds()  # printed, not in metrics.json: same seed, same bytes
 print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CPU-s (process + children)")
 
 # %% [markdown]

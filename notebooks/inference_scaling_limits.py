@@ -103,7 +103,6 @@ torch_threads = 1
 # (tokens, test programs) first.
 
 # %%
-import resource
 import time
 
 import matplotlib.pyplot as plt
@@ -117,6 +116,7 @@ from workbook.papers import inference_scaling_limits as isl
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.reporting.power import print_power
+from workbook.runner import cpu_seconds
 from workbook.sandbox import isolation_mode, require_isolation
 
 params = check_params("inference_scaling_limits", globals())
@@ -473,8 +473,7 @@ metrics = {
 # %%
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
-usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-cpu_s = sum(u.ru_utime + u.ru_stime for u in usage)  # the kernel's process CPU time (printed, not in metrics.json)
+cpu_s = cpu_seconds()  # the kernel's process CPU time (printed, not in metrics.json)
 print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CPU-s (this process and its children)")
 
 # %% [markdown]

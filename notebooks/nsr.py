@@ -102,7 +102,6 @@ n_boot = 2000
 # Parameters are validated before any model is loaded; the plan (runs, rollouts, tokens, GPU-hours) prints first.
 
 # %%
-import resource
 import time
 
 import matplotlib.pyplot as plt
@@ -116,6 +115,7 @@ from workbook.papers import claim_records, nsr, power_note
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.reporting.power import print_power
+from workbook.runner import cpu_seconds
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 from workbook.rl.probes import EvalProbe
@@ -429,8 +429,7 @@ rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power
 # v4 pilot's loss, so on this world the pilot's effect did not reappear.
 
 # %%
-cpu_s = sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime
-            for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+cpu_s = cpu_seconds()  # this process and its children; printed, not in metrics.json
 metrics = {
     "profile": profile, "model": model, "seeds": list(seeds), "eval_n": eval_n, "ks": ks, "k_star": k_star,
     "n_hard_pool": len(pool), "n_hard_candidates": len(candidates), "n_in_distribution": len(id_problems),

@@ -103,7 +103,6 @@ torch_threads = 1                 # 1 is fastest on a loaded 2-core machine (no 
 # ## Setup
 
 # %%
-import resource
 import time
 
 import matplotlib.pyplot as plt
@@ -116,6 +115,7 @@ from workbook.papers import sharpening as sh
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
 from workbook.reporting.power import print_power
+from workbook.runner import cpu_seconds
 
 params = check_params("sharpening", globals())
 sh.validate(params)
@@ -378,8 +378,7 @@ metrics = {
 }
 run_dir.write_metrics(metrics)
 run_dir.write_provenance(params, seed, started=t_start)
-usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-cpu_s = sum(u.ru_utime + u.ru_stime for u in usage)  # printed, not in metrics.json: same seed, same bytes
+cpu_s = cpu_seconds()  # printed, not in metrics.json: same seed, same bytes
 print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CPU-s (process + children)")
 
 # %% [markdown]

@@ -138,6 +138,6 @@ def test_cpu_seconds_count_grandchildren():
 
     burn = "import time\nwhile time.process_time() < 0.5: pass"
     spawn = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}], check=True)"
-    before = runner._cpu_seconds()
+    before = runner.cpu_seconds()
     subprocess.run([sys.executable, "-c", spawn], check=True)
-    assert runner._cpu_seconds() - before >= 0.5
+    assert runner.cpu_seconds() - before >= 0.5

@@ -124,8 +124,12 @@ class RunPlan:
         return self.root / self.notebook / self.label
 
 
-def _cpu_seconds() -> float:
-    """Return the CPU seconds (user + system) of this process and of all its reaped children so far."""
+def cpu_seconds() -> float:
+    """Return the CPU seconds (user + system) of this process and of all its reaped children so far.
+
+    The runner records a run's difference in ``run.json``; a notebook prints its own total with it (CPU time is a
+    measurement, so it never goes into ``metrics.json``, which must be byte-identical for the same seed).
+    """
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return sum(u.ru_utime + u.ru_stime for u in usage)
 
@@ -220,7 +224,7 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
     import yaml
 
     _adopt_orphans(plan)
-    t0, cpu0, load0 = time.time(), _cpu_seconds(), _load_avg()
+    t0, cpu0, load0 = time.time(), cpu_seconds(), _load_avg()
     attempt_id = f"{stamp(t0)}-{os.getpid()}"
     staging = ensure_dir(plan.root / ".runner" / "staging" / plan.notebook / f"{plan.label}-{attempt_id}")
     out_nb = staging / f"{plan.notebook}.ipynb"
@@ -273,7 +277,7 @@ def _execute(plan: RunPlan, *, nb_dir: Path, kernel_name: str, allow_dirty: bool
             else:
                 os.close(read_fd)
             t1 = time.time()
-            usage = {"cpu_s": round(_cpu_seconds() - cpu0, 2), "load_avg": {"start": load0, "end": _load_avg()}}
+            usage = {"cpu_s": round(cpu_seconds() - cpu0, 2), "load_avg": {"start": load0, "end": _load_avg()}}
             record = _finish(plan, staging, *_outcome(plan, log_path, out_nb, rc, interrupted, crash, t1),
                              t0, t1, attempt_id, allow_dirty, usage)
             report(_end_line(index, plan, record, t1 - t0))
