@@ -315,7 +315,7 @@ from workbook.data.synthetic import ArithmeticSpec, generate_problems
 from workbook.generation import TransformersBackend
 from workbook.toy.world import NOISE_TOKENS, SPARK, WorldKnobs, hard_spec
 
-gain_tab, gain_pools = pd.DataFrame(columns=["pool", "quantity", "value", "lo", "hi", "n"]), {}
+gain_tab, gain_pools = pd.DataFrame(columns=lp_sparks.SPARK_GAIN_COLUMNS), {}
 if n_branch_problems and n_gain_problems:  # the toy world only: elsewhere there is no spark token
     gain_pools = {"training tier": generate_problems(n_gain_problems, seed + 2000, split="test"),
                   "hard pool": generate_problems(n_gain_problems, seed + 2000, split="test",

@@ -182,6 +182,10 @@ def spark_gain(backend, problems, n: int = 16, *, seed: int = 0, temperature: fl
     return out[["problem_id", "sample", "spark", "correct", "forced_correct"]]
 
 
+#: Columns of :func:`spark_gain_estimates` (also of the empty table where no spark is measured, e.g. the paper profile).
+SPARK_GAIN_COLUMNS = ("pool", "quantity", "value", "lo", "hi", "n")
+
+
 def spark_gain_estimates(gain: pd.DataFrame, *, pool: str = "", n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Returns the spark's effect on accuracy from a ``spark_gain`` frame, 95% CIs by resampling problems
     (``workbook.metrics.bootstrap_ci`` of per-problem values): the share of samples with a spark; accuracy of
@@ -192,8 +196,8 @@ def spark_gain_estimates(gain: pd.DataFrame, *, pool: str = "", n_boot: int = 20
     def row(quantity, values):
         v = np.asarray(values, dtype=float)
         e = bootstrap_ci(v, n_boot=n_boot, seed=seed) if v.size else None
-        return {"pool": pool, "quantity": quantity, "value": np.nan if e is None else e.value,
-                "lo": np.nan if e is None else e.lo, "hi": np.nan if e is None else e.hi, "n": int(v.size)}
+        return dict(zip(SPARK_GAIN_COLUMNS, (pool, quantity, np.nan if e is None else e.value,
+                                             np.nan if e is None else e.lo, np.nan if e is None else e.hi, int(v.size))))
 
     g = gain.assign(correct=gain["correct"].astype(float)).groupby("problem_id", sort=False)
     share = g["spark"].mean()
