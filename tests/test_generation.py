@@ -19,7 +19,6 @@ from workbook.models import UnknownModelError, load_model
 
 @pytest.fixture(scope="module")
 def tiny():
-    torch.set_num_threads(2)
     return load_model("tiny-random")
 
 
