@@ -77,7 +77,6 @@ learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhe
 entropy_coef = 0.001              # the official yaml default, for every arm (RLVR-Decomposed GitHub issue #23 says 1e-4: unconfirmed)
 updates_per_rollout = 4           # optimizer updates per rollout batch, for every arm (official: 1024 / 256)
 eval_n = 64                       # final samples per hard-pool problem (paper: 256 per benchmark problem)
-base_samplings = 4                # the base model's final samples: this many draws of eval_n (id_n), pooled
 eval_temperature = 0.6            # paper: 0.6 (the official eval.sh)
 eval_top_p = 0.95                 # paper: 0.95
 eval_max_new_tokens = 96          # paper: 4096
@@ -259,17 +258,20 @@ ks = nsr.paper_ks(eval_n)
 # %% [markdown]
 # > One probe (`workbook.papers.nsr.DiversityProbe`) draws the final samples: `eval_n` per hard-pool problem and
 # > `id_n` per in-distribution problem (its per-dataset protocol), all at T = `eval_temperature`, top-p
-# > `eval_top_p`. The base model is measured by the same probe `base_samplings` times (sampling seeds): it is one
-# > fixed model, so its draws are pooled per problem (`nsr.regime.pool_samples`) into one sample of
-# > `base_samplings` × `eval_n`, which carries its pass@k curve further (to k = n) than any trained run's, with less
-# > noise than one draw per training seed. Per-draw rows are kept for the diversity counts (out of `eval_n`).
+# > `eval_top_p`. **Common random numbers:** the sampler seeds each (prompt, sample) from (seed, prompt index, sample
+# > index), and the probe samples with the run's seed alone (`same_draws`), so the base model is drawn once per
+# > training seed with that seed. Arm and base at seed s then share their random numbers: where training did not
+# > move the policy on a problem, the two draw the *same* completions and their difference is 0, not fresh
+# > sampling noise. Every verdict difference is formed within a (seed, problem) cell. For the curves, the base's
+# > draws are pooled per problem (`nsr.regime.pool_samples`, one fixed model) into `len(seeds)` × `eval_n`
+# > samples, which carry its curve further (to k = n) than any trained run's.
 
 # %%
 final_probe = nsr.DiversityProbe(eval_problems, at_start=False, n=eval_n, top_p=eval_top_p,
                                  temperature=eval_temperature, max_new_tokens=eval_max_new_tokens, name="final",
-                                 protocol={b: (id_n, eval_temperature) for b in eval_sets} if pool else {})
-base_final = pd.concat([ex.evaluate(cfg, [final_probe], seed=seed + i)["final"] for i in range(base_samplings)],
-                       ignore_index=True)
+                                 protocol={b: (id_n, eval_temperature) for b in eval_sets} if pool else {},
+                                 same_draws=True)
+base_final = pd.concat([ex.evaluate(cfg, [final_probe], seed=s)["final"] for s in seeds], ignore_index=True)
 base_pooled = nsr.regime.pool_samples(base_final)
 base_final.groupby("dataset")[["n", "n_correct", "n_distinct_correct", "length"]].mean().round(2)
 
@@ -287,18 +289,28 @@ specs += [ex.RunSpec(f"w_reinforce_lam{lam:g}", "w_reinforce", train_problems, s
                      method_overrides={**overrides, "lam": float(lam)}) for lam in lam_sweep]
 t_train = time.time()
 res = ex.run_grid(specs, cfg, [final_probe], run_root=run_dir.path / "rl", workers=workers)
-final = pd.concat([base_pooled, res["final"]], ignore_index=True)          # the base as one pooled sample
-per_draw = pd.concat([base_final, res["final"]], ignore_index=True)        # every draw of eval_n on its own
+final = pd.concat([base_pooled, res["final"]], ignore_index=True)          # the base as one pooled sample (curves)
+per_draw = pd.concat([base_final, res["final"]], ignore_index=True)        # the base per seed (paired differences)
 print(f"{len(specs)} runs: {(time.time() - t_train) / 60:.1f} min wall on this machine, "
       f"{res.timing['cpu_seconds'].sum():.0f} CPU-s in {workers} worker(s)")
+
+# %% [markdown]
+# What the common random numbers buy: the share of each arm's final completions that are identical, sample for
+# sample, to the base model's at the same seed (`nsr.identical_share`, from per-sample digests). Those samples add
+# nothing to the difference's noise; only the completions the training changed do.
+
+# %%
+same = pd.concat([nsr.identical_share(per_draw, m, "base").assign(label=m) for m in res["final"]["label"].unique()])
+same.pivot_table(index="label", columns="dataset", values="identical", aggfunc="mean", sort=False).round(3)
 
 # %% [markdown]
 # ## 4. pass@k for k = 1 … n, on the hard pool and on the control
 #
 # pass@k per problem with the unbiased estimator 1 − Π_{i=n−c+1}^{n}(1 − k/i) (`calculate_metrics.py`), from the
-# counts (`workbook.metrics.pass_at_k_curve`). Every interval is the 95% seeds × problems interval
-# (`workbook.metrics.hierarchical_difference` for differences, paired over problems). k* is the largest k where the
-# base's pass@k on the hard pool is below `ceiling`: the largest k at which a gain can still show.
+# counts (`workbook.metrics.pass_at_k_curve`). Every interval is the 95% seeds × problems interval; a difference is
+# formed within each (seed, problem) cell first (`nsr.regime.paired_contrast`), then bootstrapped. k* is the
+# largest k where the base's pass@k on the hard pool is below `ceiling`: the largest k at which a gain can still
+# show.
 
 # %%
 sets = {"hard pool": "hard", "in-distribution (control)": eval_benchmarks[0]} if pool else \
@@ -306,10 +318,11 @@ sets = {"hard pool": "hard", "in-distribution (control)": eval_benchmarks[0]} if
 arms = ["base", *methods]
 diffs, curves = [], []
 for name, ds in sets.items():
-    f = final[final["dataset"] == ds]
+    f, fp = final[final["dataset"] == ds], per_draw[per_draw["dataset"] == ds]
     kk = ks if ds == "hard" or not pool else nsr.paper_ks(id_n)
     curves.append(nsr.pass_at_k_curves(f[f["label"].isin(arms)], nsr.paper_ks(int(f["n"].max())), n_boot=n_boot,
                                        seed=seed).assign(set=name))  # each label to its own largest k
+    f = fp  # differences: paired by (seed, problem)
     diffs += [nsr.regime.curve_differences(f, m, "base", kk, n_boot, seed).assign(set=name) for m in methods]
     if "grpo" in methods:
         diffs.append(nsr.regime.curve_differences(f, "nsr", "grpo", kk, n_boot, seed).assign(set=name))
@@ -319,7 +332,7 @@ run_dir.save_table(diffs, "pass_at_k_differences")
 curves.pivot_table(index=["set", "label"], columns="k", values="value", sort=False).round(3)
 
 # %%
-reproduced, ctx = nsr.claims(final, methods, ks, hard="hard" if pool else eval_benchmarks[0],
+reproduced, ctx = nsr.claims(per_draw, methods, ks, hard="hard" if pool else eval_benchmarks[0],
                              in_dist=eval_benchmarks[0], ceiling=ceiling, k_min=k_min, k_max=k_max, n_boot=n_boot, seed=seed,
                              paper_benchmark="math500" if profile == "paper" and "math500" in eval_sets else None)
 k_star = ctx["k_star"]
@@ -339,7 +352,7 @@ for row, (name, ds) in zip(axes, sets.items()):
             ax.axvline(k_star, color="grey", ls=":", lw=1)
 axes[0, 0].legend(fontsize=8); axes[0, 1].legend(fontsize=7)
 axes[0, 0].set_title(f"{model}: {len(pool)} hard-pool problems, n = {eval_n} per run "
-                     f"(base {eval_n * base_samplings}), {len(seeds)} seeds", fontsize=10)
+                     f"(base {eval_n * len(seeds)}), {len(seeds)} seeds", fontsize=10)
 fig.tight_layout()
 headline_figure = "pass_at_k"
 run_dir.save_figure(fig, headline_figure)
@@ -436,6 +449,8 @@ metrics = {
     "methods": list(methods), "headline_figure": headline_figure,
     "pass_at_k": {f"{r.set}|{r.label}|{r.k}": {"value": r.value, "lo": r.lo, "hi": r.hi} for r in curves.itertuples()},
     "nonzero_advantage_share": {r.label: {"value": r.value, "lo": r.lo, "hi": r.hi} for r in mech.itertuples()},
+    "identical_to_base": {f"{r.dataset}|{r.label}": r.identical for r in
+                          same.groupby(["dataset", "label"], sort=False)["identical"].mean().reset_index().itertuples()},
     "claims": claim_records(reproduced),
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
     "nsr4_max_deviation": nsr4_dev,

@@ -287,18 +287,17 @@ def test_nsr3a_is_the_noninferiority_contrast_and_needs_grpo_to_beat_the_base():
         return [(label, s, p, 16, int(min(16, c + lift + (s + i) % 2))) for s in seeds for i, (p, c) in
                 enumerate(zip(probs, base_c))]
 
-    final = _final([("base", 0, p, 16, int(c)) for p, c in zip(probs, base_c)]
-                   + arm("grpo", [0, 1, 2], 6) + arm("nsr", [0, 1, 2], 5))
+    base = [("base", s, p, 16, int(c)) for s in range(3) for p, c in zip(probs, base_c)]   # one draw per seed
+    final = _final(base + arm("grpo", [0, 1, 2], 6) + arm("nsr", [0, 1, 2], 5))
     ks = [1, 2, 4]
     est = na.noninferiority(final, "nsr", "grpo", ks, n_boot=200)
     assert isinstance(est, Checked)
     x, b, g = (na.seed_problem_pass(final, lab, ks) for lab in ("nsr", "base", "grpo"))
-    assert x.shape == (3, 30) and b.shape == (1, 30)
+    assert x.shape == (3, 30) and b.shape == (3, 30)
     assert est.estimate.value == pytest.approx(x.mean() - 0.5 * b.mean() - 0.5 * g.mean())
     df = reported_vs_reproduced("nsr", {"NSR-3a": est}, "cpu")
     assert df.set_index("claim_id").loc["NSR-3a", "verdict"] == "reproduced"   # NSR keeps most of GRPO's gain
-    flat = _final([("base", 0, p, 16, int(c)) for p, c in zip(probs, base_c)]
-                  + [("grpo", s, p, 16, int(c)) for s in range(3) for p, c in zip(probs, base_c)]
+    flat = _final(base + [("grpo", s, p, 16, int(c)) for s in range(3) for p, c in zip(probs, base_c)]
                   + arm("nsr", [0, 1, 2], 5))
     assert isinstance(na.noninferiority(flat, "nsr", "grpo", ks, n_boot=200), Untestable)  # no gain to keep
     assert na.noninferiority(final, "w_reinforce", "grpo", ks) is None
@@ -338,8 +337,8 @@ def test_screen_pool_keeps_the_band_and_the_limit():
 def _two_sets(lift_nsr=3, lift_psr=-1, seeds=(0, 1, 2), n=16, n_problems=24, seed=0):
     rng = np.random.default_rng(seed)
     base = rng.integers(1, 4, n_problems)
-    rows = [("base", 0, f"h{i}", "hard", n, int(c)) for i, c in enumerate(base)]
-    rows += [("base", 0, f"e{i}", "synthetic", n, 12) for i in range(n_problems)]
+    rows = [("base", s, f"h{i}", "hard", n, int(c)) for s in seeds for i, c in enumerate(base)]
+    rows += [("base", s, f"e{i}", "synthetic", n, 12) for s in seeds for i in range(n_problems)]
     for label, lift in (("nsr", lift_nsr), ("psr", lift_psr), ("grpo", 0), ("w_reinforce", lift_nsr)):
         for s in seeds:
             rows += [(label, s, f"h{i}", "hard", n, int(np.clip(c + lift + (s + i) % 2, 0, n)))
@@ -361,6 +360,41 @@ def test_curve_differences_and_k_star():
     assert na.regime.largest_k_below(hard, "base", ks, 0.01) is None
     tail = na.regime.mean_over_k(hard, "psr", "base", ks, 8, n_boot=200)
     assert tail.value < 0 and na.regime.mean_over_k(hard, "psr", "base", ks, 32) is None
+
+
+def test_paired_contrast_cancels_what_the_arms_share_and_needs_common_seeds():
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 9, (3, 20))                                   # sampling noise: different per seed
+    rows = [(lab, s, f"p{j}", 16, int(c + lift)) for lab, lift in (("base", 0), ("nsr", 2)) for s in range(3)
+            for j, c in enumerate(base[s])]
+    final = _final(rows)
+    e = na.regime.paired_contrast(final, ["nsr", "base"], [1, -1], [1], n_boot=200)
+    assert e.value == pytest.approx(2 / 16) and e.hi - e.lo < 1e-9 and e.n_seeds == 3   # the shared noise is gone
+    assert na.regime.paired_sd(final, "nsr", "base", [1])["sd"] == pytest.approx(0.0, abs=1e-12)
+    assert na.regime.paired_contrast(final, ["psr", "base"], [1, -1], [1]) is None
+    lone = _final([r for r in rows if r[0] == "nsr"] + [("base", 9, f"p{j}", 16, 1) for j in range(20)])
+    with pytest.raises(ValueError, match="share no seed"):
+        na.regime.paired_contrast(lone, ["nsr", "base"], [1, -1], [1])
+
+
+def test_same_draws_sample_with_the_run_seed_and_digests_tell_identical_completions(tmp_path):
+    from workbook.data.synthetic import generate_problems
+    from workbook.grading import Grader
+    from workbook.models import load_model
+    from workbook.rl.probes import ProbeContext
+
+    model, tok = load_model("toy-reasoner-smoke")
+    ctx = ProbeContext(tmp_path, tok, Grader(), "Solve.", seed=3)
+    problems = generate_problems(2, 5, split="test")
+    crn = na.DiversityProbe(problems, n=4, max_new_tokens=24, temperature=0.6, same_draws=True)
+    fresh = na.DiversityProbe(problems, n=4, max_new_tokens=24, temperature=0.6)
+    at0, at7 = crn.measure(model, ctx, 0), crn.measure(model, ctx, 7)
+    assert at0 == at7 and all(len(r["digests"].split()) == 4 for r in at0)   # the step does not enter the seed
+    frame = pd.DataFrame([{**r, "label": lab, "seed": 3} for lab, rows in
+                          (("base", at0), ("crn", at7), ("fresh", fresh.measure(model, ctx, 7))) for r in rows])
+    assert na.identical_share(frame, "crn", "base")["identical"].tolist() == [1.0]
+    assert na.identical_share(frame, "fresh", "base")["identical"].iloc[0] < 1.0
+    assert na.sample_digests(["a  b", "a b", "c"]).split()[:2] == na.sample_digests(["a b", "a b"]).split()
 
 
 def test_claims_read_pass1_in_distribution_and_large_k_on_the_hard_pool():

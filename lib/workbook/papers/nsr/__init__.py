@@ -23,7 +23,7 @@ from workbook.rl.probes import EvalProbe, ProbeContext
 
 __all__ = [
     "ARMS", "categorical_step", "logit_shift", "categorical_training", "normalize_solution", "count_distinct_correct",
-    "DiversityProbe", "diversity_rows", "pass_at_k_curves", "pass_at_k_frame", "pass_at_k_difference",
+    "DiversityProbe", "diversity_rows", "sample_digests", "identical_share", "pass_at_k_curves", "pass_at_k_frame", "pass_at_k_difference",
     "mean_pass_at_k", "paper_ks", "seed_problem_pass", "noninferiority", "training_problems", "TRAIN_SET_SIZES",
     "claims", "plan", "validate", "regime", "math_train",
 ]
@@ -151,6 +151,14 @@ class DiversityProbe(EvalProbe):
 
     name: str = "diversity"
     temperature: float = 1.0
+    same_draws: bool = False
+
+    def sample(self, model, ctx: ProbeContext, step: int, completions: list | None = None) -> pd.DataFrame:
+        """``EvalProbe.sample``; with ``same_draws`` every step samples with the run seed alone (step 0's seed):
+        common random numbers. The backend seeds each (prompt, sample) from (seed, prompt index, sample index), so
+        the base model evaluated with seed s and an arm trained with seed s draw the same uniforms: where the
+        policy did not move, the completions are identical and their difference is 0, not fresh sampling noise."""
+        return super().sample(model, ctx, 0 if self.same_draws else step, completions)
 
     def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
         return diversity_rows(self.sample(model, ctx, step))
@@ -166,8 +174,29 @@ def diversity_rows(frame: pd.DataFrame) -> list[dict]:
                      "n_distinct_correct": count_distinct_correct(texts, ok),
                      "n_distinct": len({normalize_solution(t) for t in texts}),
                      "nll": float(-np.mean(logps)) if logps else float("nan"),
-                     "length": float(g["n_tokens"].mean())})  # fmt: skip
+                     "length": float(g["n_tokens"].mean()), "digests": sample_digests(texts)})  # fmt: skip
     return rows
+
+
+def sample_digests(texts: Sequence[str]) -> str:
+    """Returns one 6-hex-digit digest (sha1 of the whitespace-normalised text) per completion, space-separated, in
+    sample order: enough to tell, per (problem, sample index), whether two models drew the same completion."""
+    import hashlib
+
+    return " ".join(hashlib.sha1(normalize_solution(t).encode()).hexdigest()[:6] for t in texts)
+
+
+def identical_share(final: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
+    """Returns per (seed, dataset) the share of completions of ``a`` identical to ``b``'s at the same (seed,
+    problem, sample index) — how much of the two models' samples common random numbers (``DiversityProbe``'s
+    ``same_draws``) made equal — from the ``digests`` of ``diversity_rows``. Columns: seed, dataset, identical, n."""
+    key = ["seed", "problem_id"]
+    m = final[final["label"] == a].merge(final[final["label"] == b][key + ["digests"]], on=key, suffixes=("", "_b"))
+    if m.empty:
+        raise ValueError(f"no (seed, problem) cells shared by {a!r} and {b!r}")
+    same = [sum(x == y for x, y in zip(da.split(), db.split())) for da, db in zip(m["digests"], m["digests_b"])]
+    out = m.assign(same=same).groupby(["seed", "dataset"], sort=False).agg(same=("same", "sum"), n=("n", "sum"))
+    return out.assign(identical=out["same"] / out["n"]).reset_index()[["seed", "dataset", "identical", "n"]]
 
 
 # ---- 3. pass@k curves and differences with CIs over problems ------------------------------------------------------
@@ -199,20 +228,23 @@ def seed_problem_pass(final: pd.DataFrame, label: str, ks: Sequence[int]) -> np.
 
 def noninferiority(final: pd.DataFrame, arm: str, comparator: str, ks: Sequence[int], n_boot: int = 2000,
                    seed: int = 0):
-    """Returns the non-inferiority contrast mean_k pass@k: ``arm`` − (base + ``comparator``)/2 (seeds × problems,
-    ``hierarchical_contrast``) passed through ``requires(comparator − base > 0)``; None when an arm is missing.
+    """Returns the non-inferiority contrast mean_k pass@k: ``arm`` − (base + ``comparator``)/2, paired by (seed,
+    problem) (`regime.paired_contrast`), passed through ``requires(comparator − base > 0)``; None when an arm is
+    missing.
 
     ``arm`` − ``comparator`` > −(``comparator`` − base)/2 is the FDA margin of half the comparator's gain; without a
     gain over the base there is nothing to keep, so the claim reads "untestable here"."""
-    from workbook.metrics import hierarchical_contrast, hierarchical_difference
     from workbook.reporting import requires
 
-    x, b, c = (seed_problem_pass(final, lab, ks) for lab in (arm, "base", comparator))
-    if x is None or b is None or c is None:
+    from .regime import paired_contrast
+
+    if not {arm, "base", comparator} <= set(final["label"]):
         return None
-    gain = hierarchical_difference(c, b, n_boot=n_boot, seed=seed, what=f"{comparator} - base")
-    return requires(gain, f"{comparator} beats the base", hierarchical_contrast(
-        [x, b, c], [1.0, -0.5, -0.5], n_boot=n_boot, seed=seed, what=f"{arm} - (base + {comparator})/2"))
+    gain = paired_contrast(final, [comparator, "base"], [1.0, -1.0], ks, n_boot=n_boot, seed=seed,
+                           what=f"{comparator} - base")
+    return requires(gain, f"{comparator} beats the base", paired_contrast(
+        final, [arm, "base", comparator], [1.0, -0.5, -0.5], ks, n_boot=n_boot, seed=seed,
+        what=f"{arm} - (base + {comparator})/2"))
 
 
 def pass_at_k_curves(final: pd.DataFrame, ks: Sequence[int], n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -299,9 +331,8 @@ def validate(params: dict) -> None:
         raise ParameterError(f"nsr: methods must come from {', '.join(ARMS)}; got {methods}")
     if any(lam < 0 for lam in params.get("lam_sweep") or []):
         raise ParameterError(f"nsr: lam_sweep values must be >= 0, got {params['lam_sweep']}")
-    if params.get("updates_per_rollout", 1) < 1 or params.get("eval_n", 1) < 1 or params.get("k_max", 0) < 0 \
-            or params.get("base_samplings", 1) < 1:
-        raise ParameterError("nsr: updates_per_rollout, eval_n and base_samplings must be >= 1 and k_max >= 0")
+    if params.get("updates_per_rollout", 1) < 1 or params.get("eval_n", 1) < 1 or params.get("k_max", 0) < 0:
+        raise ParameterError("nsr: updates_per_rollout and eval_n must be >= 1 and k_max >= 0")
     band = params.get("screen_band") or [0.0, 1.0]
     if len(band) != 2 or not 0.0 <= band[0] <= band[1] <= 1.0:
         raise ParameterError(f"nsr: screen_band must be [lo, hi] with 0 <= lo <= hi <= 1, got {band}")
@@ -333,8 +364,8 @@ def plan(params: dict) -> dict:
     n_id = n_eval * len(benches) if n_eval else sum(BENCHMARK_SIZES.get(b, 0) for b in benches)
     n_hard, n_screen = int(params.get("n_pool", 0)), int(params.get("hard_candidates", 0))
     per_model = n_hard * eval_n + n_id * (int(params.get("id_n", eval_n)) if n_screen else eval_n)
-    # + the base model (base_samplings draws of eval_n / id_n, pooled) and the screen
-    samples = per_model * (n_runs + int(params.get("base_samplings", 1))) + n_screen * int(params.get("screen_n", 0))
+    # + the base model (one draw of eval_n / id_n per training seed, the seed's common random numbers) and the screen
+    samples = per_model * (n_runs + len(seeds)) + n_screen * int(params.get("screen_n", 0))
     p = rl_plan(
         model=params["model"], steps=params["steps"], prompts_per_step=params["prompts_per_step"],
         num_generations=params["num_generations"], max_completion_length=params["max_completion_length"],
@@ -366,8 +397,9 @@ def claims(final: pd.DataFrame, methods: Sequence[str], ks: Sequence[int], *, ha
            seed: int = 0, paper_benchmark: str | None = None) -> tuple[dict, dict]:
     """Returns (estimates of the NSR claims, context: k_star, the arm NSR-3b compares W-REINFORCE with).
 
-    Every estimate is a seeds × problems interval (`workbook.metrics.hierarchical_difference`, paired over
-    problems). pass@1 claims (NSR-1a, NSR-2a) on the ``in_dist`` problems; large-k claims on the ``hard`` pool
+    Every estimate is a seeds × problems interval of a difference formed within each (seed, problem) cell
+    (`regime.paired_contrast`): the base and every arm draw their final samples at the same sampling seeds, so
+    ``final`` holds the base once per training seed, not pooled. pass@1 claims (NSR-1a, NSR-2a) on the ``in_dist`` problems; large-k claims on the ``hard`` pool
     (Zhu et al. 2025, abstract and Sec. 3): at k* = the largest k where the base's pass@k is below ``ceiling``
     (``regime.largest_k_below``; NSR-1b, NSR-2b, NSR-3c) and as the mean over k >= ``k_min`` (NSR-1c, NSR-2c,
     NSR-3d); NSR-3a is the non-inferiority contrast NSR − (base + GRPO)/2 over the k grid (``noninferiority``),
@@ -377,8 +409,6 @@ def claims(final: pd.DataFrame, methods: Sequence[str], ks: Sequence[int], *, ha
     (a smaller spread per problem, so more power). ``paper_benchmark`` (e.g. "math500") adds NSR-1p/2p at the
     largest k on that benchmark, whatever ``k_max``.
     """
-    from workbook.metrics import hierarchical_difference
-
     from . import regime
 
     sets = set(final["dataset"]) if "dataset" in final else set()
@@ -395,8 +425,8 @@ def claims(final: pd.DataFrame, methods: Sequence[str], ks: Sequence[int], *, ha
     def at(frame, a, b, kk):
         if not kk or not {a, b} <= labels:
             return None
-        return hierarchical_difference(seed_problem_pass(frame, a, kk), seed_problem_pass(frame, b, kk),
-                                       n_boot=n_boot, seed=seed, what=f"pass@{kk} {a} - {b}")
+        return regime.paired_contrast(frame, [a, b], [1.0, -1.0], kk, n_boot=n_boot, seed=seed,
+                                      what=f"pass@{kk} {a} - {b}")
 
     def tail(a, b):
         return regime.mean_over_k(hp, a, b, ks, k_min, n_boot, seed) if {a, b} <= labels else None

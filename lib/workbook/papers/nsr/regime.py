@@ -7,8 +7,8 @@ pass@k is still below 1 at the largest k: on problems it solves rarely but not n
 - draws the toy world's hard tier (`workbook.toy.world.hard_spec`, 5-6 operands, seen in 4% of the training
   traces) and screens it by *separate* base samples to the problems whose base pass@k lies in a band
   (`screen_pool`), so the base measured later on fresh samples is not selected on its own noise;
-- compares two arms at every k with the seeds × problems interval (`curve_differences`, built on
-  `workbook.metrics.hierarchical_difference`), finds the largest k where the base is still below a ceiling
+- compares two arms at every k with the seeds × problems interval, paired by (seed, problem) (`curve_differences`,
+  `paired_contrast`: the final samples of every arm and of the base are drawn with common random numbers), finds the largest k where the base is still below a ceiling
   (`largest_k_below`) and averages over k >= k_min (`mean_over_k`);
 - measures the learning signal each arm gets per step from the rollout log (`group_signal`): the share of groups
   with a non-zero advantage under each arm's own rule (official ``compute_psr_nsr_outcome_advantage``: PSR A = r,
@@ -23,8 +23,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["hard_candidates", "screen_pool", "pool_samples", "k_matrix", "curve_differences", "largest_k_below", "mean_over_k",
-           "group_signal", "NONZERO_ADVANTAGE"]
+__all__ = ["hard_candidates", "screen_pool", "pool_samples", "k_matrix", "paired_matrix", "paired_contrast", "paired_sd",
+           "curve_differences", "largest_k_below", "mean_over_k", "group_signal", "NONZERO_ADVANTAGE"]
 
 #: Whether a group of n rollouts with c correct gives the arm a non-zero advantage on some rollout (official
 #: ``core_algos.py``: GRPO normalises within the group, so all-equal groups give 0; PSR's A = r is 0 on wrong
@@ -90,21 +90,73 @@ def k_matrix(final: pd.DataFrame, label: str, ks: Sequence[int]) -> np.ndarray |
     return seed_problem_pass(final, label, ks)
 
 
+def paired_matrix(final: pd.DataFrame, arms: Sequence[str], ks: Sequence[int]) -> list[np.ndarray] | None:
+    """Returns one (seeds, problems) matrix of pass@k averaged over ``ks`` per arm in ``arms``, on the seeds every
+    arm ran (rows in the same seed order, problems sorted by id), or None when an arm has no rows.
+
+    Row s of each matrix comes from the same sampling seed when the final samples were drawn with common random
+    numbers (``DiversityProbe(same_draws=True)`` and the base evaluated once per training seed), so a difference of
+    rows is paired by (seed, problem): the sampling noise the arms share cancels."""
+    from workbook.papers.nsr import seed_problem_pass
+
+    frames = []
+    for label in arms:
+        g = final[final["label"] == label]
+        if g.empty:
+            return None
+        frames.append(g)
+    common = sorted(set.intersection(*(set(g["seed"]) for g in frames)))
+    if not common:
+        raise ValueError(f"{list(arms)} share no seed: a paired difference needs each arm's final samples at the "
+                         f"same sampling seeds (seeds: {[sorted(set(g['seed'])) for g in frames]})")
+    out = [seed_problem_pass(g[g["seed"].isin(common)], label, ks) for g, label in zip(frames, arms)]
+    if len({x.shape for x in out}) != 1:
+        raise ValueError(f"{list(arms)} cover different problems: {[x.shape for x in out]}")
+    return out
+
+
+def paired_contrast(final: pd.DataFrame, arms: Sequence[str], weights: Sequence[float], ks: Sequence[int],
+                    n_boot: int = 2000, seed: int = 0, what: str = ""):
+    """Returns the `Estimate` of Σ weight · pass@k(arm), mean over ``ks``, formed within each (seed, problem)
+    cell (`paired_matrix`) and bootstrapped over seeds × problems (`workbook.metrics.hierarchical_bootstrap`); None
+    when an arm has no rows. With common random numbers this removes the sampling noise the arms share, which
+    `workbook.metrics.hierarchical_difference` (arms' seeds resampled independently) would keep."""
+    from workbook.metrics import hierarchical_bootstrap
+
+    xs = paired_matrix(final, arms, ks)
+    if xs is None:
+        return None
+    d = sum(float(w) * x for w, x in zip(weights, xs))
+    return hierarchical_bootstrap(d, n_boot=n_boot, seed=seed, what=(what or " ".join(
+        f"{w:+g}·{a}" for w, a in zip(weights, arms))) + ", paired by seed")
+
+
+def paired_sd(final: pd.DataFrame, a: str, b: str, ks: Sequence[int]) -> dict:
+    """Returns the spread of pass@k(``a``) − pass@k(``b``) (mean over ``ks``) per (seed, problem) cell: ``sd``
+    (the cell sd after removing each seed's mean, the noise the paired bootstrap sees) and ``seed_sd`` (the sd of
+    the seeds' means), the nuisance parameters of `workbook.reporting.power`'s continuous model."""
+    xs = paired_matrix(final, [a, b], ks)
+    if xs is None:
+        raise ValueError(f"no rows for {a!r} or {b!r}")
+    d = xs[0] - xs[1]
+    resid = d - np.nanmean(d, axis=1, keepdims=True)
+    return {"sd": float(np.nanstd(resid, ddof=1)),
+            "seed_sd": float(np.nanstd(np.nanmean(d, axis=1), ddof=1)) if len(d) > 1 else float("nan"),
+            "seeds": int(d.shape[0]), "problems": int(d.shape[1])}
+
+
 def curve_differences(final: pd.DataFrame, a: str, b: str, ks: Sequence[int], n_boot: int = 2000,
                       seed: int = 0) -> pd.DataFrame:
-    """Returns one row per k: pass@k(a) − pass@k(b) with the 95% seeds × problems interval
-    (`workbook.metrics.hierarchical_difference`, paired over problems; ``b`` may be the one-seed base model).
+    """Returns one row per k: pass@k(a) − pass@k(b) with the 95% seeds × problems interval, paired by (seed,
+    problem) (`paired_contrast`: both arms' final samples drawn at the same sampling seeds).
 
     Columns: k, value, lo, hi, n (problems), seeds, contrast."""
-    from workbook.metrics import hierarchical_difference
-
     rows = []
     for k in ks:
-        xa, xb = k_matrix(final, a, [k]), k_matrix(final, b, [k])
-        if xa is None or xb is None:
+        e = paired_contrast(final, [a, b], [1.0, -1.0], [k], n_boot=n_boot, seed=seed, what=f"pass@{k} {a} - {b}")
+        if e is None:
             raise ValueError(f"no rows for {a!r} or {b!r}; have {sorted(final['label'].unique())}")
-        e = hierarchical_difference(xa, xb, n_boot=n_boot, seed=seed, what=f"pass@{k} {a} - {b}")
-        rows.append({"k": int(k), "value": e.value, "lo": e.lo, "hi": e.hi, "n": e.n, "seeds": len(xa),
+        rows.append({"k": int(k), "value": e.value, "lo": e.lo, "hi": e.hi, "n": e.n, "seeds": e.n_seeds,
                      "contrast": f"{a} − {b}"})
     return pd.DataFrame(rows)
 
@@ -118,17 +170,13 @@ def largest_k_below(final: pd.DataFrame, label: str, ks: Sequence[int], ceiling:
 
 def mean_over_k(final: pd.DataFrame, a: str, b: str, ks: Sequence[int], k_min: int = 8, n_boot: int = 2000,
                 seed: int = 0):
-    """Returns the `Estimate` of mean over k >= ``k_min`` (of ``ks``) of pass@k(a) − pass@k(b), seeds × problems
-    (`workbook.metrics.hierarchical_difference`); None when no k qualifies or an arm has no rows."""
-    from workbook.metrics import hierarchical_difference
-
+    """Returns the `Estimate` of mean over k >= ``k_min`` (of ``ks``) of pass@k(a) − pass@k(b), paired by (seed,
+    problem) (`paired_contrast`); None when no k qualifies or an arm has no rows."""
     kk = [k for k in ks if k >= k_min]
     if not kk:
         return None
-    xa, xb = k_matrix(final, a, kk), k_matrix(final, b, kk)
-    if xa is None or xb is None:
-        return None
-    return hierarchical_difference(xa, xb, n_boot=n_boot, seed=seed, what=f"mean pass@k, k >= {k_min}: {a} - {b}")
+    return paired_contrast(final, [a, b], [1.0, -1.0], kk, n_boot=n_boot, seed=seed,
+                           what=f"mean pass@k, k >= {k_min}: {a} - {b}")
 
 
 def group_signal(history: pd.DataFrame) -> pd.DataFrame:
