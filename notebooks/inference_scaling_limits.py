@@ -39,20 +39,22 @@
 # - **L9–L10** the theoretical easy/hard model: the official demo's k_opt (exact, a check) and GPT-4o's (paper scale).
 #
 # **What the toy decides and what it cannot.** The toy is designed to decide L1 (a learned verifier with a measured
-# false-positive rate), L2t (the weak-below-strong consequence of the line, on toy strengths) and L3; L1t and L10 are
-# checks. On the published run (toy world version 5) L2t's gap is smaller than its pilot-based expectation and its
-# interval reaches 0, so it reads inconclusive. L1 is
+# false-positive rate) and L2t (the weak-below-strong consequence of the line, on toy strengths), and L2u, the same
+# pair with a better verifier, whose gap is expected *above* 0 (then it reads "not reproduced": the consequence
+# depends on the verifier); L1t and L10 are checks. L1 is
 # not forced by the design: a verifier blind to correctness would make the ceiling equal pass@1 (and L1 trivially
 # true), so the notebook measures what the verify skill knows — its balanced accuracy and how far it lifts the
-# ceiling above pass@1, with intervals — and L1 counts only because that lift is above 0. L2u (the same with the
-# last-digit check) is measured but its gap is near 0, too small for this design to decide. The toy cannot decide
+# ceiling above pass@1, with intervals — and L1 counts only because that lift is above 0. L2t and L2u read one
+# pre-registered pair (the 1,000-step snapshot against the final model) on 512 problems of their own, apart from
+# the line's 64. L3 (U(k) peaks early) needs a positive peak: with the toy's verifiers every k loses at c = 4, so
+# it reads "untestable here", as the code detects. The toy cannot decide
 # the paper's numbers (the line's slope and intercept on HumanEval+, L2, L4–L9): those need the paper's models and
 # verifiers, and the toy's line is shown beside the paper's for comparison, not as a test of it.
 #
-# **Expected wall time**: `smoke` about a minute; `cpu` about 160 CPU-s at one torch thread — about 3 minutes on an
-# idle 2-core machine (10 points × 64 problems × 32 samples, each sample verified once by the verify skill; measured
-# on toy world version 5: 159 CPU-s, 7.8 minutes wall at a load average of 7–12; the published run's time is in
-# `run.json`).
+# **Expected wall time**: `smoke` about a minute; `cpu` about 300 CPU-s at one torch thread — about 5 minutes on an
+# idle machine (10 points × 64 problems × 32 samples, each sample verified once by the verify skill, about 140 CPU-s;
+# the weak/strong pair on 512 problems × 32 samples, only the weak model's verified, about 155 CPU-s; the published
+# run's time is in `run.json`).
 # The code model is off at `cpu`: SmolLM2-135M passed 1 of 32 HumanEval+ samples in the first build. `paper`: 164
 # HumanEval+ tasks × 200 samples at T = 0.8 with vLLM (about an hour on one GPU for an 8B model, not measured) and
 # the sandboxed tests on the CPU cores.
@@ -65,6 +67,7 @@ temperatures = [0.7, 1.0]         # sampling temperatures: the second axis of mo
 model = "toy-reasoner"            # the main point (L1, L3, U(k)): one of strengths, at `temperature`
 temperature = 1.0
 weak_model = "toy-reasoner@1000"  # L2t/L2u: its ceiling against the main model's pass@1
+gap_problems = 512                # L2t/L2u: the pair's own problems (disjoint from the line's), n_samples each
 verifier_model = "toy-reasoner"   # whose trained verify skill judges every point's samples
 verify_temperature = 1.0          # one sampled verification report per sample
 verify_max_new_tokens = 128
@@ -130,6 +133,8 @@ print(f"profile={profile}  model={model} (T = {temperature})  weak_model={weak_m
       f"code_model={code_model} ({code_backend}, run_code={run_code})  sandbox isolation: {sandbox_mode}\n"
       f"plan: {isl.plan(params)['summary']}")
 power_tab = print_power("inference_scaling_limits", params)  # pre-registered: each claim's power with this design
+# L2u is expected above 0 ("not reproduced"): its power is the chance of that decided verdict
+isl.decided_power(["L2t", "L2u"], params)
 
 # %% [markdown]
 # ## 1. The theoretical model (exact, seconds)
@@ -189,8 +194,8 @@ theory_table
 from workbook.data.synthetic import ArithmeticSpec, generate_problems
 from workbook.grading import Grader
 
-problems = generate_problems(n_problems, seed=seed + 1,
-                             spec=ArithmeticSpec(n_operands=max_operands, min_operands=min_operands))
+spec = ArithmeticSpec(n_operands=max_operands, min_operands=min_operands)
+problems = generate_problems(n_problems, seed=seed + 1, spec=spec)
 grader, t0 = Grader(mode="strict"), time.time()
 verifier = isl.load_strength(isl.parse_strength(verifier_model), device=device, batch_size=batch_size)
 points, frames = isl.collect_points(
@@ -267,24 +272,63 @@ paper_fit = isl.paper_figure_data()["fits"]["humaneval_plus"]
 line_tab = isl.line_table(points, ("verify_skill", "last_digit"), paper_fit, n_boot=n_boot, seed=seed)
 run_dir.save_table(line_tab, "line_fit")
 point_of = {(p.label, p.temperature): p for p in points}
-gaps = {v: isl.ceiling_gap(point_of[weak_key], point_of[main_key], v, n_boot=n_boot, seed=seed)
-        for v in ("verify_skill", "last_digit")}
-for v, g in gaps.items():
-    print(f"ceiling({weak_key[0]}) − pass@1({main_key[0]}) at T = {temperature}, {v}: {g}")
 line_tab
 
 # %% [markdown]
 # How to read it: the verify skill lifts each point only part of the way above the diagonal (its lift, §2), so the
-# toy's line under it is steep (slope about 1.25, intercept about 0.06, on the published run) — a weak snapshot's
-# ceiling stays below the final model's single sample (L2t: the 1,000-step snapshot's ceiling 0.21 against pass@1
-# 0.30 at T = 1), but the gap's interval reaches 0, so L2t reads inconclusive on world version 5. The paper's line is
+# toy's line under it is steep (slope about 1.25, intercept about 0.06, on the published run): the weak snapshots'
+# ceilings stay below the final model's single sample. The paper's line is
 # shallow and high (slope 0.22, intercept 0.72) because unit tests reject most wrong programs; the toy's learned
 # verifier accepts 7–30% of wrong answers (22% of the final model's at T = 1), so neither the slope nor the
 # intercept is inside the toy's intervals (the table says so): the line's shape is a property of the verifier. The
-# last-digit check rejects about 84–93% of wrong answers and lifts every snapshot more, enough that the 1,000-step
-# snapshot's ceiling (0.36) passes the final model's pass@1 within the interval — L2u is undecided here. The control
+# last-digit check rejects about 84–93% of wrong answers and lifts every snapshot more: the 1,000-step snapshot's
+# ceiling under it (0.36) is above the final model's pass@1 (0.30). The control
 # world's model (no format habit, no sparks) gets a smaller lift from the treatment model's verify skill than the
 # final model does (0.13 against 0.20 at T = 1) at about the same balanced accuracy.
+
+# %% [markdown]
+# ### L2 at toy scale: one weak/strong pair on problems of its own
+#
+# The line places every point; L2t asks one pre-registered pair a sharper question: does the 1,000-step snapshot's
+# ceiling stay below the final model's pass@1 (at T = 1)? The contrast gets `gap_problems` problems of its own,
+# drawn apart from the line's 64 (and from its pilot's), n_samples each. Where its variance comes from, measured
+# in a pilot on disjoint seeds (its numbers are in the claims' `why` and the `cpu` parameters file):
+#
+# - **problems** carry most of it, so the budget goes to more problems; doubling the samples per problem narrowed
+#   the interval by a tenth to a fifth while doubling the cost;
+# - **the verifier's own sampling** (one report per sample) is about a third of the per-problem variance of the
+#   weak model's ceiling, but verification is most of the cost: more reports per sample buy less than more problems;
+# - **pairing**: both models answer the same problems, so the bootstrap resamples problems jointly (the weak
+#   ceiling and the strong pass@1 rise and fall together across problems), and they sample with the same seed
+#   (common random numbers). That is free but narrowed nothing measurable: the two snapshots seldom write the same
+#   text from the same draws;
+# - **exact where possible**: only the weak model's ceiling is read, so only its samples are verified; the strong
+#   model's pass@1 needs its samples graded, nothing more.
+#
+# The table: the weak model under each verifier (pass@1, ceiling, false- and true-positive rate, lift), the strong
+# model's pass@1, the gap with its paired 95% interval, and the sd per problem that interval implies (the scale the
+# power analysis at the top assumed).
+
+# %%
+gap_set = isl.disjoint_problems(gap_problems, seed + 2, spec, exclude=problems)
+t0 = time.time()
+weak_pt, strong_pt = isl.collect_pair(
+    weak_model, model, temperature, gap_set, n_samples, verifier=verifier, grader=grader, seed=seed + 500,
+    max_new_tokens=max_new_tokens, verify_temperature=verify_temperature, verify_max_new_tokens=verify_max_new_tokens,
+    device=device, batch_size=batch_size)
+pair_tab = isl.pair_table(weak_pt, strong_pt, n_boot=n_boot, seed=seed)
+run_dir.save_table(pair_tab, "weak_strong_pair")
+print(f"the pair on {len(gap_set)} problems × {n_samples} samples in {time.time() - t0:.0f} s")
+pair_tab[["verifier", "pass@1", "ceiling", "false-positive rate", "true-positive rate", "lift", "lift lo", "lift hi",
+          "tasks with m > 0", "strong pass@1", "gap", "gap lo", "gap hi", "gap sd per problem"]]
+
+# %% [markdown]
+# How to read it: under the verify skill the weak snapshot's few right answers are accepted, but so are about one
+# in ten of its many wrong ones, so its ceiling stays far below the final model's single sample (L2t). The
+# last-digit check accepts every right answer and fewer wrong ones: by the paper's own model a task's ceiling is
+# r/(r + (1 − r)(1 − s)), and with that soundness the weak snapshot's ceiling passes the final model's pass@1 (L2u).
+# So the consequence of the line is a property of the verifier's false positives relative to the weak model's
+# pass rate, not of resampling alone.
 
 # %% [markdown]
 # ## 4. The main model with the last-digit verifier: U(k) and k_opt
@@ -342,7 +386,9 @@ kopt_table
 # %% [markdown]
 # With c = 0 more samples never hurt; with c > 0 the curve peaks and then falls, because every extra attempt on a
 # hard task is another chance to accept a false positive. On the published run it peaks at k = 3 for c = 1 and at
-# k = 1 for c = 2; at c ≥ 4 every k loses on average, so the best choice is to abstain (k_opt = 0).
+# k = 1 for c = 2; at c ≥ 4 every k loses on average, so the best choice is to abstain (k_opt = 0). Then L3 ("the
+# utility peaks early", at c = 4) has no peak to locate: it reads "untestable here" whenever the best U(k) is not
+# above 0 with its interval, rather than passing because 0 ≤ 10.
 
 # %% [markdown]
 # ### The theoretical model fitted to the toy
@@ -418,11 +464,13 @@ code_summary
 #   (when `run_code`). "Untestable here" when no task has an accepted sample (the ceiling is undefined).
 # - **L1t**: the same on the toy with the last-digit verifier — a check: that verifier accepts every answer off by a
 #   multiple of 10, so the ceiling is below 1 by construction.
-# - **L2t / L2u**: ceiling(`weak_model`) − pass@1(`model`) at the main temperature, paired over the shared problems,
-#   with the verify skill / the last-digit check. L1 and L2t are decided only when the verify skill's lift on the
-#   point they read (main / weak model) has an interval above 0; otherwise they read "untestable here" (forced).
+# - **L2t / L2u**: ceiling(`weak_model`) − pass@1(`model`) at the main temperature on the pair's `gap_problems`
+#   problems, paired over them, with the verify skill / the last-digit check. L1 and L2t are decided only when the
+#   verify skill's lift on the point they read (main / weak model) has an interval above 0; otherwise they read
+#   "untestable here" (forced).
 #   **L2**: the code model's ceiling minus the paper line's prediction at its pass@1 (HumanEval+ only, `paper` scale).
-# - **L3**: k_opt at c = 4 with a 95% percentile interval from a task bootstrap (toy at `cpu`, code model at `paper`).
+# - **L3**: k_opt at c = 4 with a 95% percentile interval from a task bootstrap (toy at `cpu`, code model at `paper`);
+#   decided only when the best U(k) at c = 4 is above 0 (its interval), else there is no peak and it is untestable.
 # - **L4–L7**: the code model's pass@1, ceiling and k_opt — compared with Llama 3.1 8B only when that is the model.
 # - **L8**: mean share of lines ≤ 70 characters in false positives minus true positives (tasks with both).
 # - **L9** needs GPT-4o's samples (not run); **L10**: the exact demo k_opt at c = 0.7 (no sampling: a check).
@@ -435,14 +483,15 @@ code_summary
 
 # %%
 reproduced = isl.reproduced(counts, code, profile, code_model, code_benchmark, n_boot=n_boot, seed=seed,
-                            main=main_point, weak=point_of[weak_key])
+                            main=main_point, weak=weak_pt, strong=strong_pt)
 rvr = reported_vs_reproduced("inference_scaling_limits", reproduced, profile, params=params)
 run_dir.save_table(rvr, "reported_vs_reproduced")
 fpr = by_point.loc[main_key + ("verify_skill",)]
 print(f"verify skill on {model}'s samples: false-positive rate {fpr['false-positive rate']:.3f} "
       f"[{fpr['false-positive rate lo']:.3f}, {fpr['false-positive rate hi']:.3f}], true-positive rate "
       f"{fpr['true-positive rate']:.3f}; {isl.skill_reading(fpr)}")
-print(f"verify skill on {weak_model}'s samples: " + isl.skill_reading(by_point.loc[weak_key + ("verify_skill",)]))
+print(f"verify skill on {weak_model}'s samples (the pair's problems): "
+      + isl.skill_reading(pair_tab.set_index("verifier").loc["verify_skill"]))
 rvr[["claim_id", "claim", "paper", "reproduced", "n", "verdict"]]
 
 # %%
@@ -458,6 +507,7 @@ metrics = {
     "model": model, "temperature": temperature, "weak_model": weak_model, "verifier_model": verifier_model,
     "grader": grader.name, "weak_verifier": weak_verifier, "sandbox": sandbox_mode,
     "points": point_tab.to_dict(orient="records"), "line_fit": line_tab.to_dict(orient="records"),
+    "pair": {"problems": len(gap_set), "table": pair_tab.to_dict(orient="records")},
     "toy": {"problem_ids": list(counts.task_ids), "a": counts.a.tolist(), "f": counts.f.tolist(),
             "n": counts.n.tolist(), "completeness": completeness, "soundness": soundness,
             "ceiling": vars(ceiling_est), "pass@1": vars(pass1_est),
@@ -488,7 +538,8 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CP
 #   ceiling of the point they read above its pass@1 (`workbook.reporting.requires`); the paper's unit tests need no
 #   such check. The skill accepts only boxed answers (the paper's tests cannot pass a program that does not run).
 # - **L2 at toy scale** is tested through its consequence for one pre-registered pair (`weak_model` against `model`
-#   at the main temperature), not as a statement about every pair of models.
+#   at the main temperature, the pair fixed before any run on world version 5), not as a statement about every pair
+#   of models; the pair is measured on problems of its own, not on the line's points.
 # - **Code model**: off at `cpu` (`run_code = False`), so L1c is not run there; `smoke` exercises its path.
 # - **Samples**: n = `n_samples` (32) per task at `cpu` instead of ≥ 200; k ranges up to n. The closed form is exact
 #   for any n; the paper's simulation with k_max = 200 is the same expectation.
@@ -505,11 +556,12 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CP
 #   some entries "—"; we could not confirm what they mean.
 # - **Code quality (L8)**: only the line-length share (≤ 70 characters) of RACE's checks, at `paper` scale.
 # - **Power.** Each claim's expected toy-scale effect is written down in `reported/inference_scaling_limits.yaml`
-#   (on world v4 after a pilot of 24 problems × 16 samples, which its `why` says; the published run is on world
-#   version 5); the table printed at the top gives this design's chance to read "reproduced" at that effect
-#   (`workbook.reporting.power`). L1c is not run at `cpu`. L2u's pilot gap (−0.03) is too small for 64 problems: it
-#   is expected to read inconclusive. L2t's gap on world version 5 (−0.09 on the published run) is less than half its
-#   v4 pilot's −0.20, so the printed power overstates this world's chance; the expectation was not revised.
+#   with where it came from (L1 and L3: a world v4 pilot; L2t and L2u: revised on world version 5 before the final
+#   run, from a pilot on disjoint seeds and problems and the line's own points, which share no problem with the
+#   pair); the tables printed at the top give this design's chance of each verdict at that effect
+#   (`workbook.reporting.power`). L1c is not run at `cpu`. L2u is expected *above* 0, so its chance of "reproduced"
+#   is near 0 by design; the power that matters for it is the chance of the decided "not reproduced" (the second
+#   table), just under 80% at 512 problems, the most the budget allows after the line.
 
 # %%
 print(power_note(power_tab))

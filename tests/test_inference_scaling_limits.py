@@ -141,12 +141,14 @@ def test_plan_and_validate():
     params, _ = resolve_params("inference_scaling_limits", "cpu")
     out = isl.plan(params)
     samples = len(params["strengths"]) * len(params["temperatures"]) * params["n_problems"] * params["n_samples"]
-    assert out["stages"]["toy samples"] == samples * params["max_new_tokens"]
-    assert out["stages"]["toy verification reports"] == samples * params["verify_max_new_tokens"]
+    pair = params["gap_problems"] * params["n_samples"]  # both models sample the pair's problems; only weak verified
+    assert out["stages"]["toy samples"] == (samples + 2 * pair) * params["max_new_tokens"]
+    assert out["stages"]["toy verification reports"] == (samples + pair) * params["verify_max_new_tokens"]
     assert out["test_programs"] == (params["code_problems"] * params["code_samples"] if params["run_code"] else 0)
     assert isl.plan({**params, "run_code": False})["test_programs"] == 0
     isl.validate(params)
-    for bad in ({"weak_verifier": "oracle"}, {"code_benchmark": "apps"}, {"code_model": "no-such-model"}):
+    for bad in ({"weak_verifier": "oracle"}, {"code_benchmark": "apps"}, {"code_model": "no-such-model"},
+                {"gap_problems": 0}, {"gap_problems": 2.5}):
         with pytest.raises(ParameterError):
             isl.validate({**params, **bad})
 
@@ -322,3 +324,53 @@ def test_power_of_a_claim_with_a_precondition_is_its_power_given_the_preconditio
     design = design_for(doc["design"], l1, {"n_problems": 64})
     assert power(l1, design, n_sim=100, n_boot=100) > 0.8
     assert power(l1, design, effect=0.0, n_sim=100, n_boot=100) < 0.1     # no effect: rarely "reproduced"
+
+
+def test_l2_reads_the_pair_and_l3_needs_a_positive_peak():
+    """L2t/L2u read the pair's strong point when given; L3 is untestable when every k loses (abstaining is best),
+    decided when the best U(k) is above 0 — and then it can fail (a verifier without false positives: k_opt = n)."""
+    from workbook.papers.inference_scaling_limits import bootstrap_best_utility, reproduced
+    from workbook.reporting import reported_vs_reproduced
+    from workbook.reporting.verdicts import Checked, Untestable
+
+    weak = _point("weak", [[1, 0, 0, 0], [1, 0, 0, 0]], verify_skill=[[1, 1, 0, 0], [1, 0, 0, 0]],
+                  last_digit=[[0, 0, 0, 0], [1, 0, 0, 0]])
+    main = _point("main", [[1, 1, 0, 0], [1, 0, 0, 0]], verify_skill=[[1, 1, 1, 0], [1, 1, 0, 0]])
+    strong = _point("strong", [[1, 1, 1, 1], [1, 1, 1, 0]])
+    losing = TaskCounts(np.array([1, 2]), np.array([3, 2]), np.array([8, 8]))     # (a − 4f)/m < 0 on every task
+    out = reproduced(losing, None, "cpu", "smollm2", "humaneval_plus", n_boot=200, main=main, weak=weak,
+                     strong=strong)
+    assert out["L2t"].estimate.value == pytest.approx(0.75 - 7 / 8)               # strong's pass@1, not main's
+    assert out["L2u"].value == pytest.approx(1.0 - 7 / 8)
+    assert bootstrap_best_utility(losing, 4.0, k_max=8, n_boot=100)[2] < 0
+    assert isinstance(out["L3"], Untestable) and "positive expected utility" in out["L3"].reason
+    verdicts = dict(zip(*reported_vs_reproduced("inference_scaling_limits", out, "cpu")[["claim_id", "verdict"]]
+                        .to_numpy().T))
+    assert verdicts["L3"] == "untestable here"
+    # no false positives: U(k) grows until a draw must hold an accepted one, k = n − m + 1 = 31 > 10: it fails
+    perfect = TaskCounts(np.full(40, 2), np.zeros(40, dtype=int), np.full(40, 32))
+    l3 = reproduced(perfect, None, "cpu", "smollm2", "humaneval_plus", n_boot=200)["L3"]
+    assert isinstance(l3, Checked) and l3.estimate.value == 31
+    verdicts = dict(zip(*reported_vs_reproduced("inference_scaling_limits", {"L3": l3}, "cpu")[["claim_id", "verdict"]]
+                        .to_numpy().T))
+    assert verdicts["L3"] == "not reproduced"
+
+
+def test_pair_table_and_disjoint_problems():
+    from workbook.data.synthetic import ArithmeticSpec, generate_problems
+    from workbook.papers.inference_scaling_limits import disjoint_problems, pair_table
+
+    weak = _point("weak", [[1, 0, 0, 0], [1, 0, 0, 0]], verify_skill=[[1, 1, 0, 0], [1, 0, 0, 0]],
+                  last_digit=[[1, 0, 0, 0], [1, 1, 0, 0]])
+    strong = _point("strong", [[1, 1, 1, 1], [1, 1, 1, 0]])
+    tab = pair_table(weak, strong, n_boot=200).set_index("verifier")
+    assert tab.loc["verify_skill", "gap"] == pytest.approx(0.75 - 7 / 8)
+    assert tab.loc["last_digit", "gap"] == pytest.approx(0.75 - 7 / 8)
+    assert tab.loc["verify_skill", "strong pass@1"] == pytest.approx(7 / 8)
+    assert tab.loc["verify_skill", "ceiling"] == pytest.approx(0.75)
+    assert tab.loc["verify_skill", "gap sd per problem"] >= 0
+    spec = ArithmeticSpec(n_operands=4, min_operands=2)
+    line = generate_problems(16, seed=1, spec=spec)
+    kept = disjoint_problems(40, 1, spec, exclude=line)                 # the same seed: every line problem skipped
+    assert len(kept) == 40 and not {p.problem for p in kept} & {p.problem for p in line}
+    assert kept[0].problem == generate_problems(17, seed=1, spec=spec)[16].problem

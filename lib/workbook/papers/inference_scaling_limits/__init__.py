@@ -17,23 +17,26 @@ import pandas as pd
 from workbook.metrics import Estimate, bootstrap_ci
 from workbook.papers import require, token_plan
 from workbook.papers.inference_scaling_limits.resampling import (
-    EasyHardModel, TaskCounts, accuracy_ceiling, bootstrap_k_opt, counts_from_code_results, expected_utility,
+    EasyHardModel, TaskCounts, accuracy_ceiling, bootstrap_best_utility, bootstrap_k_opt, counts_from_code_results,
+    expected_utility,
     fit_easy_hard, k_opt_table, last_digit_check, linear_fit, model_optimal_k, model_utility, optimal_k,
     paper_figure_data, pass_at_1, per_task_ceiling, prob_any_accept, simulate_utility, task_counts, utility_curve,
 )
 from workbook.papers.inference_scaling_limits.strengths import (
-    VERIFIER_NAMES, Point, Strength, ceiling_gap, collect_points, line_fit, line_table, load_strength,
-    parse_strength, point_table, safe_mean_ci, sample_point, verifier_lift, verify_skill_accepts,
+    VERIFIER_NAMES, Point, Strength, ceiling_gap, collect_pair, collect_points, judge, line_fit, line_table,
+    load_strength, pair_table, parse_strength, point_table, safe_mean_ci, sample_point, verifier_lift,
+    verify_skill_accepts,
 )
 from workbook.reporting import requires, untestable
 from workbook.reporting.verdicts import Untestable
 
 __all__ = [
     "CODE_INSTRUCTION", "VERIFIERS", "VERIFIER_NAMES", "EasyHardModel", "Point", "Strength", "TaskCounts",
-    "accuracy_ceiling", "bootstrap_k_opt", "ceiling_gap", "ceiling_table", "code_summary", "collect_points",
+    "accuracy_ceiling", "bootstrap_best_utility", "bootstrap_k_opt", "ceiling_gap", "ceiling_table", "code_summary",
+    "collect_pair", "collect_points", "decided_power", "disjoint_problems", "judge",
     "counts_from_code_results", "expected_utility", "fit_easy_hard", "fit_table", "k_opt_table", "last_digit_check",
-    "line_fit",
-    "line_length_differences", "line_table", "linear_fit", "load_strength", "model_optimal_k", "model_utility",
+    "line_fit", "line_length_differences", "line_table", "linear_fit", "load_strength", "model_optimal_k",
+    "model_utility", "pair_table",
     "optimal_k", "paper_figure_data", "parse_strength", "pass_at_1", "per_task_ceiling", "plan", "plot_paper_line",
     "plot_points", "point_table", "prob_any_accept", "reproduced", "safe_mean_ci", "sample_point", "simulate_utility",
     "simulation_table", "skill_reading", "task_counts", "theory_table", "utility_curve", "utility_table", "validate",
@@ -80,6 +83,9 @@ def validate(params: Mapping[str, Any]) -> None:
             raise ParameterError(f"{key} {params[key]!r} must be one of strengths {strengths!r}")
     if main == weak:
         raise ParameterError("weak_model must differ from model (the contrast compares two strengths)")
+    gap = params.get("gap_problems", 1)
+    if not isinstance(gap, int) or isinstance(gap, bool) or gap < 1:
+        raise ParameterError(f"gap_problems must be a positive int (the weak/strong pair's problems), got {gap!r}")
     if params.get("temperature") not in temps:
         raise ParameterError(f"temperature {params.get('temperature')!r} must be one of temperatures {temps!r}")
     try:
@@ -95,12 +101,14 @@ def plan(params: Mapping[str, Any]) -> dict[str, Any]:
                 "code_samples code_max_new_tokens", "inference_scaling_limits")
     points = len(params.get("strengths", [])) * len(params.get("temperatures", []))
     tasks = n_code or _N_CODE_TASKS.get(bench, 0)
+    pair = int(params.get("gap_problems", 0)) * n_samples  # per model of the weak/strong pair; only weak's verified
     samples = points * n_problems * n_samples
-    stages = {"toy samples": samples * tok, "toy verification reports": samples * verify_tok}
+    stages = {"toy samples": (samples + 2 * pair) * tok, "toy verification reports": (samples + pair) * verify_tok}
     if run_code:
         stages["code samples"] = tasks * code_n * code_tok
     what = (f"(a) theory, exact; (b) {points} points (model strength × temperature) × {n_problems} arithmetic "
-            f"problems × {n_samples} samples, each verified once by the trained verify skill; (c) "
+            f"problems × {n_samples} samples, each verified once by the trained verify skill; the weak/strong pair on "
+            f"{params.get('gap_problems', 0)} more problems × {n_samples} samples (weak verified); (c) "
             + (f"{tasks} {bench} tasks × {code_n} samples, {tasks * code_n} sandboxed test programs" if run_code
                else "skipped"))
     out = token_plan(stages, params.get("gpu_tokens_per_s"), what)
@@ -247,14 +255,15 @@ def line_length_differences(problems: Sequence, texts: Sequence[Sequence[str]], 
 
 
 def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: str, code_benchmark: str,
-               n_boot: int = 2000, seed: int = 0, main: Point | None = None, weak: Point | None = None
-               ) -> dict[str, Any]:
+               n_boot: int = 2000, seed: int = 0, main: Point | None = None, weak: Point | None = None,
+               strong: Point | None = None) -> dict[str, Any]:
     """Return the estimate of each claim tested at this scale (bootstrap 95% CIs over tasks), or `untestable`.
 
     ``counts``: the main toy point under the last-digit verifier (L1t, and L3 unless the code model's counts are the
     main ones). ``main`` / ``weak``: the main model and a weaker model strength (`strengths.Point`, same problems):
     L1 is 1 − the ceiling (Sec. 3: mean over tasks with m > 0 of a/m) of ``main`` with the toy's trained verify skill
-    as the verifier; L2t (verify skill) and L2u (last digit) are ceiling(weak) − pass@1(main). L1 and L2t presuppose
+    as the verifier; L2t (verify skill) and L2u (last digit) are ceiling(weak) − pass@1(strong), ``strong`` the main
+    model measured on ``weak``'s problems (`strengths.collect_pair`; default ``main``). L1 and L2t presuppose
     that the verify skill knows something (``requires``): its lift of the ceiling over pass@1 on ``main`` (L1) /
     ``weak`` (L2t) must have an interval above 0, else a verifier blind to correctness would make them true by the
     models' error rates alone and they read "untestable here". ``code``: None, or
@@ -274,12 +283,20 @@ def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: 
         k, lo, hi = bootstrap_k_opt(c, cost, k_max=int(c.n.max()), n_boot=min(n_boot, 1000), seed=seed)
         return Estimate(float(k), lo, hi, len(c), what)
 
+    def peak_at(c: TaskCounts, cost: float, est: Any) -> Any:  # L3 locates a peak: there must be one above 0
+        if isinstance(est, Untestable):
+            return est
+        best = Estimate(*bootstrap_best_utility(c, cost, k_max=int(c.n.max()), n_boot=min(n_boot, 1000), seed=seed),
+                        len(c), f"max_k U(k) at c = {cost:g}")
+        return requires(best, f"at c = {cost:g} some number of samples has a positive expected utility (max_k U(k) "
+                              "above 0; else abstaining, k_opt = 0, is best and there is no peak to locate)", est)
+
     use_code = profile == "paper" and code is not None and code_benchmark == "humaneval_plus"
     main_counts = code["counts"] if use_code else counts
     out: dict[str, Any] = {
         "L1t": one_minus_ceiling(counts, "1 − ceiling, last-digit verifier",
                                  "no toy task had a sample accepted by the last-digit verifier: no ceiling"),
-        "L3": k_opt_at(main_counts, 4.0, "k_opt at c = 4"),
+        "L3": peak_at(main_counts, 4.0, k_opt_at(main_counts, 4.0, "k_opt at c = 4")),
         "L10": point(model_optimal_k(EasyHardModel(r=(0.87, 0.13), p=(0.58, 0.42), s=0.75), 0.7)[0], "k_opt (exact)"),
     }
     def informed(point: Point, est: Any) -> Any:  # an undefined estimate stays untestable for its own reason
@@ -293,8 +310,9 @@ def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: 
         out["L1"] = informed(main, one_minus_ceiling(skill, "1 − ceiling, trained verify skill",
                                                      "the verify skill accepted no sample of the main model: no ceiling"))
         if weak is not None:
-            out["L2t"] = informed(weak, ceiling_gap(weak, main, "verify_skill", n_boot=n_boot, seed=seed))
-            out["L2u"] = ceiling_gap(weak, main, "last_digit", n_boot=n_boot, seed=seed)
+            strong = main if strong is None else strong
+            out["L2t"] = informed(weak, ceiling_gap(weak, strong, "verify_skill", n_boot=n_boot, seed=seed))
+            out["L2u"] = ceiling_gap(weak, strong, "last_digit", n_boot=n_boot, seed=seed)
     if code is not None and code_benchmark == "humaneval_plus":
         out["L1c"] = one_minus_ceiling(code["counts"], "1 − ceiling, base tests",
                                        "no HumanEval+ task had a sample accepted by its base tests: no ceiling")
@@ -305,11 +323,45 @@ def reproduced(counts: TaskCounts, code: dict | None, profile: str, code_model: 
     out["L2"] = safe_mean_ci(ceil - (fit["slope"] * code["pass1"].value + fit["intercept"]), n_boot=n_boot,
                              seed=seed, what="ceiling − line", reason="no task with an accepted sample")
     if code_model == "llama-3.1-8b-instruct":
-        out.update(L4=code["pass1"], L5=code["ceiling"], L6=out["L3"], L7=k_opt_at(main_counts, 2.0, "k_opt at c = 2"))
+        out.update(L4=code["pass1"], L5=code["ceiling"], L6=k_opt_at(main_counts, 4.0, "k_opt at c = 4"),
+                   L7=k_opt_at(main_counts, 2.0, "k_opt at c = 2"))
     diffs = code.get("line_length_diffs")
     if diffs is not None and len(diffs) >= 2:
         out["L8"] = safe_mean_ci(diffs, n_boot=n_boot, seed=seed, what="FP − TP line-length share")
     return out
+
+
+def disjoint_problems(n: int, seed: int, spec, exclude: Sequence = ()) -> list:
+    """Return ``n`` test-split problems drawn with ``seed`` (``workbook.data.synthetic.generate_problems``) whose
+    expressions are not among ``exclude``'s: the weak/strong pair is measured on problems the line's points (and any
+    pilot) never saw."""
+    from workbook.data.synthetic import generate_problems
+
+    seen = {p.problem for p in exclude}
+    for extra in (len(seen), 4 * len(seen) + 64):
+        kept = [p for p in generate_problems(n + extra, seed=seed, spec=spec) if p.problem not in seen]
+        if len(kept) >= n:
+            return kept[:n]
+    raise ValueError(f"cannot draw {n} problems with seed {seed} outside the {len(seen)} excluded ones")
+
+
+def decided_power(claim_ids: Sequence[str], params: Mapping[str, Any], n_sim: int = 400, seed: int = 0,
+                  n_boot: int = 200) -> pd.DataFrame:
+    """Return, per claim, the share of each verdict this design gives at the claim's pre-registered effect
+    (``workbook.reporting.power.verdict_rates``): for a claim expected to come out "not reproduced" (its expected
+    effect on the other side of ``min_effect``) the power that matters is the chance of that decided verdict,
+    which ``print_power`` (the chance of "reproduced") does not show."""
+    from workbook.reporting.claims import REPORTED_DIR, load_reported_file
+    from workbook.reporting.power import design_for, verdict_rates
+
+    doc = load_reported_file(REPORTED_DIR / "inference_scaling_limits.yaml")
+    rows = []
+    for c in (c for c in doc["claims"] if c["id"] in claim_ids):
+        design = design_for(doc["design"], c, params)
+        rates = verdict_rates(c, design, n_sim=n_sim, seed=seed, n_boot=n_boot)
+        rows.append({"claim_id": c["id"], "expected_effect": c["expected_effect"]["value"], "design": str(design),
+                     **{k: rates.get(k, 0.0) for k in ("reproduced", "not reproduced", "inconclusive")}})
+    return pd.DataFrame(rows)
 
 
 def plot_paper_line(ax) -> dict:

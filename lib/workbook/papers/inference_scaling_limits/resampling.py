@@ -204,6 +204,20 @@ def bootstrap_k_opt(counts: TaskCounts, cost: float, k_max: int = 200, n_boot: i
     return k0, float(np.quantile(boots, q)), float(np.quantile(boots, 1 - q))
 
 
+def bootstrap_best_utility(counts: TaskCounts, cost: float, k_max: int = 200, n_boot: int = 1000, seed: int = 0,
+                           confidence: float = 0.95) -> tuple[float, float, float]:
+    """Return (max_k U(k), lo, hi): the best expected utility over k = 1..k_max and a percentile interval from the
+    task bootstrap of :func:`bootstrap_k_opt` (same seed, same resamples). Below 0, every k loses on average and
+    the best choice is to abstain (k_opt = 0): then "U(k) peaks early" has no peak to locate (Sec. 4)."""
+    ks = np.arange(1, k_max + 1)
+    per_task = expected_utility(counts, ks, cost)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(counts), size=(n_boot, len(counts)))
+    boots = per_task[idx].mean(axis=1).max(axis=1)
+    q = (1 - confidence) / 2
+    return float(per_task.mean(axis=0).max()), float(np.quantile(boots, q)), float(np.quantile(boots, 1 - q))
+
+
 # -------------------------------------------------------------------------------------------- theoretical model
 
 

@@ -28,9 +28,10 @@ import pandas as pd
 
 from workbook.metrics import Estimate
 
-__all__ = ["VERIFIER_NAMES", "Point", "Strength", "ceiling_gap", "collect_points", "line_fit", "line_table",
-           "load_strength", "parse_strength", "point_table", "safe_mean_ci", "sample_point", "verifier_lift",
-           "verify_skill_accepts"]
+__all__ = ["VERIFIER_NAMES", "Point", "Strength", "ceiling_gap", "collect_pair", "collect_points", "judge",
+           "line_fit", "line_table", "load_strength", "pair_table", "parse_strength", "point_table", "safe_mean_ci",
+           "sample_point",
+           "verifier_lift", "verify_skill_accepts"]
 
 #: The verifiers every point is judged by: exact (control, no false positives), last digit, the trained verify skill.
 VERIFIER_NAMES = ("exact", "last_digit", "verify_skill", "verify_skill_raw")
@@ -115,6 +116,28 @@ class Point:
                 "right": cor.sum(1), "n": np.full(len(cor), cor.shape[1])}
 
 
+def judge(frame: pd.DataFrame, problems: Sequence, verifier, *, seed: int, verify_temperature: float,
+          verify_max_new_tokens: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return (correct, accepted) of one point's graded ``frame`` (rows in (problem, sample) order), shape
+    (problems, n): ``accepted`` by every verifier of ``VERIFIER_NAMES``; ``verifier=None`` judges by the exact check
+    only (a point whose ceiling is not read: no verification reports, the costliest part of a point)."""
+    from workbook.grading import extract_boxed
+    from workbook.papers.inference_scaling_limits.resampling import last_digit_check
+
+    shape = (len(problems), len(frame) // max(len(problems), 1))
+    correct = frame["correct"].to_numpy(dtype=bool).reshape(shape)
+    accepted = {"exact": correct.copy()}
+    if verifier is None:
+        return correct, accepted
+    skill = verify_skill_accepts(verifier, problems, frame, verify_temperature, seed,
+                                 verify_max_new_tokens).reshape(shape)
+    boxed = np.array([extract_boxed(t or "") is not None for t in frame["text"]], dtype=bool).reshape(shape)
+    accepted.update({"last_digit": np.array([last_digit_check(t, a) for t, a in zip(frame["text"], frame["answer"])],
+                                            dtype=bool).reshape(shape),
+                     "verify_skill": skill & boxed, "verify_skill_raw": skill})
+    return correct, accepted
+
+
 def collect_points(strengths: Sequence[str], temperatures: Sequence[float], problems: Sequence, n: int, *,
                    verifier, grader, seed: int, max_new_tokens: int, verify_temperature: float,
                    verify_max_new_tokens: int, device: str = "cpu", batch_size: int = 256,
@@ -125,9 +148,6 @@ def collect_points(strengths: Sequence[str], temperatures: Sequence[float], prob
     unit tests). Returns (points, frames): frames keyed by (label, temperature), rows in (problem, sample) order.
     Seeds differ per point (``seed + 10·i + j``) and per verification (``+ 5``), so each point is reproducible alone.
     """
-    from workbook.grading import extract_boxed
-    from workbook.papers.inference_scaling_limits.resampling import last_digit_check
-
     points, frames = [], {}
     for i, spec in enumerate(strengths):
         strength = parse_strength(spec)
@@ -135,21 +155,37 @@ def collect_points(strengths: Sequence[str], temperatures: Sequence[float], prob
         for j, temp in enumerate(temperatures):
             s = seed + 10 * i + j
             frame = sample_point(backend, problems, n, temp, s, max_new_tokens, grader)
-            shape = (len(problems), n)
-            correct = frame["correct"].to_numpy(dtype=bool).reshape(shape)
-            skill = verify_skill_accepts(verifier, problems, frame, verify_temperature, s + 5,
-                                         verify_max_new_tokens).reshape(shape)
-            boxed = np.array([extract_boxed(t or "") is not None for t in frame["text"]], dtype=bool).reshape(shape)
-            accepted = {"exact": correct.copy(),
-                        "last_digit": np.array([last_digit_check(t, a) for t, a in zip(frame["text"], frame["answer"])],
-                                               dtype=bool).reshape(shape),
-                        "verify_skill": skill & boxed, "verify_skill_raw": skill}
+            correct, accepted = judge(frame, problems, verifier, seed=s + 5, verify_temperature=verify_temperature,
+                                      verify_max_new_tokens=verify_max_new_tokens)
             points.append(Point(strength.label, float(temp), correct, accepted))
             frames[(strength.label, float(temp))] = frame
             log(f"{strength.label:>22} T={temp:g}: pass@1 {correct.mean():.3f}, verify skill accepts "
                 f"{accepted['verify_skill'].mean():.3f} of samples")
         del backend
     return points, frames
+
+
+def collect_pair(weak: str, strong: str, temperature: float, problems: Sequence, n: int, *, verifier, grader,
+                 seed: int, max_new_tokens: int, verify_temperature: float, verify_max_new_tokens: int,
+                 device: str = "cpu", batch_size: int = 256, log=print) -> tuple[Point, Point]:
+    """Return (weak, strong) points for the contrast ceiling(weak) − pass@1(strong) (Sec. 3, Fig. 2's consequence).
+
+    Both strengths sample the same ``problems`` with the same seed (common random numbers: sample j of problem p
+    reads the same uniforms in both models, so the contrast is paired by problem and by draw). Only the weak
+    model's ceiling is read, so only its samples are verified (every verifier; the verify skill once each, seed
+    ``seed + 5``); the strong model's samples are graded by the exact check alone (its pass@1).
+    """
+    out = []
+    for spec, judged_by in ((weak, verifier), (strong, None)):
+        strength = parse_strength(spec)
+        backend = load_strength(strength, device=device, batch_size=batch_size)
+        frame = sample_point(backend, problems, n, temperature, seed, max_new_tokens, grader)
+        correct, accepted = judge(frame, problems, judged_by, seed=seed + 5, verify_temperature=verify_temperature,
+                                  verify_max_new_tokens=verify_max_new_tokens)
+        out.append(Point(strength.label, float(temperature), correct, accepted))
+        log(f"{strength.label:>22} T={temperature:g}: pass@1 {correct.mean():.3f} on {len(problems)} problems × {n}")
+        del backend
+    return out[0], out[1]
 
 
 def _boot_idx(n_units: int, n_boot: int, seed: int) -> np.ndarray:
@@ -319,3 +355,21 @@ def ceiling_gap(weak: Point, strong: Point, verifier: str, n_boot: int = 2000, s
     est = _interval(value, _nanmean_rows(ceil[idx]) - strong_p1[idx].mean(1), len(ceil),
                     f"ceiling({weak.label}) − pass@1({strong.label}), {verifier}")
     return est if np.isfinite(est.value) else untestable("the contrast is NaN")
+
+
+def pair_table(weak: Point, strong: Point, verifiers: Sequence[str] = ("verify_skill", "last_digit"),
+               n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Return one row per verifier for a weak/strong pair (`collect_pair`): the weak model's ``point_table`` row
+    (pass@1, ceiling, false- and true-positive rate, balanced accuracy, lift, with CIs), the strong model's pass@1,
+    the gap ceiling(weak) − pass@1(strong) with its paired CI (`ceiling_gap`), and the sd per problem that CI
+    implies, (hi − lo)/3.92·√problems: the scale of the ``sd`` a power analysis of the gap assumes."""
+    weak_rows = point_table([weak], verifiers, n_boot=n_boot, seed=seed).set_index("verifier")
+    rows = []
+    for v in verifiers:
+        gap = ceiling_gap(weak, strong, v, n_boot=n_boot, seed=seed)
+        lo, hi = (getattr(gap, "lo", float("nan")), getattr(gap, "hi", float("nan")))
+        rows.append({**weak_rows.loc[v].to_dict(), "verifier": v, "strong model": strong.label,
+                     "strong pass@1": float(strong.correct.mean()), "gap": getattr(gap, "value", float("nan")),
+                     "gap lo": lo, "gap hi": hi,
+                     "gap sd per problem": (hi - lo) / 3.92 * np.sqrt(len(weak.correct))})
+    return pd.DataFrame(rows)
