@@ -71,9 +71,10 @@ n_gain_problems = 32               # problems per pool for the spark's effect on
 gain_n = 16                        # samples per problem; each without a spark is continued with the spark forced
 gain_max_new_tokens = 192          # a hard-pool solution with its self-check and repair is up to ~150 tokens
 control_model = "toy-reasoner-control"  # the same recipe with the spark and noise knobs at 0 ("": no control world)
-control_seeds = [0, 1, 2]          # seeds of the control world's runs (P(spark) ≈ 0 there from the start)
+control_seeds = [5, 6]             # seeds of the control world's runs (P(spark) ≈ 0 there from the start)
 methods = ["grpo", "grpo_entropy", "lp_reg"]
-seeds = [0, 1, 2, 3, 4]
+seeds = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]  # disjoint from the pilot's (0-4, 100-103)
+entropy_seeds = 4                  # GRPO + entropy bonus runs on the first this many of `seeds` (and control_seeds)
 steps = 20                         # optimizer steps per run (paper: ~1000)
 prompts_per_step = 8               # paper: 256
 num_generations = 8                # paper: 8
@@ -126,7 +127,7 @@ from workbook.papers import claim_records, lp_reg, power_note
 from workbook.papers import lp_reg_sparks as lp_sparks
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced, requires
-from workbook.reporting.power import print_power
+from workbook.reporting.power import decision_table, print_power
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 
@@ -141,6 +142,8 @@ print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
 print("PAPER RECIPE (Qwen3-14B-Base, GRPO / GRPO+entropy / Lp-Reg, 1 seed):", the_plan["paper_recipe"]["summary"])
 print("THIS PROFILE:", the_plan["summary"])
 power_tab = print_power("lp_reg", params)  # pre-registered: each claim's chance of "reproduced" with this design
+decisions = decision_table("lp_reg", params)  # and of the verdict its expected effect implies ("not reproduced" too)
+print(decisions[["claim_id", "expects", "chance", "decided"]].round(2).to_string(index=False))
 if profile == "paper":
     print("DEVIATION: the paper profile runs the one-GPU variant above (a small base model, fewer prompts per step, "
           "shorter responses), not the 64-GPU recipe. Its LP-3 verdicts therefore read 'not comparable' to the "
@@ -369,20 +372,25 @@ probe_cfg = lp_reg.LowProbProbe(probe_problems, every=probe_every, n=probe_n, ka
 final_probe = EvalProbe(eval_problems, at_start=False, max_new_tokens=eval_max_new_tokens, name="final",
                         protocol={k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()})
 branch_problems = eval_problems[:n_branch_problems]
-probes = [probe_cfg, final_probe] + ([lp_sparks.BranchProbe(branch_problems, every=branch_every, name="branch")]
-                                     if n_branch_problems else [])
+probes = [probe_cfg, final_probe] + ([lp_sparks.BranchProbe(branch_problems, every=branch_every, name="branch",
+                                                            kappa=kappa)] if n_branch_problems else [])
 # The Lp-Reg runs also count which tokens their bottom-rho set and their selection fall on (a measurement only)
 kinds = {"params": {"count_tokens": {"spark": [base_tok.convert_tokens_to_ids(SPARK)],
                                      "noise": base_tok.convert_tokens_to_ids(list(NOISE_TOKENS))}}} \
     if n_branch_problems else {}
 run_overrides = {m: {**arm_overrides[m], **(kinds if m == "lp_reg" else {})} for m in methods}
-specs = [ex.RunSpec(m, m, train_problems, s, run_overrides[m]) for s in seeds for m in methods]
+def arm_specs(seed_list):  # every arm on every seed, but GRPO + entropy only on the first `entropy_seeds`
+    return [ex.RunSpec(m, m, train_problems, s, run_overrides[m]) for i, s in enumerate(seed_list) for m in methods
+            if m != "grpo_entropy" or i < entropy_seeds]
+
+
+specs = arm_specs(seeds)
 res = ex.run_grid(specs, cfg, probes, run_root=run_dir.path / "runs", workers=workers)
 worlds = {f"spark world ({model})": res}
 if control_model:  # the same runs in the world without the spark and noise knobs
-    control_specs = [ex.RunSpec(m, m, train_problems, s, run_overrides[m]) for s in control_seeds for m in methods]
-    worlds[f"control world ({control_model})"] = ex.run_grid(control_specs, replace(cfg, model=control_model), probes,
-                                        run_root=run_dir.path / "runs_control", workers=workers)
+    worlds[f"control world ({control_model})"] = ex.run_grid(arm_specs(control_seeds), replace(cfg, model=control_model),
+                                                             probes, run_root=run_dir.path / "runs_control",
+                                                             workers=workers)
 timing = pd.concat([r.timing.assign(world=w) for w, r in worlds.items()])
 print(f"{len(timing)} runs; CPU seconds of the runs' processes: {timing['cpu_seconds'].sum():.0f} in all, per run "
       f"{timing.groupby(['world', 'label'])['cpu_seconds'].mean().round(1).to_dict()}")
@@ -392,19 +400,24 @@ print(f"{len(timing)} runs; CPU seconds of the runs' processes: {timing['cpu_sec
 #
 # > Teacher-forced on each of `n_branch_problems` held-out problems, at the branch point after its reference
 # > solution's last step, every `branch_every` steps: P(spark), the noise tail's mass and the top token's probability
-# > (`workbook.papers.lp_reg_sparks.BranchProbe`). Left: the world with the spark; right: the control world (both
-# > knobs at 0, so P(spark) ≈ 0 from the start). Bands: 95% intervals over seeds.
+# > (`workbook.papers.lp_reg_sparks.BranchProbe`); and over the whole reference solution the policy's per-token
+# > entropy and mass below κ · max p (`lp_reg_sparks.trace_measures`), the quantities of the paper's entropy and
+# > low-probability plots computed exactly from the policy's probabilities on contexts that are the same for every
+# > arm and step, so an arm's difference from GRPO carries no sampling noise. Left: the world with the spark; right:
+# > the control world (both knobs at 0, so P(spark) ≈ 0 from the start). Bands: 95% intervals over seeds.
 
 # %%
 branch = {w: r["branch"] for w, r in worlds.items() if "branch" in r.probes}
 if branch:
-    fig, axes = plt.subplots(2, len(branch), figsize=(6 * len(branch), 7), squeeze=False)
+    branch_panels = [("p_spark", "P(spark | branch context)"), ("p_noise", "noise-tail mass"),
+            ("entropy", "entropy on reference solutions"), ("low_prob_mass", "mass below κ · max p, ref. solutions")]
+    fig, axes = plt.subplots(len(branch_panels), len(branch), figsize=(6 * len(branch), 12), squeeze=False)
     for j, (w, b) in enumerate(branch.items()):
-        per_seed = b.groupby(["label", "seed", "step"], as_index=False)[["p_spark", "p_noise"]].mean()
-        for i, (y, ylabel) in enumerate([("p_spark", "P(spark | branch context)"), ("p_noise", "noise-tail mass")]):
+        per_seed = b.groupby(["label", "seed", "step"], as_index=False)[[y for y, _ in branch_panels]].mean()
+        for i, (y, ylabel) in enumerate(branch_panels):
             for lab in methods:
                 plotting.band(axes[i, j], per_seed.query("label == @lab"), x="step", y=y, method=lab,
-                              bounds=(0, 1), seed=seed)
+                              bounds=(0, None) if y == "entropy" else (0, 1), seed=seed)
             axes[i, j].set(xlabel="step", ylabel=ylabel, title=f"{w}: {ylabel}")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
@@ -414,9 +427,12 @@ if branch:
 # %% [markdown]
 # > The mechanism's quantities with 95% intervals over seeds × problems (`workbook.metrics.hierarchical_bootstrap`
 # > of a per-seed change or of a difference between arms of the same seed, which share the initial model, data
-# > order and sampling seed): GRPO's change in P(spark) from step 0 to the last probe,
-# > each arm's P(spark) minus GRPO's at the last probe, and Lp-Reg's noise-tail mass minus GRPO's. In the control
-# > world the same estimates should be ≈ 0: there is no spark to lose or keep.
+# > order and sampling seeds): GRPO's change in P(spark) from step 0 to the last probe; each arm's P(spark) minus
+# > GRPO's at the last probe and averaged over every probe after step 0 (`lp_reg_sparks.gap_over_training`: the two
+# > arms' rollouts coincide until their policies first sample a different token, after which the runs drift apart,
+# > and a single late probe carries that drift); the same average for the reference-solution entropy and
+# > low-probability mass; and Lp-Reg's noise-tail mass minus GRPO's. In the control world the spark estimates
+# > should be ≈ 0: there is no spark to lose or keep.
 
 # %%
 mech = {w: lp_sparks.spark_claims(b, world=w, n_boot=n_boot, seed=seed) for w, b in branch.items()}
@@ -492,11 +508,12 @@ if "lp_reg/n_regularized" in res.train:
 # %% [markdown]
 # ## 6. The claims on this profile
 #
-# > Per seed, a change is last probe minus step 0, and a difference between arms compares the final probes of the
-# > same seed; intervals are over seeds (`workbook.metrics.hierarchical_bootstrap` with one value per seed, a
-# > t-interval). Sparks are counted over every probe but the last (a spark
-# > needs a later probe). LP-2d compares final greedy held-out accuracy per problem, seeds averaged, bootstrap
-# > over problems.
+# > LP-1a and LP-1b (GRPO's own entropy and low-probability mass on its samples): per seed, a change is last probe
+# > minus step 0 of the sampling probe; intervals over seeds (`workbook.metrics.hierarchical_bootstrap` with one
+# > value per seed, a t-interval). In the toy world the contrasts between arms (LP-1c, LP-2a, LP-2b, LP-2e) are the
+# > exact, paired gaps over training of section 4 (seeds × problems); at the paper profile, which has no reference
+# > traces, LP-1c/2a/2b compare the sampling probe's last probes of the same seed. LP-2d compares final greedy
+# > held-out accuracy of the same seed and problem.
 
 # %%
 last_step = int(probe["step"].max())
@@ -505,8 +522,10 @@ spark_world = next(iter(worlds))
 if spark_world in mech:  # the mechanism in the world with the spark (section 4)
     trained = reg_tab[reg_tab["world"] == spark_world]  # every training step of the spark world's Lp-Reg runs
     n_noise = regularized_noise + int(round(trained.get("lp_reg/n_regularized_noise", pd.Series(0.0)).sum()))
-    reproduced.update({"LP-1d": mech[spark_world].get("grpo_change"),
-                       "LP-2e": mech[spark_world].get("lp_reg_minus_grpo"),
+    sm = mech[spark_world]  # the exact, paired estimates over training (section 4) replace the sampled probe's
+    reproduced.update({"LP-1d": sm.get("grpo_change"), "LP-2e": sm.get("lp_reg_minus_grpo_over_training"),
+                       "LP-2a": sm.get("entropy_lp_reg_minus_grpo"), "LP-2b": sm.get("low_prob_mass_lp_reg_minus_grpo"),
+                       "LP-1c": sm.get("entropy_grpo_entropy_minus_grpo"),
                        "LP-2f": {"value": n_noise, "lo": n_noise, "hi": n_noise,
                                  "n": int(summary_sel["regularized"] + trained["lp_reg/n_regularized"].sum())}})
 for cid in ("LP-1d", "LP-2d"):  # the paper's argument is about valuable sparks (section 2's precondition)
@@ -625,7 +644,10 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
 
 # %%
-print(power_note(power_tab))
+expect_not = decisions.query("expects == 'not reproduced'")  # claims whose expected effect is short of min_effect
+print(power_note(power_tab[~power_tab["claim_id"].isin(expect_not["claim_id"])]))
+print("Expected to read 'not reproduced' (the chance of that verdict with this design): "
+      + ", ".join(f"{r.claim_id} ({r.chance:.0%})" for r in expect_not.itertuples()))
 
 # %% [markdown]
 # ## 9. Exercises

@@ -197,8 +197,10 @@ def test_paper_profile_plans_both_without_loading_a_model():
 def test_every_profile_resolves_and_plans(profile):
     params, _ = resolve_params("lp_reg", profile)
     assert params["profile"] == profile and "lp_reg" in params["methods"] and "grpo" in params["methods"]
-    control = len(params["control_seeds"]) if params["control_model"] else 0
-    assert lpa.plan(params)["runs"] == (len(params["seeds"]) + control) * len(params["methods"])
+    worlds = [params["seeds"]] + ([params["control_seeds"]] if params["control_model"] else [])
+    # every arm on every seed of each world, GRPO + entropy on only the first entropy_seeds of them
+    runs = sum(2 * len(s) + min(len(s), params["entropy_seeds"]) for s in worlds)
+    assert lpa.plan(params)["runs"] == runs
 
 
 def test_validate_needs_grpo_and_lp_reg():
@@ -269,6 +271,25 @@ def test_branch_probe_measures_the_spark_on_the_smoke_toy(smoke_model):
     model.eval()
     assert [r["problem_id"] for r in rows] == [p.problem_id for p in problems]
     assert all(0 < r["p_spark"] < r["p_max"] <= 1 and 0 < r["p_noise"] < 1 for r in rows)
+    assert all(r["entropy"] > 0 and 0 <= r["low_prob_mass"] < 1 and r["tokens"] > 0 for r in rows)
+
+
+def test_trace_measures_are_the_policy_s_exact_entropy_on_the_reference_solution(smoke_model):
+    from workbook.data.synthetic import generate_problems
+    from workbook.papers.lp_reg_sparks import trace_measures
+    from workbook.rl import objectives as obj
+    from workbook.toy.world import solve_prompt
+
+    model, tok = smoke_model
+    p = generate_problems(1, 3, split="test")[0]
+    row = trace_measures(model, tok, [p], kappa=0.02).iloc[0]
+    ids = tok(solve_prompt(tok, p.problem) + p.metadata["solution"], add_special_tokens=False)["input_ids"]
+    n = len(tok(p.metadata["solution"], add_special_tokens=False)["input_ids"])
+    with torch.no_grad():
+        lg = model(input_ids=torch.tensor([ids])).logits[0, len(ids) - n - 1 : -1].float()
+    assert row["tokens"] == n  # the prompt and the solution tokenize apart as they do together
+    assert row["entropy"] == pytest.approx(float(obj.entropy_from_logits(lg).mean()), rel=1e-5)
+    assert row["low_prob_mass"] == pytest.approx(float(obj.low_prob_mass(lg, 0.02).mean()), rel=1e-5, abs=1e-9)
 
 
 def _sel(tokens, logp, proxy, adv, regularized):
@@ -307,6 +328,27 @@ def test_spark_claims_see_grpo_drain_the_spark_and_lp_reg_keep_it():
     assert out["grpo_change"].hi < 0 and out["grpo_change"].value == pytest.approx(0.01 + 0.001 + 0.00175 - 0.05)
     assert out["lp_reg_minus_grpo"].lo > 0 and out["lp_reg_minus_grpo"].value == pytest.approx(0.01)
     assert out["noise_lp_reg_minus_grpo"].value == pytest.approx(0.0)
+    # the gap over training: one probe after step 0 here, so it equals the last probe's gap
+    assert out["lp_reg_minus_grpo_over_training"].value == pytest.approx(0.01)
+
+
+def test_gap_over_training_averages_the_paired_gap_over_the_probes_after_step_0():
+    from workbook.papers.lp_reg_sparks import gap_over_training
+
+    rows = []
+    for label, slope in (("grpo", -0.002), ("lp_reg", -0.001)):
+        for s in (0, 1, 2):
+            for j in range(4):
+                for step in (0, 4, 8, 12):
+                    rows.append({"label": label, "seed": s, "step": step, "problem_id": f"p{j}",
+                                 "p_spark": 0.05 + slope * step + 0.0001 * (s * j) * (label == "lp_reg"),
+                                 "entropy": 0.3 - 0.001 * step})
+    b = pd.DataFrame(rows)
+    est = gap_over_training(b, "lp_reg", "p_spark", n_boot=200)
+    # per probe the gap is 0.001 * step (+ 0.0001 s j); mean over steps 4, 8, 12 is 0.008, + 0.0001 * mean(s j)
+    assert est.value == pytest.approx(0.008 + 0.0001 * 1.0 * 1.5) and est.lo > 0 and est.n_seeds == 3
+    none = gap_over_training(b, "lp_reg", "entropy", n_boot=200)
+    assert none.value == pytest.approx(0.0) and none.lo == none.hi == 0.0  # no difference: no spread
 
 
 def test_branch_prefix_is_the_step_lines_before_one_answer_line():

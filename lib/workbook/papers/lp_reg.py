@@ -391,13 +391,15 @@ def validate(params: dict) -> None:
     if set(methods) - set(ARMS) or not {"grpo", "lp_reg"} <= set(methods):
         raise ParameterError(f"lp_reg: methods must include grpo and lp_reg and come from {', '.join(ARMS)}; "
                              f"got {methods}")  # fmt: skip
-    if params.get("probe_every", 1) < 1 or params.get("probe_n", 1) < 1 or not params.get("seeds"):
-        raise ParameterError("lp_reg: need probe_every >= 1, probe_n >= 1 and at least one seed")
+    if params.get("probe_every", 1) < 1 or params.get("probe_n", 1) < 1 or not params.get("seeds") \
+            or params.get("entropy_seeds", 1) < 1:
+        raise ParameterError("lp_reg: need probe_every >= 1, probe_n >= 1, entropy_seeds >= 1 and at least one seed")
 
 
 def plan(params: dict) -> dict:
     """Returns this profile's cost plan (``workbook.rl.plan.Plan`` as a dict with ``summary``; the control world,
-    when ``control_model`` is set, adds every arm once per ``control_seeds``) with the paper's
+    when ``control_model`` is set, adds every arm once per ``control_seeds``; GRPO + entropy runs on the first
+    ``entropy_seeds`` seeds of each world) with the paper's
     Qwen3-14B-Base recipe (``params["paper_recipe"]``: three arms, one seed) under ``"paper_recipe"``. Loads no
     model and needs no GPU."""
     from workbook.rl.plan import plan as rl_plan
@@ -410,9 +412,12 @@ def plan(params: dict) -> dict:
                      runs=r["runs"], prompt_tokens=r["prompt_tokens"], eval_every=r["eval_every"],
                      eval_problems=r["n_eval_problems"], eval_n=r["eval_n"], with_reference=False,
                      gpu=params.get("gpu") or None)  # fmt: skip
-    control = len(params.get("control_seeds") or []) if params.get("control_model") else 0
+    worlds = [params["seeds"]] + ([params.get("control_seeds") or []] if params.get("control_model") else [])
+    n_ent = params.get("entropy_seeds", len(params["seeds"]))  # GRPO + entropy runs on the first n_ent of each world
+    runs = sum(len(s) * len(params["methods"]) - max(0, len(s) - n_ent) * ("grpo_entropy" in params["methods"])
+               for s in worlds)
     profile = plan_from_params({**params, "arms": params["methods"], "eval_every": params["probe_every"],
                                 "n_curve_problems": params["n_probe_problems"], "eval_n": params["probe_n"],
                                 "eval_max_new_tokens": params["probe_max_new_tokens"]}, with_reference=False,
-                               runs=(len(params["seeds"]) + control) * len(params["methods"]))
+                               runs=runs)
     return {**profile.to_dict(), "paper_recipe": recipe.to_dict()}

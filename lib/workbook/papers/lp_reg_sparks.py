@@ -9,9 +9,10 @@ min-p threshold) and a noise tail ``NOISE_TOKENS`` (1% each, below it); the cont
 
 - ``BranchProbe``: a probe (``workbook.rl.probes``) recording, at fixed held-out problems and teacher-forced,
   P(spark | branch context), the noise tail's mass and the top token's probability
-  (``workbook.toy.knobs.branch_point_probs``) during training;
-- ``branch_matrix`` / ``spark_claims``: per (seed, problem) values and the claims on them with hierarchical CIs
-  over seeds × problems (``workbook.metrics``);
+  (``workbook.toy.knobs.branch_point_probs``), and the policy's exact entropy and low-probability mass over each
+  problem's reference solution (``trace_measures``) during training;
+- ``branch_matrix`` / ``spark_claims`` / ``gap_over_training``: per (seed, problem) values and the claims on them
+  with hierarchical CIs over seeds × problems (``workbook.metrics``);
 - ``selection_composition`` / ``rho_to_reach_sparks``: which tokens of a rollout batch Lp-Reg's bottom-rho set
   holds (spark, noise, other) and the smallest rho whose bottom set reaches every negative-advantage spark;
 - ``spark_gain``: the mechanism's precondition, whether the spark raises accuracy at all (samples with vs without
@@ -30,20 +31,49 @@ import pandas as pd
 
 from workbook.rl.probes import Probe, ProbeContext
 
-__all__ = ["BranchProbe", "branch_matrix", "spark_claims", "token_kind", "selection_composition",
+__all__ = ["BranchProbe", "trace_measures", "branch_matrix", "gap_over_training", "spark_claims", "token_kind", "selection_composition",
            "rho_to_reach_sparks", "regulariser_pull", "branch_prefix", "spark_gain", "spark_gain_estimates",
            "selection_shares"]  # fmt: skip
 
 
+def trace_measures(model, tokenizer, problems, kappa: float = 0.02) -> pd.DataFrame:
+    """Returns per problem the policy's mean per-token entropy and low-probability mass (the mass below
+    ``kappa`` · max p, ``workbook.rl.objectives.low_prob_mass``) over the positions of its reference solution,
+    teacher-forced after the solve prompt: columns problem_id, entropy, low_prob_mass, tokens.
+
+    The quantities of the paper's entropy and low-probability plots (Sec. 3, Fig. 1), computed exactly from the
+    policy's probabilities on contexts that are the same for every arm and step, so two arms' difference carries no
+    sampling noise of a probe. One forward pass per problem (``problem.metadata["solution"]``, answer line included).
+    """
+    import torch
+
+    from workbook.rl import objectives as obj
+    from workbook.toy.world import solve_prompt
+
+    rows = []
+    with torch.inference_mode():
+        for p in problems:
+            prompt = tokenizer(solve_prompt(tokenizer, p.problem), add_special_tokens=False)["input_ids"]
+            sol = tokenizer(p.metadata["solution"], add_special_tokens=False)["input_ids"]
+            logits = model(input_ids=torch.tensor([prompt + sol], device=model.device)).logits[0].float()
+            lg = logits[len(prompt) - 1 : -1]  # the positions that predict each solution token
+            rows.append({"problem_id": p.problem_id, "entropy": float(obj.entropy_from_logits(lg).mean()),
+                         "low_prob_mass": float(obj.low_prob_mass(lg, kappa).mean()), "tokens": len(sol)})
+    return pd.DataFrame(rows)
+
+
 @dataclass(frozen=True)
 class BranchProbe(Probe):
-    """Teacher-forced next-token probabilities at the branch point after each probe problem's reference steps.
+    """Teacher-forced next-token probabilities at the branch point after each probe problem's reference steps, and
+    the policy's exact entropy and low-probability mass over the reference solution (``trace_measures``).
 
-    One row per (step, problem): p_spark, p_noise (noise-tail mass), p_max (top token). Needs a toy checkpoint of
-    world version >= 3 (its tokenizer has the spark token); one forward pass per problem, no sampling.
+    One row per (step, problem): p_spark, p_noise (noise-tail mass), p_max (top token), entropy, low_prob_mass,
+    tokens. Needs a toy checkpoint of world version >= 3 (its tokenizer has the spark token); two forward passes
+    per problem, no sampling.
     """
 
     name: str = "branch"
+    kappa: float = 0.02
 
     def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
         from workbook.toy.knobs import branch_point_probs
@@ -51,7 +81,9 @@ class BranchProbe(Probe):
         was_training = model.training
         model.eval()
         try:
-            return branch_point_probs(model, ctx.tokenizer, self.problems).to_dict("records")
+            out = branch_point_probs(model, ctx.tokenizer, self.problems).merge(
+                trace_measures(model, ctx.tokenizer, self.problems, self.kappa), on="problem_id", how="left")
+            return out.to_dict("records")
         finally:
             model.train(was_training)
 
@@ -62,13 +94,38 @@ def branch_matrix(frame: pd.DataFrame, label: str, step: int, value: str = "p_sp
     return f.pivot_table(index="seed", columns="problem_id", values=value).sort_index(axis=1).to_numpy(float)
 
 
+def gap_over_training(branch: pd.DataFrame, arm: str, value: str = "p_spark", *, base: str = "grpo",
+                      n_boot: int = 2000, seed: int = 0, what: str = ""):
+    """Returns ``arm`` minus ``base`` in ``value``, per (seed, problem) the mean over every probe after step 0 of
+    the paired difference (same seed, problem and step), with a ``workbook.metrics.hierarchical_bootstrap`` over
+    seeds × problems.
+
+    "Stays above GRPO's" over training (the paper's curves, Fig. 1) read as the mean gap between the two curves,
+    i.e. the area between them over the run divided by its length. Arms of one seed share the initial model, data
+    order and sampling seeds, so the rollouts of the two arms coincide until the policies differ enough to sample a
+    different token; after that the runs drift apart and the gap at any single late probe carries that drift,
+    while the mean over probes weighs it by one probe in several.
+    """
+    from workbook.metrics import hierarchical_bootstrap
+
+    b = branch[branch["step"] > 0]
+    a, g = (b[b["label"] == x] for x in (arm, base))
+    d = a.merge(g, on=["seed", "problem_id", "step"], suffixes=("", "_base"))
+    d = d.assign(diff=d[value] - d[f"{value}_base"])
+    m = d.pivot_table(index="seed", columns="problem_id", values="diff", aggfunc="mean").sort_index(axis=1)
+    return hierarchical_bootstrap(m.to_numpy(float), n_boot=n_boot, seed=seed, what=what)
+
+
 def spark_claims(branch: pd.DataFrame, *, world: str = "", n_boot: int = 2000, seed: int = 0) -> dict:
     """Returns the mechanism's estimates on a ``BranchProbe`` frame (label, seed, step, problem_id, p_spark, ...).
 
     ``grpo_change``: GRPO's P(spark) at the last probe minus step 0 (per seed and problem; Sec. 3: sparks are
     driven out); ``<arm>_minus_grpo``: the arm's P(spark) at the last probe minus GRPO's (Lp-Reg keeps sparks);
-    ``noise_lp_reg_minus_grpo``: the same for the noise tail's mass (Lp-Reg should not protect noise). Arms are
-    compared within a seed (the runs of one seed share the initial model, data order and sampling seed: common
+    ``<arm>_minus_grpo_over_training``: the same gap averaged over every probe after step 0 (``gap_over_training``);
+    ``noise_lp_reg_minus_grpo``: the noise tail's mass at the last probe (Lp-Reg should not protect noise); where
+    the frame has them, ``entropy_<arm>_minus_grpo`` and ``low_prob_mass_<arm>_minus_grpo``: the exact entropy and
+    low-probability mass over the reference solutions (``trace_measures``), averaged over training likewise. Arms
+    are compared within a seed (the runs of one seed share the initial model, data order and sampling seed: common
     random numbers), so each is ``workbook.metrics.hierarchical_bootstrap`` over seeds × problems of a paired value.
     """
     from workbook.metrics import hierarchical_bootstrap
@@ -89,6 +146,14 @@ def spark_claims(branch: pd.DataFrame, *, world: str = "", n_boot: int = 2000, s
                                                     what=f"GRPO P(spark): step {last} - step 0{tag}")
         for arm in sorted(arms - {"grpo"}):
             out[f"{arm}_minus_grpo"] = paired(arm, "p_spark", f"P(spark) at step {last}: {arm} - grpo, paired{tag}")
+            out[f"{arm}_minus_grpo_over_training"] = gap_over_training(
+                branch, arm, "p_spark", n_boot=n_boot, seed=seed,
+                what=f"P(spark): {arm} - grpo, mean over probes after step 0, paired{tag}")
+            for value in ("entropy", "low_prob_mass"):
+                if value in branch:
+                    out[f"{value}_{arm}_minus_grpo"] = gap_over_training(
+                        branch, arm, value, n_boot=n_boot, seed=seed,
+                        what=f"{value} on reference solutions: {arm} - grpo, mean over probes after step 0{tag}")
         if "lp_reg" in arms:
             out["noise_lp_reg_minus_grpo"] = paired("lp_reg", "p_noise",
                                                     f"noise-tail mass at step {last}: lp_reg - grpo, paired{tag}")

@@ -27,7 +27,7 @@ import numpy as np
 
 from workbook.reporting.verdicts import decide
 
-__all__ = ["Design", "design_for", "power", "power_table", "print_power", "simulate"]
+__all__ = ["Design", "design_for", "power", "power_table", "print_power", "simulate", "decision_table"]
 
 TARGET_POWER = 0.8
 
@@ -205,3 +205,40 @@ def print_power(method: str, params: Mapping, **kw) -> Any:
         print(f"{r.claim_id:>7}  power {p:>4}  to see {r.expected_effect:+.3g} with {r.design or '?'}"
               + (f"  [{r.note}]" if r.note else ""))
     return tab
+
+
+# added for lp_reg: the chance of the verdict a claim's expected effect implies, "not reproduced" included
+def decision_table(method: str, params: Mapping, *, n_sim: int = 400, seed: int = 0, n_boot: int = 200):
+    """Return one row per cpu-testable claim: the verdict its expected effect implies and this design's chance of it.
+
+    ``power_table`` gives the chance of "reproduced"; a claim whose expected effect lies short of its min_effect
+    (a direction claim expected to read "not reproduced") has power ~0 there, although the design may decide it
+    almost surely. Columns: claim_id, expected_effect, min_effect, expects ("reproduced" / "not reproduced"),
+    chance (of that verdict), decided (of either), design, note.
+    """
+    import pandas as pd
+
+    from workbook.reporting.claims import REPORTED_DIR, load_reported_file
+
+    doc = load_reported_file(REPORTED_DIR / f"{method}.yaml")
+    rows = []
+    for c in doc["claims"]:
+        if c["scale"] != "any" or c["kind"] == "check":
+            continue
+        ee, m = c["expected_effect"], float(c.get("min_effect") or 0.0)
+        sign = -1.0 if c.get("expected_sign") == "-" else 1.0
+        expects = "reproduced" if c["kind"] != "direction" or sign * float(ee["value"]) > m else "not reproduced"
+        row = {"claim_id": c["id"], "expected_effect": ee["value"], "min_effect": m, "expects": expects,
+               "chance": float("nan"), "decided": float("nan"), "design": "", "note": ""}
+        try:
+            d = design_for(doc["design"], c, params)
+            rates = verdict_rates(c, d, n_sim=n_sim, seed=seed, n_boot=n_boot)
+            row.update(design=str(d), chance=rates.get(expects, 0.0),
+                       decided=rates.get("reproduced", 0.0) + rates.get("not reproduced", 0.0))
+            if row["chance"] < TARGET_POWER:
+                row["note"] = f"under {TARGET_POWER:.0%} chance of the verdict its expected effect implies"
+        except (KeyError, ValueError) as exc:
+            row["note"] = f"no power: {exc}"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["claim_id", "expected_effect", "min_effect", "expects", "chance", "decided",
+                                       "design", "note"])
