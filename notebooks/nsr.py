@@ -65,8 +65,8 @@ screen_n = 32                     # base samples per candidate for the screen (n
 screen_k = 16                     # the screen keeps base pass@screen_k (unbiased, from screen_n samples) ...
 screen_band = [0.3, 0.9]          # ... inside this band
 n_pool = 64                       # at most this many screened problems form the hard pool
-methods = ["grpo", "psr", "nsr", "w_reinforce"]
-seeds = [0, 1, 2]
+methods = ["psr", "nsr"]          # trained arms (paper: grpo, psr, nsr, w_reinforce; cpu: the two the budget decides)
+seeds = [0, 1, 2, 3, 4, 5]        # training seeds; the base is drawn once per seed, at that seed
 lam_sweep = []                    # extra W-REINFORCE lambdas at seed 0 (0 is NSR, 0.1 the main arm); none at cpu
 steps = 20                        # optimizer updates per run (4 per rollout batch, as the official code)
 prompts_per_step = 6              # prompts per update (paper: 256 of a 1024-prompt rollout batch)
@@ -113,7 +113,7 @@ from workbook.metrics import Estimate, grouped_estimates
 from workbook.papers import claim_records, nsr, power_note
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
-from workbook.reporting.power import print_power
+from workbook.reporting.power import power_table
 from workbook.runner import cpu_seconds
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
@@ -128,7 +128,6 @@ run_dir = RunDir("nsr", profile)
 t_start = time.time()
 print(f"profile={profile}  model={model}  run_dir={run_dir.path}")
 print(the_plan["summary"])
-power_tab = print_power("nsr", params)  # pre-registered: each claim's chance of "reproduced" with this design
 
 # %%
 if device == "cuda" and not torch.cuda.is_available():
@@ -159,7 +158,7 @@ if device == "cuda" and not torch.cuda.is_available():
 # %%
 overrides = {"updates_per_rollout": updates_per_rollout, "entropy_coef": entropy_coef}
 pd.DataFrame([{k: v for k, v in vars(get_method(m, **overrides)).items() if k not in ("description", "source")}
-              for m in methods])
+              for m in nsr.ARMS])
 
 # %% [markdown]
 # ### The gradient analysis on a categorical policy
@@ -193,7 +192,7 @@ pd.concat({"NSR, wrong sample y=0": nsr_shift, "PSR, correct sample y=0": psr_sh
 prior = np.log([0.20, 0.10, 0.06, 0.04, 0.30, 0.20, 0.10])
 correct_mask = [True, True, True, True, False, False, False]
 cat = pd.concat([nsr.categorical_training(prior, correct_mask, m, steps=40, n=8, lr=0.2, updates=4, seed=seed)
-                 for m in methods], ignore_index=True)
+                 for m in nsr.ARMS], ignore_index=True)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
 for ax, col, t in zip(axes, ["p_correct", "entropy", "effective_correct"],
                       ["P(correct) = pass@1", "entropy (nats)", "effective number of correct answers"]):
@@ -254,6 +253,16 @@ else:
     pool = []
 eval_problems = pool + id_problems
 ks = nsr.paper_ks(eval_n)
+
+# %% [markdown]
+# **Power, before any arm is trained.** Each claim's expected toy-scale effect (`lib/workbook/reported/nsr.yaml`,
+# with its reason) and this design's chance to read "reproduced" at it (`workbook.reporting.power`), for the claims
+# the trained arms (`methods`) can decide, at the pool the screen kept.
+
+# %%
+power_tab = power_table("nsr", {**params, "n_pool": len(pool) or n_pool})
+power_tab = power_tab[[set(nsr.CLAIM_ARMS.get(c, ())) <= set(methods) for c in power_tab["claim_id"]]]
+power_tab[["claim_id", "expected_effect", "design", "power", "note"]]
 
 # %% [markdown]
 # > One probe (`workbook.papers.nsr.DiversityProbe`) draws the final samples: `eval_n` per hard-pool problem and
@@ -421,7 +430,7 @@ diversity.pivot_table(index="label", columns="quantity", values="value", sort=Fa
 reproduced["NSR-4"] = Estimate(nsr4_dev, nsr4_dev, nsr4_dev, len(demo_probs) - 1, "exact, categorical policy")
 rvr = reported_vs_reproduced("nsr", reproduced, profile, params=params)
 run_dir.save_table(rvr, "reported_vs_reproduced")
-print(f"k* = {k_star}; NSR-3b compares W-REINFORCE with {ctx['best_other']}")
+print(f"k* = {k_star}" + (f"; NSR-3b compares W-REINFORCE with {ctx['best_other']}" if "w_reinforce" in methods else ""))
 rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power: pre-registered, at its effect
     ["claim_id", "claim", "reproduced", "n", "verdict", "power"]]
 
@@ -525,7 +534,7 @@ solved.groupby("label").mean().round(3)
 # %% tags=["solution"]
 # Exercise 2: no clipping, on-policy.
 no_clip = pd.concat([nsr.categorical_training(prior, correct_mask, m, steps=40, n=8, lr=0.2, updates=1, seed=seed,
-                                             clip_low=10.0, clip_high=10.0) for m in methods], ignore_index=True)
+                                             clip_low=10.0, clip_high=10.0) for m in nsr.ARMS], ignore_index=True)
 no_clip.groupby("method").tail(1)[["method", "p_correct", "entropy", "effective_correct"]].round(3)
 
 # %% tags=["solution"]

@@ -22,13 +22,19 @@ import torch
 from workbook.rl.probes import EvalProbe, ProbeContext
 
 __all__ = [
-    "ARMS", "categorical_step", "logit_shift", "categorical_training", "normalize_solution", "count_distinct_correct",
+    "ARMS", "CLAIM_ARMS", "categorical_step", "logit_shift", "categorical_training", "normalize_solution", "count_distinct_correct",
     "DiversityProbe", "diversity_rows", "sample_digests", "identical_share", "pass_at_k_curves", "pass_at_k_frame", "pass_at_k_difference",
     "mean_pass_at_k", "paper_ks", "seed_problem_pass", "noninferiority", "training_problems", "TRAIN_SET_SIZES",
     "claims", "plan", "validate", "regime", "math_train",
 ]
 
 ARMS = ("grpo", "psr", "nsr", "w_reinforce")
+
+#: The trained arms each toy-scale claim compares (with the base or each other): a run without them leaves the
+#: claim "not run at this scale" (the notebook's power table lists only the claims its arms can decide).
+CLAIM_ARMS = {"NSR-1a": ("nsr",), "NSR-1b": ("nsr",), "NSR-1c": ("nsr",), "NSR-2a": ("psr",), "NSR-2b": ("psr",),
+              "NSR-2c": ("psr",), "NSR-3a": ("nsr", "grpo"), "NSR-3b": ("w_reinforce", "grpo", "psr", "nsr"),
+              "NSR-3c": ("nsr", "grpo"), "NSR-3d": ("nsr", "grpo")}
 
 
 # ---- 1. a categorical policy trained with the library's objectives ---------------------------------------------
