@@ -64,11 +64,13 @@ n_hard_problems = 4               # ... plus hard-tier problems (5-6 operands, w
 n_eval_problems = 64              # held-out problems the arms are scored on (0: all)
 n_select_problems = 32            # further held-out problems, disjoint, on which each run's peak step is chosen
 n_curve_problems = 0              # paper: scoring problems of the in-training curve (0: all of the first set)
+n_post_problems = 768             # further held-out problems the post-saturation claims read (0: the curve's)
 selection_top_index = 0           # rank (by std of historical accuracy) of the chosen example; paper: pi1: 1st
 arms = ["full_set", "pi1", "pi1_control", "no_entropy", "entropy_sweep", "entropy_only"]
 entropy_sweep = [0.01, 0.03]      # entropy coefficients beside pi1's 0.001 and no_entropy's 0 (paper Sec. 4.1)
-seeds = [0, 1, 2]
-side_seeds = [0]                  # seeds of the side arms (full set, entropy 0 / 0.01 / 0.03): paired with pi1's
+seeds = [3, 4, 5]
+side_seeds = [3]                  # seeds of the side arms (full set, entropy 0 / 0.01 / 0.03): paired with pi1's
+pi1_seeds = [3, 4, 5, 6, 7]       # pi1's seeds: all of seeds and more, for the post-saturation claim (OS-2)
 steps = 14                        # optimizer steps per run (paper: 2000, validated every 20)
 prompts_per_step = 32             # copies of pi1 per step, pool problems per step for full_set (paper: 128)
 num_generations = 8               # rollouts per prompt (paper: 8)
@@ -80,6 +82,7 @@ eval_every = 2
 eval_n = 4                        # samples per held-out problem on the curve
 eval_temperature = 0.6            # the rollout temperature: the format habit is invisible to greedy decoding
 eval_max_new_tokens = 48
+eval_batch_size = 256             # completions per forward pass of a probe (the samples do not depend on it)
 eval_system_prompt = ""           # paper: qwen25-math-cot puts the instruction in the system turn
 official_protocol = {}            # paper: final evaluation per dataset {name: [n, temperature]}
 instruction = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -184,6 +187,8 @@ pool = osr.training_pool(train_set, n_train_problems, n_hard_problems, seed)
 full_problems = pool if full_train_set == train_set else ex.load_problems(full_train_set, 0, "train")
 held_out = {b: ex.load_problems(b, n_select_problems + n_eval_problems if n_eval_problems else 0, "test", seed)
             for b in eval_benchmarks}  # fmt: skip
+post_set = ex.load_problems(eval_benchmarks[0], n_select_problems + n_eval_problems + n_post_problems, "test",
+                            seed)[n_select_problems + n_eval_problems:] if n_post_problems else []  # disjoint
 first_set = held_out[eval_benchmarks[0]]  # the in-training curve: the first benchmark (paper: MATH500)
 curve_set = first_set[: n_select_problems + n_curve_problems] if n_curve_problems else first_set
 select_ids, score_ids = osr.split_held_out({eval_benchmarks[0]: curve_set}, n_select_problems)
@@ -191,12 +196,15 @@ cap = osr.prompt_cap(full_problems, model, instruction, max_prompt_tokens)
 full_problems = cap.kept
 print(f"pool: {len(pool)} problems ({sum(p.problem_id.endswith('/hard') for p in pool)} hard); held-out: "
       f"{len(select_ids)} to choose the peak, "
-      f"{len(score_ids)} to score it; prompt cap: {cap.summary}")
+      f"{len(score_ids)} to score it, {len(post_set)} for the post-saturation claims; prompt cap: {cap.summary}")
 
 # %% [markdown]
 # > One probe (`workbook.papers.one_shot_rlvr.FormatProbe`, an `EvalProbe`) measures every run on all held-out
 # > problems every `eval_every` steps: accuracy and the share of completions without `\boxed{}` — the deficiency
 # > itself — from the same `eval_n` samples at T = `eval_temperature`. Step 0 of each π1 run is the base model.
+# > The post-saturation claims read only two evaluations of a run, the first at or after saturation and the last,
+# > so a second probe (`SaturationProbe`, on the π1 arms of both worlds) measures just those two, on
+# > `n_post_problems` further held-out problems: its samples are what decides OS-2, at the cost of two evaluations.
 
 # %%
 system = eval_system_prompt or None
@@ -208,11 +216,14 @@ final_probe = osr.FormatProbe([p for ps in held_out.values() for p in ps], at_st
                               protocol={k: (int(v[0]), float(v[1])) for k, v in official_protocol.items()},
                               name="final") if official_protocol else None  # paper: the official protocol
 probes = [curve_probe] + ([final_probe] if final_probe else [])
+post_probe = osr.SaturationProbe(post_set, every=eval_every, n=eval_n, temperature=eval_temperature,
+                                 max_new_tokens=eval_max_new_tokens, system=system, same_draws=paired_seeds,
+                                 threshold=saturation_threshold) if n_post_problems else None
 cfg = ex.ExperimentConfig(
     model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
     max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
     micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
-    device=device, bf16=bf16, torch_threads=torch_threads)
+    device=device, bf16=bf16, torch_threads=torch_threads, probe_batch_size=eval_batch_size)
 runs_root, c0 = run_dir.path / "runs", resource.getrusage(resource.RUSAGE_CHILDREN)
 
 # %% [markdown]
@@ -248,13 +259,11 @@ ranking.head(6) if ranking is not None else None
 # %%
 copies = osr.copies(pi1, prompts_per_step) if train_set == "synthetic" else [pi1]
 specs = [ex.RunSpec(lab, meth, copies, s, ov) for lab, meth, ov in osr.arm_specs(arms, entropy_sweep)
-         for s in osr.arm_seeds(lab, seeds, side_seeds)]  # fmt: skip
-treated = [sp for sp in specs if sp.label != "pi1_control"]
-res_pi1 = ex.run_grid(treated, cfg, probes, run_root=runs_root, workers=workers)
-control = [sp for sp in specs if sp.label == "pi1_control"]
-res_ctl = ex.run_grid(control, replace(cfg, model=control_model), probes, run_root=runs_root,
-                      workers=workers) if control else None
-res = ex.Results.concat([r for r in (res_first, res_pi1, res_ctl) if r is not None])
+         for s in osr.arm_seeds(lab, seeds, side_seeds, pi1_seeds)]  # fmt: skip
+ctl_cfg, post = replace(cfg, model=control_model), [post_probe] if post_probe else []
+jobs = [(sp, ctl_cfg if sp.label == "pi1_control" else cfg, probes + post * (sp.label in ("pi1", "pi1_control")))
+        for sp in sorted(specs, key=lambda sp: sp.label not in ("pi1", "pi1_control"))]  # the longest runs first
+res = ex.Results.concat([r for r in (res_first, osr.run_arms(jobs, runs_root, workers)) if r is not None])
 c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu_s = res.timing["cpu_seconds"].sum()
 cpu_workers = max(cpu_s, (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime))  # spawned workers, imports incl.
@@ -309,7 +318,9 @@ run_dir.save_figure(fig, "entropy_sweep")
 #
 # > **Post-saturation** (OS-2, OS-2m, OS-2c): per π1 seed, the first evaluation at or after the step where rollout
 # > accuracy on π1 reached `saturation_threshold`; the change from there to the last step, per held-out problem,
-# > with a hierarchical interval over seeds × problems. No checkpoint is chosen, so all held-out problems count.
+# > with a hierarchical interval over seeds × problems. No checkpoint is chosen, so every problem of the
+# > post-saturation probe counts (`n_post_problems`, none of them on the curve; with 0, the curve's problems). Both
+# > ends of a seed are sampled on the same draws, so a problem whose samples did not change adds exactly 0.
 # > **Arms** (OS-1d, OS-3a, OS-3b, OS-4t and the sweep table): each run at its peak trained step (step 0 is the
 # > base, not a checkpoint), chosen on the `n_select_problems` problems and scored on the disjoint
 # > `n_eval_problems`; the base is step 0 of the π1 runs. OS-3a, OS-3b, OS-4t and the sweep difference the two
@@ -325,8 +336,13 @@ unboxed0, boxed_acc0 = base["n_unboxed"] / base["n"], base["n_correct"] / (base[
 print(f"base (step 0, T = {eval_temperature}): unboxed share {unboxed0:.3f}, accuracy of its boxed answers "
       f"{boxed_acc0:.3f}: the format route can add at most ~{unboxed0 * boxed_acc0:.3f}")
 final = pd.concat([ex.evaluate(cfg, [final_probe])["final"], res["final"]]) if final_probe else None
+post_frame = res.probes.get("post")  # the SaturationProbe's two evaluations per π1 run (None: the curve's)
+if post_frame is not None:
+    print(f"post-saturation probe: {post_frame['problem_id'].nunique()} problems at steps "
+          f"{osr.saturation_steps(res.train, post_frame, 'pi1', saturation_threshold)} → the last (pi1)")
 reproduced = osr.claims(curve, res.train, select_ids, score_ids, saturation_threshold, final=final,
-                        datasets=list(eval_benchmarks), n_boot=n_boot, seed=seed, paired=paired_seeds)
+                        datasets=list(eval_benchmarks), n_boot=n_boot, seed=seed, paired=paired_seeds,
+                        post=post_frame)
 peaks = osr.peak_table(curve, select_ids, score_ids, n_boot=n_boot, seed=seed)
 run_dir.save_table(peaks, "arms_at_peak")
 peaks

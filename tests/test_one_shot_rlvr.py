@@ -127,6 +127,9 @@ def test_paper_profile_resolves_to_the_papers_recipe():
     assert params["learning_rate"] == 1e-6 and params["generation_backend"] == "vllm"
     assert set(params["official_protocol"]) == {"math500", "minerva", "olympiadbench", "aime24", "aime25", "amc23"}
     assert runner["timeout_s"] > 3600
+    assert params["n_post_problems"] == 0 and params["max_prompt_tokens"] == 1024
+    no_design = osr.decision_power(params, n_sim=10)["design"]                   # all problems (0): no toy design
+    assert no_design.str.startswith("no power").all()
 
 
 def test_paper_plan_without_loading_a_model():
@@ -145,13 +148,16 @@ def test_every_profile_resolves_and_plans(profile):
     params, _ = resolve_params("one_shot_rlvr", profile)
     assert params["profile"] == profile and "pi1" in params["arms"]
     labels = [a[0] for a in osr.arm_specs(params["arms"], params["entropy_sweep"])] + ["full_set"]
-    assert osr.plan(params)["runs"] == sum(len(osr.arm_seeds(lab, params["seeds"], params["side_seeds"]))
+    assert osr.plan(params)["runs"] == sum(len(osr.arm_seeds(lab, params["seeds"], params["side_seeds"],
+                                                             params["pi1_seeds"]))
                                            for lab in labels)
 
 
 def test_side_arms_run_on_side_seeds_only():
     assert osr.arm_seeds("pi1", [0, 1, 2], [0]) == [0, 1, 2] and osr.arm_seeds("entropy_0.01", [0, 1, 2], [0]) == [0]
     assert osr.arm_seeds("full_set", [0, 1], None) == [0, 1]
+    assert osr.arm_seeds("pi1", [0, 1], [0], [0, 1, 5]) == [0, 1, 5] and osr.arm_seeds("pi1_control", [0, 1], [0],
+                                                                                       [0, 1, 5]) == [0, 1]
     params, _ = resolve_params("one_shot_rlvr", "cpu")
     with pytest.raises(ParameterError, match="side_seeds"):
         osr.validate({**params, "side_seeds": [99]})
@@ -212,3 +218,52 @@ def test_claims_compare_arms_at_their_peaks_against_the_base():
     assert side["OS-4t"].n_seeds == 2 and side["OS-4t"].value == pytest.approx(pairs["OS-4t"].value)
     flat = _curve(arm("pi1", {0: 10, 4: 10}) + arm("full_set", {0: 10, 4: 10}))
     assert isinstance(osr.claims(flat, train, select, score, 0.9, n_boot=200)["OS-1d"], Untestable)
+
+
+def test_saturation_probe_measures_at_saturation_and_at_the_end_only(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from workbook.rl.probes import ProbeContext
+
+    rollouts = tmp_path / "rollouts.jsonl"
+    acc = {1: 2, 2: 5, 3: 8, 4: 7, 5: 8, 6: 8}                       # of 8 per step: 0.9 first reached at step 3
+    rollouts.write_text("".join(json.dumps({"step": s, "problem_id": f"p#{i}", "n": 4, "n_correct": c // 2
+                                            + (i == 0) * (c % 2)}) + "\n" for s, c in acc.items() for i in range(2)))
+    assert not osr.rollout_saturated(rollouts, 0.9, 2) and osr.rollout_saturated(rollouts, 0.9, 3)
+    assert osr.rollout_saturated(rollouts, 0.9, 6) and not osr.rollout_saturated(tmp_path / "none.jsonl", 0.9, 6)
+
+    class Counting(osr.SaturationProbe):
+        def measure(self, model, ctx, step):
+            return [{"problem_id": "q", "n": 1}]
+
+    probe = Counting(("q",), every=2, threshold=0.9)
+    assert probe.name == "post" and not probe.at_start
+    cb = probe.callback(ProbeContext(tmp_path, None, None, ""))
+    for s in range(1, 7):                                             # saturated at 3: first even step 4, then 6
+        cb.on_step_end(None, SimpleNamespace(global_step=s, is_world_process_zero=True), None)
+    cb.on_train_end(None, SimpleNamespace(global_step=6, is_world_process_zero=True), None)
+    assert [r["step"] for r in map(json.loads, probe.path(tmp_path).read_text().splitlines())] == [4, 6]
+
+
+def test_claims_read_the_post_saturation_probe_when_given():
+    train = pd.DataFrame({"label": "pi1", "seed": [0, 0, 1, 1], "step": [1, 2, 1, 2], "accuracy": [0.95, 1.0] * 2})
+    curve = _curve([("pi1", s, st, "c", 4, 2, 0, 0.5) for s in (0, 1) for st in (0, 2, 4)])   # flat
+    post = _curve([("pi1", s, st, p, 4, 2 + (st == 4) * (p < "b"), 1 - (st == 4), 0.0) for s in (0, 1)
+                   for st in (2, 4) for p in ("a", "b")]).assign(accuracy=lambda d: d["n_correct"] / d["n"])
+    flat = osr.claims(curve, train, ["c"], ["c"], 0.9, n_boot=200)
+    assert flat["OS-2"].value == 0.0
+    out = osr.claims(curve, train, ["c"], ["c"], 0.9, n_boot=200, post=post)
+    assert out["OS-2"].value == pytest.approx(0.125) and out["OS-2"].n == 2     # (0.25 + 0) / 2 on a, b
+    assert out["OS-2m"].value == pytest.approx(-0.25)
+
+
+def test_run_arms_refuses_duplicate_runs_and_post_problems_need_a_curve():
+    from workbook.rl import experiments as ex
+
+    spec = ex.RunSpec("pi1", "one_shot_rlvr", ["x"], 0)
+    with pytest.raises(ValueError, match="duplicate"):
+        osr.run_arms([(spec, None, ()), (spec, None, ())], "/tmp/none")
+    params, _ = resolve_params("one_shot_rlvr", "cpu")
+    with pytest.raises(ParameterError, match="n_post_problems"):
+        osr.validate({**params, "n_eval_problems": 0})

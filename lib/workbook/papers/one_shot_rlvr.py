@@ -12,17 +12,19 @@ the estimates (post-saturation change, peaks, claims; Sec. 3.2 and 4) live in
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from workbook.papers.one_shot_rlvr_estimates import (  # noqa: F401  (re-exported: one namespace per paper)
-    accuracy, accuracy_difference, accuracy_matrix, at_peak, claims, curve_matrix, decision_power,
+    OS4B_STEP, accuracy, accuracy_difference, accuracy_matrix, at_peak, claims, curve_matrix, decision_power,
     live_after_saturation, noninferiority, paired_difference, peak_steps, peak_table, post_saturation_change,
     saturation_steps, sweep_table)
 from workbook.rl.probes import EvalProbe, ProbeContext
 
-__all__ = ["ARMS", "MAIN_ARMS", "QWEN25_MATH_COT_SYSTEM", "arm_specs", "arm_seeds", "FormatProbe", "PromptCap",
+__all__ = ["ARMS", "MAIN_ARMS", "QWEN25_MATH_COT_SYSTEM", "arm_specs", "arm_seeds", "FormatProbe",
+           "SaturationProbe", "rollout_saturated", "run_arms", "PromptCap",
            "prompt_cap", "training_pool", "split_held_out", "peak_table", "live_after_saturation", "copies",
            "live_share", "historical_accuracy", "select_by_variance", "accuracy_matrix", "accuracy",
            "accuracy_difference", "noninferiority", "curve_matrix", "saturation_steps", "post_saturation_change",
@@ -48,11 +50,15 @@ def arm_specs(arms: list[str], entropy_sweep: list[float] = ()) -> list[tuple[st
 MAIN_ARMS = ("pi1", "pi1_control", "entropy_only")  # the arms of the decided claims; the rest are side arms
 
 
-def arm_seeds(label: str, seeds: list[int], side_seeds: list[int] | None = None) -> list[int]:
-    """Returns the seeds ``label`` runs on: every seed for the arms the post-saturation and entropy-only claims
-    read (:data:`MAIN_ARMS`), ``side_seeds`` (a subset, default all) for the full set and the other entropy
-    coefficients, whose comparisons with π1 are paired by seed (so one seed already shows whether the samples
-    moved at all)."""
+def arm_seeds(label: str, seeds: list[int], side_seeds: list[int] | None = None,
+              pi1_seeds: list[int] | None = None) -> list[int]:
+    """Returns the seeds ``label`` runs on: ``pi1_seeds`` (a superset of ``seeds``, default ``seeds``) for π1,
+    whose post-saturation change (OS-2) varies from seed to seed more than its other claims can afford to
+    ignore; every seed for the other arms the decided claims read (:data:`MAIN_ARMS`); ``side_seeds`` (a subset,
+    default all) for the full set and the other entropy coefficients, whose comparisons with π1 are paired by seed
+    (so one seed already shows whether the samples moved at all)."""
+    if label == "pi1" and pi1_seeds:
+        return list(pi1_seeds)
     return list(seeds) if label in MAIN_ARMS or side_seeds is None else [s for s in seeds if s in side_seeds]
 
 
@@ -85,6 +91,46 @@ class FormatProbe(EvalProbe):
         return [{"problem_id": r.problem_id, "dataset": r.dataset, "n": int(r.n), "n_correct": int(r.n_correct),
                  "accuracy": r.n_correct / r.n, "n_unboxed": int(r.n_unboxed), "temperature": float(r.temperature)}
                 for r in out.itertuples()]  # fmt: skip
+
+
+def rollout_saturated(rollouts_path, threshold: float, step: int) -> bool:
+    """Returns whether the run's rollout accuracy (``rollouts.jsonl``: one row per group, summed per step) reached
+    ``threshold`` at some step <= ``step``: the same accuracy as the trainer's logged ``accuracy``, readable while
+    the run trains (the trainer's log of a step is written after its callbacks' ``on_step_end``)."""
+    from workbook.rl.probes import read_jsonl
+
+    per: dict[int, list[int]] = {}
+    for r in read_jsonl(rollouts_path):
+        if r["step"] <= step:
+            acc = per.setdefault(int(r["step"]), [0, 0])
+            acc[0], acc[1] = acc[0] + int(r["n_correct"]), acc[1] + int(r["n"])
+    return any(c >= threshold * n and n for c, n in per.values())
+
+
+@dataclass(frozen=True)
+class SaturationProbe(FormatProbe):
+    """``FormatProbe`` measured at the two ends of the post-saturation window only (Sec. 3.2): at the first step
+    that is a multiple of ``every`` at or after the step where the run's rollout accuracy first reached
+    ``threshold``, and after the last step. These are the two evaluations the post-saturation change reads
+    (``saturation_steps``/``post_saturation_change``: first evaluation at or after saturation, last evaluation),
+    so two measurements buy the estimate many more held-out problems than a probe at every step could. A run that
+    saturates only at its last step, or never, gets one measurement and no post-saturation change."""
+
+    threshold: float = 0.9
+    at_start: bool = False
+    name: str = "post"
+
+    def callback(self, ctx: ProbeContext):
+        base = type(super().callback(ctx))
+        probe, rollouts = self, Path(ctx.run_dir) / "rollouts.jsonl"
+
+        def on_step_end(cb, args, state, control, model=None, **kwargs):
+            s = state.global_step
+            if (state.is_world_process_zero and probe.every and s % probe.every == 0 and not cb.done
+                    and rollout_saturated(rollouts, probe.threshold, s)):
+                cb.run(model, s)
+
+        return type(base.__name__, (base,), {"on_step_end": on_step_end})(self, ctx)
 
 
 @dataclass(frozen=True)
@@ -158,6 +204,31 @@ def split_held_out(held_out: dict, n_select: int) -> tuple[list[str], list[str]]
     return select, score
 
 
+def run_arms(jobs: list, run_root, workers: int = 1):
+    """Returns the concatenated ``workbook.rl.experiments.Results`` of ``jobs``, each (``RunSpec``,
+    ``ExperimentConfig``, probes): ``run_grid`` for runs whose model and probes differ (the control world's model;
+    the post-saturation probe on the π1 arms only), all in one pool of ``workers`` spawned processes, so no worker
+    idles between arms. Runs are seeded and independent: the frames do not depend on ``workers`` or the order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from workbook.rl import experiments as ex
+
+    keys = [(spec.label, spec.seed) for spec, _, _ in jobs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"duplicate (label, seed) in jobs: {keys}")
+    if workers <= 1 or len(jobs) <= 1:
+        return ex.Results.concat([ex.run_one(sp, c, tuple(pr), run_root=str(run_root)) for sp, c, pr in jobs])
+    from workbook.toy import RECIPES, ensure_trained
+
+    for model in dict.fromkeys(c.model for _, c, _ in jobs):  # a cache miss fails here, not in each worker
+        if model in RECIPES:
+            ensure_trained(RECIPES[model])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(ex.run_one, sp, c, tuple(pr), run_root=str(run_root)) for sp, c, pr in jobs]
+        return ex.Results.concat([f.result() for f in futures])
+
+
 def copies(problem, k: int) -> list:
     """Returns ``k`` copies of ``problem`` with ids ``<id>#<i>`` (the paper's π1 × 128 parquet): each copy is its
     own rollout group in ``Results.history``, so the share of groups with a non-zero advantage stays countable."""
@@ -215,6 +286,13 @@ def validate(params: dict) -> None:
     if side is not None and not (side and set(side) <= set(params.get("seeds") or [0])):
         raise ParameterError(f"one_shot_rlvr: side_seeds must be a non-empty subset of seeds (side arms are compared "
                              f"with pi1 within a seed); got {side} of {params.get('seeds')}")
+    pi1_seeds = params.get("pi1_seeds")
+    if pi1_seeds and not set(params.get("seeds") or [0]) <= set(pi1_seeds):
+        raise ParameterError(f"one_shot_rlvr: pi1_seeds must include every seed (the other arms are compared with "
+                             f"pi1 within a seed); got {pi1_seeds} for seeds {params.get('seeds')}")
+    if params.get("n_post_problems", 0) and not params.get("n_eval_problems"):
+        raise ParameterError("one_shot_rlvr: n_post_problems are drawn after the n_select_problems + n_eval_problems "
+                             "curve problems; with n_eval_problems = 0 (all) there are none left: set it to 0")
     if "pi1_control" in arms and not params.get("control_model"):
         raise ParameterError("one_shot_rlvr: the pi1_control arm needs a control_model (the world without the "
                              "deficiency, e.g. toy-reasoner-control)")
@@ -230,8 +308,9 @@ def plan(params: dict) -> dict:
     from workbook.rl.plan import plan_from_params
 
     validate(params)
-    seeds, side = params.get("seeds") or [0], params.get("side_seeds")
+    seeds, side, pi1 = params.get("seeds") or [0], params.get("side_seeds"), params.get("pi1_seeds")
     labels = [a[0] for a in arm_specs(params["arms"], params.get("entropy_sweep") or [])]
-    runs = sum(len(arm_seeds(lab, seeds, side)) for lab in labels + ["full_set"] * ("full_set" in params["arms"]))
+    runs = sum(len(arm_seeds(lab, seeds, side, pi1))
+               for lab in labels + ["full_set"] * ("full_set" in params["arms"]))
     return plan_from_params(params, runs=runs, with_reference=True).to_dict()
 

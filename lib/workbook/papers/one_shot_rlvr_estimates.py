@@ -11,7 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ['curve_matrix', 'saturation_steps', 'post_saturation_change', 'peak_steps', 'at_peak', 'peak_table', 'paired_difference', 'sweep_table', 'live_after_saturation', 'accuracy_matrix', 'accuracy', 'accuracy_difference', 'noninferiority', 'claims', 'decision_power']
+__all__ = ["OS4B_STEP", "curve_matrix", "saturation_steps", "post_saturation_change", "peak_steps", "at_peak",
+           "peak_table", "paired_difference", "sweep_table", "live_after_saturation", "accuracy_matrix", "accuracy",
+           "accuracy_difference", "noninferiority", "claims", "decision_power"]
+
+
+OS4B_STEP = 60  # the third-party entropy-only check's step (its gain peaks near there and fades later)
 
 
 def curve_matrix(curve: pd.DataFrame, label: str, steps, problems: list[str], y: str = "accuracy") -> np.ndarray:
@@ -185,7 +190,7 @@ def noninferiority(final: pd.DataFrame, arm: str, comparator: str, dataset: str 
 
 def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: list[str], threshold: float,
            final: pd.DataFrame | None = None, datasets: list[str] = (), n_boot: int = 2000, seed: int = 0,
-           paired: bool = False) -> dict:
+           paired: bool = False, post: pd.DataFrame | None = None) -> dict:
     """Returns the estimates of the toy claims from the held-out curve (label, seed, step, problem_id, accuracy,
     n_unboxed, n) and the training log, and with MATH500 in ``datasets`` the paper-scale rows from ``final``.
 
@@ -197,7 +202,9 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     (``workbook.metrics``); an arm that did not run gives None. ``paired``: OS-3a, OS-3b and OS-4t difference
     the two arms within each seed they share first (seed s of every π1 arm starts from the same model, draws the same
     training uniforms, and with ``FormatProbe.same_draws`` the same evaluation samples), then bootstrap the
-    differences over seeds × problems; otherwise the seeds of each arm are resampled on their own."""
+    differences over seeds × problems; otherwise the seeds of each arm are resampled on their own. ``post``: the
+    frame of a ``SaturationProbe`` (its own held-out problems, measured at saturation and at the end); when given,
+    OS-2, OS-2m and OS-2c read it, on all its problems, instead of the curve."""
     from workbook.metrics import benchmark_average_ci, hierarchical_bootstrap, hierarchical_difference
     from workbook.metrics import hierarchical_contrast
     from workbook.reporting import requires, untestable
@@ -215,8 +222,11 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
             return hierarchical_difference(peak[a], peak.get(b, base), what=what, **kw)
         return paired_difference(curve, a, b, select, score, what=what, **kw)
 
+    own = post is not None and len(post) > 0
+    window, window_ids = (post, sorted(set(post["problem_id"]))) if own else (curve, everything)
+
     def change(label, y):
-        x = post_saturation_change(train, curve, label, threshold, everything, y)
+        x = post_saturation_change(train, window, label, threshold, window_ids, y)
         return x if len(x) else None
 
     out: dict = {"OS-3a": diff("pi1", "entropy_only", "pi1 - entropy-only (at peaks)"),
@@ -240,6 +250,11 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
         out.update({"OS-1a": accuracy(final, "base", "math500", n_boot, seed),
                     "OS-1b": accuracy(final, "pi1", "math500", n_boot, seed),
                     "OS-4": out.get("OS-4t")})  # the curve is MATH500: entropy-only at its peak step
+        eo = curve[curve["label"] == "entropy_only"]
+        if OS4B_STEP in set(eo["step"]):  # the third party's step, not the peak: entropy-only at 60 − its step 0
+            out["OS-4b"] = hierarchical_bootstrap(curve_matrix(eo, "entropy_only", OS4B_STEP, everything)
+                                                  - curve_matrix(eo, "entropy_only", 0, everything),
+                                                  what=f"entropy-only at step {OS4B_STEP} - step 0", **kw)
         if "full_set" in set(final["label"]):
             out["OS-1d"] = noninferiority(final, "pi1", "full_set", "math500", n_boot, seed)
         if len(datasets) == 6:
@@ -257,7 +272,12 @@ def decision_power(params: dict, ids: tuple = ("OS-2", "OS-4t"), n_sim: int = 40
     doc = load_reported_file(REPORTED_DIR / "one_shot_rlvr.yaml")
     rows = []
     for c in (c for c in doc["claims"] if c["id"] in ids):
-        d = design_for(doc["design"], c, params)
+        try:
+            d = design_for(doc["design"], c, params)
+        except (KeyError, ValueError) as exc:  # e.g. the paper profile: all problems (0), no toy design
+            rows.append({"claim_id": c["id"], "expected_effect": c["expected_effect"]["value"],
+                         "min_effect": c.get("min_effect"), "design": f"no power: {exc}"})
+            continue
         rates = verdict_rates(c, d, n_sim=n_sim, seed=seed)
         rows.append({"claim_id": c["id"], "expected_effect": c["expected_effect"]["value"],
                      "min_effect": c.get("min_effect"), "design": str(d),
