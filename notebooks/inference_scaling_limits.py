@@ -46,15 +46,17 @@
 # true), so the notebook measures what the verify skill knows — its balanced accuracy and how far it lifts the
 # ceiling above pass@1, with intervals — and L1 counts only because that lift is above 0. L2t and L2u read one
 # pre-registered pair (the 1,000-step snapshot against the final model) on 512 problems of their own, apart from
-# the line's 64. L3 (U(k) peaks early) needs a positive peak: with the toy's verifiers every k loses at c = 4, so
-# it reads "untestable here", as the code detects. The toy cannot decide
+# the line's 64: on the published run L2t is reproduced and L2u not reproduced, both with their interval clear of 0.
+# L3 (U(k) peaks early) needs a positive peak: with the last-digit check every k loses at c = 4, so it reads
+# "untestable here", as the code detects. The toy cannot decide
 # the paper's numbers (the line's slope and intercept on HumanEval+, L2, L4–L9): those need the paper's models and
 # verifiers, and the toy's line is shown beside the paper's for comparison, not as a test of it.
 #
-# **Expected wall time**: `smoke` about a minute; `cpu` about 300 CPU-s at one torch thread — about 5 minutes on an
+# **Expected wall time**: `smoke` about a minute; `cpu` about 350 CPU-s at one torch thread — about 6 minutes on an
 # idle machine (10 points × 64 problems × 32 samples, each sample verified once by the verify skill, about 140 CPU-s;
-# the weak/strong pair on 512 problems × 32 samples, only the weak model's verified, about 155 CPU-s; the published
-# run's time is in `run.json`).
+# the weak/strong pair on 512 problems × 32 samples, only the weak model's verified, about 200 CPU-s; measured on
+# toy world version 5: 346 CPU-s, 10.7 minutes wall at a load average of 5–7; the published run's time is in
+# `run.json`).
 # The code model is off at `cpu`: SmolLM2-135M passed 1 of 32 HumanEval+ samples in the first build. `paper`: 164
 # HumanEval+ tasks × 200 samples at T = 0.8 with vLLM (about an hour on one GPU for an 8B model, not measured) and
 # the sandboxed tests on the CPU cores.
@@ -323,12 +325,14 @@ pair_tab[["verifier", "pass@1", "ceiling", "false-positive rate", "true-positive
           "tasks with m > 0", "strong pass@1", "gap", "gap lo", "gap hi", "gap sd per problem"]]
 
 # %% [markdown]
-# How to read it: under the verify skill the weak snapshot's few right answers are accepted, but so are about one
-# in ten of its many wrong ones, so its ceiling stays far below the final model's single sample (L2t). The
-# last-digit check accepts every right answer and fewer wrong ones: by the paper's own model a task's ceiling is
-# r/(r + (1 − r)(1 − s)), and with that soundness the weak snapshot's ceiling passes the final model's pass@1 (L2u).
-# So the consequence of the line is a property of the verifier's false positives relative to the weak model's
-# pass rate, not of resampling alone.
+# How to read it: on the published run the 1,000-step snapshot answers 5% of its samples right; the verify skill
+# accepts 63% of those but also 12% of its many wrong ones, so its ceiling (0.14) stays far below the final model's
+# single sample (0.28): L2t's gap is −0.14 [−0.16, −0.12]. The last-digit check accepts every right answer and 7%
+# of the wrong ones: by the paper's own model a task's ceiling is r/(r + (1 − r)(1 − s)), and with that soundness
+# the weak snapshot's ceiling (0.35) passes the final model's pass@1 by +0.07 [+0.04, +0.10] (L2u). So the
+# consequence of the line is a property of the verifier's false positives relative to the weak model's pass rate,
+# not of resampling alone. The sd per problem the intervals imply (0.25 and 0.37) is what the power analysis at the
+# top assumed (0.29 and 0.38).
 
 # %% [markdown]
 # ## 4. The main model with the last-digit verifier: U(k) and k_opt
