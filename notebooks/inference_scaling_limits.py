@@ -560,9 +560,9 @@ print(f"wrote {run_dir.path}; {time.time() - t_start:.0f} s wall, {cpu_s:.0f} CP
 #   some entries "—"; we could not confirm what they mean.
 # - **Code quality (L8)**: only the line-length share (≤ 70 characters) of RACE's checks, at `paper` scale.
 # - **Power.** Each claim's expected toy-scale effect is written down in `reported/inference_scaling_limits.yaml`
-#   with where it came from (L1 and L3: a world v4 pilot; L2t and L2u: revised on world version 5 before the final
-#   run, from a pilot on disjoint seeds and problems and the line's own points, which share no problem with the
-#   pair); the tables printed at the top give this design's chance of each verdict at that effect
+#   with where it came from (L1: a world v4 pilot; L3: the paper's table; L2t and L2u: revised on world version 5
+#   before the final run, from a pilot on disjoint seeds and problems and the line's own points, which share no
+#   problem with the pair); the tables printed at the top give this design's chance of each verdict at that effect
 #   (`workbook.reporting.power`). L1c is not run at `cpu`. L2u is expected *above* 0, so its chance of "reproduced"
 #   is near 0 by design; the power that matters for it is the chance of the decided "not reproduced" (the second
 #   table), just under 80% at 512 problems, the most the budget allows after the line.
