@@ -128,6 +128,7 @@ def test_paper_profile_resolves_to_the_papers_recipe():
     assert set(params["official_protocol"]) == {"math500", "minerva", "olympiadbench", "aime24", "aime25", "amc23"}
     assert runner["timeout_s"] > 3600
     assert params["n_post_problems"] == 0 and params["max_prompt_tokens"] == 1024
+    assert params["eval_system_prompt"] == osr.QWEN25_MATH_COT_SYSTEM and params["full_train_set"].endswith("dsr_sub")
     no_design = osr.decision_power(params, n_sim=10)["design"]                   # all problems (0): no toy design
     assert no_design.str.startswith("no power").all()
 
@@ -267,3 +268,16 @@ def test_run_arms_refuses_duplicate_runs_and_post_problems_need_a_curve():
     params, _ = resolve_params("one_shot_rlvr", "cpu")
     with pytest.raises(ParameterError, match="n_post_problems"):
         osr.validate({**params, "n_eval_problems": 0})
+
+
+def test_paper_claims_read_entropy_only_at_step_60_for_the_third_party_check():
+    probs = [f"p{i}" for i in range(8)]
+    curve = _curve([(lab, 0, st, p, 1, int(i < k), 0, float(i < k)) for lab, ks in
+                    [("pi1", {0: 2, 60: 5, 120: 6}), ("entropy_only", {0: 2, 60: 6, 120: 3})]
+                    for st, k in ks.items() for i, p in enumerate(probs)])
+    final = pd.DataFrame([{"label": lab, "seed": 0, "problem_id": p, "dataset": "math500", "n": 1, "n_correct": c}
+                          for lab, c in (("base", 0), ("pi1", 1)) for p in probs])
+    train = pd.DataFrame({"label": "pi1", "seed": [0], "step": [1], "accuracy": [0.5]})
+    out = osr.claims(curve, train, probs[:4], probs[4:], 0.9, final=final, datasets=["math500"], n_boot=200)
+    assert osr.OS4B_STEP == 60 and out["OS-4b"].value == pytest.approx((6 - 2) / 8)   # step 60, not its last (120)
+    assert out["OS-1a"].value == 0.0 and out["OS-1b"].value == 1.0
