@@ -395,3 +395,15 @@ def test_selection_shares_count_sparks_and_noise_among_selected_tokens():
     assert out.loc[("noise", "bottom_rho"), "value"] == pytest.approx((8 / 20 + 8 / 20) / 2)
     assert out.loc[("spark", "regularized"), "value"] == pytest.approx((1 / 2 + 2 / 4) / 2)
     assert out.loc[("noise", "regularized"), "tokens"] == 0 and out.loc[("spark", "bottom_rho"), "runs"] == 2
+
+
+def test_decision_table_gives_the_chance_of_not_reproduced_where_the_expected_effect_is_short_of_min_effect():
+    from workbook.reporting.power import decision_table, power_table
+
+    params, _ = resolve_params("lp_reg", "cpu")
+    dec = decision_table("lp_reg", params, n_sim=60, n_boot=100).set_index("claim_id")
+    pw = power_table("lp_reg", params, n_sim=60, n_boot=100).set_index("claim_id")
+    assert dec.loc["LP-2a", "expects"] == "not reproduced" and dec.loc["LP-2e", "expects"] == "reproduced"
+    assert dec.loc["LP-2a", "chance"] > 0.8 and pw.loc["LP-2a", "power"] < 0.05  # decided, but not as "reproduced"
+    assert dec.loc["LP-2e", "chance"] == pytest.approx(pw.loc["LP-2e", "power"])  # the same simulation
+    assert (dec["decided"] >= dec["chance"] - 1e-12).all()
