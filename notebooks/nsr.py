@@ -30,7 +30,8 @@
 # - **NSR-2** training only on *positive* samples (PSR) improves pass@1 (NSR-2a) but hurts pass@k at large k
 #   (NSR-2b, NSR-2c, NSR-2p): the diversity of solutions collapses;
 # - **NSR-3** NSR matches or beats GRPO (NSR-3a over the whole curve, NSR-3c/3d at large k); W-REINFORCE with
-#   λ = 0.1 is best overall (NSR-3b);
+#   λ = 0.1 is best overall (NSR-3b) — these need GRPO and W-REINFORCE, which the `cpu` profile does not train
+#   (Section 6 says why); the `paper` profile trains all four;
 # - **NSR-4** the mechanism: NSR lowers the sampled wrong token and raises every other candidate in proportion to
 #   the model's prior.
 #
@@ -40,14 +41,18 @@
 # at the ceiling there; that set is kept as the *control* (and for pass@1). The large-k claims are tested on a
 # **hard pool**: problems of the toy world's hard tier (5–6 operands, seen in 4% of its solve traces) screened by
 # separate base samples to base pass@k in [0.3, 0.9]. Evaluation uses the paper's sampling, T = 0.6, top-p 0.95.
+# The base and every arm draw their final samples with *common random numbers* (the same sampling seed per training
+# seed), and every difference is formed within a (seed, problem) cell before it is bootstrapped.
 #
 # The paper's tables were not at hand when this workbook was written (see `docs/papers/nsr.md`): every claim is
 # tested as the qualitative statement of the abstract and Sec. 3–4, never against a number we could not check.
 #
-# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 4 minutes on an idle 2-core laptop:
-# about 410 CPU-seconds for the whole notebook on world version 5 (the screen, 12 training runs of 20 updates in
-# two single-threaded worker processes, the final samples of 12 trained models and 4 pooled draws of the base, the
-# statistics). The run prints its own CPU seconds and wall time (`run.json` records them).
+# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 5 minutes on an idle 2-core laptop:
+# about 450 CPU-seconds for the whole notebook on world version 5 (the screen, 12 training runs — PSR and NSR × 6
+# seeds, 20 updates each — in two single-threaded worker processes, the final samples of the 12 trained models and
+# 6 draws of the base, the statistics; the published run measured 505 CPU-s and 14.8 min on a machine shared at a
+# load of 5–9, where CPU seconds run about 15% higher than idle). The run prints its own CPU seconds and wall time
+# (`run.json` records them).
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 
 # %% tags=["parameters"]
@@ -285,7 +290,7 @@ base_pooled = nsr.regime.pool_samples(base_final)
 base_final.groupby("dataset")[["n", "n_correct", "n_distinct_correct", "length"]].mean().round(2)
 
 # %% [markdown]
-# ## 3. Training GRPO, PSR, NSR and W-REINFORCE
+# ## 3. Training the arms (`cpu`: PSR and NSR; `paper`: also GRPO and W-REINFORCE)
 #
 # One fresh copy of the model per (method, seed); a λ sweep (`lam_sweep`) would add W-REINFORCE runs at seed 0.
 # Each run logs per step its training metrics and every rollout group (n, correct, distinct correct), and ends
@@ -374,7 +379,7 @@ print(f"k* = {k_star} (the largest k with base pass@k < {ceiling} on the hard po
 # in-distribution problems, where the base already solves most problems within a few samples (its pass@k at the
 # largest k is printed above), so large-k differences are squeezed against the ceiling whatever the arms do: there
 # the regime, not the method, limits what can show. Right: each arm minus the base (solid) and
-# NSR − GRPO (dashed), with 95% seeds × problems bands. The verdict table below tests the differences at k*, the
+# NSR − GRPO (dashed, when GRPO is trained), with 95% seeds × problems bands, paired by (seed, problem). The verdict table below tests the differences at k*, the
 # mean over k ≥ `k_min` and pass@1.
 
 # %% [markdown]
@@ -404,11 +409,13 @@ mech.round(3)
 
 # %% [markdown]
 # The table is each arm's share of groups with a non-zero advantage over the whole run (95% CI over seeds). The
-# all-wrong groups (top right) are the difference: GRPO and PSR get nothing from them, NSR and W-REINFORCE get a
-# gradient from every one. This is the mechanism's precondition, measured; whether it turns into better large-k
-# pass@k is what the claims test. Below: distinct correct solutions and pass@1 on the hard pool after training (out of
-# `eval_n` samples per problem, 95% seeds × problems interval). The paper's account predicts PSR lowest in
-# distinct correct solutions; on the published run (world version 5) it is not, and every interval overlaps.
+# all-wrong groups (top right) are the difference: PSR (and GRPO) get nothing from them, NSR (and W-REINFORCE) a
+# gradient from every one; on the published run NSR learns from 99.7% of its groups, PSR from 45%. This is the
+# mechanism's precondition, measured; whether it turns into better large-k pass@k is what the claims test. Below:
+# distinct correct solutions and pass@1 on the hard pool after training (out of `eval_n` samples per problem, 95%
+# seeds × problems interval). The paper's account predicts PSR lowest in distinct correct solutions; on the
+# published run it is the highest (1.81 per problem against the base's 1.36 and NSR's 1.27), along with its
+# pass@1 (0.030 against 0.022): 20 updates raise PSR's success rate on the hard pool before any narrowing shows.
 
 # %%
 hard_final = per_draw[per_draw["dataset"] == ("hard" if pool else eval_benchmarks[0])].assign(
@@ -439,16 +446,24 @@ rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power
 # pass@1 on in-distribution problems, and pass@k up to k* on hard-tier problems the base solves rarely. It cannot
 # decide the paper-scale claims (NSR-1p, NSR-2p: a 7B model on MATH, 256 samples at 4096 tokens), nor whether the
 # effects hold after ~110 rollout batches instead of our 5: a short run shows the direction of the early
-# dynamics, not where they end. A claim with low pre-registered power (printed at the top and again below) that
-# reads "inconclusive" is a statement about this design, not about the paper. At `cpu` only PSR's large-k loss
-# (NSR-2b, NSR-2c) has a fair chance to be decided: its expected effect comes from a pilot on world version 4 (the
-# world before the current one) and its power is printed with it. NSR's own large-k claims (NSR-1b, NSR-1c) expect
-# a gain of a few points that no 2-core budget resolves: their power stays low whatever the split between seeds,
-# problems and samples, because the base's sampling noise and the seed spread are of the same size
-# (`docs/papers/nsr.md` gives the design it would take). The arm-vs-arm claims (NSR-3a–3d) expect differences
-# smaller still. On the published run (world version 5) every evidence claim reads inconclusive and NSR-3a
-# untestable (GRPO's gain over the base is not resolved); PSR − base at k* = 32 is +0.01 [−0.08, +0.10], not the
-# v4 pilot's loss, so on this world the pilot's effect did not reappear.
+# dynamics, not where they end. A claim with low pre-registered power (the table after the screen, and its
+# column above) that reads "inconclusive" is a statement about this design, not about the paper.
+#
+# At `cpu` the budget goes to the two arms whose large-k claims have a chance: PSR's loss (NSR-2b, expected −0.09
+# from a pilot on seeds 100–101, 60% power) and NSR's gain (NSR-1b; the paper's direction at +0.03 has 6% power,
+# and a loss of the pilot's −0.05 would read "not reproduced" about one time in five). GRPO and W-REINFORCE are
+# not trained: the arm-vs-arm claims (NSR-3a–3d) expect differences of 0.02 or less, whose power stays at a few
+# percent at any seed count this budget allows, and two more arms would halve the seeds of PSR and NSR; those
+# claims read "not run at this scale" here and are run by the `paper` profile. Common random numbers pair every
+# difference by (seed, problem), but after 20 updates at lr 1e-4 only about 6% of the arms' hard-pool completions
+# are still identical to the base's (59–65% on the in-distribution problems; the table in Section 3), so the
+# paired spread per cell (0.44–0.45 at k = 32 in the pilot) is barely below the unpaired one (0.45–0.46): the
+# policy moves enough on the long hard-tier solutions that almost every sample diverges somewhere.
+#
+# On the published run (world version 5) every evidence claim reads inconclusive: PSR − base at k* = 32 is
+# −0.01 [−0.08, +0.05] (NSR-2b; the pilot's −0.09 did not reappear over 6 seeds) and NSR − base −0.04 [−0.11,
+# +0.03] (NSR-1b), both sides of 0 inside the interval; PSR's pass@1 gain on the in-distribution problems is +0.05
+# [−0.01, +0.10] (NSR-2a). NSR-4, the gradient identity, passes.
 
 # %%
 cpu_s = cpu_seconds()  # this process and its children; printed, not in metrics.json
@@ -476,21 +491,23 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine, {cpu_s
 #
 # - **Model and data (cpu).** The workbook's toy reasoner (~0.9M parameters, step-by-step arithmetic in phrase
 #   tokens) instead of Qwen2.5-Math-7B / Qwen3-4B; synthetic arithmetic instead of MATH (half of the training
-#   problems from the toy's hard tier); 20 updates of 6 prompts × 8 rollouts (5 rollout batches, 2.5 epochs of
+#   problems from the toy's hard tier); PSR and NSR only, 6 seeds each (GRPO and W-REINFORCE at `paper`; Section 6
+#   says why); 20 updates of 6 prompts × 8 rollouts (5 rollout batches, 2.5 epochs of
 #   the 48 training problems) instead of ~110 rollout batches of 1024 × 8 — the CPU budget allows no more, so PSR's
 #   collapse, which the paper sees over a long run, has little time to develop; lr 1e-4 instead of 1e-6 (a tiny
 #   model moves nowhere at 1e-6 in 20 steps).
 # - **Evaluation (cpu).** n = 64 samples per hard-pool problem instead of 256 and 16 per in-distribution problem,
-#   per trained run; the base (one fixed model) drawn 4 × 64 times and pooled, so its curve reaches k = 256 as
-#   in the paper; the sampling itself is the paper's (T = 0.6, top-p 0.95). The large-k claims are read at k*,
+#   per trained run; the base (one fixed model) drawn once per training seed with that seed's sampling seed (common
+#   random numbers, ours: every difference paired by (seed, problem)) and, for its curve, pooled into 6 × 64
+#   samples, so its curve reaches k = 256 as in the paper; the sampling itself is the paper's (T = 0.6, top-p 0.95). The large-k claims are read at k*,
 #   the largest k ≤ 32 (= n/2, where the unbiased estimator averages many subsets instead of being one binary per
 #   problem) where the base is below 0.95, and as the mean over 8 ≤ k ≤ 32, instead of at k = 256; the trained
 #   arms' curves are drawn to k = 64.
 # - **The hard pool (cpu).** Screened from 192 hard-tier problems by separate base samples (32 each) to base
 #   pass@16 in [0.3, 0.9] (1–3 successes in 32), at most 64 problems, instead of the paper's fixed benchmarks: the
 #   screen puts the test where a large-k difference can show at all; the base is re-measured on fresh samples.
-# - **Identical settings across arms.** GRPO gets the same 4 updates per rollout batch and the same entropy bonus
-#   0.001 as PSR/NSR/W-REINFORCE (the official script ran all arms with one config; our registry's GRPO default
+# - **Identical settings across arms.** GRPO (at `paper`) gets the same 4 updates per rollout batch and the same
+#   entropy bonus 0.001 as PSR/NSR/W-REINFORCE (the official script ran all arms with one config; our registry's GRPO default
 #   is on-policy with no bonus). The entropy coefficient itself is unconfirmed (yaml default 0.001 vs 1e-4 in an
 #   author's reply on the official repository's tracker); we use 0.001.
 # - **Grader.** The workbook's strict grader (`workbook.grading`), not the official `math_equal`; on the toy the
@@ -508,9 +525,10 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine, {cpu_s
 #   the base, NSR − (base + GRPO)/2 > 0, and reads "untestable here" when GRPO does not beat the base.
 # - **Mechanism claim (NSR-4).** Tested exactly on a categorical policy with the library's loss, not on the LLM's
 #   token distributions; the LLM's own mechanism quantities (Section 5) are reported, not graded.
-# - **Power.** Each claim's expected toy-scale effect was written down before the final run (NSR-2b and NSR-2c after a
-#   pilot on world version 4, as their `why:` in `lib/workbook/reported/nsr.yaml` says); the table printed at the
-#   top gives this design's chance to read "reproduced" at that effect (`workbook.reporting.power`):
+# - **Power.** Each claim's expected toy-scale effect was written down before the final run (NSR-2b and NSR-2c, and
+#   the spreads of every large-k claim, after a pilot on world version 5 with seeds 100–101, as their `why:` in
+#   `lib/workbook/reported/nsr.yaml` says); the table printed after the screen gives this design's chance to read
+#   "reproduced" at that effect (`workbook.reporting.power`):
 
 # %%
 print(power_note(power_tab))
