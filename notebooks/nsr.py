@@ -463,7 +463,8 @@ rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power
 # On the published run (world version 5) every evidence claim reads inconclusive: PSR − base at k* = 32 is
 # −0.01 [−0.08, +0.05] (NSR-2b; the pilot's −0.09 did not reappear over 6 seeds) and NSR − base −0.04 [−0.11,
 # +0.03] (NSR-1b), both sides of 0 inside the interval; PSR's pass@1 gain on the in-distribution problems is +0.05
-# [−0.01, +0.10] (NSR-2a). NSR-4, the gradient identity, passes.
+# [−0.01, +0.10] (NSR-2a). PSR's curve has the paper's shape — above the base for k ≤ 16, below it from k = 32
+# (−0.04 at k = 64) — but no point of it is resolved. NSR-4, the gradient identity, passes.
 
 # %%
 cpu_s = cpu_seconds()  # this process and its children; printed, not in metrics.json
