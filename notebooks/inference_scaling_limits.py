@@ -52,8 +52,8 @@
 # the paper's numbers (the line's slope and intercept on HumanEval+, L2, L4–L9): those need the paper's models and
 # verifiers, and the toy's line is shown beside the paper's for comparison, not as a test of it.
 #
-# **Expected wall time**: `smoke` about a minute; `cpu` about 350 CPU-s at one torch thread — about 6 minutes on an
-# idle machine (10 points × 64 problems × 32 samples, each sample verified once by the verify skill, about 140 CPU-s;
+# **Expected wall time**: `smoke` about a minute; `cpu` about 350 CPU-s, on two torch threads (they draw the same
+# samples as one) about 4 minutes on an idle 2-core machine (10 points × 64 problems × 32 samples, each sample verified once by the verify skill, about 140 CPU-s;
 # the weak/strong pair on 512 problems × 32 samples, only the weak model's verified, about 200 CPU-s; measured on
 # toy world version 5: 346 CPU-s, 10.7 minutes wall at a load average of 5–7; the published run's time is in
 # `run.json`).
@@ -99,7 +99,7 @@ theory_s = 0.75                   # verifier soundness
 theory_costs = [0.7, 1.0, 2.0]
 theory_k_max = 15
 n_boot = 2000
-torch_threads = 1
+torch_threads = 2                 # 2 on an idle 2-core machine (the same samples as 1); 1 when the machine is shared
 
 # %% [markdown]
 # ## Setup
