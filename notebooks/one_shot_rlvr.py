@@ -42,11 +42,12 @@
 # guesses — so it is a control for "no habit" only up to those other knobs. The habit is invisible to greedy
 # decoding (the boxed line is always the most likely), so every held-out number here is sampled at the paper's
 # rollout temperature T = 0.6, where the base leaves about one answer in eight unboxed (the claims cell prints the
-# share: 0.125 on the published run).
+# share: 0.120 on the published run).
 #
-# **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 13 runs of 14 steps × 32 copies × 8
-# rollouts on the toy reasoner in two single-threaded worker processes, sized from a pilot on world version 4 to
-# ~480 CPU-seconds (about 4 minutes on an idle 2-core machine); the run cell prints the CPU seconds it used,
+# **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 15 runs of 14 steps × 32 copies × 8
+# rollouts on the toy reasoner in two single-threaded worker processes: about 600 CPU-seconds, 5.6 minutes on a
+# nearly idle 2-core machine (more than the ~480 the design was sized to; see the deviations); the run cell prints
+# the CPU seconds it used,
 # `run.json` records the wall time, and `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers.
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (the paper's 2000 steps of 128 × 8 rollouts are
 # days of one H100; 500 steps here).
@@ -250,11 +251,12 @@ ranking.head(6) if ranking is not None else None
 
 # %% [markdown]
 # > The π1 arms train on `prompts_per_step` copies of π1 (each copy its own rollout group, so the share of groups
-# > with a non-zero advantage is countable). `pi1_control` is the same run on the control world's model. The arms
-# > the decided claims read (π1, `pi1_control`, entropy-only) run on every seed; the side arms (the full set and
-# > the other entropy coefficients) on `side_seeds`. Seed s of every π1 arm starts from the same model, draws the
-# > same training uniforms and — with `paired_seeds` — the same held-out samples at every step, so two arms, or
-# > two steps of one run, are compared within a seed: where the policy did not move, neither do the samples.
+# > with a non-zero advantage is countable). `pi1_control` is the same run on the control world's model. The arms the
+# > decided claims read (`pi1_control`, entropy-only) run on every seed of `seeds`, π1 on `pi1_seeds` (those and
+# > more, for OS-2); the side arms (the full set and the other entropy coefficients) on `side_seeds`. Seed s of every
+# > π1 arm starts from the same model, draws the same training uniforms and — with `paired_seeds` — the same held-out
+# > samples at every step, so two arms, or two steps of one run, are compared within a seed: where the policy did not
+# > move, neither do the samples.
 
 # %%
 copies = osr.copies(pi1, prompts_per_step) if train_set == "synthetic" else [pi1]
@@ -407,23 +409,28 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # the numbers quoted here are those of the published run on world version 5).
 #
 # - **Is the gradient alive after saturation?** The top-right panel and the live-share table: the share of π1's
-#   32 rollout groups per step with 0 < correct < 8. On the published run π1 crossed 0.9 at step 8 on every seed,
-#   and 0.24 [0.15, 0.32] of its groups were still live afterwards (control world 0.07): the trickle of failures
-#   that the paper's 1,024 rollouts keep is present here too, so a flat post-saturation curve is not a dead one.
+#   32 rollout groups per step with 0 < correct < 8. On the published run the rule chose π1 = `Compute 8 - 6 +
+#   (70 + 6).`, which crossed 0.9 at step 8 or 9 (first evaluation at or after it: step 8 or 10) on every seed, and
+#   0.40 [0.30, 0.50] of its groups were still live afterwards (control world 0.23): the trickle of failures that
+#   the paper's 1,024 rollouts keep is present here too, so a flat post-saturation curve is not a dead one.
 # - **The mechanism (OS-2m) and its control (OS-2c).** The held-out share of unboxed answers after saturation, and
 #   the post-saturation accuracy change in the habit world minus the control world. On the published run the
-#   unboxed share fell from 0.125 at the base to 0.047 at step 14 (the last table): one example removes the habit
-#   on problems it never saw; the difference between the worlds (OS-2c) is positive but its interval includes 0.
+#   unboxed share fell from 0.120 at the base to 0.054 at step 14 (the last table) and by 0.022 [0.013, 0.031]
+#   after saturation: one example removes the habit on problems it never saw. The difference between the worlds
+#   (OS-2c) is positive, +0.011 [−0.003, +0.025], but its interval includes 0.
 # - **Post-saturation generalization (OS-2).** The held-out accuracy change from each seed's saturation to the last
-#   step. The design expected none: the boxed-answer gain is small on this world (at most ≈ 0.06 on the published
-#   run, the base's unboxed share times its boxed accuracy, printed above) and is offset by what training on one
-#   arithmetic problem does to the others. The second power table says how likely this design is to *decide* a true
-#   zero (14%): on the published run the interval straddles `min_effect`, so the verdict is inconclusive.
-# - **Entropy-only (OS-4t) and the sweep.** Entropy-only at its best checkpoint minus the base, within each seed;
-#   it peaked at its first checkpoint (step 2) on every seed while its unboxed share rose (0.125 → 0.278 by step
-#   14: higher entropy at T = 0.6 makes the unboxed final line more likely). The sweep table gives each
-#   coefficient minus π1's 0.001 at the peaks and the share of held-out cells whose samples were exactly π1's
-#   (1.0: the coefficient changed no sampled token; 0.96–0.99 on the published run).
+#   step, on the post-saturation probe's 768 problems × 5 seeds. The design expected none: the boxed-answer gain is
+#   small on this world (at most ≈ 0.06, the base's unboxed share times its boxed accuracy, printed above) and is
+#   offset by what training on one arithmetic problem does to the others. The second power table gives this
+#   design's chance to *decide* a true zero (83%). On the published run: −0.003 [−0.010, +0.005], wholly below
+#   `min_effect` 0.013, so OS-2 reads not reproduced — the unboxed share keeps falling while accuracy stays flat.
+# - **Entropy-only (OS-4t) and the sweep.** Entropy-only at its best checkpoint minus the base, within each seed:
+#   −0.030 [−0.058, −0.002] on the published run, not reproduced. It peaked at its first or second checkpoint
+#   (steps 2, 4, 2) while its unboxed share rose (0.11 → 0.28 by step 14: higher entropy at T = 0.6 makes the
+#   unboxed final line more likely). The sweep table gives each coefficient minus π1's 0.001 at the peaks and the
+#   share of held-out cells whose samples were exactly π1's (1.0: the coefficient changed no sampled token). On
+#   the published run 0.96, 0.95 and 0.90 for entropy 0, 0.01 and 0.03, and no accuracy difference outside
+#   ±0.03: at this scale the coefficient, even 30 times the paper's, barely moves what the policy samples.
 #
 # **What the toy decides, and what it cannot.** The toy decides, for a world whose only shared deficiency is a
 # format habit: whether RL on one example removes the habit on held-out problems (OS-2m), whether held-out accuracy
@@ -448,31 +455,39 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   (`max_prompt_tokens`, verl's `data.max_prompt_length` filter).
 # - **π1's label.** The paper's π1 (DSR-sub index 124) is labelled "12.8"; the exact answer is 2048^{1/3} ≈ 12.70.
 #   We keep the inexact label, as the paper trained on it.
-# - **Toy settings.** lr 1e-4 instead of 1e-6 (a 0.9M-parameter model does not move at 1e-6), 32 copies × 8
-#   rollouts per step instead of 128 × 8, 14 steps instead of 2000, held-out evaluation sampled at T = 0.6 with 4
-#   samples on the same draws at every step of a seed (the paper's MATH500 is greedy; greedy decoding hides the
-#   toy's format habit), a 12-problem pool (8 in-distribution + 4 hard) for the selection rule instead of 1209
-#   problems over 500 steps. The budget set the rest, from a two-seed pilot on world version 4 (the design is kept
-#   on version 5): a step of 256 rollouts costs ~1.75 CPU-s and π1 saturated at steps 8–10, so 14 steps leave 4–6
-#   past saturation; three seeds of the three arms the decided claims read fit, and the side arms (full set,
-#   entropy 0 / 0.01 / 0.03) run on seed 0 only, compared with π1 within it. The full set therefore has one seed,
-#   as the paper's selection run had.
+# - **Toy settings.** lr 1e-4 instead of 1e-6 (a 0.9M-parameter model does not move at 1e-6), 32 copies × 8 rollouts
+#   per step instead of 128 × 8, 14 steps instead of 2000, held-out evaluation sampled at T = 0.6 with 4 samples on
+#   the same draws at every step of a seed (the paper's MATH500 is greedy; greedy decoding hides the toy's format
+#   habit), a 12-problem pool (8 in-distribution + 4 hard) for the selection rule instead of 1209 problems over 500
+#   steps. The budget set the rest: π1 saturated at steps 8–10 on world version 4 and at steps 8–9 on version 5, so
+#   14 steps leave 4–6 past saturation. The post-saturation change is read on its own 768 held-out problems, measured
+#   only at its two ends (a whole curve of them would cost 8 evaluations a run), and on 5 seeds of π1: on version 5
+#   its spread split into sample flips per (seed, problem) cell, which more problems shrink, and a seed level, which
+#   only more seeds shrink (with 3 seeds the interval stays wide however many problems). The control world and
+#   entropy-only run on 3 of those seeds; the side arms (full set, entropy 0 / 0.01 / 0.03) on one, compared with π1
+#   within it — one seed already shows whether a coefficient moved the samples at all. The full set therefore has one
+#   seed, as the paper's selection run had.
 # - **Saturation.** Rollout accuracy at T = 0.6 on π1 plateaued at 0.9–1.0 in the v4 pilot, so OS-2 counts 0.9 as
 #   saturated (the paper's π1 reaches ~100%); on the published run (world version 5) every π1 seed had crossed
-#   it by evaluation step 8.
+#   it by evaluation step 10, in both worlds.
 # - **Checkpoint choice.** The paper reports each run at its best validation step; here that step is chosen on
 #   held-out problems disjoint from the ones it is scored on.
-# - **Paper profile.** 500 steps by default, arms π1, DSR-sub and entropy-only, one seed; the entropy-only arm is
-#   read at its peak on the in-training curve (the effect peaks near step 60 and fades). The in-training curve and
-#   the final evaluation use transformers generation, not vLLM. The paper-profile path has not run on a GPU yet.
-# - **Cost.** Sized from the v4 pilot to ~480 CPU-seconds (13 runs' processes plus the notebook); the run cell prints
-#   the CPU seconds this run used, `run.json` records its wall time, and `docs/papers/one_shot_rlvr.md` the
-#   published run's.
-# - **Power.** Each claim's expected toy-scale effect and its per-cell spread were written down after a two-seed
-#   pilot on world version 4, before the run, and kept for version 5; the first table printed at the top gives
-#   this design's chance to read "reproduced" at that effect, the second the chance of each verdict for the two
-#   claims expected to be absent (OS-2, OS-4t), where deciding means "not reproduced". Both are computed on the 64
-#   scoring problems; OS-2, OS-2m and OS-2c read all 96, so their power is a lower bound.
+# - **Paper profile.** 500 steps by default, arms π1, DSR-sub (training prompts over 1,024 tokens dropped) and
+#   entropy-only, one seed, evaluated with the `qwen25-math-cot` prompt. OS-4 reads the entropy-only arm at its
+#   peak on the in-training curve, and the third-party OS-4b at step 60 of that curve (the effect peaks near there
+#   and fades), not at the last step. The in-training curve and the final evaluation use transformers generation,
+#   not vLLM. The paper-profile path has been rehearsed on the CPU with vLLM but has not run on a GPU yet.
+# - **Cost.** Sized to ~450 CPU-seconds from the previous split's runs, it measured about 600 (15 runs' processes
+#   plus the notebook; 5.6 minutes wall at load 1–2): the selection rule picked a π1 with longer traces on seed 3,
+#   whose runs cost about a third more per step, on top of the two extra π1 seeds and the post-saturation
+#   evaluations. Every cheaper split found gives up OS-2's power or an arm a claim reads. The run cell prints the
+#   CPU seconds this run used, `run.json` records its wall time, and `docs/papers/one_shot_rlvr.md` the published
+#   run's.
+# - **Power.** Each claim's expected toy-scale effect was written down after a two-seed pilot on world version 4,
+#   before the run, and kept for version 5; the spreads of the post-saturation claims were measured on version 5
+#   (a run of other seeds and a pilot on other problems) before this design's run. The first table printed at the
+#   top gives this design's chance to read "reproduced" at the expected effect, the second the chance of each
+#   verdict for the two claims expected to be absent (OS-2, OS-4t), where deciding means "not reproduced".
 
 # %%
 print(power_note(power_tab))
