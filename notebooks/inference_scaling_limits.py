@@ -52,11 +52,10 @@
 # the paper's numbers (the line's slope and intercept on HumanEval+, L2, L4–L9): those need the paper's models and
 # verifiers, and the toy's line is shown beside the paper's for comparison, not as a test of it.
 #
-# **Expected wall time**: `smoke` about a minute; `cpu` about 350 CPU-s, on two torch threads (they draw the same
-# samples as one) about 4 minutes on an idle 2-core machine (10 points × 64 problems × 32 samples, each sample verified once by the verify skill, about 140 CPU-s;
-# the weak/strong pair on 512 problems × 32 samples, only the weak model's verified, about 200 CPU-s; measured on
-# toy world version 5: 346 CPU-s, 10.7 minutes wall at a load average of 5–7; the published run's time is in
-# `run.json`).
+# **Expected wall time**: `smoke` about a minute; `cpu` about 350 CPU-s on two torch threads (they draw the same
+# samples as one): 10 points × 64 problems × 32 samples, each sample verified once by the verify skill (about 140
+# CPU-s), and the weak/strong pair on 512 problems × 32 samples, only the weak model's verified (about 200 CPU-s).
+# Measured on toy world version 5 on an otherwise idle 2-core machine: 346 CPU-s, 3.1 minutes wall (`run.json`).
 # The code model is off at `cpu`: SmolLM2-135M passed 1 of 32 HumanEval+ samples in the first build. `paper`: 164
 # HumanEval+ tasks × 200 samples at T = 0.8 with vLLM (about an hour on one GPU for an 8B model, not measured) and
 # the sandboxed tests on the CPU cores.

@@ -47,12 +47,11 @@
 # The paper's tables were not at hand when this workbook was written (see `docs/papers/nsr.md`): every claim is
 # tested as the qualitative statement of the abstract and Sec. 3–4, never against a number we could not check.
 #
-# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 5 minutes on an idle 2-core laptop:
-# about 450 CPU-seconds for the whole notebook on world version 5 (the screen, 12 training runs — PSR and NSR × 6
-# seeds, 20 updates each — in two single-threaded worker processes, the final samples of the 12 trained models and
-# 6 draws of the base, the statistics; the published run measured 505 CPU-s and 14.8 min on a machine shared at a
-# load of 5–9, where CPU seconds run about 15% higher than idle). The run prints its own CPU seconds and wall time
-# (`run.json` records them).
+# **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 4 minutes on an idle 2-core laptop:
+# the screen, 12 training runs (PSR and NSR × 6 seeds, 20 updates each) in two single-threaded worker processes,
+# the final samples of the 12 trained models and 6 draws of the base, the statistics. The published run on world
+# version 5 measured 382 CPU-s and 4.1 min wall on an otherwise idle machine (the same run took 505 CPU-s and 14.8
+# min on a machine shared at a load of 5–9). The run prints its own CPU seconds; `run.json` records both.
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 
 # %% tags=["parameters"]
