@@ -55,7 +55,8 @@
 # **Expected wall time**: `smoke` about a minute; `cpu` about 350 CPU-s on two torch threads (they draw the same
 # samples as one): 10 points × 64 problems × 32 samples, each sample verified once by the verify skill (about 140
 # CPU-s), and the weak/strong pair on 512 problems × 32 samples, only the weak model's verified (about 200 CPU-s).
-# Measured on toy world version 5 on an otherwise idle 2-core machine: 346 CPU-s, 3.1 minutes wall (`run.json`).
+# Two runs on toy world version 5 on an otherwise idle 2-core machine: 329–346 CPU-s, about 3 minutes wall each (the
+# published run's own numbers are in its `run.json`).
 # The code model is off at `cpu`: SmolLM2-135M passed 1 of 32 HumanEval+ samples in the first build. `paper`: 164
 # HumanEval+ tasks × 200 samples at T = 0.8 with vLLM (about an hour on one GPU for an 8B model, not measured) and
 # the sandboxed tests on the CPU cores.

@@ -49,8 +49,8 @@
 #
 # **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 4 minutes on an idle 2-core laptop:
 # the screen, 12 training runs (PSR and NSR × 6 seeds, 20 updates each) in two single-threaded worker processes,
-# the final samples of the 12 trained models and 6 draws of the base, the statistics. The published run on world
-# version 5 measured 382 CPU-s and 4.1 min wall on an otherwise idle machine (the same run took 505 CPU-s and 14.8
+# the final samples of the 12 trained models and 6 draws of the base, the statistics. Two runs on world version 5
+# on an otherwise idle machine measured 382–385 CPU-s and 4.1 min wall each (the same design took 505 CPU-s and 14.8
 # min on a machine shared at a load of 5–9). The run prints its own CPU seconds; `run.json` records both.
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 
