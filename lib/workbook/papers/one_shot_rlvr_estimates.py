@@ -264,22 +264,10 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
 
 def decision_power(params: dict, ids: tuple = ("OS-2", "OS-4t"), n_sim: int = 400, seed: int = 0) -> pd.DataFrame:
     """Returns per claim the pre-registered chance of each verdict at its expected effect under this design
-    (``workbook.reporting.power.verdict_rates``): for a claim expected to be absent (OS-2, OS-4t) the chance to
-    *decide* it is P(not reproduced), which the "reproduced"-only power table cannot show."""
-    from workbook.reporting.claims import REPORTED_DIR, load_reported_file
-    from workbook.reporting.power import design_for, verdict_rates
+    (`workbook.reporting.power.decision_table`): for a claim expected to be absent (OS-2, OS-4t) the chance to
+    *decide* it is P(not reproduced), which the "reproduced"-only power table cannot show. A profile with no toy
+    design (the paper's: all problems) reads "no power: ..." in ``design``."""
+    from workbook.reporting.power import decision_table
 
-    doc = load_reported_file(REPORTED_DIR / "one_shot_rlvr.yaml")
-    rows = []
-    for c in (c for c in doc["claims"] if c["id"] in ids):
-        try:
-            d = design_for(doc["design"], c, params)
-        except (KeyError, ValueError) as exc:  # e.g. the paper profile: all problems (0), no toy design
-            rows.append({"claim_id": c["id"], "expected_effect": c["expected_effect"]["value"],
-                         "min_effect": c.get("min_effect"), "design": f"no power: {exc}"})
-            continue
-        rates = verdict_rates(c, d, n_sim=n_sim, seed=seed)
-        rows.append({"claim_id": c["id"], "expected_effect": c["expected_effect"]["value"],
-                     "min_effect": c.get("min_effect"), "design": str(d),
-                     **{k: rates.get(k, 0.0) for k in ("reproduced", "not reproduced", "inconclusive")}})
-    return pd.DataFrame(rows)
+    cols = ["claim_id", "expected_effect", "min_effect", "design", "reproduced", "not reproduced", "inconclusive"]
+    return decision_table("one_shot_rlvr", params, ids, n_sim=n_sim, seed=seed)[cols]

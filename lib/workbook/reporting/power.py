@@ -21,7 +21,7 @@ the notebook's deviations: `power_table` flags it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -207,38 +207,47 @@ def print_power(method: str, params: Mapping, **kw) -> Any:
     return tab
 
 
-# added for lp_reg: the chance of the verdict a claim's expected effect implies, "not reproduced" included
-def decision_table(method: str, params: Mapping, *, n_sim: int = 400, seed: int = 0, n_boot: int = 200):
-    """Return one row per cpu-testable claim: the verdict its expected effect implies and this design's chance of it.
+# The chance of the verdict a claim's expected effect implies, "not reproduced" included (one table for every paper)
+def decision_table(method: str, params: Mapping, ids: Sequence[str] | None = None, *, n_sim: int = 400,
+                   seed: int = 0, n_boot: int = 200):
+    """Return one row per claim: the verdict its expected effect implies and this design's chance of it (and of each).
 
     ``power_table`` gives the chance of "reproduced"; a claim whose expected effect lies short of its min_effect
     (a direction claim expected to read "not reproduced") has power ~0 there, although the design may decide it
-    almost surely. Columns: claim_id, expected_effect, min_effect, expects ("reproduced" / "not reproduced"),
-    chance (of that verdict), decided (of either), design, note.
+    almost surely. ``ids``: these claims, in file order (default: every cpu-testable claim that is not a check).
+    A claim whose design cannot be resolved on ``params`` (e.g. the paper profile, with no toy design) gets
+    ``design`` = "no power: <why>" and NaN rates instead of an error. Columns: claim_id, expected_effect,
+    min_effect, expects ("reproduced" / "not reproduced"), chance (of that verdict), decided (of either),
+    reproduced, not reproduced, inconclusive, design, note.
     """
     import pandas as pd
 
     from workbook.reporting.claims import REPORTED_DIR, load_reported_file
 
     doc = load_reported_file(REPORTED_DIR / f"{method}.yaml")
+    verdicts = ("reproduced", "not reproduced", "inconclusive")
     rows = []
     for c in doc["claims"]:
-        if c["scale"] != "any" or c["kind"] == "check":
+        if (c["id"] not in ids) if ids is not None else (c["scale"] != "any" or c["kind"] == "check"):
             continue
         ee, m = c["expected_effect"], float(c.get("min_effect") or 0.0)
         sign = -1.0 if c.get("expected_sign") == "-" else 1.0
         expects = "reproduced" if c["kind"] != "direction" or sign * float(ee["value"]) > m else "not reproduced"
-        row = {"claim_id": c["id"], "expected_effect": ee["value"], "min_effect": m, "expects": expects,
-               "chance": float("nan"), "decided": float("nan"), "design": "", "note": ""}
+        row = {"claim_id": c["id"], "expected_effect": ee["value"], "min_effect": c.get("min_effect"),
+               "expects": expects, "chance": float("nan"), "decided": float("nan"),
+               **{v: float("nan") for v in verdicts}, "design": "", "note": ""}
         try:
             d = design_for(doc["design"], c, params)
-            rates = verdict_rates(c, d, n_sim=n_sim, seed=seed, n_boot=n_boot)
-            row.update(design=str(d), chance=rates.get(expects, 0.0),
-                       decided=rates.get("reproduced", 0.0) + rates.get("not reproduced", 0.0))
-            if row["chance"] < TARGET_POWER:
-                row["note"] = f"under {TARGET_POWER:.0%} chance of the verdict its expected effect implies"
         except (KeyError, ValueError) as exc:
-            row["note"] = f"no power: {exc}"
+            row.update(design=f"no power: {exc}", note="no toy design at these parameters")
+            rows.append(row)
+            continue
+        rates = verdict_rates(c, d, n_sim=n_sim, seed=seed, n_boot=n_boot)
+        row.update(design=str(d), chance=rates.get(expects, 0.0),
+                   decided=rates.get("reproduced", 0.0) + rates.get("not reproduced", 0.0),
+                   **{v: rates.get(v, 0.0) for v in verdicts})
+        if row["chance"] < TARGET_POWER:
+            row["note"] = f"under {TARGET_POWER:.0%} chance of the verdict its expected effect implies"
         rows.append(row)
     return pd.DataFrame(rows, columns=["claim_id", "expected_effect", "min_effect", "expects", "chance", "decided",
-                                       "design", "note"])
+                                       *verdicts, "design", "note"])

@@ -348,20 +348,13 @@ def disjoint_problems(n: int, seed: int, spec, exclude: Sequence = ()) -> list:
 def decided_power(claim_ids: Sequence[str], params: Mapping[str, Any], n_sim: int = 400, seed: int = 0,
                   n_boot: int = 200) -> pd.DataFrame:
     """Return, per claim, the share of each verdict this design gives at the claim's pre-registered effect
-    (``workbook.reporting.power.verdict_rates``): for a claim expected to come out "not reproduced" (its expected
+    (`workbook.reporting.power.decision_table`): for a claim expected to come out "not reproduced" (its expected
     effect on the other side of ``min_effect``) the power that matters is the chance of that decided verdict,
     which ``print_power`` (the chance of "reproduced") does not show."""
-    from workbook.reporting.claims import REPORTED_DIR, load_reported_file
-    from workbook.reporting.power import design_for, verdict_rates
+    from workbook.reporting.power import decision_table
 
-    doc = load_reported_file(REPORTED_DIR / "inference_scaling_limits.yaml")
-    rows = []
-    for c in (c for c in doc["claims"] if c["id"] in claim_ids):
-        design = design_for(doc["design"], c, params)
-        rates = verdict_rates(c, design, n_sim=n_sim, seed=seed, n_boot=n_boot)
-        rows.append({"claim_id": c["id"], "expected_effect": c["expected_effect"]["value"], "design": str(design),
-                     **{k: rates.get(k, 0.0) for k in ("reproduced", "not reproduced", "inconclusive")}})
-    return pd.DataFrame(rows)
+    cols = ["claim_id", "expected_effect", "design", "reproduced", "not reproduced", "inconclusive"]
+    return decision_table("inference_scaling_limits", params, claim_ids, n_sim=n_sim, seed=seed, n_boot=n_boot)[cols]
 
 
 def plot_paper_line(ax) -> dict:
