@@ -71,16 +71,14 @@ class FormatProbe(EvalProbe):
     format deficiency the paper names as one source of the 1-shot gain (Sec. 4: "format" and self-reflection),
     measured on the same samples as the accuracy. ``system``: prompt the bare question under this system turn (the
     official evaluation's ``qwen25-math-cot`` layout, :data:`QWEN25_MATH_COT_SYSTEM`) instead of the training
-    prompt. ``same_draws``: every step samples with step 0's seed (common random numbers: the step enters
-    ``EvalProbe.sample`` only through its seed), so a change between two steps of one run, or between two arms of
-    one seed, is not buried under fresh sampling noise: where the policy did not move, neither do the samples."""
+    prompt. With ``EvalProbe.same_draws`` a change between two steps of one run, or between two arms of one seed,
+    is not buried under fresh sampling noise: where the policy did not move, neither do the samples."""
 
     system: str | None = None
-    same_draws: bool = False
 
     def sample(self, model, ctx: ProbeContext, step: int, completions: list | None = None) -> pd.DataFrame:
         ctx = _SystemPrompt(ctx, self.system) if self.system else ctx
-        return super().sample(model, ctx, 0 if self.same_draws else step, completions)
+        return super().sample(model, ctx, step, completions)
 
     def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
         frame = self.sample(model, ctx, step)

@@ -172,6 +172,11 @@ class EvalProbe(Probe):
     One row per (step, problem): problem_id, dataset, n, n_correct, accuracy (= n_correct / n, mean@n), the input
     of mean@n curves and of the unbiased pass@k (Chen et al. 2021, Eq. 1). ``protocol`` overrides (n, temperature)
     per ``Problem.dataset`` (e.g. the 1-shot RLVR paper's avg@8 at T = 0.6 on AIME).
+
+    ``same_draws``: every step samples with the run seed alone (step 0's seed): common random numbers. The backend
+    seeds each (prompt, sample) from (seed, prompt index, sample index), so two steps of one run, or two models
+    probed with the same run seed, draw the same uniforms: where the policy did not move, the completions are
+    identical and a difference between them is the policy's change, not fresh sampling noise.
     """
 
     name: str = "eval"
@@ -180,6 +185,7 @@ class EvalProbe(Probe):
     top_p: float = 1.0
     max_new_tokens: int = 64
     protocol: dict = field(default_factory=dict)
+    same_draws: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -196,8 +202,9 @@ class EvalProbe(Probe):
 
     def sample(self, model, ctx: ProbeContext, step: int, completions: list | None = None) -> pd.DataFrame:
         """Returns ``workbook.evaluation.sample_and_grade``'s frame (one row per completion) of every group,
-        with a ``temperature`` column; seeded by (run seed, step). ``completions``, when given, receives the
-        backend's ``Completion`` objects (token ids, raw log-probs) in the frame's row order."""
+        with a ``temperature`` column; seeded by (run seed, step), or by the run seed alone with ``same_draws``.
+        ``completions``, when given, receives the backend's ``Completion`` objects (token ids, raw log-probs) in the
+        frame's row order."""
         from workbook.evaluation import sample_and_grade
 
         frames = []
@@ -206,7 +213,7 @@ class EvalProbe(Probe):
                 backend = _Recording(backend, completions)
             for (n, t), problems in self.groups().items():
                 df = sample_and_grade(backend, problems, n, grader=ctx.grader, prompt_fn=ctx.prompt,
-                                      seed=ctx.seed + step, temperature=t, top_p=self.top_p,
+                                      seed=ctx.seed + (0 if self.same_draws else step), temperature=t, top_p=self.top_p,
                                       max_new_tokens=self.max_new_tokens)  # fmt: skip
                 frames.append(df.assign(temperature=t))
         return pd.concat(frames, ignore_index=True)

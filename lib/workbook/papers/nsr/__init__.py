@@ -157,14 +157,6 @@ class DiversityProbe(EvalProbe):
 
     name: str = "diversity"
     temperature: float = 1.0
-    same_draws: bool = False
-
-    def sample(self, model, ctx: ProbeContext, step: int, completions: list | None = None) -> pd.DataFrame:
-        """``EvalProbe.sample``; with ``same_draws`` every step samples with the run seed alone (step 0's seed):
-        common random numbers. The backend seeds each (prompt, sample) from (seed, prompt index, sample index), so
-        the base model evaluated with seed s and an arm trained with seed s draw the same uniforms: where the
-        policy did not move, the completions are identical and their difference is 0, not fresh sampling noise."""
-        return super().sample(model, ctx, 0 if self.same_draws else step, completions)
 
     def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
         return diversity_rows(self.sample(model, ctx, step))
