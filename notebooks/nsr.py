@@ -335,10 +335,10 @@ for name, ds in sets.items():
     kk = ks if ds == "hard" or not pool else nsr.paper_ks(id_n)
     curves.append(nsr.pass_at_k_curves(f[f["label"].isin(arms)], nsr.paper_ks(int(f["n"].max())), n_boot=n_boot,
                                        seed=seed).assign(set=name))  # each label to its own largest k
-    f = fp  # differences: paired by (seed, problem)
-    diffs += [nsr.regime.curve_differences(f, m, "base", kk, n_boot, seed).assign(set=name) for m in methods]
+    # differences from the base drawn per seed (fp), paired by (seed, problem)
+    diffs += [nsr.regime.curve_differences(fp, m, "base", kk, n_boot, seed).assign(set=name) for m in methods]
     if "grpo" in methods:
-        diffs.append(nsr.regime.curve_differences(f, "nsr", "grpo", kk, n_boot, seed).assign(set=name))
+        diffs.append(nsr.regime.curve_differences(fp, "nsr", "grpo", kk, n_boot, seed).assign(set=name))
 curves, diffs = pd.concat(curves, ignore_index=True), pd.concat(diffs, ignore_index=True)
 run_dir.save_table(curves, "pass_at_k")
 run_dir.save_table(diffs, "pass_at_k_differences")
