@@ -265,7 +265,7 @@ specs = [ex.RunSpec(lab, meth, copies, s, ov) for lab, meth, ov in osr.arm_specs
 ctl_cfg, post = replace(cfg, model=control_model), [post_probe] if post_probe else []
 jobs = [(sp, ctl_cfg if sp.label == "pi1_control" else cfg, probes + post * (sp.label in ("pi1", "pi1_control")))
         for sp in sorted(specs, key=lambda sp: sp.label not in ("pi1", "pi1_control"))]  # the longest runs first
-res = ex.Results.concat([r for r in (res_first, osr.run_arms(jobs, runs_root, workers)) if r is not None])
+res = ex.Results.concat([r for r in (res_first, ex.run_jobs(jobs, run_root=runs_root, workers=workers)) if r is not None])
 c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu_s = res.timing["cpu_seconds"].sum()
 cpu_workers = max(cpu_s, (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime))  # spawned workers, imports incl.

@@ -259,12 +259,12 @@ def test_claims_read_the_post_saturation_probe_when_given():
     assert out["OS-2m"].value == pytest.approx(-0.25)
 
 
-def test_run_arms_refuses_duplicate_runs_and_post_problems_need_a_curve():
+def test_run_jobs_refuses_duplicate_runs_and_post_problems_need_a_curve():
     from workbook.rl import experiments as ex
 
     spec = ex.RunSpec("pi1", "one_shot_rlvr", ["x"], 0)
     with pytest.raises(ValueError, match="duplicate"):
-        osr.run_arms([(spec, None, ()), (spec, None, ())], "/tmp/none")
+        ex.run_jobs([(spec, None, ()), (spec, None, ())], run_root="/tmp/none")
     params, _ = resolve_params("one_shot_rlvr", "cpu")
     with pytest.raises(ParameterError, match="n_post_problems"):
         osr.validate({**params, "n_eval_problems": 0})

@@ -24,7 +24,7 @@ from workbook.papers.one_shot_rlvr_estimates import (  # noqa: F401  (re-exporte
 from workbook.rl.probes import EvalProbe, ProbeContext
 
 __all__ = ["ARMS", "MAIN_ARMS", "QWEN25_MATH_COT_SYSTEM", "arm_specs", "arm_seeds", "FormatProbe",
-           "SaturationProbe", "rollout_saturated", "run_arms", "PromptCap",
+           "SaturationProbe", "rollout_saturated", "PromptCap",
            "prompt_cap", "training_pool", "split_held_out", "peak_table", "live_after_saturation", "copies",
            "live_share", "historical_accuracy", "select_by_variance", "accuracy_matrix", "accuracy",
            "accuracy_difference", "noninferiority", "curve_matrix", "saturation_steps", "post_saturation_change",
@@ -200,31 +200,6 @@ def split_held_out(held_out: dict, n_select: int) -> tuple[list[str], list[str]]
     if not select or not score:
         raise ValueError("the held-out set needs problems both to choose the peak and to score it")
     return select, score
-
-
-def run_arms(jobs: list, run_root, workers: int = 1):
-    """Returns the concatenated ``workbook.rl.experiments.Results`` of ``jobs``, each (``RunSpec``,
-    ``ExperimentConfig``, probes): ``run_grid`` for runs whose model and probes differ (the control world's model;
-    the post-saturation probe on the π1 arms only), all in one pool of ``workers`` spawned processes, so no worker
-    idles between arms. Runs are seeded and independent: the frames do not depend on ``workers`` or the order."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from workbook.rl import experiments as ex
-
-    keys = [(spec.label, spec.seed) for spec, _, _ in jobs]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"duplicate (label, seed) in jobs: {keys}")
-    if workers <= 1 or len(jobs) <= 1:
-        return ex.Results.concat([ex.run_one(sp, c, tuple(pr), run_root=str(run_root)) for sp, c, pr in jobs])
-    from workbook.toy import RECIPES, ensure_trained
-
-    for model in dict.fromkeys(c.model for _, c, _ in jobs):  # a cache miss fails here, not in each worker
-        if model in RECIPES:
-            ensure_trained(RECIPES[model])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(ex.run_one, sp, c, tuple(pr), run_root=str(run_root)) for sp, c, pr in jobs]
-        return ex.Results.concat([f.result() for f in futures])
 
 
 def copies(problem, k: int) -> list:

@@ -23,7 +23,7 @@ import pandas as pd
 from workbook.rl.probes import Probe, ProbeContext, read_jsonl
 from workbook.rl.trainer import RLConfig
 
-__all__ = ["ExperimentConfig", "RunSpec", "Results", "run_one", "run_grid", "evaluate", "load_problems"]
+__all__ = ["ExperimentConfig", "RunSpec", "Results", "run_one", "run_grid", "run_jobs", "evaluate", "load_problems"]
 
 FRAMES = ("train", "history", "timing")
 
@@ -196,15 +196,25 @@ def run_grid(specs: Sequence[RunSpec], config: ExperimentConfig, probes: Sequenc
 
     Runs are seeded and independent, so the frames do not depend on ``workers``.
     """
-    keys = [(s.label, s.seed) for s in specs]
+    return run_jobs([(s, config, probes) for s in specs], run_root=run_root, workers=workers, resume=resume)
+
+
+def run_jobs(jobs: Sequence[tuple[RunSpec, ExperimentConfig, Sequence[Probe]]], *, run_root: str | Path = "rl_runs",
+             workers: int = 1, resume: bool = False) -> Results:
+    """Returns the concatenated ``Results`` of ``jobs``, each (spec, config, probes), in the order given:
+    `run_grid` for runs whose model or probes differ (e.g. a control world's model, a probe on some arms only),
+    all in one pool of ``workers`` spawned processes, so no worker idles between groups of runs. Runs are seeded
+    and independent, so the frames do not depend on ``workers`` or on which worker ran what."""
+    keys = [(s.label, s.seed) for s, _, _ in jobs]
     if len(set(keys)) != len(keys):
         raise ValueError(f"duplicate (label, seed) in specs: {keys}")
     kw = {"run_root": str(run_root), "resume": resume}
-    if workers <= 1 or len(specs) <= 1:
-        return Results.concat([run_one(s, config, probes, **kw) for s in specs])
-    _require_toy(config.model)
+    if workers <= 1 or len(jobs) <= 1:
+        return Results.concat([run_one(s, c, tuple(pr), **kw) for s, c, pr in jobs])
+    for model in dict.fromkeys(c.model for _, c, _ in jobs):
+        _require_toy(model)
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(run_one, s, config, tuple(probes), **kw) for s in specs]
+        futures = [pool.submit(run_one, s, c, tuple(pr), **kw) for s, c, pr in jobs]
         return Results.concat([f.result() for f in futures])
 
 
