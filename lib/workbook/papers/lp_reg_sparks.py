@@ -31,9 +31,9 @@ import pandas as pd
 
 from workbook.rl.probes import Probe, ProbeContext
 
-__all__ = ["BranchProbe", "trace_measures", "branch_matrix", "gap_over_training", "spark_claims", "token_kind", "selection_composition",
-           "rho_to_reach_sparks", "regulariser_pull", "branch_prefix", "spark_gain", "spark_gain_estimates",
-           "selection_shares"]  # fmt: skip
+__all__ = ["BranchProbe", "trace_measures", "branch_matrix", "gap_over_training", "spark_claims", "token_kind",
+           "selection_composition", "rho_to_reach_sparks", "regulariser_pull", "branch_prefix", "spark_gain",
+           "spark_gain_estimates", "selection_shares"]  # fmt: skip
 
 
 def trace_measures(model, tokenizer, problems, kappa: float = 0.02) -> pd.DataFrame:
@@ -261,8 +261,8 @@ def spark_gain_estimates(gain: pd.DataFrame, *, pool: str = "", n_boot: int = 20
     def row(quantity, values):
         v = np.asarray(values, dtype=float)
         e = bootstrap_ci(v, n_boot=n_boot, seed=seed) if v.size else None
-        return dict(zip(SPARK_GAIN_COLUMNS, (pool, quantity, np.nan if e is None else e.value,
-                                             np.nan if e is None else e.lo, np.nan if e is None else e.hi, int(v.size))))
+        value, lo, hi = (np.nan, np.nan, np.nan) if e is None else (e.value, e.lo, e.hi)
+        return dict(zip(SPARK_GAIN_COLUMNS, (pool, quantity, value, lo, hi, int(v.size))))
 
     g = gain.assign(correct=gain["correct"].astype(float)).groupby("problem_id", sort=False)
     share = g["spark"].mean()

@@ -30,8 +30,7 @@ from workbook.metrics import Estimate
 
 __all__ = ["VERIFIER_NAMES", "Point", "Strength", "ceiling_gap", "collect_pair", "collect_points", "judge",
            "line_fit", "line_table", "load_strength", "pair_table", "parse_strength", "point_table", "safe_mean_ci",
-           "sample_point",
-           "verifier_lift", "verify_skill_accepts"]
+           "sample_point", "verifier_lift", "verify_skill_accepts"]
 
 #: The verifiers every point is judged by: exact (control, no false positives), last digit, the trained verify skill.
 VERIFIER_NAMES = ("exact", "last_digit", "verify_skill", "verify_skill_raw")
