@@ -610,8 +610,7 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # what its arithmetic predicts. 3.7% of the tokens it regularised were the spark and none of 4,365 (training steps
 # and the demonstration batch) was a noise filler, so the check LP-2f passed. A noise token that rises above
 # κ · max p where it is sampled would be kept by the proxy, which filters by probability, not by relevance; on world
-# version 4 three
-# of 1,786 were. The paper's claims are about 14B-parameter models over ~1,000 steps.
+# version 4 three of 1,786 were. The paper's claims are about 14B-parameter models over ~1,000 steps.
 
 # %% [markdown]
 # ## 8. Deviations from the paper
