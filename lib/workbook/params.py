@@ -104,13 +104,18 @@ def _literal_assignments(source: str, where: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=64)
 def _cell_defaults_cached(path: str, mtime: float) -> dict[str, Any]:
-    import nbformat
+    # A v4 notebook is plain JSON: reading it without nbformat keeps parameter resolution (and so every paper's
+    # plan) working in a bare GPU image that has torch and transformers but none of the Jupyter stack.
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    if nb.get("nbformat") != 4:
+        import nbformat  # older formats need nbformat's converter
 
-    nb = nbformat.read(path, as_version=4)
-    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        nb = json.loads(nbformat.writes(nbformat.read(path, as_version=4)))
+    cells = [c for c in nb.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise ParameterError(f"{Path(path).name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
-    return _literal_assignments(cells[0].source, Path(path).name)
+    source = cells[0].get("source", "")
+    return _literal_assignments("".join(source) if isinstance(source, list) else source, Path(path).name)
 
 
 def notebook_defaults(notebook: str, nb_dir: Path | None = None) -> dict[str, Any]:
