@@ -129,3 +129,16 @@ def test_carried_wheels_install_offline(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (site / "trl").is_dir() and (site / "math_verify").is_dir() and (site / "datasets").is_dir()
     assert "gpu_check: trl 1.16.0" in proc.stderr
+
+
+def test_committed_gpu_run_is_a_passing_cuda_run_and_the_readme_cites_it():
+    """results/gpu_check/gpu_check.json must come from a real CUDA run (not the --cpu rehearsal, which writes
+    gpu_check_cpu.json), with every check recorded and passed or skipped with its reason."""
+    s = json.loads((ROOT / "results" / "gpu_check" / "gpu_check.json").read_text())
+    assert s["mode"] == "cuda" and s["complete"] and s["ok"], {k: s.get(k) for k in ("mode", "complete", "ok")}
+    assert set(s["checks"]) >= {"rl_methods", "rl_step_ratio", "generation", "paper_plans", "vllm"}
+    for name, check in s["checks"].items():
+        assert check["ok"] or check.get("skipped"), name
+        if check.get("skipped"):
+            assert check.get("reason"), name
+    assert "results/gpu_check/gpu_check.md" in (ROOT / "README.md").read_text()

@@ -38,6 +38,15 @@ def test_defaults_from_parameters_cell(demo):
     assert P.notebook_path("demo.ipynb") == demo / "demo.ipynb"
 
 
+def test_defaults_resolve_without_the_jupyter_stack(demo, monkeypatch):
+    """A bare GPU image has torch and transformers but no nbformat: a v4 notebook's defaults still resolve (the
+    GPU check's paper_plans read them there)."""
+    monkeypatch.setitem(sys.modules, "nbformat", None)  # `import nbformat` now raises ImportError
+    P._cell_defaults_cached.cache_clear()
+    assert P.notebook_defaults("demo")["ks"] == [1, 2, 4]
+    assert P.resolve_params("demo", "smoke")[0]["n"] == 2
+
+
 def test_resolve_profile_and_overrides(demo):
     params, runner = P.resolve_params("demo", "smoke", {"temperature": 1})  # int accepted for a float
     assert params["n"] == 2 and params["ks"] == [1, 2] and params["profile"] == "smoke"
