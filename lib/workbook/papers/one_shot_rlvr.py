@@ -266,6 +266,10 @@ def validate(params: dict) -> None:
     if params.get("n_post_problems", 0) and not params.get("n_eval_problems"):
         raise ParameterError("one_shot_rlvr: n_post_problems are drawn after the n_select_problems + n_eval_problems "
                              "curve problems; with n_eval_problems = 0 (all) there are none left: set it to 0")
+    post_arms = params.get("post_arms") or []
+    if not set(post_arms) <= {"pi1", "pi1_control"} or (post_arms and "pi1" not in post_arms):
+        raise ParameterError(f"one_shot_rlvr: post_arms are the pi1 arms the post-saturation probe measures: pi1, "
+                             f"and optionally pi1_control; got {post_arms}")
     if "pi1_control" in arms and not params.get("control_model"):
         raise ParameterError("one_shot_rlvr: the pi1_control arm needs a control_model (the world without the "
                              "deficiency, e.g. toy-reasoner-control)")

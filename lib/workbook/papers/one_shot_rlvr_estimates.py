@@ -204,7 +204,8 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     training uniforms, and with ``FormatProbe.same_draws`` the same evaluation samples), then bootstrap the
     differences over seeds × problems; otherwise the seeds of each arm are resampled on their own. ``post``: the
     frame of a ``SaturationProbe`` (its own held-out problems, measured at saturation and at the end); when given,
-    OS-2, OS-2m and OS-2c read it, on all its problems, instead of the curve."""
+    OS-2 and OS-2m read it, on all its problems, instead of the curve, and so does OS-2c when the probe measured the
+    control world too (else OS-2c reads the curve in both worlds)."""
     from workbook.metrics import benchmark_average_ci, hierarchical_bootstrap, hierarchical_difference
     from workbook.metrics import hierarchical_contrast
     from workbook.reporting import requires, untestable
@@ -225,8 +226,9 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     own = post is not None and len(post) > 0
     window, window_ids = (post, sorted(set(post["problem_id"]))) if own else (curve, everything)
 
-    def change(label, y):
-        x = post_saturation_change(train, window, label, threshold, window_ids, y)
+    def change(label, y, on=None):
+        frame, ids = on or (window, window_ids)
+        x = post_saturation_change(train, frame, label, threshold, ids, y)
         return x if len(x) else None
 
     out: dict = {"OS-3a": diff("pi1", "entropy_only", "pi1 - entropy-only (at peaks)"),
@@ -243,9 +245,12 @@ def claims(curve: pd.DataFrame, train: pd.DataFrame, select: list[str], score: l
     out["OS-2m"] = hierarchical_bootstrap(unb, what="post-saturation change of the unboxed share",
                                           **kw) if unb is not None else none  # fmt: skip
     if "pi1_control" in have:
-        ctl = change("pi1_control", "accuracy")
-        out["OS-2c"] = hierarchical_difference(acc, ctl, what="post-saturation gain: deficient - control world",
-                                               **kw) if acc is not None and ctl is not None else none  # fmt: skip
+        # Both worlds on one set of problems: the post probe's when it measured the control world too, else the
+        # curve's (a design may spend the post probe on the deficient world alone).
+        both = None if own and "pi1_control" in set(post["label"]) else (curve, everything)
+        a, ctl = change("pi1", "accuracy", both), change("pi1_control", "accuracy", both)
+        out["OS-2c"] = hierarchical_difference(a, ctl, what="post-saturation gain: deficient - control world",
+                                               **kw) if a is not None and ctl is not None else none  # fmt: skip
     if final is not None and "math500" in datasets:
         out.update({"OS-1a": accuracy(final, "base", "math500", n_boot, seed),
                     "OS-1b": accuracy(final, "pi1", "math500", n_boot, seed),
