@@ -259,6 +259,32 @@ def test_claims_read_the_post_saturation_probe_when_given():
     assert out["OS-2m"].value == pytest.approx(-0.25)
 
 
+def test_os2c_reads_the_post_probe_only_when_it_measured_both_worlds():
+    """With the post probe on pi1 alone (post_arms), OS-2c compares the worlds on the curve's problems, where both
+    were measured; with pi1_control in the probe too, on the probe's problems."""
+    train = pd.DataFrame({"label": np.repeat(["pi1", "pi1_control"], 4), "seed": [0, 0, 1, 1] * 2,
+                          "step": [1, 2] * 4, "accuracy": 0.95})
+    rows = [("pi1", s, st, "c", 4, 2 + (st == 4), 0, 0.0) for s in (0, 1) for st in (0, 2, 4)]     # curve: +0.25
+    rows += [("pi1_control", s, st, "c", 4, 2, 0, 0.0) for s in (0, 1) for st in (0, 2, 4)]        # curve: flat
+    curve = _curve(rows).assign(accuracy=lambda d: d["n_correct"] / d["n"])
+
+    def post(labels, gain):  # the probe: pi1 gains `gain` on a and b, the control nothing
+        return _curve([(lab, s, st, p, 4, 2 + (st == 4) * gain * (lab == "pi1"), 0, 0.0) for lab in labels
+                       for s in (0, 1) for st in (2, 4) for p in ("a", "b")]).assign(
+            accuracy=lambda d: d["n_correct"] / d["n"])
+
+    alone = osr.claims(curve, train, ["c"], ["c"], 0.9, n_boot=200, post=post(["pi1"], 2))
+    assert alone["OS-2"].value == pytest.approx(0.5)                                  # OS-2 reads the probe
+    assert alone["OS-2c"].value == pytest.approx(0.25)                                # OS-2c the curve
+    both = osr.claims(curve, train, ["c"], ["c"], 0.9, n_boot=200, post=post(["pi1", "pi1_control"], 2))
+    assert both["OS-2c"].value == pytest.approx(0.5)
+    params, _ = resolve_params("one_shot_rlvr", "cpu")
+    assert params["post_arms"] == ["pi1"]
+    osr.validate({**params, "post_arms": ["pi1", "pi1_control"]})
+    with pytest.raises(ParameterError, match="post_arms"):
+        osr.validate({**params, "post_arms": ["pi1_control"]})
+
+
 def test_run_jobs_refuses_duplicate_runs_and_post_problems_need_a_curve():
     from workbook.rl import experiments as ex
 
