@@ -83,7 +83,8 @@ def _mean_acc(mu: float, sd: float, shift: float = 0.0) -> float:
 
 
 def _solve_shift(mu: float, sd: float, diff: float) -> float:
-    """The logit shift δ with E[σ(θ + δ)] − E[σ(θ)] = diff (bisection; |diff| must stay inside (−base, 1 − base))."""
+    """The logit shift δ with E[σ(θ + δ)] − E[σ(θ)] = diff (bisection; |diff| must stay
+    inside (−base, 1 − base))."""
     base = _mean_acc(mu, sd)
     if not -base < diff < 1.0 - base:
         raise ValueError(f"an accuracy difference of {diff} is impossible from a base accuracy of {base:.3f}")

@@ -1,7 +1,8 @@
 """Deep Self-Evolving Reasoning (DSER): Liu, Zheng, Wen et al., arXiv 2510.17498 (2025).
 
-``theory``: the two-state Markov chain (π_C = p_IC / (p_IC + p_CI), P_n(C) = π_C + (P_0 − π_C)(1 − p_IC − p_CI)^n),
-its estimators, simulation and voting (Figure 1: majority vote over the last ten iterations of parallel chains).
+``theory``: the two-state Markov chain (π_C = p_IC / (p_IC + p_CI),
+P_n(C) = π_C + (P_0 − π_C)(1 − p_IC − p_CI)^n), its estimators, simulation and voting (Figure 1: majority vote
+over the last ten iterations of parallel chains).
 ``loop``: the verify-then-refine loop over a generation backend and our prompts. This module: the cost plan,
 parameter checks, and the analyses the notebook shows (base samples, one-step prediction, claims). The mapping from
 the paper to this code is in ``docs/papers/dser.md``; the paper has no public code.
@@ -35,7 +36,8 @@ from workbook.reporting import untestable
 __all__ = [
     "PROMPTS", "Arm", "ArmResult", "BetaPrior", "Calibration", "DSERConfig", "DSERPrompts", "DSERRun",
     "TransitionCounts", "OneStep", "calibration", "chain_rates", "equal_compute_k", "make_arms", "most_distinct",
-    "noisy_oracle_verifier", "rates_by_iteration", "rates_by_verdict", "run_arm", "stratified_pool", "sweep_table", "theory_checks", "worst_arm",
+    "noisy_oracle_verifier", "rates_by_iteration", "rates_by_verdict", "run_arm", "stratified_pool", "sweep_table",
+    "theory_checks", "worst_arm",
     "binomial_majority_accuracy", "bootstrap_rates", "chat_prompts", "estimate_rates", "estimate_run_tokens",
     "hardest", "majority_vote", "one_step_prediction", "per_problem_rates", "plan",
     "reproduced", "run_dser", "shrunk_rates", "simulate_chains", "simulated_vote_correct", "stationary_accuracy",
@@ -166,8 +168,8 @@ def reproduced(results: Sequence[ArmResult], cals: Sequence[Calibration], p0: np
     (per problem, averaged over those arms); D2b the same on arms whose π̂_C lies below the mean P_0 (the law
     predicts decline). D3: DSER vote − base equal-compute vote on never-solved problems; D4: the same on all
     problems; D4b: vote over the last ``window`` iterations of all chains − one chain's last iteration (mean over
-    chains), own verifier. D5: share of never-solved problems the DSER vote solves. D6/D7: 100 × (last-iteration accuracy −
-    base pass@1) on AIME 2024 / 2025.
+    chains), own verifier. D5: share of never-solved problems the DSER vote solves. D6/D7: 100 × (last-iteration
+    accuracy − base pass@1) on AIME 2024 / 2025.
     """
     from workbook.reporting import load_reported
 

@@ -90,7 +90,8 @@ class ArmResult:
 
     @property
     def eps_effective(self) -> float:
-        """1 − balanced accuracy of the verdicts: ε itself for the noisy oracle, the own verifier's place on the axis."""
+        """1 − balanced accuracy of the verdicts: ε itself for the noisy oracle, the own verifier's place on the
+        axis."""
         bal = self.verify.get("verify_balanced_accuracy")
         return float("nan") if bal is None else 1.0 - bal
 
