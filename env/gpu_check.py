@@ -202,6 +202,68 @@ def check_rl_step_ratio(model_name: str, device: str, bf16: bool, steps: int, re
     return out
 
 
+#: Qwen2.5-Math-1.5B's shape (its config.json: the model of the 1-shot RLVR, NSR and sharpening papers). No
+#: weights can be fetched here, so the check builds it with random weights: memory and time depend on the shapes
+#: alone, and random weights rarely sample EOS, so completions run to the cap -- the worst case for that cap.
+QWEN25_MATH_1P5B = {"hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28,
+                    "num_attention_heads": 12, "num_key_value_heads": 2, "vocab_size": 151936,
+                    "max_position_embeddings": 4096, "rope_theta": 10000.0, "rms_norm_eps": 1e-6,
+                    "tie_word_embeddings": True}  # fmt: skip
+#: The CPU rehearsal's stand-in: the same code path on a model small enough for a laptop (the vocabulary kept).
+TINY_PAPER_ARCH = {**QWEN25_MATH_1P5B, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                   "num_attention_heads": 4, "num_key_value_heads": 2}
+
+
+def check_paper_shape(device: str, arch: dict, shape: dict, steps: int, workdir: Path, tokenizer_from: str,
+                      method: str = "one_shot_rlvr") -> dict:
+    """Returns ``steps`` steps of ``method`` (default: the 1-shot RLVR recipe: KL to a reference model, entropy
+    bonus) on a random-weight model of ``arch`` at the paper profile's batch geometry ``shape`` (prompts_per_step,
+    num_generations, max_completion_length, micro_batch_size): step times, memory high-water mark, completion
+    lengths, parameter count. Generation is ``transformers`` on the device (the paper profile uses vLLM, which
+    this image may lack); the tokenizer is the toy's (its ids are a prefix of the model's vocabulary)."""
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    from workbook.rl.trainer import RLConfig, build_trainer, train
+
+    out: dict[str, Any] = {"method": method, "device": device, "arch": arch, **shape, "steps": steps,
+                           "rollouts_per_step": shape["prompts_per_step"] * shape["num_generations"],
+                           "weights": "random (shape only)", "generation": "transformers"}  # fmt: skip
+    try:
+        tok = AutoTokenizer.from_pretrained(tokenizer_from)
+        tok.padding_side = "left"
+        torch.manual_seed(0)
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+        with torch.device(device):
+            model = Qwen2ForCausalLM(Qwen2Config(**arch, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                                 pad_token_id=tok.pad_token_id)).to(dtype)  # fmt: skip
+        out["parameters"] = sum(p.numel() for p in model.parameters())
+        cfg = RLConfig(max_steps=steps, prompts_per_step=shape["prompts_per_step"],
+                       num_generations=shape["num_generations"], micro_batch_size=shape["micro_batch_size"],
+                       max_completion_length=shape["max_completion_length"], learning_rate=1e-6,
+                       bf16=device == "cuda", seed=0)  # fmt: skip
+        _reset_peak(device)
+        run_dir = workdir / "paper_shape" / f"{shape['max_completion_length']}"
+        tr = build_trainer(method, model, tok, _problems(max(8, shape["prompts_per_step"])), run_dir, cfg,
+                           reward_fn=parity_reward, grader=ExactGrader())  # fmt: skip
+        train(tr, resume=False)
+        logs = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
+        step_logs = [r for r in logs if "loss" in r]
+        finite, bad = _finite({f"{r['step']}/{k}": v for r in step_logs for k, v in r.items()})
+        out.update(steps_done=tr.state.global_step, step_time_s=[r.get("step_time") for r in step_logs],
+                   peak_memory_mib=_peak_memory_mib(device), metrics_finite=finite, non_finite=bad,
+                   mean_completion_length=[r.get("completions/mean_length") for r in step_logs],
+                   train_device=str(next(model.parameters()).device))  # fmt: skip
+        out["ok"] = bool(out["steps_done"] == steps and finite and out["train_device"].startswith(device))
+        del tr, model
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception as e:  # noqa: BLE001 - e.g. out of memory: recorded with the shape that caused it
+        out.update(ok=False, error=f"{type(e).__name__}: {e}"[:2000], traceback=traceback.format_exc(limit=6),
+                   peak_memory_mib=_peak_memory_mib(device))  # fmt: skip
+    return out
+
+
 def _timed_greedy(backend, prompts: list[str], max_new_tokens: int) -> tuple[list[list[int]], float, int]:
     import torch
 
@@ -364,7 +426,20 @@ SHAPES = {
     "cuda": {"prompts_per_step": 4, "num_generations": 16, "max_completion_length": 384},
     "cpu": {"prompts_per_step": 2, "num_generations": 4, "max_completion_length": 16},
 }
-CHECKS = ("rl_methods", "rl_step_ratio", "generation", "paper_plans", "vllm")
+#: The paper profile's batch geometry (micro-batch 16 as notebooks/params/one_shot_rlvr/paper.yaml) at two
+#: completion caps, the second the 1-shot paper's 3,072; opt-in (--only), as they take minutes on one GPU.
+PAPER_SHAPES = {
+    "cuda": {"paper_shape_1k": {"prompts_per_step": 8, "num_generations": 8, "max_completion_length": 1024,
+                                "micro_batch_size": 16},
+             "paper_shape_3k": {"prompts_per_step": 16, "num_generations": 8, "max_completion_length": 3072,
+                                "micro_batch_size": 16}},
+    "cpu": {"paper_shape_1k": {"prompts_per_step": 2, "num_generations": 2, "max_completion_length": 8,
+                               "micro_batch_size": 2},
+            "paper_shape_3k": {"prompts_per_step": 2, "num_generations": 2, "max_completion_length": 16,
+                               "micro_batch_size": 2}},
+}  # fmt: skip
+CHECKS = ("rl_methods", "rl_step_ratio", "generation", "paper_plans", "vllm", "paper_shape_1k", "paper_shape_3k")
+OPT_IN = ("paper_shape_1k", "paper_shape_3k")
 
 
 def _choose_toy(preferred: str, allow_train: bool) -> dict:
@@ -433,11 +508,16 @@ def run_checks(cpu: bool, out_dir: Path, steps: int = 2, only: tuple[str, ...] =
                                                   max_new_tokens=64 if cpu else min(256, room), allow_train=allow),
         "paper_plans": lambda wd: check_paper_plans(),
         "vllm": lambda wd: check_vllm(model, run=cuda),
+        **{name: (lambda wd, sh=sh: check_paper_shape(device, TINY_PAPER_ARCH if cpu else QWEN25_MATH_1P5B, sh,
+                                                      steps=1 if sh["max_completion_length"] > 2048 else steps,
+                                                      workdir=wd, tokenizer_from=_toy(model, "cpu", allow)[2]))
+           for name, sh in PAPER_SHAPES[device].items()},
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp:
         for name, fn in checks.items():
-            if only and name not in only:
-                summary["checks"][name] = {"skipped": True, "reason": "not selected (--only)", "ok": True}
+            if (only and name not in only) or (not only and name in OPT_IN):
+                why = "opt-in: --only " + name if name in OPT_IN and not only else "not selected (--only)"
+                summary["checks"][name] = {"skipped": True, "reason": why, "ok": True}
                 continue
             c0 = time.perf_counter()
             try:
@@ -494,6 +574,12 @@ def to_markdown(s: dict) -> str:
         elif name == "generation" and "arms" in c:
             figs = "; ".join(f"{k} {a['tokens_per_s']} tok/s" for k, a in c["arms"].items())
             figs += f"; identical greedy: {c.get('identical_greedy')}"
+        elif name.startswith("paper_shape") and "parameters" in c:
+            figs = (f"{c['parameters'] / 1e9:.2f}B random-weight {c['arch']['num_hidden_layers']}-layer model, "
+                    f"{c['method']}, {c['rollouts_per_step']} rollouts/step, <= {c['max_completion_length']} tokens, "
+                    f"micro-batch {c['micro_batch_size']}: peak {c['peak_memory_mib']} MiB, step s "
+                    f"{_r(c.get('step_time_s'))}, mean length {_r(c.get('mean_completion_length'))}"
+                    + (f"; FAILED {c.get('error', '')[:120]}" if not c.get("ok") else ""))  # fmt: skip
         elif name == "paper_plans" and "notebooks" in c:
             figs = "; ".join(f"{nb}: {_r(r.get('gpu_hours'))} GPU-h" if r.get("ok") else f"{nb}: FAILED"
                              for nb, r in c["notebooks"].items())  # fmt: skip
