@@ -241,7 +241,8 @@ def check_paper_shape(device: str, arch: dict, shape: dict, steps: int, workdir:
         cfg = RLConfig(max_steps=steps, prompts_per_step=shape["prompts_per_step"],
                        num_generations=shape["num_generations"], micro_batch_size=shape["micro_batch_size"],
                        max_completion_length=shape["max_completion_length"], learning_rate=1e-6,
-                       bf16=device == "cuda", seed=0)  # fmt: skip
+                       bf16=device == "cuda", seed=0,
+                       gradient_checkpointing=bool(shape.get("gradient_checkpointing")))  # fmt: skip
         _reset_peak(device)
         run_dir = workdir / "paper_shape" / f"{shape['max_completion_length']}"
         tr = build_trainer(method, model, tok, _problems(max(8, shape["prompts_per_step"])), run_dir, cfg,
@@ -426,17 +427,19 @@ SHAPES = {
     "cuda": {"prompts_per_step": 4, "num_generations": 16, "max_completion_length": 384},
     "cpu": {"prompts_per_step": 2, "num_generations": 4, "max_completion_length": 16},
 }
-#: The paper profile's batch geometry (micro-batch 16 as notebooks/params/one_shot_rlvr/paper.yaml) at two
-#: completion caps, the second the 1-shot paper's 3,072; opt-in (--only), as they take minutes on one GPU.
+#: Batch geometry at two completion caps, opt-in (--only), as they take minutes on one GPU. 1k: micro-batch 16
+#: without gradient checkpointing (the paper profiles' first settings; measured at 64 GiB on an H200). 3k: the
+#: 1-shot paper's 3,072-token cap at notebooks/params/one_shot_rlvr/paper.yaml's settings (micro-batch 4 with
+#: gradient checkpointing, as the official script; at micro-batch 16 without it the H200 ran out of memory).
 PAPER_SHAPES = {
     "cuda": {"paper_shape_1k": {"prompts_per_step": 8, "num_generations": 8, "max_completion_length": 1024,
-                                "micro_batch_size": 16},
+                                "micro_batch_size": 16, "gradient_checkpointing": False},
              "paper_shape_3k": {"prompts_per_step": 16, "num_generations": 8, "max_completion_length": 3072,
-                                "micro_batch_size": 16}},
+                                "micro_batch_size": 4, "gradient_checkpointing": True}},
     "cpu": {"paper_shape_1k": {"prompts_per_step": 2, "num_generations": 2, "max_completion_length": 8,
-                               "micro_batch_size": 2},
+                               "micro_batch_size": 2, "gradient_checkpointing": False},
             "paper_shape_3k": {"prompts_per_step": 2, "num_generations": 2, "max_completion_length": 16,
-                               "micro_batch_size": 2}},
+                               "micro_batch_size": 2, "gradient_checkpointing": True}},
 }  # fmt: skip
 CHECKS = ("rl_methods", "rl_step_ratio", "generation", "paper_plans", "vllm", "paper_shape_1k", "paper_shape_3k")
 OPT_IN = ("paper_shape_1k", "paper_shape_3k")
@@ -577,7 +580,9 @@ def to_markdown(s: dict) -> str:
         elif name.startswith("paper_shape") and "parameters" in c:
             figs = (f"{c['parameters'] / 1e9:.2f}B random-weight {c['arch']['num_hidden_layers']}-layer model, "
                     f"{c['method']}, {c['rollouts_per_step']} rollouts/step, <= {c['max_completion_length']} tokens, "
-                    f"micro-batch {c['micro_batch_size']}: peak {c['peak_memory_mib']} MiB, step s "
+                    f"micro-batch {c['micro_batch_size']}"
+                    + (", gradient checkpointing" if c.get("gradient_checkpointing") else "")
+                    + f": peak {c['peak_memory_mib']} MiB, step s "
                     f"{_r(c.get('step_time_s'))}, mean length {_r(c.get('mean_completion_length'))}"
                     + (f"; FAILED {c.get('error', '')[:120]}" if not c.get("ok") else ""))  # fmt: skip
         elif name == "paper_plans" and "notebooks" in c:

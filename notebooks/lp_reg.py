@@ -84,6 +84,7 @@ prompts_per_step = 8               # paper: 256
 num_generations = 8                # paper: 8
 max_completion_length = 128        # toy: a solution with the spark's self-check is <= ~100 tokens (paper: 8192)
 micro_batch_size = 0               # completions per forward/backward (0: a whole step at once)
+gradient_checkpointing = False     # recompute activations in backward (paper: on, as officially)
 learning_rate = 2e-4               # toy: 1e-6 does not move a 0.9M-parameter model (paper: 1e-6)
 kappa = 0.02                       # min-p threshold of the proxy (paper 0.02)
 rho = 0.05                         # fraction of negative-advantage tokens considered (paper 1% for Qwen3-14B;
@@ -369,7 +370,8 @@ from workbook.rl.probes import EvalProbe
 cfg = ex.ExperimentConfig(
     model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
     max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
-    micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
+    micro_batch_size=micro_batch_size or None, gradient_checkpointing=gradient_checkpointing,
+    grading_mode=grading_mode, generation_backend=generation_backend,
     device=device, bf16=bf16, torch_threads=torch_threads)
 probe_cfg = lp_reg.LowProbProbe(probe_problems, every=probe_every, n=probe_n, kappa=kappa, temperature=1.0,
                                 max_new_tokens=probe_max_new_tokens, name="probe")

@@ -77,6 +77,7 @@ prompts_per_step = 6              # prompts per update (paper: 256 of a 1024-pro
 num_generations = 8               # rollouts per prompt (paper: 8)
 max_completion_length = 96        # toy hard-tier solutions are ~40 tokens (paper: 3072)
 micro_batch_size = 0              # completions per forward/backward (0: a whole update at once)
+gradient_checkpointing = False    # recompute activations in backward (paper: on, as officially)
 learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 20 steps (paper: 1e-6)
 entropy_coef = 0.001              # the official yaml default, for every arm (RLVR-Decomposed GitHub issue #23 says 1e-4: unconfirmed)
 updates_per_rollout = 4           # optimizer updates per rollout batch, for every arm (official: 1024 / 256)
@@ -228,7 +229,8 @@ cfg = ex.ExperimentConfig(
     model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
     max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
     system=system_prompt or None,
-    micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
+    micro_batch_size=micro_batch_size or None, gradient_checkpointing=gradient_checkpointing,
+    grading_mode=grading_mode, generation_backend=generation_backend,
     device=device, bf16=bf16, torch_threads=torch_threads, probe_batch_size=256)
 train_problems = nsr.training_problems(train_set, n_train_problems, train_hard_share, seed)
 eval_sets = {b: ex.load_problems(b, n_eval_problems, "test", seed + 1) for b in eval_benchmarks}

@@ -79,6 +79,7 @@ num_generations = 8               # rollouts per prompt (paper: 8)
 max_completion_length = 48        # toy solutions are < 45 tokens (paper: 3072)
 max_prompt_tokens = 0             # drop training prompts longer than this (0: no cap; paper: 1024)
 micro_batch_size = 0              # completions per forward/backward (0: a whole step at once)
+gradient_checkpointing = False    # recompute activations in backward (paper: on, as officially)
 learning_rate = 1e-4              # toy: 1e-6 moves a 0.9M-parameter model nowhere in 20 steps (paper: 1e-6)
 eval_every = 2
 eval_n = 4                        # samples per held-out problem on the curve
@@ -224,7 +225,8 @@ post_probe = osr.SaturationProbe(post_set, every=eval_every, n=eval_n, temperatu
 cfg = ex.ExperimentConfig(
     model=model, max_steps=steps, prompts_per_step=prompts_per_step, num_generations=num_generations,
     max_completion_length=max_completion_length, learning_rate=learning_rate, instruction=instruction,
-    micro_batch_size=micro_batch_size or None, grading_mode=grading_mode, generation_backend=generation_backend,
+    micro_batch_size=micro_batch_size or None, gradient_checkpointing=gradient_checkpointing,
+    grading_mode=grading_mode, generation_backend=generation_backend,
     device=device, bf16=bf16, torch_threads=torch_threads, probe_batch_size=eval_batch_size)
 runs_root, c0 = run_dir.path / "runs", resource.getrusage(resource.RUSAGE_CHILDREN)
 

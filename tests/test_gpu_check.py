@@ -40,7 +40,10 @@ def test_cpu_dry_run_writes_a_passing_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     s = json.loads((out / "gpu_check_cpu.json").read_text())
     assert s["ok"] is True and s["complete"] is True and s["mode"] == "cpu-dry-run" and s["device"].startswith("cpu")
-    assert set(s["checks"]) == {"rl_methods", "rl_step_ratio", "generation", "paper_plans", "vllm"}
+    assert set(s["checks"]) == {"rl_methods", "rl_step_ratio", "generation", "paper_plans", "vllm",
+                                "paper_shape_1k", "paper_shape_3k"}
+    assert all(s["checks"][k]["skipped"] and "opt-in" in s["checks"][k]["reason"] for k in ("paper_shape_1k",
+                                                                                           "paper_shape_3k"))
     assert "| rl_methods | ok |" in (out / "gpu_check_cpu.md").read_text()
     assert s["earlier_partial_cuda_checks"]["files"] == ["results/benchmarks/generation_cuda.json",
                                                          "results/benchmarks/rl_step.json"]
@@ -129,6 +132,25 @@ def test_carried_wheels_install_offline(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (site / "trl").is_dir() and (site / "math_verify").is_dir() and (site / "datasets").is_dir()
     assert "gpu_check: trl 1.16.0" in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_paper_shape_checks_train_a_random_weight_model_of_the_papers_vocabulary(tmp_path):
+    """The opt-in paper-shape checks (CPU stand-in: 2 layers, Qwen2.5's 151,936-token vocabulary) train the 1-shot
+    recipe through the same trainer, with and without gradient checkpointing, and record memory and step times."""
+    out = tmp_path / "out"
+    proc = subprocess.run(["bash", str(SCRIPT), "--cpu", "--only", "paper_shape_1k,paper_shape_3k", "--out", str(out)],
+                          cwd=ROOT, env=_env(WORKBOOK_RESULTS_DIR=str(tmp_path / "results")), capture_output=True,
+                          text=True, timeout=580)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    s = json.loads((out / "gpu_check_cpu.json").read_text())
+    for name, ckpt in (("paper_shape_1k", False), ("paper_shape_3k", True)):
+        c = s["checks"][name]
+        assert c["ok"] and c["steps_done"] == c["steps"] and c["metrics_finite"], c.get("error")
+        assert c["arch"]["vocab_size"] == 151936 and c["parameters"] > 151936 * 64 and c["peak_memory_mib"] > 0
+        assert bool(c["gradient_checkpointing"]) is ckpt and c["method"] == "one_shot_rlvr"
+    assert s["checks"]["rl_methods"]["skipped"]
 
 
 def test_committed_gpu_run_is_a_passing_cuda_run_and_the_readme_cites_it():
