@@ -45,10 +45,10 @@
 # share: 0.120 on the published run).
 #
 # **Expected wall time.** `smoke`: about a minute (tests only). `cpu`: 15 runs of 14 steps × 32 copies × 8
-# rollouts on the toy reasoner in two single-threaded worker processes: about 600 CPU-seconds, 5.6 minutes on a
-# nearly idle 2-core machine (more than the ~480 the design was sized to; see the deviations); the run cell prints
-# the CPU seconds it used,
-# `run.json` records the wall time, and `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers.
+# rollouts on the toy reasoner, the first alone on both cores, the other 14 in two single-threaded worker
+# processes: about 550 CPU-seconds, 4.8 minutes on an idle 2-core machine (see the deviations for how it got
+# there); the run cell prints the CPU seconds it used, `run.json` records the wall time, and
+# `docs/papers/one_shot_rlvr.md` gives the published run's measured numbers.
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (the paper's 2000 steps of 128 × 8 rollouts are
 # days of one H100; 500 steps here).
 
@@ -330,7 +330,9 @@ run_dir.save_figure(fig, "entropy_sweep")
 # > accuracy on π1 reached `saturation_threshold`; the change from there to the last step, per held-out problem,
 # > with a hierarchical interval over seeds × problems. No checkpoint is chosen, so every problem of the
 # > post-saturation probe counts (`n_post_problems`, none of them on the curve; with 0, the curve's problems). Both
-# > ends of a seed are sampled on the same draws, so a problem whose samples did not change adds exactly 0.
+# > ends of a seed are sampled on the same draws, so a problem whose samples did not change adds exactly 0. The
+# > probe measures the arms in `post_arms` (π1 alone at `cpu`); OS-2c compares the two worlds on one set of
+# > problems, so without `pi1_control` in the probe it reads the curve's problems in both.
 # > **Arms** (OS-1d, OS-3a, OS-3b, OS-4t and the sweep table): each run at its peak trained step (step 0 is the
 # > base, not a checkpoint), chosen on the `n_select_problems` problems and scored on the disjoint
 # > `n_eval_problems`; the base is step 0 of the π1 runs. OS-3a, OS-3b, OS-4t and the sweep difference the two
@@ -425,7 +427,8 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   the post-saturation accuracy change in the habit world minus the control world. On the published run the
 #   unboxed share fell from 0.120 at the base to 0.054 at step 14 (the last table) and by 0.022 [0.013, 0.031]
 #   after saturation: one example removes the habit on problems it never saw. The difference between the worlds
-#   (OS-2c) is positive, +0.011 [−0.003, +0.025], but its interval includes 0.
+#   (OS-2c), on the curve's 96 problems, is −0.008 [−0.031, +0.015]: undecided, as its power (7%) said it would
+#   most likely be (on the post probe's 768 problems, before the budget cut below: +0.011 [−0.003, +0.025]).
 # - **Post-saturation generalization (OS-2).** The held-out accuracy change from each seed's saturation to the last
 #   step, on the post-saturation probe's 768 problems × 5 seeds. The design expected none: the boxed-answer gain is
 #   small on this world (at most ≈ 0.06, the base's unboxed share times its boxed accuracy, printed above) and is
@@ -442,8 +445,9 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #
 # **What the toy decides, and what it cannot.** The toy decides, for a world whose only shared deficiency is a
 # format habit: whether RL on one example removes the habit on held-out problems (OS-2m), whether held-out accuracy
-# keeps rising after π1 saturates (OS-2) and whether that needs the habit (OS-2c), and how the entropy bonus and
-# entropy-only training act at this scale (OS-3b, OS-4t, the sweep table). It cannot decide the paper-scale numbers
+# keeps rising after π1 saturates (OS-2) and — with little power at `cpu` — whether that needs the habit (OS-2c),
+# and how the entropy bonus and entropy-only training act at this scale (OS-3b, OS-4t, the sweep table). It cannot
+# decide the paper-scale numbers
 # (OS-1a–c, OS-4), nor the paper's second explanation — self-reflection that a pretrained model already has: the toy
 # has no such latent skill, so a toy null on OS-2 says the format route alone does not carry the claim here, not
 # that the paper is wrong. `docs/papers/one_shot_rlvr.md` records the published run's numbers beside the pilot's.
@@ -472,9 +476,10 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   only at its two ends (a whole curve of them would cost 8 evaluations a run), and on 5 seeds of π1: on version 5
 #   its spread split into sample flips per (seed, problem) cell, which more problems shrink, and a seed level, which
 #   only more seeds shrink (with 3 seeds the interval stays wide however many problems). The control world and
-#   entropy-only run on 3 of those seeds; the side arms (full set, entropy 0 / 0.01 / 0.03) on one, compared with π1
-#   within it — one seed already shows whether a coefficient moved the samples at all. The full set therefore has one
-#   seed, as the paper's selection run had.
+#   entropy-only run on 3 of those seeds, the control world without the post-saturation probe (OS-2c reads the
+#   curve; see Cost); the side arms (full set, entropy 0 / 0.01 / 0.03) on one, compared with π1 within it — one
+#   seed already shows whether a coefficient moved the samples at all. The full set therefore has one seed, as the
+#   paper's selection run had.
 # - **Saturation.** Rollout accuracy at T = 0.6 on π1 plateaued at 0.9–1.0 in the v4 pilot, so OS-2 counts 0.9 as
 #   saturated (the paper's π1 reaches ~100%); on the published run (world version 5) every π1 seed had crossed
 #   it by evaluation step 10, in both worlds.
@@ -484,13 +489,20 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   entropy-only, one seed, evaluated with the `qwen25-math-cot` prompt. OS-4 reads the entropy-only arm at its
 #   peak on the in-training curve, and the third-party OS-4b at step 60 of that curve (the effect peaks near there
 #   and fades), not at the last step. The in-training curve and the final evaluation use transformers generation,
-#   not vLLM. The paper-profile path has been rehearsed on the CPU with vLLM but has not run on a GPU yet.
-# - **Cost.** Sized to ~450 CPU-seconds from the previous split's runs, it measured about 600 (15 runs' processes
-#   plus the notebook; 5.6 minutes wall at load 1–2): the selection rule picked a π1 with longer traces on seed 3,
-#   whose runs cost about a third more per step, on top of the two extra π1 seeds and the post-saturation
-#   evaluations. Every cheaper split found gives up OS-2's power or an arm a claim reads. The run cell prints the
-#   CPU seconds this run used, `run.json` records its wall time, and `docs/papers/one_shot_rlvr.md` the published
-#   run's.
+#   not vLLM. The paper-profile path has been rehearsed on the CPU with vLLM. On one H200, a random-weight model of
+#   Qwen2.5-Math-1.5B's shape ran this recipe at 1,024 tokens but ran out of memory at the paper's 3,072 with
+#   micro-batch 16 and no gradient checkpointing (`results/gpu_check/paper_shape.md`); the profile now recomputes
+#   activations with micro-batch 4, as the official script's 24,000-token budget does — not yet run on a GPU.
+# - **Cost.** Sized to ~450 CPU-seconds from the previous split's runs, the design measured 578–606 CPU-seconds and
+#   5.4–5.6 minutes on an idle machine: the selection rule picked a π1 with longer traces on seed 3, whose runs cost
+#   about a third more per step, on top of the two extra π1 seeds and the post-saturation evaluations. Two changes,
+#   made after that run, brought it under 5 minutes: the full-set run, which runs alone while π1 waits for its
+#   history, trains on both cores (the same rollouts, losses and probe samples as on one thread, checked), and the
+#   post-saturation probe measures π1 alone, so OS-2c reads the curve's 96 problems in both worlds. That cut OS-2c's
+#   power from 0.30 to 0.07 (it was undecided before, and its new design is in its `why:`); every other number in
+#   `metrics.json` is byte-identical to the earlier run's. Measured after the change: 289 s wall, 549 CPU-seconds on
+#   an idle 2-core machine. The run cell prints the CPU seconds this run used, `run.json` records its wall time, and
+#   `docs/papers/one_shot_rlvr.md` the published run's.
 # - **Power.** Each claim's expected toy-scale effect was written down after a two-seed pilot on world version 4,
 #   before the run, and kept for version 5; the spreads of the post-saturation claims were measured on version 5
 #   (a run of other seeds and a pilot on other problems) before this design's run. The first table printed at the
