@@ -149,6 +149,12 @@ def test_plan_needs_no_gpu_and_scales_with_steps():
     assert big.gpu_hours == pytest.approx(2 * small.gpu_hours) and small.gpu_hours > 0
     assert "GPU-hours" in str(small) and "10,240 rollouts" in str(small)
     assert small.to_dict()["summary"] == str(small) and small.to_dict()["runs"] == 1
+    # gradient checkpointing recomputes the forward: 2N more per trained token, generation unchanged
+    ckpt = rl_plan.plan(steps=10, gradient_checkpointing=True, **kw)
+    nogen = dict(kw, max_completion_length=1)  # ~all cost in training: the ratio tends to (6+2+2)/(6+2)
+    assert ckpt.gpu_hours > small.gpu_hours and ckpt.generated_tokens == small.generated_tokens
+    assert rl_plan.plan(steps=10, gradient_checkpointing=True, prompt_tokens=10**6, **nogen).gpu_hours == \
+        pytest.approx(1.25 * rl_plan.plan(steps=10, prompt_tokens=10**6, **nogen).gpu_hours, rel=1e-3)
     assert rl_plan.model_params_b("qwen3-14b-base") == 14.0
     with pytest.raises(ValueError):
         rl_plan.model_params_b("mystery-model")

@@ -288,7 +288,7 @@ def plan(params: dict) -> dict:
                      num_generations=r["num_generations"], max_completion_length=r["max_completion_length"],
                      runs=r["runs"], prompt_tokens=r["prompt_tokens"], eval_every=r["eval_every"],
                      eval_problems=r["n_eval_problems"], eval_n=r["eval_n"], with_reference=False,
-                     gpu=params.get("gpu") or None)  # fmt: skip
+                     gpu=params.get("gpu") or None, gradient_checkpointing=True)  # the official recipe recomputes
     worlds = [params["seeds"]] + ([params.get("control_seeds") or []] if params.get("control_model") else [])
     n_ent = params.get("entropy_seeds", len(params["seeds"]))  # GRPO + entropy runs on the first n_ent of each world
     runs = sum(len(s) * len(params["methods"]) - max(0, len(s) - n_ent) * ("grpo_entropy" in params["methods"])

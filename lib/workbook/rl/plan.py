@@ -2,8 +2,8 @@
 
 Each paper's ``plan(params)`` (``workbook.papers.<paper>``) builds on :func:`plan`; the GPU readiness check prints
 them. The compute model is deliberately simple (stated with every plan): 2N FLOPs per generated token, 6N per
-trained token (+2N for a reference model, +2N for old log-probs when a rollout batch feeds several updates), at an
-assumed fraction of the GPU's dense bf16 peak.
+trained token (+2N for a reference model, +2N for old log-probs when a rollout batch feeds several updates, +2N to
+recompute the forward pass under gradient checkpointing), at an assumed fraction of the GPU's dense bf16 peak.
 """
 
 from __future__ import annotations
@@ -77,12 +77,14 @@ def plan(*, model: str, steps: int, prompts_per_step: int, num_generations: int,
          runs: int = 1, updates_per_rollout: int = 1, prompt_tokens: int = 200, completion_fill: float = 0.4,
          eval_every: int = 0, eval_problems: int = 0, eval_n: int = 1, eval_max_new_tokens: int | None = None,
          final_eval_tokens: float = 0.0, with_reference: bool = True, gpu: str | None = None,
-         gen_mfu: float = 0.10, train_mfu: float = 0.30, model_params: float | None = None) -> Plan:
+         gen_mfu: float = 0.10, train_mfu: float = 0.30, model_params: float | None = None,
+         gradient_checkpointing: bool = False) -> Plan:
     """Returns the ``Plan`` of ``runs`` RL runs of ``steps`` optimizer updates; loads no model, needs no GPU.
 
     Rough compute model (printed with the plan): completions average ``completion_fill`` x the maximum length;
     generation costs 2N FLOPs/token at ``gen_mfu`` of peak; training 6N (policy) + 2N (reference, KL on) + 2N (old
-    log-probs, ``updates_per_rollout`` > 1) FLOPs per prompt+completion token at ``train_mfu``.
+    log-probs, ``updates_per_rollout`` > 1) + 2N (the recomputed forward, ``gradient_checkpointing``) FLOPs per
+    prompt+completion token at ``train_mfu``.
     """
     params_b = model_params if model_params is not None else model_params_b(model)
     name, tflops, found = detect_gpu(gpu)
@@ -93,7 +95,8 @@ def plan(*, model: str, steps: int, prompts_per_step: int, num_generations: int,
     n_evals, eval_len = ((steps // eval_every + 1) if eval_every else 0), eval_max_new_tokens or max_completion_length
     eval_tok = runs * n_evals * eval_problems * eval_n * completion_fill * eval_len + final_eval_tokens
     n = params_b * 1e9
-    train_flops_per_token = (6 + (2 if with_reference else 0) + (2 if updates_per_rollout > 1 else 0)) * n
+    train_flops_per_token = (6 + (2 if with_reference else 0) + (2 if updates_per_rollout > 1 else 0)
+                             + (2 if gradient_checkpointing else 0)) * n
     seconds = (generated + eval_tok) * 2 * n / (gen_mfu * tflops * 1e12)
     seconds += trained * train_flops_per_token / (train_mfu * tflops * 1e12)
     assumptions = (f"completions {completion_fill:.0%} of {max_completion_length} tokens, prompts {prompt_tokens} "
@@ -125,5 +128,6 @@ def plan_from_params(params: dict, runs: int | None = None, gpu: str | None = No
         runs=runs, eval_every=int(params.get("eval_every", 0)), eval_problems=n_curve,
         eval_n=int(params.get("eval_n", 1)), eval_max_new_tokens=max_new, completion_fill=fill,
         final_eval_tokens=(runs + 1) * final_samples * fill * max_new,  # +1: the base model
-        prompt_tokens=int(params.get("prompt_tokens", 200)), gpu=gpu or params.get("gpu") or None, **kw,
+        prompt_tokens=int(params.get("prompt_tokens", 200)), gpu=gpu or params.get("gpu") or None,
+        gradient_checkpointing=bool(params.get("gradient_checkpointing")), **kw,
     )  # fmt: skip

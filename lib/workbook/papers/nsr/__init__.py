@@ -277,6 +277,7 @@ def plan(params: dict) -> dict:
         num_generations=params["num_generations"], max_completion_length=params["max_completion_length"],
         runs=n_runs, updates_per_rollout=params["updates_per_rollout"], prompt_tokens=params["prompt_tokens"],
         with_reference=False, gpu=params.get("gpu") or None, final_eval_tokens=0.4 * max_new * samples,
+        gradient_checkpointing=bool(params.get("gradient_checkpointing")),
     ).to_dict()  # fmt: skip
     size = TRAIN_SET_SIZES.get(params.get("train_set"), int(params.get("n_train_problems") or 0))
     epochs = params["steps"] * params["prompts_per_step"] / size if size else float("nan")
