@@ -8,8 +8,9 @@ pass@k is still below 1 at the largest k: on problems it solves rarely but not n
   traces) and screens it by *separate* base samples to the problems whose base pass@k lies in a band
   (`screen_pool`), so the base measured later on fresh samples is not selected on its own noise;
 - compares two arms at every k with the seeds × problems interval, paired by (seed, problem) (`curve_differences`,
-  `paired_contrast`: the final samples of every arm and of the base are drawn with common random numbers), finds the largest k where the base is still below a ceiling
-  (`largest_k_below`) and averages over k >= k_min (`mean_over_k`);
+  `paired_contrast`: the final samples of every arm and of the base are drawn with common random numbers), finds
+  the largest k where the base is still below a ceiling (`largest_k_below`) and averages over k >= k_min
+  (`mean_over_k`);
 - measures the learning signal each arm gets per step from the rollout log (`group_signal`): the share of groups
   with a non-zero advantage under each arm's own rule (official ``compute_psr_nsr_outcome_advantage``: PSR A = r,
   NSR A = r − 1, W-REINFORCE λ·r − (1 − r); GRPO's group-normalised advantage vanishes on all-right and
@@ -23,8 +24,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["hard_candidates", "screen_pool", "pool_samples", "k_matrix", "paired_matrix", "paired_contrast", "paired_sd",
-           "curve_differences", "largest_k_below", "mean_over_k", "group_signal", "NONZERO_ADVANTAGE"]
+__all__ = ["hard_candidates", "screen_pool", "pool_samples", "k_matrix", "paired_matrix", "paired_contrast",
+           "paired_sd", "curve_differences", "largest_k_below", "mean_over_k", "group_signal", "NONZERO_ADVANTAGE"]
 
 #: Whether a group of n rollouts with c correct gives the arm a non-zero advantage on some rollout (official
 #: ``core_algos.py``: GRPO normalises within the group, so all-equal groups give 0; PSR's A = r is 0 on wrong
@@ -85,7 +86,7 @@ def pool_samples(frame: pd.DataFrame) -> pd.DataFrame:
 def k_matrix(final: pd.DataFrame, label: str, ks: Sequence[int]) -> np.ndarray | None:
     """Returns pass@k of ``label`` averaged over ``ks``, shape (seeds, problems), problems sorted by id (None when
     the label has no rows)."""
-    from workbook.papers.nsr import seed_problem_pass
+    from workbook.papers.nsr.passk import seed_problem_pass
 
     return seed_problem_pass(final, label, ks)
 
@@ -97,7 +98,7 @@ def paired_matrix(final: pd.DataFrame, arms: Sequence[str], ks: Sequence[int]) -
     Row s of each matrix comes from the same sampling seed when the final samples were drawn with common random
     numbers (``DiversityProbe(same_draws=True)`` and the base evaluated once per training seed), so a difference of
     rows is paired by (seed, problem): the sampling noise the arms share cancels."""
-    from workbook.papers.nsr import seed_problem_pass
+    from workbook.papers.nsr.passk import seed_problem_pass
 
     frames = []
     for label in arms:
