@@ -111,6 +111,22 @@ def _rl_config(shape: dict, steps: int, bf16: bool, overrides: dict | None = Non
                     method_overrides=overrides or {})  # fmt: skip
 
 
+def _train_and_summarise(tr, model, run_dir: Path, device: str) -> tuple[dict, list[dict]]:
+    """Trains ``tr`` (a ``workbook.rl.trainer`` trainer writing ``run_dir/train_log.jsonl``) and returns the figures
+    both RL checks record -- steps done, step times, memory peak, completion lengths, finite metrics, the device it
+    trained on (memory since the caller's ``_reset_peak``) -- and the per-step log rows."""
+    from workbook.rl.trainer import train
+
+    train(tr, resume=False)
+    logs = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    step_logs = [r for r in logs if "loss" in r]
+    finite, bad = _finite({f"{r['step']}/{k}": v for r in step_logs for k, v in r.items()})
+    return {"steps_done": tr.state.global_step, "metrics_finite": finite, "non_finite": bad,
+            "train_device": str(next(model.parameters()).device),
+            "step_time_s": [r.get("step_time") for r in step_logs], "peak_memory_mib": _peak_memory_mib(device),
+            "mean_completion_length": [r.get("completions/mean_length") for r in step_logs]}, step_logs  # fmt: skip
+
+
 def check_rl_methods(model_name: str, device: str, bf16: bool, steps: int, workdir: Path, allow_train: bool,
                      shape: dict) -> dict:
     """Returns per-method results of ``steps`` TRL-adapter steps at batch ``shape``: weights changed, metrics
@@ -122,7 +138,7 @@ def check_rl_methods(model_name: str, device: str, bf16: bool, steps: int, workd
     import torch
 
     from workbook.rl.methods import METHODS
-    from workbook.rl.trainer import build_trainer, train
+    from workbook.rl.trainer import build_trainer
 
     problems = _problems(max(8, shape["prompts_per_step"]))
     out: dict[str, Any] = {"model": model_name, "device": device, "bf16": bf16, "steps": steps, **shape,
@@ -141,20 +157,12 @@ def check_rl_methods(model_name: str, device: str, bf16: bool, steps: int, workd
             _reset_peak(device)
             tr = build_trainer(method, model, tok, problems, run_dir, _rl_config(shape, steps, bf16, overrides),
                                reward_fn=parity_reward, grader=ExactGrader())  # fmt: skip
-            train(tr, resume=False)
+            figures, step_logs = _train_and_summarise(tr, model, run_dir, device)
             delta = max((v.detach().float().cpu() - before[k]).abs().max().item() for k, v in model.named_parameters())
-            logs = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
-            step_logs = [r for r in logs if "loss" in r]
-            finite, bad = _finite({f"{r['step']}/{k}": v for r in step_logs for k, v in r.items()})
-            rec.update(
-                steps_done=tr.state.global_step, weights_changed=delta > 0, max_abs_weight_delta=delta,
-                metrics_finite=finite, non_finite=bad, train_device=str(next(model.parameters()).device),
-                step_time_s=[r.get("step_time") for r in step_logs], peak_memory_mib=_peak_memory_mib(device),
-                mean_completion_length=[r.get("completions/mean_length") for r in step_logs],
-                last_step={k: step_logs[-1].get(k) for k in ("loss", "reward", "entropy", "policy_loss", "kl")
-                           if step_logs and k in step_logs[-1]},
-            )  # fmt: skip
-            rec["ok"] = bool(rec["steps_done"] == steps and rec["weights_changed"] and finite
+            rec.update(figures, weights_changed=delta > 0, max_abs_weight_delta=delta,
+                       last_step={k: step_logs[-1].get(k) for k in ("loss", "reward", "entropy", "policy_loss", "kl")
+                                  if step_logs and k in step_logs[-1]})  # fmt: skip
+            rec["ok"] = bool(rec["steps_done"] == steps and rec["weights_changed"] and rec["metrics_finite"]
                              and len(step_logs) == steps and rec["train_device"].startswith(device))
             del tr, model
             if torch.cuda.is_available():
@@ -224,7 +232,7 @@ def check_paper_shape(device: str, arch: dict, shape: dict, steps: int, workdir:
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-    from workbook.rl.trainer import RLConfig, build_trainer, train
+    from workbook.rl.trainer import RLConfig, build_trainer
 
     out: dict[str, Any] = {"method": method, "device": device, "arch": arch, **shape, "steps": steps,
                            "rollouts_per_step": shape["prompts_per_step"] * shape["num_generations"],
@@ -243,19 +251,13 @@ def check_paper_shape(device: str, arch: dict, shape: dict, steps: int, workdir:
                        max_completion_length=shape["max_completion_length"], learning_rate=1e-6,
                        bf16=device == "cuda", seed=0,
                        gradient_checkpointing=bool(shape.get("gradient_checkpointing")))  # fmt: skip
-        _reset_peak(device)
         run_dir = workdir / "paper_shape" / f"{shape['max_completion_length']}"
+        _reset_peak(device)
         tr = build_trainer(method, model, tok, _problems(max(8, shape["prompts_per_step"])), run_dir, cfg,
                            reward_fn=parity_reward, grader=ExactGrader())  # fmt: skip
-        train(tr, resume=False)
-        logs = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines()]
-        step_logs = [r for r in logs if "loss" in r]
-        finite, bad = _finite({f"{r['step']}/{k}": v for r in step_logs for k, v in r.items()})
-        out.update(steps_done=tr.state.global_step, step_time_s=[r.get("step_time") for r in step_logs],
-                   peak_memory_mib=_peak_memory_mib(device), metrics_finite=finite, non_finite=bad,
-                   mean_completion_length=[r.get("completions/mean_length") for r in step_logs],
-                   train_device=str(next(model.parameters()).device))  # fmt: skip
-        out["ok"] = bool(out["steps_done"] == steps and finite and out["train_device"].startswith(device))
+        out.update(_train_and_summarise(tr, model, run_dir, device)[0])
+        out["ok"] = bool(out["steps_done"] == steps and out["metrics_finite"]
+                         and out["train_device"].startswith(device))
         del tr, model
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
