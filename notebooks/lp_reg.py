@@ -79,6 +79,9 @@ control_seeds = [5, 6]             # seeds of the control world's runs (P(spark)
 methods = ["grpo", "grpo_entropy", "lp_reg"]
 seeds = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]  # disjoint from the pilot's (0-4, 100-103)
 entropy_seeds = 4                  # GRPO + entropy bonus runs on the first this many of `seeds` (and control_seeds)
+update_seeds = 4                   # GRPO runs that also replay Lp-Reg's update (counterfactual): the first this many
+                                   # of `seeds` and every control seed (toy world only; 0: off)
+update_every = 4                   # steps between counterfactual updates (also step 0)
 steps = 20                         # optimizer steps per run (paper: ~1000)
 prompts_per_step = 8               # paper: 256
 num_generations = 8                # paper: 8
@@ -365,6 +368,7 @@ del base_model
 # %%
 from dataclasses import replace
 
+from workbook.rl.counterfactual import UpdateProbe
 from workbook.rl.probes import EvalProbe
 
 cfg = ex.ExperimentConfig(
@@ -390,13 +394,26 @@ def arm_specs(seed_list):  # every arm on every seed, but GRPO + entropy only on
             if m != "grpo_entropy" or i < entropy_seeds]
 
 
-specs = arm_specs(seeds)
-res = ex.run_grid(specs, cfg, probes, run_root=run_dir.path / "runs", workers=workers)
+# Along the first `update_seeds` GRPO runs, every `update_every` steps: P(spark) before the update, after GRPO's own
+# update and after the Lp-Reg update the same state and batch would have given (section 4, LP-2g/2h)
+update_probe = UpdateProbe(branch_problems, every=update_every, updates=("grpo", "lp_reg"),
+                           overrides={"lp_reg": arm_overrides["lp_reg"]}, name="update",
+                           inner=lp_sparks.BranchProbe(branch_problems, name="branch", kappa=kappa, traces=False),
+                           ) if n_branch_problems and update_seeds and "grpo" in methods else None  # fmt: skip
+
+
+def jobs(seed_list, config, counterfactual_seeds):  # the counterfactual probe rides on GRPO's runs of those seeds
+    return [(sp, config, probes + ([update_probe] if update_probe and sp.method == "grpo"
+                                   and sp.seed in counterfactual_seeds else []))
+            for sp in arm_specs(seed_list)]  # fmt: skip
+
+
+res = ex.run_jobs(jobs(seeds, cfg, seeds[:update_seeds]), run_root=run_dir.path / "runs", workers=workers)
 worlds = {f"spark world ({model})": res}
 if control_model:  # the same runs in the world without the spark and noise knobs
-    worlds[f"control world ({control_model})"] = ex.run_grid(arm_specs(control_seeds), replace(cfg, model=control_model),
-                                                             probes, run_root=run_dir.path / "runs_control",
-                                                             workers=workers)
+    worlds[f"control world ({control_model})"] = ex.run_jobs(
+        jobs(control_seeds, replace(cfg, model=control_model), control_seeds), run_root=run_dir.path / "runs_control",
+        workers=workers)
 timing = pd.concat([r.timing.assign(world=w) for w, r in worlds.items()])
 print(f"{len(timing)} runs; CPU seconds of the runs' processes: {timing['cpu_seconds'].sum():.0f} in all, per run "
       f"{timing.groupby(['world', 'label'])['cpu_seconds'].mean().round(1).to_dict()}")
@@ -446,6 +463,47 @@ mech_tab = pd.DataFrame([{"world": w, "quantity": k, **e.to_dict()} for w, m in 
 if len(mech_tab):
     run_dir.save_table(mech_tab, "mechanism")
 mech_tab
+
+# %% [markdown]
+# ### The regulariser's own effect, without drift: counterfactual updates
+#
+# > The gap between two runs (above) mixes the regulariser's effect with the runs' drift apart after their rollouts
+# > first differ, and at this scale the drift dominates (LP-2e). The regulariser's effect at its source has no drift:
+# > along GRPO's runs of the first `update_seeds` seeds, every `update_every` steps, the probe
+# > (`workbook.rl.counterfactual.UpdateProbe`) measures P(spark) under the current policy, after GRPO's own update,
+# > and after the update Lp-Reg would have made from the same parameters, optimizer state and rollout batch
+# > (`counterfactual_update`: a copy of the policy and of the optimizer's state, Lp-Reg's loss, the same clipping
+# > and step; for the run's own method this copy is the update the run makes, bit for bit, which the tests check).
+# > Two quantities with 95% intervals over seeds × problems (`lp_sparks.counterfactual_claims`): GRPO's per-step
+# > push on P(spark), and Lp-Reg's offset, P(spark) after its update minus after GRPO's. Their ratio is the share
+# > of GRPO's push that the regulariser undoes — the paper's picture (Fig. 1) is a share near one (LP-2g: the sign;
+# > LP-2h: at least a tenth). In the control world both should be ≈ 0.
+
+# %%
+update = {w: r["update"] for w, r in worlds.items() if "update" in r.probes}
+cf = {w: lp_sparks.counterfactual_claims(u, world=w, n_boot=n_boot, seed=seed) for w, u in update.items()}
+cf_tab = pd.DataFrame([{"world": w, "quantity": k, **e.to_dict()} for w, m in cf.items() for k, e in m.items()])
+for w, m in cf.items():
+    off, push = m["lp_reg_update_offset"], m["grpo_update_push"]
+    share = off.value / -push.value if push.value < 0 else float("nan")
+    print(f"{w}: GRPO's update moves P(spark) by {push.value:+.2e} per step; Lp-Reg's instead leaves it "
+          f"{off.value:+.2e} higher: {share:.1%} of GRPO's push")
+if update:
+    fig, axes = plt.subplots(1, len(update), figsize=(6 * len(update), 3.6), squeeze=False)
+    for ax, (w, u) in zip(axes[0], update.items()):
+        wide = u.pivot_table(index=["seed", "step", "problem_id"], columns="update", values="p_spark")
+        per_seed = pd.DataFrame({"GRPO's fall (before - after its update)": wide["none"] - wide["grpo"],
+                                 "Lp-Reg's offset (after Lp-Reg - after GRPO)": wide["lp_reg"] - wide["grpo"]}
+                                ).groupby(level=["seed", "step"]).mean().reset_index()  # fmt: skip
+        for col, lab in zip(per_seed.columns[2:], ("grpo", "lp_reg")):
+            plotting.band(ax, per_seed, x="step", y=col, method=lab, seed=seed, label=col)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set(xlabel="step (the policy before the update)", ylabel="change in P(spark) per update", title=w)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    run_dir.save_figure(fig, "counterfactual_update")
+    run_dir.save_table(cf_tab, "counterfactual_update")
+cf_tab
 
 # %% [markdown]
 # > Which tokens Lp-Reg's bottom-ρ set and its selection fell on during training (the trainer counts them at every
@@ -532,6 +590,8 @@ if spark_world in mech:  # the mechanism in the world with the spark (section 4)
     reproduced.update({"LP-1d": sm.get("grpo_change"), "LP-2e": sm.get("lp_reg_minus_grpo_over_training"),
                        "LP-2a": sm.get("entropy_lp_reg_minus_grpo"), "LP-2b": sm.get("low_prob_mass_lp_reg_minus_grpo"),
                        "LP-1c": sm.get("entropy_grpo_entropy_minus_grpo"),
+                       "LP-2g": cf.get(spark_world, {}).get("lp_reg_update_offset"),
+                       "LP-2h": cf.get(spark_world, {}).get("lp_reg_update_offset"),
                        "LP-2f": {"value": n_noise, "lo": n_noise, "hi": n_noise,
                                  "n": int(summary_sel["regularized"] + trained["lp_reg/n_regularized"].sum())}})
 for cid in ("LP-1d", "LP-2d"):  # the paper's argument is about valuable sparks (section 2's precondition)
@@ -585,6 +645,7 @@ metrics = {
     "verdicts": dict(zip(table["claim_id"], table["verdict"])),
     "demo_selection": {k: int(v) for k, v in summary_sel.items()},
     "mechanism": mech_tab.to_dict("records"),
+    "counterfactual_update": cf_tab.to_dict("records"),
     "steps": steps, "seeds": list(seeds), "methods": list(methods),
 }
 run_dir.write_metrics(metrics)

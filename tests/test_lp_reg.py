@@ -407,3 +407,22 @@ def test_decision_table_gives_the_chance_of_not_reproduced_where_the_expected_ef
     assert dec.loc["LP-2a", "chance"] > 0.8 and pw.loc["LP-2a", "power"] < 0.05  # decided, but not as "reproduced"
     assert dec.loc["LP-2e", "chance"] == pytest.approx(pw.loc["LP-2e", "power"])  # the same simulation
     assert (dec["decided"] >= dec["chance"] - 1e-12).all()
+
+
+def test_counterfactual_claims_reads_offset_and_push():
+    import pandas as pd
+
+    from workbook.papers.lp_reg_sparks import counterfactual_claims
+
+    rows = []
+    for seed in (1, 2, 3):
+        for step in (0, 4):
+            for j, pid in enumerate(("a", "b")):
+                base = 0.05 - 0.002 * step
+                vals = {"none": base, "grpo": base - 0.001 * (1 + j), "lp_reg": base - 0.001 * (1 + j) + 1e-5 * seed}
+                rows += [{"seed": seed, "step": step, "problem_id": pid, "update": u, "p_spark": v}
+                         for u, v in vals.items()]
+    out = counterfactual_claims(pd.DataFrame(rows), n_boot=200)
+    off, push = out["lp_reg_update_offset"], out["grpo_update_push"]
+    assert abs(off.value - 2e-5) < 1e-12 and off.lo < 2e-5 < off.hi  # seeds 1, 2, 3: offsets 1e-5, 2e-5, 3e-5
+    assert abs(push.value + 0.0015) < 1e-12 and push.n_seeds == 3

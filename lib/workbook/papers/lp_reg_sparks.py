@@ -18,7 +18,9 @@ min-p threshold) and a noise tail ``NOISE_TOKENS`` (1% each, below it); the cont
 - ``spark_gain``: the mechanism's precondition, whether the spark raises accuracy at all (samples with vs without
   a spark, and the same solutions continued with the spark forced at their branch point);
 - ``selection_shares``: during training, the share of Lp-Reg's bottom-rho and regularised tokens that are sparks
-  and noise (from the trainer's per-step counts).
+  and noise (from the trainer's per-step counts);
+- ``counterfactual_claims``: the drift-free one-step effect of Lp-Reg's loss on P(spark) against GRPO's, from the
+  same policy, batch and optimizer state along GRPO's runs (``workbook.rl.counterfactual.UpdateProbe``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from workbook.rl.probes import Probe, ProbeContext
 
 __all__ = ["BranchProbe", "trace_measures", "branch_matrix", "gap_over_training", "spark_claims", "token_kind",
            "selection_composition", "rho_to_reach_sparks", "regulariser_pull", "branch_prefix", "spark_gain",
-           "spark_gain_estimates", "selection_shares"]  # fmt: skip
+           "spark_gain_estimates", "selection_shares", "counterfactual_claims"]  # fmt: skip
 
 
 def trace_measures(model, tokenizer, problems, kappa: float = 0.02) -> pd.DataFrame:
@@ -74,6 +76,7 @@ class BranchProbe(Probe):
 
     name: str = "branch"
     kappa: float = 0.02
+    traces: bool = True  # also the reference-solution measures (one more, longer forward pass per problem)
 
     def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
         from workbook.toy.knobs import branch_point_probs
@@ -81,8 +84,10 @@ class BranchProbe(Probe):
         was_training = model.training
         model.eval()
         try:
-            out = branch_point_probs(model, ctx.tokenizer, self.problems).merge(
-                trace_measures(model, ctx.tokenizer, self.problems, self.kappa), on="problem_id", how="left")
+            out = branch_point_probs(model, ctx.tokenizer, self.problems)
+            if self.traces:
+                out = out.merge(trace_measures(model, ctx.tokenizer, self.problems, self.kappa), on="problem_id",
+                                how="left")
             return out.to_dict("records")
         finally:
             model.train(was_training)
@@ -158,6 +163,33 @@ def spark_claims(branch: pd.DataFrame, *, world: str = "", n_boot: int = 2000, s
             out["noise_lp_reg_minus_grpo"] = paired("lp_reg", "p_noise",
                                                     f"noise-tail mass at step {last}: lp_reg - grpo, paired{tag}")
     return out
+
+
+def counterfactual_claims(update: pd.DataFrame, *, world: str = "", value: str = "p_spark", arm: str = "lp_reg",
+                          base: str = "grpo", n_boot: int = 2000, seed: int = 0) -> dict:
+    """Returns the one-step, drift-free effect of swapping GRPO's loss for ``arm``'s, from an ``UpdateProbe`` frame
+    (``workbook.rl.counterfactual``: per seed, step and problem, ``value`` under the current policy, ``update =
+    "none"``, and after one update of each method from the same policy, batch and optimizer state).
+
+    ``<arm>_update_offset``: ``value`` after ``arm``'s update minus after ``base``'s, per (seed, problem) the mean
+    over the measured steps; ``<base>_update_push``: ``value`` after ``base``'s update minus before it (GRPO's own
+    per-step push, Sec. 3: sparks are driven out). Both ``workbook.metrics.hierarchical_bootstrap`` over seeds ×
+    problems; no sampling is involved, so what varies is only which tokens each batch held. The offset over the push
+    (the share of GRPO's push that the regulariser undoes) is printed by the notebook from the two values."""
+    from workbook.metrics import hierarchical_bootstrap
+
+    wide = update.pivot_table(index=["seed", "problem_id", "step"], columns="update", values=value)
+    tag = f" ({world})" if world else ""
+
+    def boot(diff: pd.Series, what: str):
+        m = diff.groupby(level=["seed", "problem_id"]).mean().unstack("problem_id").sort_index(axis=1)
+        return hierarchical_bootstrap(m.to_numpy(float), n_boot=n_boot, seed=seed, what=what)
+
+    steps = sorted(set(update["step"]))
+    return {f"{arm}_update_offset": boot(wide[arm] - wide[base], f"{value} after one {arm} update - after one {base} "
+                                         f"update, same policy, batch and optimizer state; steps {steps}{tag}"),
+            f"{base}_update_push": boot(wide[base] - wide["none"], f"{value} after one {base} update - before it; "
+                                        f"steps {steps}{tag}")}  # fmt: skip
 
 
 def token_kind(token: str) -> str:

@@ -246,10 +246,19 @@ class RLTrainer(GRPOTrainer):
             out["proxy_logp"] = self._proxy_logp(out, mode)
         return out
 
-    @torch.no_grad()
     def _proxy_logp(self, out: dict, mode: str) -> torch.Tensor:
         """Returns log pi_proxy of the sampled tokens (B, T) from pi_old = the policy that generated them."""
-        kappa = float(self.method.params.get("kappa", 0.02))
+        proxy, mass = self.proxy_logp_of(self.model, out, self.method)
+        m = out["completion_mask"].float()
+        self._metrics[mode]["lp_reg/low_prob_mass"].append(self._global_mean(mass, m))
+        self._metrics[mode]["lp_reg/frac_sampled_low_prob"].append(self._global_mean((proxy < -1e3).float(), m))
+        return proxy
+
+    @torch.no_grad()
+    def proxy_logp_of(self, model, out: dict, method: Method) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (log pi_proxy of the sampled tokens, the mass below kappa · max p), each (B, T), under ``model``
+        (``method.params["kappa"]``): the official ``fsdp_workers.compute_minp_log_prob``; logs nothing."""
+        kappa = float(method.params.get("kappa", 0.02))
         prompt_ids, completion_ids = out["prompt_ids"], out["completion_ids"]
         input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
         attention_mask = torch.cat([out["prompt_mask"], out["completion_mask"]], dim=1)
@@ -258,16 +267,12 @@ class RLTrainer(GRPOTrainer):
         proxies, masses = [], []
         for s in range(0, input_ids.size(0), bs):
             # The fused LM head only yields the sampled token's log-prob; the proxy needs the full distribution.
-            logits = self.model(
+            logits = model(
                 input_ids=input_ids[s : s + bs], attention_mask=attention_mask[s : s + bs], logits_to_keep=t + 1
             ).logits[:, :-1]
             proxies.append(obj.min_p_proxy_logp(logits, completion_ids[s : s + bs], kappa, self.temperature))
             masses.append(obj.low_prob_mass(logits, kappa, self.temperature))
-        proxy, mass = torch.cat(proxies), torch.cat(masses)
-        m = out["completion_mask"].float()
-        self._metrics[mode]["lp_reg/low_prob_mass"].append(self._global_mean(mass, m))
-        self._metrics[mode]["lp_reg/frac_sampled_low_prob"].append(self._global_mean((proxy < -1e3).float(), m))
-        return proxy
+        return torch.cat(proxies), torch.cat(masses)
 
     def _global_mean(self, x: torch.Tensor, mask: torch.Tensor) -> float:
         totals = self.accelerator.reduce(torch.stack([(x * mask).sum(), mask.sum()]).float(), reduction="sum")
@@ -276,36 +281,14 @@ class RLTrainer(GRPOTrainer):
     # ---- loss -------------------------------------------------------------------------------------------------
     def _compute_loss(self, model, inputs):
         m = self.method
-        prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
-        completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
-        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
-        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
-        mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
-        logp, entropy, _ = self._get_per_token_logps_and_entropies(
-            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True
-        )
-        adv = inputs["advantages"]
-        adv = adv.unsqueeze(1) if adv.dim() == 1 else adv
-        old_logp = inputs.get("old_per_token_logps")
-        old_logp = logp.detach() if old_logp is None else old_logp
-
-        regularized = None
-        if m.policy_loss == "lp_reg":
-            out = obj.lp_reg_loss(
-                logp, old_logp, inputs["proxy_logp"], adv, mask,
-                rho=float(m.params.get("rho", 0.01)), lp_reg_coef=float(m.params.get("lp_reg_coef", 1.0)),
-                clip_low=m.clip_low, clip_high=m.clip_high,
-            )  # fmt: skip
-            per_token, is_low, is_high, regularized = out.loss, out.is_low_clipped, out.is_high_clipped, out.regularized
-        else:
-            per_token, is_low, is_high = obj.ppo_clip_loss(logp, old_logp, adv, m.clip_low, m.clip_high)
-        if m.kl_coef:
-            kl = obj.k3_kl(logp, inputs["ref_per_token_logps"], clamp=10.0)
-            per_token = per_token + m.kl_coef * kl
-        if m.entropy_coef:
-            per_token = per_token - m.entropy_coef * entropy
+        if self.model.training:
+            self.last_update_inputs = inputs  # what `workbook.rl.counterfactual` replays before the optimizer step
+        loss, aux = self.method_loss(model, inputs, m)
+        per_token, is_low, is_high, entropy, kl, mask = (aux[k] for k in ("per_token", "is_low", "is_high", "entropy",
+                                                                          "kl", "mask"))
+        out, regularized = aux.get("lp_reg"), aux.get("regularized")
+        completion_ids = inputs["completion_ids"]
         mode = "train" if self.model.training else "eval"
-        loss = obj.aggregate_loss(per_token, mask, m.loss_agg)
         if mode == "train":
             loss = loss / self.current_gradient_accumulation_steps
 
@@ -330,6 +313,46 @@ class RLTrainer(GRPOTrainer):
                 metrics[f"lp_reg/n_regularized_{name}"].append(sums(regularized & hit))
                 metrics[f"lp_reg/n_bottom_rho_{name}"].append(sums(out.bottom_rho & hit))
         return loss
+
+    def method_loss(self, model, inputs: dict, method: Method) -> tuple[torch.Tensor, dict]:
+        """Returns (loss, parts) of ``method`` on one micro-batch ``inputs`` under ``model``, logging nothing: the
+        token-aggregated per-token loss of verl's ``dp_actor.update_policy`` (the clipped surrogate, or Lp-Reg's
+        ``compute_policy_loss_lp_reg``; + kl_coef · k3 to the reference; − entropy_coef · entropy), before any
+        gradient-accumulation scaling. ``parts``: per_token, is_low, is_high, entropy, kl (None without KL), mask,
+        and for Lp-Reg the loss output ``lp_reg`` and its ``regularized`` mask."""
+        m = method
+        prompt_ids, prompt_mask = inputs["prompt_ids"], inputs["prompt_mask"]
+        completion_ids, completion_mask = inputs["completion_ids"], inputs["completion_mask"]
+        input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
+        attention_mask = torch.cat([prompt_mask, completion_mask], dim=1)
+        mask = completion_mask if "tool_mask" not in inputs else completion_mask * inputs["tool_mask"]
+        logp, entropy, _ = self._get_per_token_logps_and_entropies(
+            model, input_ids, attention_mask, completion_ids.size(1), compute_entropy=True
+        )
+        adv = inputs["advantages"]
+        adv = adv.unsqueeze(1) if adv.dim() == 1 else adv
+        old_logp = inputs.get("old_per_token_logps")
+        old_logp = logp.detach() if old_logp is None else old_logp
+
+        parts: dict[str, Any] = {"kl": None, "mask": mask, "entropy": entropy}
+        if m.policy_loss == "lp_reg":
+            out = obj.lp_reg_loss(
+                logp, old_logp, inputs["proxy_logp"], adv, mask,
+                rho=float(m.params.get("rho", 0.01)), lp_reg_coef=float(m.params.get("lp_reg_coef", 1.0)),
+                clip_low=m.clip_low, clip_high=m.clip_high,
+            )  # fmt: skip
+            per_token, is_low, is_high = out.loss, out.is_low_clipped, out.is_high_clipped
+            parts.update(lp_reg=out, regularized=out.regularized)
+        else:
+            per_token, is_low, is_high = obj.ppo_clip_loss(logp, old_logp, adv, m.clip_low, m.clip_high)
+        if m.kl_coef:
+            kl = obj.k3_kl(logp, inputs["ref_per_token_logps"], clamp=10.0)
+            per_token = per_token + m.kl_coef * kl
+            parts["kl"] = kl
+        if m.entropy_coef:
+            per_token = per_token - m.entropy_coef * entropy
+        parts.update(per_token=per_token, is_low=is_low, is_high=is_high)
+        return obj.aggregate_loss(per_token, mask, m.loss_agg), parts
 
 
 _SCORE_CHUNK_ROWS = 16  # rows per scoring chunk on CPU (16 measured a little faster than 8, 32 and 64 for 16 x 8)
@@ -457,6 +480,9 @@ def build_trainer(
         **extra,
     )
     trainer.remove_callback(PrinterCallback)  # no print in the library: logs go to train_log.jsonl
+    for cb in cbs:  # callbacks that replay the trainer's update (``workbook.rl.counterfactual``) get the trainer
+        if hasattr(cb, "bind_trainer"):
+            cb.bind_trainer(trainer)
     return trainer
 
 
