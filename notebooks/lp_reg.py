@@ -37,10 +37,12 @@
 #    each): first its precondition — does the spark raise accuracy? — then P(spark | branch context) over training
 #    per arm (LP-1d: GRPO drives it out; LP-2e: Lp-Reg keeps it above GRPO), which tokens Lp-Reg's candidate set and
 #    selection hold during training (sparks vs noise; LP-2f: never noise), and the same three arms in a control
-#    world without spark and noise.
+#    world without spark and noise. Because two runs drift apart, the regulariser's effect is also measured at its
+#    source: from the same policy, batch and optimizer state, P(spark) after Lp-Reg's update vs after GRPO's
+#    (LP-2g: the sign; LP-2h: at least a tenth of GRPO's own push).
 #
 # **What the toy decides and what it cannot.** It decides the token-level mechanism: whether Lp-Reg's proxy term
-# slows GRPO's draining of the spark (LP-2e), whether it keeps the policy's entropy and low-probability mass above
+# slows GRPO's draining of the spark (LP-2e between runs; LP-2g/2h one update at a time, without drift), whether it keeps the policy's entropy and low-probability mass above
 # GRPO's by at least a tenth of what GRPO loses (LP-2a, LP-2b: measured exactly on fixed contexts, paired by seed),
 # and whether the proxy spares noise (LP-2f). The paper's argument also
 # needs the spark to be *valuable*, and section 2 measures that on the base model: on the published run (toy world
@@ -52,8 +54,9 @@
 #
 # **Expected wall time.** `smoke`: about 1 minute (tests only). `cpu`: 32 runs of 20 steps of 8 × 8 rollouts on
 # the toy reasoner (GRPO and Lp-Reg × 11 seeds and GRPO + entropy × 4 in the spark world; the three arms × 2 seeds
-# in the control world), a branch-point and reference-solution probe every 4 steps, two single-threaded worker
-# processes, plus the spark's value on the base model. From the per-run CPU seconds of an earlier v5 run at a load
+# in the control world), a branch-point and reference-solution probe every 4 steps, counterfactual Lp-Reg updates
+# every 4 steps along 6 GRPO runs (~+22 CPU-s from a pilot), two single-threaded worker processes, plus the spark's
+# value on the base model. From the per-run CPU seconds of an earlier v5 run at a load
 # of ~1 (GRPO 11, Lp-Reg 14, control 9–11, the rest of the notebook ~53) this design needs about 430 CPU-s, i.e.
 # about 4 minutes on an unloaded 2-core machine. Two runs on toy world version 5 on an otherwise idle 2-core machine
 # measured 460–479 CPU-s and 4.3–4.5 minutes wall (the published run's own numbers are in its `run.json`); the same
@@ -674,6 +677,11 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 # and the demonstration batch) was a noise filler, so the check LP-2f passed. A noise token that rises above
 # κ · max p where it is sampled would be kept by the proxy, which filters by probability, not by relevance; on world
 # version 4 three of 1,786 were. The paper's claims are about 14B-parameter models over ~1,000 steps.
+#
+# **Without drift (LP-2g, LP-2h).** The counterfactual updates of section 4 read the regulariser's effect one update
+# at a time, from a shared state, where no drift blurs it: the printed share is how much of GRPO's per-step push on
+# P(spark) the Lp-Reg update would have undone. Both claims were registered after the run above and a pilot (seeds
+# 100–103: ~2%), before this probe ran on seeds 5–8; their verdicts and numbers are in the table above.
 
 # %% [markdown]
 # ## 8. Deviations from the paper
@@ -706,6 +714,10 @@ print(f"done in {time.time() - t_start:.0f} s; results in {run_dir.path}")
 #   solutions of 32 held-out problems and their branch point), paired by seed and problem, and averaged over the
 #   probes after step 0 ("stays above" over training): a sampled probe, and a single late probe after the runs
 #   have drifted apart, would bury a contrast that the arithmetic puts far below either noise.
+# - **A counterfactual estimand (LP-2g, LP-2h), not in the paper.** The paper compares whole runs; so does LP-2e.
+#   LP-2g/2h compare one Lp-Reg update with one GRPO update from the same policy, batch and optimizer state along
+#   GRPO's runs (4 seeds, every 4 steps): the regulariser's own effect, to first order what a run accumulates, and
+#   free of the drift between runs. Its size threshold follows LP-2a/2b (a tenth of GRPO's push).
 # - **What "sustains" must mean at toy scale.** The paper gives no size for LP-2a/2b; its Fig. 1 shows Lp-Reg's
 #   entropy level while GRPO's collapses. We require a tenth of GRPO's own fall over training (from the pilot,
 #   fixed before the final run; `lib/workbook/reported/lp_reg.yaml` gives each `why`), so a "not reproduced" there
