@@ -58,9 +58,11 @@
 # every 4 steps along 6 GRPO runs (~+22 CPU-s from a pilot), two single-threaded worker processes, plus the spark's
 # value on the base model. From the per-run CPU seconds of an earlier v5 run at a load
 # of ~1 (GRPO 11, Lp-Reg 14, control 9–11, the rest of the notebook ~53) this design needs about 430 CPU-s, i.e.
-# about 4 minutes on an unloaded 2-core machine. Two runs on toy world version 5 on an otherwise idle 2-core machine
-# measured 460–479 CPU-s and 4.3–4.5 minutes wall (the published run's own numbers are in its `run.json`); the same
-# design on a busy machine (load 5–8) took 687 CPU-s and 21 minutes, every process's CPU seconds inflated. `paper`: one GPU; the plan and GPU-hour estimate of both the paper's recipe and the
+# about 4 minutes on an unloaded 2-core machine. Without the counterfactual probe, two runs on toy world version 5 on
+# an otherwise idle 2-core machine measured 460–479 CPU-s and 4.3–4.5 minutes wall; with it, the first run (a fresh
+# clone of 91391e9, otherwise idle) 452 CPU-s and 4.2 minutes (the published run's own numbers are in its
+# `run.json`). The design without the probe on a busy machine (load 5–8) took 687 CPU-s and 21 minutes, every
+# process's CPU seconds inflated. `paper`: one GPU; the plan and GPU-hour estimate of both the paper's recipe and the
 # one-GPU variant print before anything loads.
 
 # %% tags=["parameters"]
