@@ -490,9 +490,10 @@ cf = {w: lp_sparks.counterfactual_claims(u, world=w, n_boot=n_boot, seed=seed) f
 cf_tab = pd.DataFrame([{"world": w, "quantity": k, **e.to_dict()} for w, m in cf.items() for k, e in m.items()])
 for w, m in cf.items():
     off, push = m["lp_reg_update_offset"], m["grpo_update_push"]
-    share = off.value / -push.value if push.value < 0 else float("nan")
+    share = (f"{off.value / -push.value:.1%} of GRPO's push" if push.value < 0 and push.hi < 0 else
+             "GRPO does not push P(spark) down here, so there is no push to undo")  # fmt: skip
     print(f"{w}: GRPO's update moves P(spark) by {push.value:+.2e} per step; Lp-Reg's instead leaves it "
-          f"{off.value:+.2e} higher: {share:.1%} of GRPO's push")
+          f"{off.value:+.2e} higher: {share}")
 if update:
     fig, axes = plt.subplots(1, len(update), figsize=(6 * len(update), 3.6), squeeze=False)
     for ax, (w, u) in zip(axes[0], update.items()):
