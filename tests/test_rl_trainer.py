@@ -242,9 +242,9 @@ def _padded_batch(tok, seed: int = 0):
 
 def test_fast_cpu_scoring_equals_trl_scoring(tmp_path, monkeypatch):
     """The length-sorted, column-trimmed scorer returns TRL's per-token log-probs, entropies and gradients."""
-    import workbook.rl.trainer as rt
+    import workbook.rl.fast_cpu as fc
 
-    monkeypatch.setattr(rt, "_SCORE_CHUNK_ROWS", 5)  # several chunks with different widths
+    monkeypatch.setattr(fc, "SCORE_CHUNK_ROWS", 5)  # several chunks with different widths
     model, tok = tiny_policy()
     tr = build_trainer("grpo", model, tok, PROBLEMS, tmp_path, small_cfg("grpo"), reward_fn=parity_reward,
                        grader=ExactGrader())
