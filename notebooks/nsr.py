@@ -33,7 +33,9 @@
 #   λ = 0.1 is best overall (NSR-3b) — these need GRPO and W-REINFORCE, which the `cpu` profile does not train
 #   (Section 6 says why); the `paper` profile trains all four;
 # - **NSR-4** the mechanism: NSR lowers the sampled wrong token and raises every other candidate in proportion to
-#   the model's prior.
+#   the model's prior (a check on a categorical policy); **NSR-1e / NSR-2e** the same mechanism on the toy's
+#   sequences, read exactly, without sampling noise: does NSR keep, and does PSR lower, the probability of the
+#   correct solutions the base model already had on the hard pool?
 #
 # **The regime.** "PSR hurts and NSR keeps pass@k at large k" can only show where the base model's pass@k is still
 # below 1 at the largest k: problems it solves rarely, but not never. On the in-distribution problems of the toy
@@ -49,8 +51,10 @@
 #
 # **Expected wall time.** `smoke`: under a minute (tests only). `cpu`: about 4 minutes on an idle 2-core laptop:
 # the screen, 12 training runs (PSR and NSR × 6 seeds, 20 updates each) in two single-threaded worker processes,
-# the final samples of the 12 trained models and 6 draws of the base, the statistics. Two runs on world version 5
-# on an otherwise idle machine measured 382–385 CPU-s and 4.1 min wall each (the same design took 505 CPU-s and 14.8
+# the final samples of the 12 trained models and 6 draws of the base, the statistics; and, for NSR-1e/2e, 128 base
+# samples per hard-pool problem and an exact probe of each run's first and last policy (~+20 s from a pilot). Two
+# runs on world version 5 without that probe, on an otherwise idle machine, measured 382–385 CPU-s and 4.1 min
+# wall each (the same design took 505 CPU-s and 14.8
 # min on a machine shared at a load of 5–9). The run prints its own CPU seconds; `run.json` records both.
 # `paper`: one GPU; the plan and a GPU-hour estimate print first (it is days of an H100).
 
@@ -69,6 +73,8 @@ screen_n = 32                     # base samples per candidate for the screen (n
 screen_k = 16                     # the screen keeps base pass@screen_k (unbiased, from screen_n samples) ...
 screen_band = [0.3, 0.9]          # ... inside this band
 n_pool = 64                       # at most this many screened problems form the hard pool
+mass_n = 128                      # toy: base samples per hard-pool problem whose distinct correct ones form the fixed
+                                  # solution set of the exact mass probe (section 5; 0: off)
 methods = ["psr", "nsr"]          # trained arms (paper: grpo, psr, nsr, w_reinforce; cpu: the two the budget decides)
 seeds = [0, 1, 2, 3, 4, 5]        # training seeds; the base is drawn once per seed, at that seed
 lam_sweep = []                    # extra W-REINFORCE lambdas at seed 0 (0 is NSR, 0.1 the main arm); none at cpu
@@ -116,9 +122,10 @@ import torch
 from workbook import plotting
 from workbook.metrics import Estimate, grouped_estimates
 from workbook.papers import claim_records, nsr, power_note
+from workbook.papers.nsr import mass as nsr_mass
 from workbook.params import check_params
 from workbook.reporting import RunDir, reported_vs_reproduced
-from workbook.reporting.power import power_table
+from workbook.reporting.power import decision_table, power_table
 from workbook.runner import cpu_seconds
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
@@ -267,7 +274,8 @@ ks = nsr.paper_ks(eval_n)
 
 # %%
 power_tab = power_table("nsr", {**params, "n_pool": len(pool) or n_pool})
-power_tab = power_tab[[set(nsr.CLAIM_ARMS.get(c, ())) <= set(methods) for c in power_tab["claim_id"]]]
+power_tab = power_tab[[set(nsr.CLAIM_ARMS.get(c, ())) <= set(methods) and c not in ("NSR-1e", "NSR-2e")
+                       for c in power_tab["claim_id"]]]  # the mass claims: after the solution set (below)
 power_tab[["claim_id", "expected_effect", "design", "power", "note"]]
 
 # %% [markdown]
@@ -288,6 +296,16 @@ final_probe = nsr.DiversityProbe(eval_problems, at_start=False, n=eval_n, top_p=
                                  same_draws=True)
 base_final = pd.concat([ex.evaluate(cfg, [final_probe], seed=s)["final"] for s in seeds], ignore_index=True)
 base_pooled = nsr.regime.pool_samples(base_final)
+# The fixed solution set of section 5's exact probe: distinct correct base samples per hard-pool problem, drawn
+# with a seed of their own (seed + 3000: neither the screen's nor any final draw's)
+solutions = nsr_mass.base_solutions(cfg, pool, mass_n, seed + 3000, **sampling) if pool and mass_n else {}
+mass_probe = nsr_mass.SolutionMassProbe(pool, solutions=solutions) if solutions else None
+print(f"solution set: {sum(map(len, solutions.values()))} distinct correct solutions on {len(solutions)} of "
+      f"{len(pool)} hard-pool problems ({mass_n} base samples each)" if pool and mass_n else "no solution set")
+if solutions:  # NSR-1e and NSR-2e expect "not reproduced": the chance of each verdict matters, not only "reproduced"
+    mass_ids = [c for c in ("NSR-1e", "NSR-2e") if set(nsr.CLAIM_ARMS[c]) <= set(methods)]
+    print(decision_table("nsr", {**params, "n_pool": len(solutions)}, mass_ids)[
+        ["claim_id", "expected_effect", "expects", "chance", "decided"]].round(3).to_string(index=False))
 base_final.groupby("dataset")[["n", "n_correct", "n_distinct_correct", "length"]].mean().round(2)
 
 # %% [markdown]
@@ -303,7 +321,8 @@ specs = [ex.RunSpec(m, m, train_problems, seed=s, method_overrides=overrides) fo
 specs += [ex.RunSpec(f"w_reinforce_lam{lam:g}", "w_reinforce", train_problems, seed=seeds[0],
                      method_overrides={**overrides, "lam": float(lam)}) for lam in lam_sweep]
 t_train = time.time()
-res = ex.run_grid(specs, cfg, [final_probe], run_root=run_dir.path / "rl", workers=workers)
+res = ex.run_grid(specs, cfg, [final_probe] + ([mass_probe] if mass_probe else []), run_root=run_dir.path / "rl",
+                  workers=workers)
 final = pd.concat([base_pooled, res["final"]], ignore_index=True)          # the base as one pooled sample (curves)
 per_draw = pd.concat([base_final, res["final"]], ignore_index=True)        # the base per seed (paired differences)
 print(f"{len(specs)} runs: {(time.time() - t_train) / 60:.1f} min wall on this machine, "
@@ -427,6 +446,35 @@ run_dir.save_table(diversity, "distinct_correct_final")
 diversity.pivot_table(index="label", columns="quantity", values="value", sort=False).round(3)
 
 # %% [markdown]
+# ### The mechanism without sampling noise: mass on the base model's own correct solutions
+#
+# > The paper's Sec. 4 argument is about probability mass: PSR sharpens onto the correct answers it samples, so
+# > *other* correct solutions lose mass; NSR pushes down sampled wrong tokens and hands their mass to every other
+# > token in proportion to its prior, so the correct solutions the model already had keep or gain mass. Sampled
+# > pass@k sees this through binomial noise that 64 samples per problem cannot beat at P(correct) ≈ 0.02–0.05. The
+# > probe `workbook.papers.nsr.mass.SolutionMassProbe` reads it exactly: per hard-pool problem, the policy's
+# > teacher-forced probability of a fixed set of distinct correct solutions (drawn once from the base, `mass_n`
+# > samples, section 2), summed, before and after training. Per (seed, problem) the change in log of that mass
+# > (nats; −0.69 is a halving), 95% seeds × problems intervals: each arm against the base (NSR-1e, NSR-2e) and NSR
+# > against PSR. It is a lower bound of P(correct): an arm can also move mass to correct solutions the base never
+# > wrote, which sampled pass@k would count and this does not.
+
+# %%
+mass_est = {}
+if mass_probe is not None:
+    mass_est = {f"{lab}_minus_base": nsr_mass.mass_change(res["mass"], lab, n_boot=n_boot, seed=seed,
+                                                         what=f"log mass on the base's correct solutions: {lab} - base")
+                for lab in methods}  # fmt: skip
+    if {"psr", "nsr"} <= set(methods):
+        mass_est["nsr_minus_psr"] = nsr_mass.mass_change(res["mass"], "nsr", versus="psr", n_boot=n_boot, seed=seed,
+                                                         what="log mass on the base's correct solutions: nsr - psr")
+    reproduced.update({"NSR-1e": mass_est.get("nsr_minus_base"), "NSR-2e": mass_est.get("psr_minus_base")})
+mass_tab = pd.DataFrame([{"quantity": k, **e.to_dict()} for k, e in mass_est.items()])
+if len(mass_tab):
+    run_dir.save_table(mass_tab, "solution_mass")
+mass_tab
+
+# %% [markdown]
 # ## 6. Reported vs reproduced
 #
 # Each claim is a difference of pass@k with its 95% seeds × problems interval; the verdict is computed by
@@ -478,6 +526,7 @@ metrics = {
     "identical_to_base": {f"{r.dataset}|{r.label}": r.identical for r in
                           same.groupby(["dataset", "label"], sort=False)["identical"].mean().reset_index().itertuples()},
     "claims": claim_records(reproduced),
+    "solution_mass": mass_tab.to_dict("records"),
     "verdicts": dict(zip(rvr["claim_id"], rvr["verdict"])),
     "nsr4_max_deviation": nsr4_dev,
     "headline": {f"{r.label}_pass@{r.k}": float(r.value) for r in curves.itertuples()
@@ -526,7 +575,14 @@ print(f"wall time {(time.time() - t_start) / 60:.1f} min on this machine, {cpu_s
 #   difference). "NSR matches GRPO" (NSR-3a) is a non-inferiority test: NSR keeps at least half of GRPO's gain over
 #   the base, NSR − (base + GRPO)/2 > 0, and reads "untestable here" when GRPO does not beat the base.
 # - **Mechanism claim (NSR-4).** Tested exactly on a categorical policy with the library's loss, not on the LLM's
-#   token distributions; the LLM's own mechanism quantities (Section 5) are reported, not graded.
+#   token distributions; the LLM's own mechanism quantities (Section 5) are reported, not graded, except:
+# - **Mass on known correct solutions (NSR-1e, NSR-2e), not in the paper.** The paper argues about probability mass
+#   (Sec. 4) and measures sampled pass@k. These two claims read the mass itself, exactly, on a fixed set of the
+#   base's own correct hard-pool solutions (128 base samples per problem, distinct correct ones; problems with none
+#   are left out): a lower bound of P(correct) that carries no sampling noise, so it decides what pass@k from 64
+#   samples cannot. "Keeps" (NSR-1e) allows a 10% loss (0.1 nats); "lowers" (NSR-2e) needs a 10% loss. Registered
+#   after the published pass@k run and a pilot of the probe on seeds 100–101, before the probe ran on seeds 0–5
+#   (whose pass@k results were then known; `lib/workbook/reported/nsr.yaml` gives each `why`).
 # - **Power.** Each claim's expected toy-scale effect was written down before the final run (NSR-2b and NSR-2c, and
 #   the spreads of every large-k claim, after a pilot on world version 5 with seeds 100–101, as their `why:` in
 #   `lib/workbook/reported/nsr.yaml` says); the table printed after the screen gives this design's chance to read

@@ -518,3 +518,48 @@ def test_paper_profile_threads_the_official_system_line_into_rollout_and_probe_p
     plain = _rows([problem], tok, inst)[0]["prompt"]
     assert with_sys == probe and SYSTEM_PROMPT in with_sys and SYSTEM_PROMPT not in plain
     assert with_sys.index(SYSTEM_PROMPT) < with_sys.index("What is 2 + 3?")
+
+
+def test_solution_mass_probe_is_exact_and_mass_change_pairs_steps(tmp_path):
+    """The mass probe sums the teacher-forced probabilities of the given solutions (checked against a direct
+    forward per solution), skips problems without one, and mass_change reads last step minus step 0 per cell."""
+    import math
+
+    import pandas as pd
+    import torch
+
+    from tests.test_rl_trainer import tiny_policy
+    from workbook.papers.nsr.mass import SolutionMassProbe, correct_solutions, mass_change, solution_log_mass
+    from workbook.rl.probes import ProbeContext
+
+    model, tok = tiny_policy()
+    model.eval()
+    sols = ("1+1=2", "2")
+    got = solution_log_mass(model, tok, "Q:", sols, batch_size=1)
+    p_ids = tok("Q:", add_special_tokens=False)["input_ids"]
+    direct = []
+    with torch.no_grad():
+        for s in sols:
+            ids = p_ids + tok(s, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+            lp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0], -1)
+            direct.append(sum(float(lp[i - 1, ids[i]]) for i in range(len(p_ids), len(ids))))
+    assert math.isclose(got, math.log(sum(math.exp(x) for x in direct)), rel_tol=0, abs_tol=1e-4)
+    assert math.isclose(solution_log_mass(model, tok, "Q:", sols, batch_size=8), got, abs_tol=1e-4)  # padding
+
+    frame = pd.DataFrame({"problem_id": ["a", "a", "a", "b"], "text": ["x 1", "x  1", "y", "z"],
+                          "correct": [True, True, True, False]})
+    assert correct_solutions(frame) == {"a": ("x 1", "y")}  # whitespace-normalised duplicates once; b has none
+
+    class P:  # a problem with the attributes the probe and the context read
+        def __init__(self, pid):
+            self.problem_id, self.problem = pid, "1+1"
+
+    probe = SolutionMassProbe([P("a"), P("b")], solutions={"a": sols})
+    rows = probe.measure(model, ProbeContext(tmp_path, tok, None, "", 0), 0)
+    assert [r["problem_id"] for r in rows] == ["a"] and rows[0]["n_solutions"] == 2
+
+    m = pd.DataFrame([{"label": "nsr", "seed": s, "problem_id": p, "step": t, "log_mass": v}
+                      for s in (0, 1) for p, base in (("a", -2.0), ("b", -3.0))
+                      for t, v in ((0, base), (5, base - 0.5 - 0.1 * s))])  # fmt: skip
+    est = mass_change(m, "nsr", n_boot=200)
+    assert math.isclose(est.value, -0.55, abs_tol=1e-12) and est.n_seeds == 2 and est.lo < -0.55 < est.hi

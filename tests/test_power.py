@@ -54,3 +54,16 @@ def test_every_cpu_claim_has_a_computable_power_at_the_cpu_profile(paper):
     params, _ = resolve_params(paper, "cpu")
     tab = power_table(paper, params, n_sim=30, n_boot=20)
     assert len(tab) and tab["power"].notna().all(), tab[["claim_id", "note"]].to_string()
+
+
+def test_decision_table_expects_the_verdict_of_every_kind():
+    """An at_least / at_most / value claim whose expected effect lies outside its band expects "not reproduced"
+    (not only direction claims): NSR-1e expects a fall of mass far below its 10% tolerance."""
+    from workbook.reporting.power import _holds_at
+
+    assert not _holds_at({"kind": "at_least", "value": 0.0, "tolerance": 0.1}, -1.19)
+    assert _holds_at({"kind": "at_least", "value": 0.0, "tolerance": 0.1}, -0.05)
+    assert not _holds_at({"kind": "at_most", "value": 0.0, "tolerance": 0.03}, 0.05)
+    assert _holds_at({"kind": "value", "value": 0.0, "tolerance": 0.05}, 0.0)
+    assert not _holds_at({"kind": "direction", "expected_sign": "-", "min_effect": 0.1}, 0.12)
+    assert _holds_at({"kind": "direction", "expected_sign": "+", "min_effect": 0.0}, 3e-5)

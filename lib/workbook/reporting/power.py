@@ -209,6 +209,20 @@ def print_power(method: str, params: Mapping, **kw) -> Any:
 
 
 # The chance of the verdict a claim's expected effect implies, "not reproduced" included (one table for every paper)
+def _holds_at(claim: Mapping, effect: float) -> bool:
+    """Whether an estimate exactly at ``effect`` (no spread) satisfies ``claim`` (the verdict rules of
+    `workbook.reporting.verdicts` for each kind): the verdict its expected effect implies."""
+    kind, tol = claim["kind"], float(claim.get("tolerance") or 0.0)
+    if kind == "direction":
+        sign = -1.0 if claim.get("expected_sign") == "-" else 1.0
+        return sign * effect > float(claim.get("min_effect") or 0.0)
+    if kind == "value":
+        return abs(effect - float(claim["value"])) <= tol
+    if kind == "at_least":
+        return effect >= float(claim["value"]) - tol
+    return effect <= float(claim["value"]) + tol  # at_most
+
+
 def decision_table(method: str, params: Mapping, ids: Sequence[str] | None = None, *, n_sim: int = 400,
                    seed: int = 0, n_boot: int = 200):
     """Return one row per claim: the verdict its expected effect implies and this design's chance of it (and of each).
@@ -217,7 +231,8 @@ def decision_table(method: str, params: Mapping, ids: Sequence[str] | None = Non
     (a direction claim expected to read "not reproduced") has power ~0 there, although the design may decide it
     almost surely. ``ids``: these claims, in file order (default: every cpu-testable claim that is not a check).
     A claim whose design cannot be resolved on ``params`` (e.g. the paper profile, with no toy design) gets
-    ``design`` = "no power: <why>" and NaN rates instead of an error. Columns: claim_id, expected_effect,
+    ``design`` = "no power: <why>" and NaN rates instead of an error. ``expects``: the verdict an estimate exactly at
+    the expected effect would get, for every kind (`_holds_at`). Columns: claim_id, expected_effect,
     min_effect, expects ("reproduced" / "not reproduced"), chance (of that verdict), decided (of either),
     reproduced, not reproduced, inconclusive, design, note.
     """
@@ -231,9 +246,8 @@ def decision_table(method: str, params: Mapping, ids: Sequence[str] | None = Non
     for c in doc["claims"]:
         if (c["id"] not in ids) if ids is not None else (c["scale"] != "any" or c["kind"] == "check"):
             continue
-        ee, m = c["expected_effect"], float(c.get("min_effect") or 0.0)
-        sign = -1.0 if c.get("expected_sign") == "-" else 1.0
-        expects = "reproduced" if c["kind"] != "direction" or sign * float(ee["value"]) > m else "not reproduced"
+        ee = c["expected_effect"]
+        expects = "reproduced" if _holds_at(c, float(ee["value"])) else "not reproduced"
         row = {"claim_id": c["id"], "expected_effect": ee["value"], "min_effect": c.get("min_effect"),
                "expects": expects, "chance": float("nan"), "decided": float("nan"),
                **{v: float("nan") for v in verdicts}, "design": "", "note": ""}

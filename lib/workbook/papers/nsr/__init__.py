@@ -36,7 +36,7 @@ ARMS = ("grpo", "psr", "nsr", "w_reinforce")
 #: claim "not run at this scale" (the notebook's power table lists only the claims its arms can decide).
 CLAIM_ARMS = {"NSR-1a": ("nsr",), "NSR-1b": ("nsr",), "NSR-1c": ("nsr",), "NSR-2a": ("psr",), "NSR-2b": ("psr",),
               "NSR-2c": ("psr",), "NSR-3a": ("nsr", "grpo"), "NSR-3b": ("w_reinforce", "grpo", "psr", "nsr"),
-              "NSR-3c": ("nsr", "grpo"), "NSR-3d": ("nsr", "grpo")}
+              "NSR-3c": ("nsr", "grpo"), "NSR-3d": ("nsr", "grpo"), "NSR-1e": ("nsr",), "NSR-2e": ("psr",)}
 
 
 # ---- 1. a categorical policy trained with the library's objectives ---------------------------------------------
