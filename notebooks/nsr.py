@@ -509,11 +509,18 @@ rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power
 # paired spread per cell (0.44–0.45 at k = 32 in the pilot) is barely below the unpaired one (0.45–0.46): the
 # policy moves enough on the long hard-tier solutions that almost every sample diverges somewhere.
 #
-# On the published run (world version 5) every evidence claim reads inconclusive: PSR − base at k* = 32 is
+# On the published run (world version 5) every sampled pass@k claim reads inconclusive: PSR − base at k* = 32 is
 # −0.01 [−0.08, +0.05] (NSR-2b; the pilot's −0.09 did not reappear over 6 seeds) and NSR − base −0.04 [−0.11,
 # +0.03] (NSR-1b), both sides of 0 inside the interval; PSR's pass@1 gain on the in-distribution problems is +0.05
 # [−0.01, +0.10] (NSR-2a). PSR's curve has the paper's shape — above the base for k ≤ 16, below it from k = 32
 # (−0.04 at k = 64) — but no point of it is resolved. NSR-4, the gradient identity, passes.
+#
+# The mass the policies put on the base's own correct hard-pool solutions is read exactly (Section 5), and there
+# the toy decides: NSR-1e and NSR-2e read "not reproduced" on the published run. NSR lowered that mass (to about a
+# third), and 20 PSR updates did not lower it. So on this toy the sequence-level mechanism is not the per-token one
+# of Sec. 4 (NSR-4): pushing down a wrong completion also pushes down the prefix it shares with correct ones. That
+# sampled pass@k barely moved means NSR's mass went largely to correct solutions outside the set, or was lost where
+# few samples reach; the set is a lower bound of P(correct), not all of it.
 
 # %%
 cpu_s = cpu_seconds()  # this process and its children; printed, not in metrics.json
