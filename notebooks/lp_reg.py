@@ -497,10 +497,9 @@ for w, m in cf.items():
 if update:
     fig, axes = plt.subplots(1, len(update), figsize=(6 * len(update), 3.6), squeeze=False)
     for ax, (w, u) in zip(axes[0], update.items()):
-        wide = u.pivot_table(index=["seed", "step", "problem_id"], columns="update", values="p_spark")
-        per_seed = pd.DataFrame({"GRPO's fall (before - after its update)": wide["none"] - wide["grpo"],
-                                 "Lp-Reg's offset (after Lp-Reg - after GRPO)": wide["lp_reg"] - wide["grpo"]}
-                                ).groupby(level=["seed", "step"]).mean().reset_index()  # fmt: skip
+        cf_steps = lp_sparks.counterfactual_frame(u).groupby(level=["seed", "step"]).mean()
+        per_seed = pd.DataFrame({"GRPO's fall (before - after its update)": -cf_steps["push"],
+                                 "Lp-Reg's offset (after Lp-Reg - after GRPO)": cf_steps["offset"]}).reset_index()
         for col, lab in zip(per_seed.columns[2:], ("grpo", "lp_reg")):
             plotting.band(ax, per_seed, x="step", y=col, method=lab, seed=seed, label=col)
         ax.axhline(0, color="grey", lw=0.8)

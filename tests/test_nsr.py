@@ -530,13 +530,15 @@ def test_solution_mass_probe_is_exact_and_mass_change_pairs_steps(tmp_path):
 
     from tests.test_rl_trainer import tiny_policy
     from workbook.papers.nsr.mass import SolutionMassProbe, correct_solutions, mass_change, solution_log_mass
-    from workbook.rl.probes import ProbeContext
+    from workbook.rl.probes import ProbeContext, policy_backend
 
     model, tok = tiny_policy()
     model.eval()
     sols = ("1+1=2", "2")
-    got = solution_log_mass(model, tok, "Q:", sols, batch_size=1)
-    p_ids = tok("Q:", add_special_tokens=False)["input_ids"]
+    with policy_backend(model, tok, 1) as one, policy_backend(model, tok, 8) as eight:
+        got = solution_log_mass(one, "Q:", sols)
+        padded = solution_log_mass(eight, "Q:", sols)
+        p_ids = one.encode_prompt("Q:")
     direct = []
     with torch.no_grad():
         for s in sols:
@@ -544,7 +546,7 @@ def test_solution_mass_probe_is_exact_and_mass_change_pairs_steps(tmp_path):
             lp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0], -1)
             direct.append(sum(float(lp[i - 1, ids[i]]) for i in range(len(p_ids), len(ids))))
     assert math.isclose(got, math.log(sum(math.exp(x) for x in direct)), rel_tol=0, abs_tol=1e-4)
-    assert math.isclose(solution_log_mass(model, tok, "Q:", sols, batch_size=8), got, abs_tol=1e-4)  # padding
+    assert math.isclose(padded, got, abs_tol=1e-4)  # padding
 
     frame = pd.DataFrame({"problem_id": ["a", "a", "a", "b"], "text": ["x 1", "x  1", "y", "z"],
                           "correct": [True, True, True, False]})

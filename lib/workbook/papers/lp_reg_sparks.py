@@ -35,7 +35,7 @@ from workbook.rl.probes import Probe, ProbeContext
 
 __all__ = ["BranchProbe", "trace_measures", "branch_matrix", "gap_over_training", "spark_claims", "token_kind",
            "selection_composition", "rho_to_reach_sparks", "regulariser_pull", "branch_prefix", "spark_gain",
-           "spark_gain_estimates", "selection_shares", "counterfactual_claims"]  # fmt: skip
+           "spark_gain_estimates", "selection_shares", "counterfactual_frame", "counterfactual_claims"]  # fmt: skip
 
 
 def trace_measures(model, tokenizer, problems, kappa: float = 0.02) -> pd.DataFrame:
@@ -165,11 +165,20 @@ def spark_claims(branch: pd.DataFrame, *, world: str = "", n_boot: int = 2000, s
     return out
 
 
+def counterfactual_frame(update: pd.DataFrame, value: str = "p_spark", arm: str = "lp_reg",
+                         base: str = "grpo") -> pd.DataFrame:
+    """Returns, per (seed, problem_id, step) of an ``UpdateProbe`` frame (``workbook.rl.counterfactual``: ``value``
+    under the current policy, ``update = "none"``, and after one update of each method from the same policy, batch
+    and optimizer state), ``push``: ``value`` after ``base``'s update minus before it, and ``offset``: after
+    ``arm``'s update minus after ``base``'s."""
+    wide = update.pivot_table(index=["seed", "problem_id", "step"], columns="update", values=value)
+    return pd.DataFrame({"push": wide[base] - wide["none"], "offset": wide[arm] - wide[base]})
+
+
 def counterfactual_claims(update: pd.DataFrame, *, world: str = "", value: str = "p_spark", arm: str = "lp_reg",
                           base: str = "grpo", n_boot: int = 2000, seed: int = 0) -> dict:
     """Returns the one-step, drift-free effect of swapping GRPO's loss for ``arm``'s, from an ``UpdateProbe`` frame
-    (``workbook.rl.counterfactual``: per seed, step and problem, ``value`` under the current policy, ``update =
-    "none"``, and after one update of each method from the same policy, batch and optimizer state).
+    (``counterfactual_frame``).
 
     ``<arm>_update_offset``: ``value`` after ``arm``'s update minus after ``base``'s, per (seed, problem) the mean
     over the measured steps; ``<base>_update_push``: ``value`` after ``base``'s update minus before it (GRPO's own
@@ -178,7 +187,7 @@ def counterfactual_claims(update: pd.DataFrame, *, world: str = "", value: str =
     (the share of GRPO's push that the regulariser undoes) is printed by the notebook from the two values."""
     from workbook.metrics import hierarchical_bootstrap
 
-    wide = update.pivot_table(index=["seed", "problem_id", "step"], columns="update", values=value)
+    cf = counterfactual_frame(update, value, arm, base)
     tag = f" ({world})" if world else ""
 
     def boot(diff: pd.Series, what: str):
@@ -186,9 +195,9 @@ def counterfactual_claims(update: pd.DataFrame, *, world: str = "", value: str =
         return hierarchical_bootstrap(m.to_numpy(float), n_boot=n_boot, seed=seed, what=what)
 
     steps = sorted(set(update["step"]))
-    return {f"{arm}_update_offset": boot(wide[arm] - wide[base], f"{value} after one {arm} update - after one {base} "
+    return {f"{arm}_update_offset": boot(cf["offset"], f"{value} after one {arm} update - after one {base} "
                                          f"update, same policy, batch and optimizer state; steps {steps}{tag}"),
-            f"{base}_update_push": boot(wide[base] - wide["none"], f"{value} after one {base} update - before it; "
+            f"{base}_update_push": boot(cf["push"], f"{value} after one {base} update - before it; "
                                         f"steps {steps}{tag}")}  # fmt: skip
 
 

@@ -21,17 +21,13 @@ estimator (the batch's advantages are reused) and, with a KL term, a run that co
 from __future__ import annotations
 
 import copy
-import json
-import logging
 from dataclasses import dataclass, field
 
 import torch
 
-from workbook.rl.probes import Probe, ProbeContext, _jsonable, read_jsonl
+from workbook.rl.probes import Probe, ProbeContext, append_rows, read_jsonl
 
 __all__ = ["counterfactual_update", "UpdateProbe"]
-
-log = logging.getLogger(__name__)
 
 
 def counterfactual_update(trainer, method) -> torch.nn.Module:
@@ -168,11 +164,8 @@ class UpdateProbe(Probe):
                 for m, name in zip(methods, probe.updates):
                     if m == self.trainer.method:
                         rows += [{"update": name, **r} for r in probe.measure(policy, ctx, step)]
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a") as f:
-                    f.writelines(json.dumps({"step": step, **r}, default=_jsonable) + "\n" for r in rows)
+                append_rows(self.path, step, rows, probe.name)
                 self.done.add(step)
                 self.rows = None
-                log.info("probe %s at step %d: %d rows", probe.name, step, len(rows))
 
         return type(f"UpdateProbeCallback_{self.name}", (UpdateProbeCallback,), {})()

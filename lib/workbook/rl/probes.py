@@ -24,7 +24,7 @@ from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
-__all__ = ["ProbeContext", "Probe", "EvalProbe", "probe_callback_class", "policy_backend", "read_jsonl"]
+__all__ = ["ProbeContext", "Probe", "EvalProbe", "probe_callback_class", "policy_backend", "read_jsonl", "append_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -135,12 +135,8 @@ def probe_callback_class() -> type:
         def run(self, model, step: int) -> None:
             if step in self.done:
                 return
-            rows = self.probe.measure(model, self.ctx, step)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as f:
-                f.writelines(json.dumps({"step": step, **r}, default=_jsonable) + "\n" for r in rows)
+            append_rows(self.path, step, self.probe.measure(model, self.ctx, step), self.probe.name)
             self.done.add(step)
-            log.info("probe %s at step %d: %d rows", self.probe.name, step, len(rows))
 
         def on_train_begin(self, args, state, control, model=None, **kwargs):
             if self.probe.at_start and state.global_step == 0 and state.is_world_process_zero:
@@ -155,6 +151,15 @@ def probe_callback_class() -> type:
                 self.run(model, state.global_step)
 
     return ProbeCallback
+
+
+def append_rows(path: Path, step: int, rows: list[dict], name: str = "") -> None:
+    """Appends one measurement's ``rows`` (each with ``step``) to a probe's jsonl file: the one writer of probe rows
+    (``read_jsonl`` reads them back; a step already there is not measured again)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.writelines(json.dumps({"step": step, **r}, default=_jsonable) + "\n" for r in rows)
+    log.info("probe %s at step %d: %d rows", name or path.stem, step, len(rows))
 
 
 def _jsonable(x):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from workbook.rl.probes import Probe, ProbeContext
+from workbook.rl.probes import Probe, ProbeContext, policy_backend
 
 __all__ = ["correct_solutions", "base_solutions", "SolutionMassProbe", "solution_log_mass", "mass_change"]
 
@@ -51,29 +51,15 @@ def base_solutions(config, problems, n: int, seed: int, **sampling) -> dict[str,
     return correct_solutions(EvalProbe(problems, n=n, name="solutions", **sampling).sample(model, ctx, 0))
 
 
-def solution_log_mass(model, tokenizer, prompt: str, solutions, batch_size: int = 32) -> float:
+def solution_log_mass(backend, prompt: str, solutions) -> float:
     """Returns log Σ_c π(c | prompt) over ``solutions`` (texts), each scored teacher-forced with its EOS at T = 1
-    (the probability that sampling at T = 1 produces exactly that completion and stops)."""
-    import torch
-
-    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    seqs = [tokenizer(s, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for s in solutions]
-    logps = []
-    with torch.inference_mode():
-        for b in range(0, len(seqs), batch_size):
-            part = seqs[b : b + batch_size]
-            width = len(p_ids) + max(len(s) for s in part)
-            ids = torch.full((len(part), width), tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(part), width), dtype=torch.long)
-            for i, s in enumerate(part):  # right padding: the prompt starts every row at position 0
-                ids[i, : len(p_ids) + len(s)] = torch.tensor(p_ids + s)
-                mask[i, : len(p_ids) + len(s)] = 1
-            lp = torch.log_softmax(model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device))
-                                   .logits.float(), -1)  # fmt: skip
-            for i, s in enumerate(part):
-                pos = torch.arange(len(p_ids) - 1, len(p_ids) - 1 + len(s))
-                logps.append(float(lp[i, pos, torch.tensor(s)].sum()))
-    return float(np.logaddexp.reduce(logps)) if logps else float("nan")
+    (the probability that sampling at T = 1 produces exactly that completion and stops), through ``backend``'s
+    scorer (``workbook.generation.TransformersBackend.score``: the prompt encoded as the sampler encodes it)."""
+    tok = backend.tokenizer
+    seqs = [list(tok(s, add_special_tokens=False)["input_ids"]) + [tok.eos_token_id] for s in solutions]
+    if not seqs:
+        return float("nan")
+    return float(np.logaddexp.reduce([r["logprobs"].sum() for r in backend.score([prompt] * len(seqs), seqs)]))
 
 
 @dataclass(frozen=True)
@@ -86,14 +72,10 @@ class SolutionMassProbe(Probe):
     name: str = "mass"
 
     def measure(self, model, ctx: ProbeContext, step: int) -> list[dict]:
-        was_training = model.training
-        model.eval()
-        try:
+        with policy_backend(model, ctx.tokenizer, ctx.batch_size) as backend:
             return [{"problem_id": p.problem_id, "n_solutions": len(self.solutions[p.problem_id]),
-                     "log_mass": solution_log_mass(model, ctx.tokenizer, ctx.prompt(p), self.solutions[p.problem_id])}
+                     "log_mass": solution_log_mass(backend, ctx.prompt(p), self.solutions[p.problem_id])}
                     for p in self.problems if self.solutions.get(p.problem_id)]  # fmt: skip
-        finally:
-            model.train(was_training)
 
 
 def mass_change(frame: pd.DataFrame, label: str, *, versus: str = "base", n_boot: int = 2000, seed: int = 0,
