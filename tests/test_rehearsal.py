@@ -17,7 +17,7 @@ MODEL_KEYS = ("model", "code_model")
 
 
 def test_every_paper_notebook_has_an_overlay():
-    assert OVERLAYS == {"rehearsal": "paper"}
+    assert OVERLAYS["rehearsal"] == "paper"
     for nb in PAPER_NOTEBOOKS:
         load_profile(nb, "rehearsal")  # raises when the file is missing
 
@@ -52,3 +52,19 @@ def test_an_overlay_file_cannot_set_the_profile(tmp_path):
     (params / "rehearsal.yaml").write_text("profile: cpu\n")
     with pytest.raises(ParameterError, match="sets profile"):
         load_profile("quickstart", "rehearsal", nb_dir=tmp_path)
+
+
+def test_cpu_long_is_the_cpu_design_with_fresh_seeds_and_every_arm():
+    """nsr's `cpu_long` overlay (docs/papers/nsr.md): cpu.yaml plus more seeds and arms, nothing else; its own label
+    and run directory; a notebook without the file has no such profile."""
+    assert OVERLAYS["cpu_long"] == "cpu"
+    cpu, _ = resolve_params("nsr", "cpu")
+    long, _ = resolve_params("nsr", "cpu_long")
+    assert long["profile"] == "cpu"
+    assert {k for k in long if long[k] != cpu.get(k)} == {"methods", "seeds"}
+    assert not set(long["seeds"]) & set(cpu["seeds"]) and len(long["seeds"]) == 24  # fresh seeds, as registered
+    assert set(long["methods"]) == {"grpo", "psr", "nsr", "w_reinforce"}
+    assert profile_label("nsr", "cpu", long) == "cpu_long" and profile_label("nsr", "cpu", cpu) == "cpu"
+    assert plan_run("nsr", "cpu_long", allow_dirty=True).label == "cpu_long"
+    with pytest.raises(ParameterError, match="no 'cpu_long' profile"):
+        load_profile("quickstart", "cpu_long")

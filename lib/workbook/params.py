@@ -30,7 +30,9 @@ PROFILES: tuple[str, ...] = ("smoke", "cpu", "paper")
 #: Overlays: a label whose file ``params/<nb>/<label>.yaml`` is applied on top of a base profile's file. The notebook
 #: runs the base profile's code path (it sees ``profile = <base>``); the run directory is named after the overlay.
 #: ``rehearsal``: the paper path on a CPU through real vLLM, with the toy model and shrunk sizes (docs/rehearsal.md).
-OVERLAYS: dict[str, str] = {"rehearsal": "paper"}
+#: ``cpu_long``: the cpu design with more seeds (or arms) than the 5-minute budget allows, for claims it cannot
+#: decide; only notebooks that ship the file have it (nsr: 24 seeds, four arms, ~25 min; docs/papers/nsr.md).
+OVERLAYS: dict[str, str] = {"rehearsal": "paper", "cpu_long": "cpu"}
 #: The course order (notebooks/README.md): run-all, the summary and the site list notebooks in this order,
 #: any notebook not named here after them, alphabetically.
 COURSE_ORDER: tuple[str, ...] = (

@@ -13,7 +13,7 @@ A run never destroys earlier results:
   ``interrupted`` with the time, and propagate as :class:`Interrupted` (the CLI exits 130/143);
 - **labels**: the run directory is named after the profile whose file was applied, or ``custom-<hash>`` when the
   parameters differ from it (:func:`workbook.params.profile_label`);
-- **clean tree**: ``cpu``/``paper`` results (the published ones) are refused from a dirty git tree unless
+- **clean tree**: ``cpu``/``paper``/``cpu_long`` results (the published ones) are refused from a dirty git tree unless
   ``allow_dirty``, which ``run.json`` records.
 
 ``run.json``::
@@ -64,10 +64,11 @@ log = logging.getLogger(__name__)
 
 KERNEL_NAME = "rlvr-workbook"
 #: Default per-notebook timeouts (seconds) by profile; a profile YAML's ``_runner: {timeout_s: ...}`` overrides.
-DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600, "cpu": 3600, "paper": 48 * 3600, "rehearsal": 1800}
+DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600, "cpu": 3600, "paper": 48 * 3600, "rehearsal": 1800,
+                                     "cpu_long": 3 * 3600}
 STATUSES = ("passed", "failed", "timeout", "interrupted")
 #: Labels whose run directories are the published results: written from a clean git tree only.
-PUBLISHED_LABELS = ("cpu", "paper")
+PUBLISHED_LABELS = ("cpu", "paper", "cpu_long")
 #: Exit statuses of the ``workbook`` command (also in its --help and notebooks/README.md).
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 0, 1, 2, 3
 
