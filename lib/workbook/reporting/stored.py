@@ -48,12 +48,12 @@ def recompute(notebook: str, profile: str, rows: list[Mapping], params: Mapping 
     """Return ``rows`` (CSV dicts) with ``verdict`` recomputed, ``recorded_verdict`` and ``kind`` added.
 
     Rows of notebooks without a reported file, or of claims no longer in it, keep their recorded verdict; so do
-    runs whose profile is unknown. ``profile`` is the run folder's name; a ``custom-<hash>`` or ``rehearsal``
-    folder is judged at the profile recorded in its ``params``.
+    runs whose profile is unknown. ``profile`` is the run folder's name; a ``custom-<hash>`` or overlay
+    (``rehearsal``, ``cpu_long``) folder is judged at the profile recorded in its ``params``.
     """
     from workbook.params import PROFILES
 
-    if profile not in PROFILES:                     # custom-<hash> and rehearsal folders: the profile that ran
+    if profile not in PROFILES:                     # custom-<hash> and overlay folders: the profile that ran
         profile = str((params or {}).get("profile", ""))
     claims = _claims(notebook) if profile in PROFILES else None
     out = []
