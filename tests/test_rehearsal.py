@@ -1,4 +1,5 @@
-"""The `rehearsal` overlay (docs/rehearsal.md): paper.yaml + rehearsal.yaml, run as the paper profile.
+"""The overlays: `rehearsal` (docs/rehearsal.md: paper.yaml + rehearsal.yaml, run as the paper profile) and, at the
+end, nsr's `cpu_long` (cpu.yaml + more seeds and arms).
 
 The rehearsal itself needs vLLM (`make rehearse`, .venv-vllm); here only what the main environment can check: every
 notebook with a paper profile has an overlay, the overlay resolves to the paper code path with the smoke toy, and

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from workbook.params import (
-    ParameterError, course_key, list_notebooks, notebook_path, notebooks_dir, profile_label, resolve_params,
+    OVERLAYS, ParameterError, course_key, list_notebooks, notebook_path, notebooks_dir, profile_label, resolve_params,
 )
 from workbook.paths import RUN_DIR_ENV, results_root
 from workbook.reporting.io import _iso, atomic_write_text, ensure_dir, git_state, hardware_info
@@ -63,9 +63,9 @@ from workbook.reporting.summary import read_headline, read_verdicts, write_summa
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "rlvr-workbook"
-#: Default per-notebook timeouts (seconds) by profile; a profile YAML's ``_runner: {timeout_s: ...}`` overrides.
-DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600, "cpu": 3600, "paper": 48 * 3600, "rehearsal": 1800,
-                                     "cpu_long": 3 * 3600}
+#: Default per-notebook timeouts (seconds) by profile; a profile YAML's ``_runner: {timeout_s: ...}`` overrides;
+#: an overlay without its own entry takes its base profile's (``workbook.params.OVERLAYS``).
+DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600, "cpu": 3600, "paper": 48 * 3600, "rehearsal": 1800}
 STATUSES = ("passed", "failed", "timeout", "interrupted")
 #: Labels whose run directories are the published results: written from a clean git tree only.
 PUBLISHED_LABELS = ("cpu", "paper", "cpu_long")
@@ -183,8 +183,9 @@ def plan_run(notebook: str, profile: str, overrides: Mapping[str, Any] | None = 
     params, runner_opts = resolve_params(name, profile, overrides, nb_dir)
     _paper_validate(name, params)
     label = profile_label(name, profile, params, nb_dir)
+    default_s = DEFAULT_TIMEOUT_S.get(profile) or DEFAULT_TIMEOUT_S[OVERLAYS.get(profile, profile)]
     plan = RunPlan(notebook=name, src=src, profile=profile, label=label, params=params,
-                   timeout_s=float(timeout_s or runner_opts.get("timeout_s") or DEFAULT_TIMEOUT_S[profile]),
+                   timeout_s=float(timeout_s or runner_opts.get("timeout_s") or default_s),
                    root=Path(root) if root else results_root())
     if label in PUBLISHED_LABELS and not allow_dirty and git_state().get("dirty"):
         raise DirtyTree(f"{name}: results/{name}/{label}/ holds published results, which must come from a clean git "
