@@ -133,6 +133,7 @@ from workbook.runner import cpu_seconds
 from workbook.rl import experiments as ex
 from workbook.rl.methods import get_method
 from workbook.rl.probes import EvalProbe
+from workbook.toy.evaluate import has_wrong_step
 
 # %%
 params = check_params("nsr", globals())
@@ -305,6 +306,10 @@ solutions = nsr_mass.base_solutions(cfg, pool, mass_n, seed + 3000, **sampling) 
 mass_probe = nsr_mass.SolutionMassProbe(pool, solutions=solutions) if solutions else None
 print(f"solution set: {sum(map(len, solutions.values()))} distinct correct solutions on {len(solutions)} of "
       f"{len(pool)} hard-pool problems ({mass_n} base samples each)" if pool and mass_n else "no solution set")
+if solutions and model.startswith("toy-"):  # toy solutions are step lists: each step can be checked
+    set_texts = [t for ts in solutions.values() for t in ts]
+    print(f"{sum(map(has_wrong_step, set_texts))} of these {len(set_texts)} reach the right answer through a wrong "
+          f"step (workbook.toy.evaluate.has_wrong_step): a coincidence of errors, not a solution path")
 if solutions:  # NSR-1e and NSR-2e expect "not reproduced": the chance of each verdict matters, not only "reproduced"
     mass_ids = [c for c in ("NSR-1e", "NSR-2e") if set(nsr.CLAIM_ARMS[c]) <= set(methods)]
     print(decision_table("nsr", {**params, "n_pool": len(solutions)}, mass_ids)[
@@ -536,12 +541,12 @@ rvr.merge(power_tab[["claim_id", "power"]], on="claim_id", how="left")[  # power
 # k, but no large-k point is resolved. So the toy decides the *size*, not the sign: in 20 updates NSR loses at most
 # 0.022 of pass@32 and PSR at most 0.064 (the pilot's −0.09 is excluded). A direction claim cannot be decided at an
 # effect this close to 0 by any number of seeds; deciding the paper's claims needs either the paper's scale
-# (`paper`) or a toy world in which PSR's narrowing develops. A likely reason it does not develop here: 96% of the
-# base's correct hard-pool samples reach the right answer through a wrong step (a coincidence of errors;
-# `docs/papers/nsr.md`), so on the hard pool there are few distinct solution paths for PSR to narrow onto and for
-# NSR to keep. The exact mass probe over the 24 seeds: NSR −0.88 [−1.15, −0.62] nats (NSR-1e "not reproduced"
-# again), W-REINFORCE −0.95, PSR +0.16 [−0.17, +0.49] and GRPO −0.03: the arms that learn from negative samples lose
-# mass on the base's correct solutions, those that learn from positive ones do not.
+# (`paper`) or a toy world in which PSR's narrowing develops. A likely reason it does not develop here: most of the
+# base's correct hard-pool solutions reach the right answer through a wrong step (a coincidence of errors; the count
+# is printed with the solution set in Section 2), so on the hard pool there are few distinct solution paths for PSR
+# to narrow onto and for NSR to keep. The exact mass probe over the 24 seeds: NSR −0.88 [−1.15, −0.62] nats (NSR-1e
+# "not reproduced" again), W-REINFORCE −0.95, PSR +0.16 [−0.17, +0.49] and GRPO −0.03: the arms that learn from
+# negative samples lose mass on the base's correct solutions, those that learn from positive ones do not.
 
 # %%
 cpu_s = cpu_seconds()  # this process and its children; printed, not in metrics.json

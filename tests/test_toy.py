@@ -305,3 +305,14 @@ def test_verify_diagnostic_reads_a_verifier_that_ignores_its_recomputation(token
     assert world.loc["per report line with a wrong claim: the value copies the claim", "value"] == 0.0
     assert world.loc["per report line with a right claim: the value is right", "value"] == 1.0
     assert set(df.index.get_level_values("source")) == {"world candidates", "own solutions"}
+
+
+def test_has_wrong_step_reads_each_step_not_the_answer():
+    """The NSR notebook counts correct answers reached through a wrong step (coincidences of errors) with it."""
+    from workbook.toy.evaluate import has_wrong_step
+
+    assert not has_wrong_step("6 * 1 = 6\n6 + 1 = 7\n4 * 7 = 28\n28 - 7 = 21\n\\boxed{21}")
+    assert has_wrong_step("73 - 5 = 68\n17 + 2 = 29\n25 * 2 = 42\n4 + 42 = 46\n43 - 56 = 7\n\\boxed{7}")
+    assert has_wrong_step("6 * 1 = 6\n6 + 1 = 6\n4 * 6 = 28\n28 - 7 = 21\n\\boxed{21}")  # right answer, wrong step
+    assert not has_wrong_step("\\boxed{21}") and not has_wrong_step("")  # no steps: nothing wrong to find
+    assert has_wrong_step("6 / 0 = 1\n\\boxed{1}")  # an undefined step is never right

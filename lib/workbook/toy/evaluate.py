@@ -149,6 +149,14 @@ def parse_solution_steps(solution: str):
     return steps
 
 
+def has_wrong_step(solution: str) -> bool:
+    """Return whether a solution text has an ``a op b = c`` line whose ``c`` is not ``a op b`` (``world.true_result``):
+    a toy answer graded correct despite such a step is a coincidence of errors, not a solution path."""
+    from workbook.toy.world import true_result
+
+    return any(true_result(s) != s.result for s in parse_solution_steps(solution))
+
+
 def oracle_report(solution: str) -> str:
     """Return the exact step-check report of a solution (a perfect verifier, for controls)."""
     import random
